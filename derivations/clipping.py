@@ -1,0 +1,308 @@
+"""Gradient clipping: by global L2 norm, its torch epsilon variant, per tensor (Keras), and by value.
+
+Rule (exact math): g' = g * min(1, c/||g||), ||.|| the Euclidean (L2) norm, threshold c > 0.
+Stated as a Piecewise, scale = {c/||g|| if ||g|| > c; 1 otherwise}; the boundary ||g|| = c gives 1
+either way, so Pascanu's ">=", d2l's ">" and optax's strict "<" all give the same values.
+
+Declared conventions (each derived exactly, never absorbed into a tolerance):
+- ``clip_eps``: torch scales by min(1, c/(||g|| + eps)) with eps = 1e-6, **always**; so it shrinks
+  a clipped gradient to c*||g||/(||g||+eps), just below c, and is not idempotent.
+- ``clip_scope = per_tensor``: Keras ``clipnorm`` clips each tensor by its own norm, which does not
+  preserve the direction of the whole gradient.
+- clipping by value, g'_i = min(max(g_i, -v), v), does not preserve direction either.
+
+Route: the abstract one (N = ||g|| a positive symbol; the only fact used is g.g = N^2), with case
+analysis by substitution (N = c + d, d > 0, or c = N + d, d >= 0) so every Piecewise condition
+evaluates exactly; explicit-entry vectors (real symbols, n = 2, 3) where a statement is about vectors.
+
+Seed: §6 (梯度裁剪). Primary: Pascanu, Mikolov & Bengio (2013), ICML, Algorithm 1;
+torch.nn.utils.clip_grad_norm_ / clip_grad_value_ (torch/nn/utils/clip_grad.py);
+Keras 3 optimizer clipnorm / global_clipnorm / clipvalue (keras/src/optimizers/base_optimizer.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import sympy as sp
+
+from .prove import combine, prove_equal, prove_positive, prove_true, prove_zero
+from .registry import derivation
+
+SEED_CLIP = "seed §6 梯度裁剪 (按范数裁剪: g = threshold/||g|| g if ||g|| > threshold)"
+PASCANU_ALG1 = ("Pascanu, Mikolov & Bengio (2013), On the difficulty of training recurrent neural "
+                "networks, ICML, Algorithm 1")
+TORCH_CLIP = "torch.nn.utils.clip_grad_norm_ (torch/nn/utils/clip_grad.py: clip_grads_with_norm_)"
+TORCH_NORM = "torch.nn.utils.get_total_norm (torch/nn/utils/clip_grad.py)"
+TORCH_VALUE = "torch.nn.utils.clip_grad_value_ (torch/nn/utils/clip_grad.py: clamp_(-v, v))"
+KERAS_CLIPNORM = "Keras 3 optimizer clipnorm (keras/src/optimizers/base_optimizer.py)"
+
+L2 = "||.|| is the Euclidean (L2) norm"
+C_POS = "c > 0"
+G_NONZERO = "g != 0, i.e. N = ||g|| > 0 (g = 0 is left unchanged by every convention)"
+
+c = sp.Symbol("c", positive=True)            # the threshold
+N = sp.Symbol("N", positive=True)            # N = ||g||
+d = sp.Symbol("d", positive=True)            # case N > c:  N = c + d
+d0 = sp.Symbol("d", nonnegative=True)        # case N <= c: c = N + d
+eps = sp.Symbol("epsilon", nonnegative=True)  # torch's eps (1e-6); 0 is the exact rule
+eps_p = sp.Symbol("epsilon", positive=True)   # eps > 0 where a strict claim needs it
+v = sp.Symbol("v", positive=True)             # clip value
+
+
+def _scale(n, thr, e=0):
+    """The clip scale as a Piecewise: thr/(n+e) if n + e > thr, else 1 (e = 0: the exact rule)."""
+    return sp.Piecewise((thr / (n + e), n + e > thr), (1, True))
+
+
+def _norm_after(s, n):
+    """||s g|| = sqrt(s^2 ||g||^2), folded through the Piecewise."""
+    return sp.piecewise_fold(sp.sqrt(sp.piecewise_fold(s ** 2 * n ** 2)))
+
+
+def _nonneg(expr, what):
+    """``expr >= 0`` decided on its exact normal form factor(together(expr))."""
+    f = sp.factor(sp.together(expr))
+    return (f"{what}: {sp.sstr(expr)} = {sp.sstr(f)} >= 0", prove_true(sp.Ge(f, 0)))
+
+
+def _vec(name, n):
+    return sp.Matrix(sp.symbols(f"{name}1:{n + 1}", real=True))
+
+
+def _parallel(a, b):
+    """a || b  <=>  a_i b_j - a_j b_i = 0 for all i < j (expand)."""
+    return combine(prove_zero(sp.expand(a[i] * b[j] - a[j] * b[i]))
+                   for i in range(len(a)) for j in range(i + 1, len(a)))
+
+
+def _with_cex(result, cex):
+    """Attach the exact counterexample to a decided obligation (its status is unchanged)."""
+    return dataclasses.replace(result, counterexample=cex)
+
+
+# ---------------------------------------------------------------- exact rule, eps = 0
+
+@derivation("clip.norm.rule", kind="definition", title="Clipping by L2 norm",
+            latex=r"g' = g\,\min\!\Big(1, \frac{c}{\lVert g\rVert}\Big) = "
+                  r"\begin{cases} \frac{c}{\lVert g\rVert}\,g & \lVert g\rVert > c\\ g & \text{otherwise}\end{cases}",
+            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO),
+            notes="At ||g|| = c both branches give scale 1, so Pascanu's '>=', d2l's '>' and optax's "
+                  "strict '<' agree with this rule; Keras global_clipnorm computes c*min(1/n, 1/c).")
+def _rule():
+    hi, lo = _scale(c + d, c), _scale(N, N + d0)
+    return [("||g|| > c (N = c + d): the Piecewise scale is c/N", prove_equal(hi, c / (c + d))),
+            _nonneg(1 - c / (c + d), "||g|| > c: c/N <= 1, so min(1, c/N) = c/N"),
+            ("||g|| <= c (c = N + d): the Piecewise scale is 1", prove_equal(lo, 1)),
+            _nonneg((N + d0) / N - 1, "||g|| <= c: c/N >= 1, so min(1, c/N) = 1")]
+
+
+@derivation("clip.norm.direction", title="Clipping by norm preserves the direction",
+            latex=r"g' = s\,g,\quad s = \min\!\Big(1, \frac{c}{\lVert g\rVert}\Big) > 0",
+            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO))
+def _direction():
+    g = _vec("g", 3)
+    s = sp.Min(1, c / sp.sqrt((g.T * g)[0]))
+    return [("||g|| > c: s = c/N > 0", prove_positive(_scale(c + d, c))),
+            ("||g|| <= c: s = 1 > 0", prove_positive(_scale(N, N + d0))),
+            ("n = 3, explicit entries: g'_i g_j - g'_j g_i = 0 (g' parallel to g)", _parallel(s * g, g))]
+
+
+@derivation("clip.norm.norm", title="The clipped norm is min(||g||, c)",
+            latex=r"\lVert g'\rVert = \min(\lVert g\rVert, c)",
+            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO))
+def _norm():
+    g, s = _vec("g", 2), sp.Symbol("s", positive=True)
+    return [("||g|| > c: ||g'|| = c = min(N, c)", prove_equal(_norm_after(_scale(c + d, c), c + d), sp.Min(c + d, c))),
+            ("||g|| <= c: ||g'|| = N = min(N, c)", prove_equal(_norm_after(_scale(N, N + d0), N), sp.Min(N, N + d0))),
+            ("n = 2, explicit entries: ||s g||^2 = s^2 ||g||^2 (the abstract route's only fact)",
+             prove_equal(sp.expand(((s * g).T * (s * g))[0]), sp.expand(s ** 2 * (g.T * g)[0])))]
+
+
+@derivation("clip.norm.identity_below", title="Clipping leaves a gradient with ||g|| <= c unchanged",
+            latex=r"\lVert g\rVert \le c \implies g' = g",
+            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO))
+def _identity_below():
+    g = _vec("g", 2)
+    return [("c = N + d, d >= 0: g' = scale * g = g", prove_equal(_scale(N, N + d0) * g, g))]
+
+
+@derivation("clip.norm.idempotent", title="Clipping by norm is idempotent",
+            latex=r"\operatorname{clip}(\operatorname{clip}(g)) = \operatorname{clip}(g)",
+            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO))
+def _idempotent():
+    out = []
+    for case, n, thr in (("||g|| > c", c + d, c), ("||g|| <= c", N, N + d0)):
+        s1 = _scale(n, thr)
+        s2 = _scale(_norm_after(s1, n), thr)  # second clip sees ||g'|| = min(N, c)
+        out.append((f"{case}: the second clip's scale is 1", prove_equal(s2, 1)))
+        out.append((f"{case}: s2 s1 g = s1 g", prove_equal(s2 * s1, s1)))
+    return out
+
+
+@derivation("clip.global_norm.concatenation",
+            title="The global norm over several tensors is the norm of their concatenation",
+            latex=r"\sqrt{\textstyle\sum_k \lVert g_k\rVert^2} = \lVert \operatorname{concat}(g_1,\dots,g_K)\rVert",
+            seed=SEED_CLIP, primary=TORCH_NORM + "; Keras 3 global_clipnorm", assumptions=(L2,))
+def _concatenation():
+    a, b = _vec("a", 2), _vec("b", 3)
+    norm = lambda x: sp.sqrt((x.T * x)[0])  # noqa: E731
+    glob, cat = sp.sqrt(norm(a) ** 2 + norm(b) ** 2), norm(a.col_join(b))
+    return [("squares: ||a||^2 + ||b||^2 = ||concat(a, b)||^2 (2 + 3 entries)",
+             prove_zero(sp.expand(glob ** 2 - cat ** 2))),
+            ("the global norm is >= 0", prove_true(sp.Ge(glob, 0))),
+            ("the concatenated norm is >= 0", prove_true(sp.Ge(cat, 0)))]
+
+
+# ---------------------------------------------------------------- torch: eps > 0, always applied
+
+@derivation("clip.norm.eps.rule", kind="definition", title="torch's clipping rule with eps (clip_eps)",
+            latex=r"g' = g\,\min\!\Big(1, \frac{c}{\lVert g\rVert + \varepsilon}\Big),\quad \varepsilon \ge 0"
+                  r"\ (\text{torch: } 10^{-6})",
+            seed=SEED_CLIP, primary=TORCH_CLIP,
+            assumptions=(C_POS, L2, G_NONZERO, "eps >= 0 (clip_eps; torch 1e-6, exact rule 0)",
+                         "applied always: the clamped coefficient multiplies every gradient"))
+def _eps_rule():
+    hi, lo = _scale(c + d - eps, c, eps), _scale(N, N + eps + d0, eps)
+    return [("N + eps > c (N = c + d - eps): the Piecewise scale is c/(N + eps)", prove_equal(hi, c / (c + d))),
+            _nonneg(1 - c / (c + d), "N + eps > c: c/(N + eps) <= 1, so the min is c/(N + eps)"),
+            ("N + eps <= c (c = N + eps + d): the Piecewise scale is 1", prove_equal(lo, 1)),
+            _nonneg((N + eps + d0) / (N + eps) - 1, "N + eps <= c: c/(N + eps) >= 1, so the min is 1")]
+
+
+@derivation("clip.norm.eps.direction", title="torch's clipping preserves the direction",
+            latex=r"g' = s\,g,\quad s = \min\!\Big(1, \frac{c}{\lVert g\rVert + \varepsilon}\Big) > 0",
+            seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps >= 0"))
+def _eps_direction():
+    g = _vec("g", 3)
+    s = sp.Min(1, c / (sp.sqrt((g.T * g)[0]) + eps))
+    (b1, _), (b2, _) = _scale(N, c, eps).args
+    return [("branch N + eps > c: s = c/(N + eps) > 0", prove_positive(b1)),
+            ("branch N + eps <= c: s = 1 > 0", prove_positive(b2)),
+            ("n = 3, explicit entries: g'_i g_j - g'_j g_i = 0", _parallel(s * g, g))]
+
+
+@derivation("clip.norm.eps.norm", title="torch's clipped norm lies just below c",
+            latex=r"\lVert g'\rVert = \lVert g\rVert \min\!\Big(1, \frac{c}{\lVert g\rVert+\varepsilon}\Big);"
+                  r"\ \lVert g\rVert+\varepsilon > c \implies c - \lVert g'\rVert = \frac{c\,\varepsilon}{\lVert g\rVert+\varepsilon}",
+            seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps >= 0; eps > 0 for the strict shrink"),
+            notes="So torch's post-clip norm is c N/(N + eps) < c (the shrink is below eps); test torch "
+                  "parity with this exact value, or rtol >~ eps/N against the exact rule.")
+def _eps_norm():
+    folded = _norm_after(_scale(N, c, eps), N)
+    hi = folded.subs(N, c + d - eps)      # N + eps = c + d > c
+    lo = folded.subs(c, N + eps + d0)     # N + eps <= c
+    at = lambda e: e.subs(N, c + d - eps)  # noqa: E731
+    return [("N + eps > c: ||g'|| = c N/(N + eps)", prove_equal(hi, at(c * N / (N + eps)))),
+            ("N + eps > c: c - ||g'|| = c eps/(N + eps)", prove_equal(c - hi, at(c * eps / (N + eps)))),
+            ("eps > 0: c eps/(N + eps) > 0, so ||g'|| < c", prove_positive(c * eps_p / (N + eps_p))),
+            ("N + eps > c: eps - (c - ||g'||) = eps d/(c + d) >= 0, the shrink is at most eps",
+             prove_equal(eps - (c - hi), eps * d / (c + d))),
+            ("N + eps <= c: ||g'|| = N = N min(1, c/(N + eps))", prove_equal(lo, N))]
+
+
+@derivation("clip.norm.eps.identity_below", title="torch's clipping leaves ||g|| + eps <= c unchanged",
+            latex=r"\lVert g\rVert + \varepsilon \le c \implies g' = g",
+            seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps >= 0"),
+            notes="For c - eps < ||g|| <= c the scale is c/(||g|| + eps) < 1: torch shrinks slightly.")
+def _eps_identity_below():
+    g = _vec("g", 2)
+    return [("c = N + eps + d, d >= 0: g' = scale * g = g", prove_equal(_scale(N, N + eps + d0, eps) * g, g))]
+
+
+@derivation("clip.norm.eps.not_idempotent", kind="refutation",
+            title="torch's clipping is not idempotent for eps > 0",
+            latex=r"\varepsilon > 0,\ \lVert g\rVert + \varepsilon > c \implies "
+                  r"\operatorname{clip}_\varepsilon(\operatorname{clip}_\varepsilon(g)) \ne \operatorname{clip}_\varepsilon(g)",
+            seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps > 0"))
+def _eps_not_idempotent():
+    c0, e0, n0 = sp.Integer(1), sp.Rational(1, 10 ** 6), sp.Integer(2)
+    n1 = _norm_after(_scale(n0, c0, e0), n0)
+    n2 = _norm_after(_scale(n1, c0, e0), n1)
+    cex = {"point": {"c": str(c0), "eps": str(e0), "||g||": str(n0)},
+           "value": f"||clip(g)|| = {n1}, ||clip(clip(g))|| = {n2}"}
+    # symbolic: after one clip with N + eps > c, N1 + eps - c = eps d/(c + d) > 0
+    n1_sym = _norm_after(_scale(N, c, eps_p), N).subs(N, c + d - eps_p)  # fold with N > 0, then the case
+    return [("c = 1, eps = 1e-6, N = 2: N1 + eps > c, so the second clip scales again",
+             prove_true(sp.Gt(n1 + e0, c0))),
+            ("c = 1, eps = 1e-6, N = 2: ||clip(clip(g))|| != ||clip(g)||", _with_cex(prove_true(sp.Ne(n2, n1)), cex)),
+            ("N + eps > c: N1 + eps - c = eps d/(c + d)", prove_equal(n1_sym + eps_p - c, eps_p * d / (c + d))),
+            ("eps > 0: eps d/(c + d) > 0, so N1 + eps > c", prove_positive(eps_p * d / (c + d)))]
+
+
+# ---------------------------------------------------------------- Keras clipnorm: per tensor
+
+def _keras_scale(n, thr):
+    """Keras clipnorm's per-tensor scale c / max(||g_k||, c)."""
+    return thr / sp.Max(n, thr)
+
+
+@derivation("clip.per_tensor.norm", title="Per-tensor clipping (Keras clipnorm) bounds each tensor's norm",
+            latex=r"g_k' = g_k \min\!\Big(1, \frac{c}{\lVert g_k\rVert}\Big) = \frac{c\,g_k}{\max(\lVert g_k\rVert, c)}"
+                  r"\implies \lVert g_k'\rVert = \min(\lVert g_k\rVert, c)\ \forall k",
+            seed=SEED_CLIP, primary=KERAS_CLIPNORM, assumptions=(C_POS, L2, "every g_k != 0"))
+def _per_tensor_norm():
+    N1, N2 = sp.symbols("N1 N2", positive=True)
+    out = []
+    for k, Nk in (("1", N1), ("2", N2)):
+        for case, n, thr in ((f"||g_{k}|| > c", c + d, c), (f"||g_{k}|| <= c", Nk, Nk + d0)):
+            s = _scale(n, thr)
+            out.append((f"{case}: Keras c/max(||g_{k}||, c) equals the Piecewise scale",
+                        prove_equal(_keras_scale(n, thr), s)))
+            out.append((f"{case}: ||g_{k}'|| = min(||g_{k}||, c)", prove_equal(_norm_after(s, n), sp.Min(n, thr))))
+    return out
+
+
+@derivation("clip.per_tensor.not_global_direction", kind="refutation",
+            title="Per-tensor clipping does not preserve the direction of the whole gradient",
+            latex=r"g_1 = (3),\ g_2 = (1),\ c = 2:\ (g_1', g_2') = (2, 1) \not\parallel (3, 1)",
+            seed=SEED_CLIP, primary=KERAS_CLIPNORM, assumptions=(C_POS, L2),
+            notes="Global clipping (torch clip_grad_norm_, Keras global_clipnorm) keeps the direction.")
+def _per_tensor_not_global():
+    c0, g1, g2 = sp.Integer(2), sp.Integer(3), sp.Integer(1)
+    p1, p2 = g1 * _keras_scale(abs(g1), c0), g2 * _keras_scale(abs(g2), c0)
+    cross = p1 * g2 - p2 * g1
+    glob = _scale(sp.sqrt(g1 ** 2 + g2 ** 2), c0)
+    cex = {"point": {"g_1": "(3,)", "g_2": "(1,)", "c": "2"}, "value": f"({p1}, {p2}) vs (3, 1): cross = {cross}"}
+    return [("per tensor: g_1' = 3 * 2/max(3, 2) = 2", prove_equal(p1, 2)),
+            ("per tensor: g_2' = 1 * 2/max(1, 2) = 1", prove_equal(p2, 1)),
+            ("(2, 1) is not parallel to (3, 1): 2*1 - 1*3 != 0", _with_cex(prove_true(sp.Ne(cross, 0)), cex)),
+            ("contrast: global clipping keeps (3, 1)'s direction",
+             _parallel(glob * sp.Matrix([g1, g2]), sp.Matrix([g1, g2])))]
+
+
+# ---------------------------------------------------------------- clipping by value
+
+def _clip_value(x, lim):
+    return sp.Min(sp.Max(x, -lim), lim)
+
+
+@derivation("clip.value.rule", kind="definition", title="Clipping by value",
+            latex=r"g_i' = \min(\max(g_i, -v), v) = "
+                  r"\begin{cases} -v & g_i < -v\\ v & g_i > v\\ g_i & \text{otherwise}\end{cases}",
+            seed=SEED_CLIP, primary=TORCH_VALUE + "; Keras 3 clipvalue (keras/src/optimizers/base_optimizer.py)",
+            assumptions=("v > 0", "element-wise"))
+def _value_rule():
+    x = sp.Symbol("x", real=True)
+    pw = sp.Piecewise((-v, x < -v), (v, x > v), (x, True))
+    out = [("g_i = v + d > v: min(max(g_i, -v), v) = v = Piecewise",
+            prove_equal(_clip_value(v + d, v), pw.subs(x, v + d))),
+           ("g_i = -v - d < -v: min(max(g_i, -v), v) = -v = Piecewise",
+            prove_equal(_clip_value(-v - d, v), pw.subs(x, -v - d)))]
+    pts = [sp.Integer(-3), sp.Integer(-1), sp.Rational(-1, 2), sp.Integer(0), sp.Rational(1, 3), sp.Integer(1),
+           sp.Integer(3)]
+    out.append(("v = 1, g_i in {-3, -1, -1/2, 0, 1/3, 1, 3}: min/max form equals the Piecewise",
+                combine(prove_equal(_clip_value(p, 1), pw.subs({x: p, v: 1})) for p in pts)))
+    return out
+
+
+@derivation("clip.value.not_direction", kind="refutation",
+            title="Clipping by value does not preserve the direction",
+            latex=r"g = (2, \tfrac12),\ v = 1:\ g' = (1, \tfrac12) \not\parallel g",
+            seed=SEED_CLIP, primary=TORCH_VALUE, assumptions=("v > 0",))
+def _value_not_direction():
+    g = sp.Matrix([2, sp.Rational(1, 2)])
+    gp = g.applyfunc(lambda x: _clip_value(x, 1))
+    cross = gp[0] * g[1] - gp[1] * g[0]
+    cex = {"point": {"g": "(2, 1/2)", "v": "1"}, "value": f"g' = ({gp[0]}, {gp[1]}), cross = {cross}"}
+    return [("g' = (1, 1/2)", prove_equal(gp, sp.Matrix([1, sp.Rational(1, 2)]))),
+            ("g'_1 g_2 - g'_2 g_1 = 1/2 - 1 != 0", _with_cex(prove_true(sp.Ne(cross, 0)), cex))]

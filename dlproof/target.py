@@ -1,0 +1,149 @@
+"""The conformance protocol, version 1: one `Target` bundles what an implementation offers.
+
+This module is a leaf: it imports nothing else of dlproof, so adapters (`dlproof.impl`) and the
+suite (`dlproof.properties`) can both depend on it.
+
+Conventions (column vectors, numerator layout) are those of the derivations: a cell computes
+``x @ W_x.T + h @ W_h.T + b`` on batch rows, sequences are time-major ``(T, B, features)``.
+Every array in and out is NumPy. A capability left as ``None`` is reported "not provided".
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Mapping, Optional
+
+PROTOCOL_VERSION = 1
+
+DTYPES = ("float32", "float64")
+
+#: The closed vocabulary of conventions: key -> validator description and check.
+CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "gru": ("'reset_after' | 'reset_before'", lambda v: v in ("reset_after", "reset_before")),
+    "rnn_activation": ("'tanh' | 'relu'", lambda v: v in ("tanh", "relu")),
+    "bias": ("'one' | 'two'", lambda v: v in ("one", "two")),
+    "clip_eps": (
+        "a finite float >= 0",
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
+    ),
+    "clip_scope": ("'global' | 'per_tensor'", lambda v: v in ("global", "per_tensor")),
+}
+
+#: Defaults of the exact math, used for any convention a target does not declare.
+CONVENTION_DEFAULTS: dict[str, Any] = {
+    "gru": "reset_after",
+    "rnn_activation": "tanh",
+    "bias": "one",
+    "clip_eps": 0.0,
+    "clip_scope": "global",
+}
+
+#: Capability name -> call signature, as documented in the README.
+CAPABILITIES: dict[str, str] = {
+    "rnn_cell": "(x, h, p) -> h'",
+    "lstm_cell": "(x, h, c, p) -> (h', c')",
+    "gru_cell": "(x, h, p) -> h'",
+    "rnn": "(xs, h0, p) -> (hs, h_T)",
+    "lstm": "(xs, h0, c0, p) -> (hs, (h_T, c_T))",
+    "gru": "(xs, h0, p) -> (hs, h_T)",
+    "rnn_vjp": "(xs, h0, p, d_hs, d_hT) -> {'xs', 'h0', 'params': {name: grad}}",
+    "lstm_vjp": "(xs, h0, c0, p, d_hs, d_hT, d_cT) -> {'xs', 'h0', 'c0', 'params'}",
+    "gru_vjp": "(xs, h0, p, d_hs, d_hT) -> {'xs', 'h0', 'params'}",
+    "rnn_bi": "(xs, h0_f, h0_b, p_f, p_b) -> (ys, h_f, h_b)",
+    "lstm_bi": "(xs, (h0_f, c0_f), (h0_b, c0_b), p_f, p_b) -> (ys, (h_f, c_f), (h_b, c_b))",
+    "gru_bi": "(xs, h0_f, h0_b, p_f, p_b) -> (ys, h_f, h_b)",
+    "clip_grad_norm": "(grads: list, max_norm) -> (clipped list, pre-clip global norm or None)",
+    "clip_grad_value": "(grads: list, clip_value) -> clipped list",
+    "param_count": "(kind, n, m) -> int",
+}
+
+
+class TargetError(ValueError):
+    """A target is malformed (unknown convention, bad dtype, non-callable capability)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """An implementation under test (protocol version 1).
+
+    ``name`` is free text shown in reports; ``dtype`` is the precision the harness casts inputs to;
+    ``conventions`` declares deviations from the exact math (closed vocabulary, see
+    `CONVENTION_VALUES`). Each capability is a callable with the signature in `CAPABILITIES`.
+    """
+
+    name: str
+    dtype: str = "float64"
+    conventions: Mapping[str, Any] = field(default_factory=dict)
+    rnn_cell: Optional[Callable] = None
+    lstm_cell: Optional[Callable] = None
+    gru_cell: Optional[Callable] = None
+    rnn: Optional[Callable] = None
+    lstm: Optional[Callable] = None
+    gru: Optional[Callable] = None
+    rnn_vjp: Optional[Callable] = None
+    lstm_vjp: Optional[Callable] = None
+    gru_vjp: Optional[Callable] = None
+    rnn_bi: Optional[Callable] = None
+    lstm_bi: Optional[Callable] = None
+    gru_bi: Optional[Callable] = None
+    clip_grad_norm: Optional[Callable] = None
+    clip_grad_value: Optional[Callable] = None
+    param_count: Optional[Callable] = None
+    protocol_version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TargetError(f"Target.name must be a non-empty string, got {self.name!r}")
+        if self.dtype not in DTYPES:
+            raise TargetError(f"Target {self.name!r}: dtype={self.dtype!r}, but should be one of {DTYPES}")
+        if self.protocol_version != PROTOCOL_VERSION:
+            raise TargetError(
+                f"Target {self.name!r}: protocol_version={self.protocol_version}, "
+                f"but this dlproof speaks version {PROTOCOL_VERSION}"
+            )
+        if not isinstance(self.conventions, Mapping):
+            raise TargetError(f"Target {self.name!r}: conventions must be a mapping, got {type(self.conventions).__name__}")
+        for key, value in self.conventions.items():
+            if key not in CONVENTION_VALUES:
+                raise TargetError(
+                    f"Target {self.name!r}: unknown convention {key!r}; known: {sorted(CONVENTION_VALUES)}"
+                )
+            allowed, ok = CONVENTION_VALUES[key]
+            if not ok(value):
+                raise TargetError(f"Target {self.name!r}: convention {key}={value!r}, but should be {allowed}")
+        for cap in CAPABILITIES:
+            fn = getattr(self, cap)
+            if fn is not None and not callable(fn):
+                raise TargetError(
+                    f"Target {self.name!r}: capability {cap!r} must be callable {CAPABILITIES[cap]}, "
+                    f"got {type(fn).__name__}"
+                )
+
+    def convention(self, key: str) -> Any:
+        """The declared value of convention ``key``, or the exact-math default."""
+        if key not in CONVENTION_VALUES:
+            raise TargetError(f"unknown convention {key!r}; known: {sorted(CONVENTION_VALUES)}")
+        return self.conventions.get(key, CONVENTION_DEFAULTS[key])
+
+    def provides(self, capability: str) -> bool:
+        if capability not in CAPABILITIES:
+            raise TargetError(f"unknown capability {capability!r}; known: {sorted(CAPABILITIES)}")
+        return getattr(self, capability) is not None
+
+    @property
+    def capabilities(self) -> list[str]:
+        return [c for c in CAPABILITIES if getattr(self, c) is not None]
+
+    def describe(self) -> dict:
+        """JSON-ready summary for reports."""
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "protocol_version": self.protocol_version,
+            "conventions": {k: self.convention(k) for k in CONVENTION_VALUES},
+            "declared_conventions": dict(self.conventions),
+            "capabilities": self.capabilities,
+        }
+
+
+assert {f.name for f in fields(Target)} >= set(CAPABILITIES)

@@ -1,0 +1,1 @@
+"""Pure-NumPy reference: activations, Elman RNN forward + hand-written BPTT, gradient clipping."""

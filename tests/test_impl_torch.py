@@ -1,0 +1,177 @@
+"""Tests of the torch reference's own behaviour: autograd gradients vs finite differences, errors, purity,
+dtypes, clipping rule, and the install hint when torch is missing.
+
+Expected values come from independent math or central finite differences, never from the code under test.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from dlproof.impl.targets import torch_target  # noqa: E402
+from dlproof.impl.torch_ref import clipping, rnn  # noqa: E402
+
+T, B, N, M = 4, 2, 3, 2
+
+
+def _problem(seed=0, dtype=np.float64, scale=0.9):
+    rng = np.random.default_rng(seed)
+    p = {"W_x": rng.normal(0, scale, (N, M)), "W_h": rng.normal(0, scale, (N, N)), "b": rng.normal(0, 0.3, N)}
+    arrays = rng.normal(size=(T, B, M)), rng.normal(0, 0.5, (B, N)), rng.normal(size=(T, B, N)), rng.normal(size=(B, N))
+    xs, h0, d_hs, d_hT = (a.astype(dtype) for a in arrays)
+    return xs, h0, {k: v.astype(dtype) for k, v in p.items()}, d_hs, d_hT
+
+
+def _ref_forward(xs, h0, p, phi):
+    """Column-vector math, one sample and one step at a time: h_t = phi(W_x x_t + W_h h_{t-1} + b)."""
+    hs = np.empty(xs.shape[:2] + (p["W_h"].shape[0],))
+    for b in range(xs.shape[1]):
+        h = h0[b]
+        for t in range(xs.shape[0]):
+            h = phi(p["W_x"] @ xs[t, b] + p["W_h"] @ h + p["b"])
+            hs[t, b] = h
+    return hs
+
+
+PHI = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0)}
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_forward_matches_column_vector_math(activation):
+    xs, h0, p, _, _ = _problem(1)
+    expected = _ref_forward(xs, h0, p, PHI[activation])
+    np.testing.assert_allclose(rnn.rnn_cell(xs[0], h0, p, activation), expected[0], rtol=1e-13, atol=1e-15)
+    hs, h_T = rnn.rnn_forward(xs, h0, p, activation)
+    assert isinstance(hs, np.ndarray) and isinstance(h_T, np.ndarray)
+    np.testing.assert_allclose(hs, expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(h_T, hs[-1])
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_autograd_vjp_matches_central_finite_differences(activation):
+    xs, h0, p, d_hs, d_hT = _problem(2)
+    g = rnn.rnn_vjp(xs, h0, p, d_hs, d_hT, activation)
+    analytic = {"xs": g["xs"], "h0": g["h0"], **g["params"]}
+    args = {"xs": xs, "h0": h0, **p}
+    rng, eps = np.random.default_rng(7), 1e-6
+
+    def loss(a):
+        hs = _ref_forward(a["xs"], a["h0"], {k: a[k] for k in p}, PHI[activation])
+        return float(np.sum(d_hs * hs) + np.sum(d_hT * hs[-1]))
+
+    for name, value in args.items():
+        v = rng.normal(size=value.shape)
+        fd = (loss({**args, name: value + eps * v}) - loss({**args, name: value - eps * v})) / (2 * eps)
+        an = float(np.sum(analytic[name] * v))
+        assert analytic[name].shape == value.shape and analytic[name].dtype == np.float64
+        assert abs(fd - an) <= 1e-7 * max(abs(an), 1.0), (name, fd, an)
+
+
+def test_vjp_with_no_cotangent_is_zero():
+    xs, h0, p, _, _ = _problem(3)
+    g = rnn.rnn_vjp(xs, h0, p, None, None)
+    assert all(not np.any(a) for a in (g["xs"], g["h0"], *g["params"].values()))
+
+
+def test_float32_stays_float32_and_inputs_untouched():
+    xs, h0, p, d_hs, d_hT = _problem(4, dtype=np.float32)
+    frozen = [xs, h0, d_hs, d_hT, *p.values()]
+    before = [a.copy() for a in frozen]
+    for a in frozen:
+        a.flags.writeable = False
+    assert rnn.rnn_cell(xs[0], h0, p).dtype == np.float32
+    hs, h_T = rnn.rnn_forward(xs, h0, p)
+    assert hs.dtype == h_T.dtype == np.float32
+    g = rnn.rnn_vjp(xs, h0, p, d_hs, d_hT)
+    assert {a.dtype for a in (g["xs"], g["h0"], *g["params"].values())} == {np.dtype(np.float32)}
+    grads = [xs, h0]
+    out, norm = clipping.clip_grad_norm(grads, 0.1)
+    out += clipping.clip_grad_value(grads, 0.1)
+    assert isinstance(norm, float)
+    for o in out:
+        assert o.dtype == np.float32 and o.flags.writeable and not any(np.shares_memory(o, a) for a in grads)
+    for b4, a in zip(before, frozen):
+        np.testing.assert_array_equal(b4, a)
+
+
+@pytest.mark.parametrize(
+    "fn, args, needles",
+    [
+        (
+            rnn.rnn_forward,
+            lambda xs, h0, p: (xs, h0, {**p, "W_h": np.zeros((N, 2))}),
+            ["p['W_h']", f"({N}, {N})", f"({N}, 2)"],
+        ),
+        (rnn.rnn_vjp, lambda xs, h0, p: (xs, h0[:1], p, None, None), ["'h0'", f"({B}, {N})", f"(1, {N})"]),
+        (rnn.rnn_cell, lambda xs, h0, p: (xs[0], h0, {"W_x": p["W_x"], "b": p["b"]}), ["missing", "'W_h'"]),
+        (rnn.rnn_forward, lambda xs, h0, p: (xs[..., :1], h0, p), ["'xs'", f"m = W_x.shape[1] = {M}"]),
+    ],
+)
+def test_bad_arguments_raise_informative_value_error(fn, args, needles):
+    xs, h0, p, _, _ = _problem()
+    with pytest.raises(ValueError) as info:
+        fn(*args(xs, h0, p))
+    msg = str(info.value)
+    assert msg.startswith(fn.__name__ + ":") and all(n in msg for n in needles), msg
+
+
+@pytest.mark.parametrize("bad", [0, -2.0, math.inf, math.nan, None])
+def test_bad_max_norm(bad):
+    with pytest.raises(ValueError, match="clip_grad_norm: argument 'max_norm'"):
+        clipping.clip_grad_norm([np.ones(2)], bad)
+    with pytest.raises(ValueError, match="clip_grad_value: argument 'clip_value'"):
+        clipping.clip_grad_value([np.ones(2)], bad)
+
+
+def test_clip_grad_norm_exact_rule_in_torch():
+    g = [np.array([3.0, 0.0]), np.array([[4.0]])]
+    out, norm = clipping.clip_grad_norm(g, 1.0)
+    assert norm == 5.0
+    np.testing.assert_allclose(out[0], [0.6, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(out[1], [[0.8]], rtol=1e-15)
+    out, _ = clipping.clip_grad_norm(g, 5.0)  # N == c: unchanged under exact math
+    assert all(np.array_equal(a, b) for a, b in zip(out, g))
+    out, _ = clipping.clip_grad_norm(g, 5.0, eps=1e-6)  # torch convention: shrinks by c / (c + eps)
+    np.testing.assert_allclose(out[0], [3 * 5 / (5 + 1e-6), 0.0], rtol=1e-15)
+    out, norm = clipping.clip_grad_norm([np.zeros(2)], 1.0)
+    assert norm == 0.0 and np.array_equal(out[0], np.zeros(2))
+    out, norm = clipping.clip_grad_norm([np.array([3.0, 4.0]), np.array([0.3, 0.4])], 1.0, scope="per_tensor")
+    np.testing.assert_allclose(out[0], [0.6, 0.8], rtol=1e-15)
+    np.testing.assert_array_equal(out[1], [0.3, 0.4])
+    assert norm == pytest.approx(math.sqrt(25.25), rel=1e-15)
+
+
+def test_global_norm_does_not_overflow():
+    _, norm = clipping.clip_grad_norm([np.array([3e200]), np.array([4e200])], 1.0)
+    assert norm == pytest.approx(5e200, rel=1e-15)
+    out, norm = clipping.clip_grad_norm([np.full(4, 3e38, np.float32)], 1.0)
+    assert norm == pytest.approx(6e38, rel=1e-6)
+    np.testing.assert_allclose(out[0], np.full(4, 0.5), rtol=1e-6)
+
+
+def test_clip_grad_value_in_torch():
+    out = clipping.clip_grad_value([np.array([-3.0, 0.5, 3.0, np.nan])], 1.0)
+    np.testing.assert_array_equal(out[0], [-1.0, 0.5, 1.0, np.nan])
+    out = clipping.clip_grad_value([np.array([np.inf, 2.0], np.float32)], 1e300)  # beyond float32: no clip
+    assert out[0].tolist() == [np.inf, 2.0]
+
+
+def test_torch_target_names_version_and_conventions():
+    t = torch_target("float32")
+    assert t.name == f"dlproof.impl.torch_ref (torch {torch.__version__.split('+')[0]})"
+    assert t.dtype == "float32" and t.convention("clip_eps") == 0.0 and t.convention("clip_scope") == "global"
+    assert t.param_count("rnn", 4, 5) == 4 * 5 + 16 + 4
+
+
+def test_missing_torch_gives_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    for mod in [m for m in sys.modules if m.startswith("dlproof.impl.torch_ref.")]:
+        monkeypatch.delitem(sys.modules, mod)
+    with pytest.raises(ImportError, match=r"pip install 'dlproof\[torch\]'"):
+        importlib.import_module("dlproof.impl.torch_ref.rnn")
