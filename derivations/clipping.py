@@ -183,8 +183,10 @@ def _eps_direction():
 
 @derivation("clip.norm.eps.norm", title="torch's clipped norm lies just below c",
             latex=r"\lVert g'\rVert = \lVert g\rVert \min\!\Big(1, \frac{c}{\lVert g\rVert+\varepsilon}\Big);"
-                  r"\ \lVert g\rVert+\varepsilon > c \implies c - \lVert g'\rVert = \frac{c\,\varepsilon}{\lVert g\rVert+\varepsilon}",
-            seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps >= 0; eps > 0 for the strict shrink"),
+                  r"\ \lVert g\rVert+\varepsilon > c \implies "
+                  r"c - \lVert g'\rVert = \frac{c\,\varepsilon}{\lVert g\rVert+\varepsilon}",
+            seed=SEED_CLIP, primary=TORCH_CLIP,
+            assumptions=(C_POS, L2, G_NONZERO, "eps >= 0; eps > 0 for the strict shrink"),
             notes="So torch's post-clip norm is c N/(N + eps) < c (the shrink is below eps); test torch "
                   "parity with this exact value, or rtol >~ eps/N against the exact rule.")
 def _eps_norm():
@@ -197,6 +199,7 @@ def _eps_norm():
             ("eps > 0: c eps/(N + eps) > 0, so ||g'|| < c", prove_positive(c * eps_p / (N + eps_p))),
             ("N + eps > c: eps - (c - ||g'||) = eps d/(c + d) >= 0, the shrink is at most eps",
              prove_equal(eps - (c - hi), eps * d / (c + d))),
+            _nonneg(eps * d / (c + d), "eps >= 0, d > 0"),
             ("N + eps <= c: ||g'|| = N = N min(1, c/(N + eps))", prove_equal(lo, N))]
 
 
@@ -212,7 +215,8 @@ def _eps_identity_below():
 @derivation("clip.norm.eps.not_idempotent", kind="refutation",
             title="torch's clipping is not idempotent for eps > 0",
             latex=r"\varepsilon > 0,\ \lVert g\rVert + \varepsilon > c \implies "
-                  r"\operatorname{clip}_\varepsilon(\operatorname{clip}_\varepsilon(g)) \ne \operatorname{clip}_\varepsilon(g)",
+                  r"\operatorname{clip}_\varepsilon(\operatorname{clip}_\varepsilon(g)) "
+                  r"\ne \operatorname{clip}_\varepsilon(g)",
             seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps > 0"))
 def _eps_not_idempotent():
     c0, e0, n0 = sp.Integer(1), sp.Rational(1, 10 ** 6), sp.Integer(2)

@@ -176,3 +176,18 @@ def _register_kernels():
 
 _register_kernels()
 __all__ = ["Cell", "explicit_cell", "SEED_RNN", "ELMAN", "combine"]
+
+
+@derivation("rnn.param_count", title="Parameter count of one RNN layer",
+            latex=r"|\theta| = nm + n^2 + n \ (\text{one bias}),\qquad nm + n^2 + 2n \ (\text{two biases } b_{ih}, b_{hh})",
+            seed=SEED_RNN, primary=ELMAN + "; torch.nn.RNN (bias_ih, bias_hh)",
+            assumptions=("counted as the free entries of W_x, W_h and the bias vector(s)",))
+def _param_count():
+    n, m = sp.symbols("n m", positive=True, integer=True)
+    out = []
+    for nn, mm in SIZES:
+        cell, E, _ = explicit_cell(nn, mm)
+        entries = set().union(*(E[s].free_symbols for s in (cell.W_x, cell.W_h, cell.b)))
+        out.append((f"n={nn}, m={mm}: one bias", prove_equal(len(entries), (n * m + n ** 2 + n).subs({n: nn, m: mm}))))
+        out.append((f"n={nn}, m={mm}: two biases", prove_equal(len(entries) + nn, (n * m + n ** 2 + 2 * n).subs({n: nn, m: mm}))))
+    return out

@@ -1,0 +1,79 @@
+"""Load a `Target` from a spec: a built-in name or ``module:attribute``.
+
+``attribute`` may be a dotted path; if it names a callable that is not a Target, it is called with
+no arguments (a factory). Any failure raises `TargetLoadError` naming the spec and the cause.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+from .target import Target
+
+
+class TargetLoadError(RuntimeError):
+    """The target spec does not import, does not exist, or does not give a Target."""
+
+
+def _builtin(factory: str, **kw):
+    def make():
+        from dlproof.impl import targets
+
+        return getattr(targets, factory)(**kw)
+
+    return make
+
+
+BUILTINS = {
+    "numpy": _builtin("numpy_target", dtype="float64"),
+    "numpy.float32": _builtin("numpy_target", dtype="float32"),
+    "numpy.relu": _builtin("numpy_relu_target", dtype="float64"),
+    "torch": _builtin("torch_target", dtype="float64"),
+    "torch.float32": _builtin("torch_target", dtype="float32"),
+}
+#: what a plain `pytest` checks when no target is named
+DEFAULT_TARGETS = ("numpy", "numpy.float32", "numpy.relu", "torch", "torch.float32")
+ENV_VAR = "DLPROOF_TARGET"
+
+
+def load_target(spec: str) -> Target:
+    """A Target from ``spec`` (built-in name or ``module:attr``)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise TargetLoadError(f"target spec must be a non-empty string, got {spec!r}")
+    spec = spec.strip()
+    if spec in BUILTINS:
+        try:
+            obj = BUILTINS[spec]()
+        except ImportError as exc:
+            raise TargetLoadError(f"built-in target {spec!r} is unavailable: {exc}") from exc
+    elif ":" in spec:
+        mod_name, _, attr = spec.partition(":")
+        try:
+            obj = importlib.import_module(mod_name)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the user's to see, named
+            raise TargetLoadError(f"target {spec!r}: cannot import module {mod_name!r}: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        for part in attr.split("."):
+            if not hasattr(obj, part):
+                raise TargetLoadError(f"target {spec!r}: {getattr(obj, '__name__', obj)!r} has no attribute {part!r}")
+            obj = getattr(obj, part)
+        if not isinstance(obj, Target) and callable(obj):
+            try:
+                obj = obj()
+            except Exception as exc:  # noqa: BLE001
+                raise TargetLoadError(f"target {spec!r}: calling the factory raised {type(exc).__name__}: {exc}") from exc
+    else:
+        raise TargetLoadError(f"unknown target {spec!r}: use a built-in name {sorted(BUILTINS)} or 'module:attribute'")
+    if not isinstance(obj, Target):
+        raise TargetLoadError(f"target {spec!r} gives {type(obj).__name__}, but should give a dlproof.target.Target")
+    return obj
+
+
+def specs_from(option_values, env=None) -> list:
+    """Target specs: the --target options, else $DLPROOF_TARGET (comma-separated), else the defaults."""
+    if option_values:
+        return list(option_values)
+    env = os.environ.get(ENV_VAR, "") if env is None else env
+    if env.strip():
+        return [s.strip() for s in env.split(",") if s.strip()]
+    return list(DEFAULT_TARGETS)

@@ -1,0 +1,113 @@
+"""pytest plugin (entry point ``pytest11``): ``--target``, ``--report``, ``--dlproof-profile``.
+
+Inert in other projects: it only adds options, parametrizes tests that ask for the
+``dlproof_target_spec``/``dlproof_property`` fixtures, and writes a report only if properties ran.
+Heavy imports happen lazily.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+DEFAULT_REPORT = os.path.join("reports", "latest")
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("dlproof", "dlproof conformance suite")
+    g.addoption("--target", action="append", default=[], metavar="SPEC",
+                help="target to check: a built-in name (numpy, numpy.float32, numpy.relu, torch, torch.float32) "
+                     "or module:attribute; repeatable. Default: $DLPROOF_TARGET, else all built-ins.")
+    g.addoption("--report", default=None, metavar="DIR",
+                help=f"where to write correctness.md/.json (default: {DEFAULT_REPORT})")
+    g.addoption("--dlproof-profile", default=os.environ.get("DLPROOF_PROFILE", "ci"),
+                choices=("dev", "ci", "thorough"), help="examples per property: dev 20, ci 100 (derandomized), thorough 1000")
+
+
+def _report_dir(config) -> Path:
+    d = config.getoption("--report")
+    return Path(d) if d else Path(str(config.rootpath)) / DEFAULT_REPORT
+
+
+def pytest_configure(config):
+    config._dlproof_targets = {}
+    config.addinivalue_line("markers", "conformance: a property of dlproof.properties run on a target")
+
+
+def _targets(config) -> dict:
+    if not config._dlproof_targets:
+        from dlproof.loader import TargetLoadError, load_target, specs_from
+
+        specs = specs_from(config.getoption("--target"))
+        out = {}
+        for spec in specs:
+            try:
+                out[spec] = load_target(spec)
+            except TargetLoadError as exc:
+                if spec in ("torch", "torch.float32") and not config.getoption("--target") and "torch" in str(exc):
+                    continue  # default run without torch installed: skip the torch built-ins
+                raise pytest.UsageError(f"dlproof: {exc}") from None
+        config._dlproof_targets = out
+    return config._dlproof_targets
+
+
+def pytest_generate_tests(metafunc):
+    if "dlproof_target_spec" in metafunc.fixturenames and "dlproof_property" in metafunc.fixturenames:
+        from dlproof.properties.registry import all_properties
+
+        specs = list(_targets(metafunc.config))
+        props = list(all_properties())
+        pairs = [(s, p) for s in specs for p in props]
+        metafunc.parametrize(("dlproof_target_spec", "dlproof_property"), pairs,
+                             ids=[f"{s}::{p}" for s, p in pairs])
+
+
+@pytest.fixture
+def dlproof_run(request):
+    """Run the parametrized property on the parametrized target; skip if not provided."""
+    from dlproof.properties import harness
+    from dlproof.properties.registry import all_properties
+
+    config = request.config
+    spec = request.getfixturevalue("dlproof_target_spec")
+    prop = all_properties()[request.getfixturevalue("dlproof_property")]
+    target = _targets(config)[spec]
+
+    def run():
+        row = harness.run(prop, target, spec, profile=config.getoption("--dlproof-profile"),
+                          report_dir=_report_dir(config))
+        if row["verdict"] == "not provided":
+            pytest.skip(f"{spec} :: {prop.id}: not provided ({row['message']})")
+        return row
+
+    return run
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from dlproof.properties import results
+
+    config = session.config
+    report_dir = _report_dir(config)
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        if results.ROWS:
+            results.write_shard(report_dir, worker["workerid"])
+        return
+    rows = results.ROWS + results.read_shards(report_dir)
+    if not rows:
+        return
+    targets = {s: t.describe() for s, t in _targets(config).items()}
+    prov = results.provenance(seed="derandomized" if config.getoption("--dlproof-profile") == "ci" else
+                              config.getoption("--hypothesis-seed", None), profile=config.getoption("--dlproof-profile"),
+                              targets=targets)
+    report = results.write(report_dir, rows, prov)
+    config._dlproof_report = (report_dir, report["summary"])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    info = getattr(config, "_dlproof_report", None)
+    if info:
+        report_dir, summary = info
+        terminalreporter.write_line(
+            f"dlproof: {', '.join(f'{v} {k}' for k, v in summary.items())}; report in {report_dir / 'correctness.md'}")

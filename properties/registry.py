@@ -1,0 +1,43 @@
+"""The property registry: id -> what it needs from a target, the derivations behind it, its check.
+
+A property is ``check(target, problem, checker)``; it raises PropertyFailure (verdict "fail") or
+lets TargetRaised through (verdict "error"). ``strategy(target)`` draws its examples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Property:
+    id: str
+    title: str
+    capabilities: tuple
+    derivations: tuple
+    strategy: Callable
+    check: Callable
+    applies: Callable = lambda target: True  # e.g. only under a declared convention
+
+    def provided_by(self, target) -> bool:
+        return all(target.provides(c) for c in self.capabilities)
+
+
+PROPERTIES: dict[str, Property] = {}
+
+
+def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=None):
+    def deco(check):
+        if id in PROPERTIES:
+            raise ValueError(f"duplicate property id {id!r}")
+        PROPERTIES[id] = Property(id, title, tuple(capabilities), tuple(derivations), strategy, check,
+                                  applies or (lambda target: True))
+        return check
+
+    return deco
+
+
+def all_properties() -> dict:
+    from . import clipping, rnn  # noqa: F401 - registration
+
+    return dict(PROPERTIES)

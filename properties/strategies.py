@@ -1,0 +1,89 @@
+"""Hypothesis strategies: shapes are drawn too, weights get random signs and scales, never constant.
+
+Arrays come from a drawn seed through NumPy's PCG64, so an example is (shape, scales, seed): small,
+shrinkable and reproducible. Values are cast to the target's dtype before anyone sees them, so the
+oracle and the target get bit-identical inputs. Scales reach saturation (|a| up to ~10) and the
+contracting and expanding regimes of W_h. Not generated yet: NaN/inf inputs (the hostile-target
+suite), T = 0 (checked by deterministic examples).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+
+SCALES = (0.1, 0.5, 1.0, 2.0, 4.0)
+
+
+@dataclass
+class Problem:
+    """One drawn example: named arrays in the target's dtype plus scalars."""
+
+    arrays: dict
+    scalars: dict = field(default_factory=dict)
+
+    def __getitem__(self, k):
+        return self.arrays[k] if k in self.arrays else self.scalars[k]
+
+    def describe(self) -> str:
+        shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.arrays.items() if hasattr(v, "shape"))
+        return f"{shapes}; {self.scalars}"
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _signed(rng, shape, scale):
+    """Standard-normal entries (random signs) times the drawn scale: asymmetric, never constant."""
+    return (scale * rng.standard_normal(shape)).astype(np.float64)
+
+
+@st.composite
+def rnn_problems(draw, dtype: str = "float64", max_n: int = 5, max_m: int = 4, max_B: int = 3, max_T: int = 5,
+                 min_T: int = 1):
+    """xs (T,B,m), h0 (B,n), params W_x (n,m), W_h (n,n), b (n,), cotangents d_hs, d_hT."""
+    n = draw(st.integers(1, max_n), label="n")
+    m = draw(st.integers(1, max_m), label="m")
+    B = draw(st.integers(1, max_B), label="B")
+    T = draw(st.integers(min_T, max_T), label="T")
+    w_scale = draw(st.sampled_from(SCALES), label="W scale")
+    x_scale = draw(st.sampled_from(SCALES), label="x scale")
+    seed = draw(st.integers(0, 2 ** 32 - 1), label="seed")
+    rng = _rng(seed)
+    dt = np.dtype(dtype)
+    arrays = {
+        "W_x": _signed(rng, (n, m), w_scale / np.sqrt(m)),
+        "W_h": _signed(rng, (n, n), w_scale / np.sqrt(n)),
+        "b": _signed(rng, (n,), w_scale),
+        "xs": _signed(rng, (T, B, m), x_scale),
+        "h0": np.tanh(_signed(rng, (B, n), 1.0)),
+        "d_hs": _signed(rng, (T, B, n), 1.0),
+        "d_hT": _signed(rng, (B, n), 1.0),
+        "direction": _signed(rng, (n * m + n * n + n + T * B * m + B * n,), 1.0),
+    }
+    arrays = {k: v.astype(dt) for k, v in arrays.items()}
+    return Problem(arrays, {"n": n, "m": m, "B": B, "T": T, "seed": seed, "w_scale": w_scale, "x_scale": x_scale})
+
+
+@st.composite
+def gradient_lists(draw, dtype: str = "float64", max_tensors: int = 4):
+    """A list of 1-4 gradient tensors of mixed shapes, a max_norm, and where the norm sits relative to it."""
+    k = draw(st.integers(1, max_tensors), label="tensors")
+    shapes = [tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=2), label=f"shape{i}")) for i in range(k)]
+    seed = draw(st.integers(0, 2 ** 32 - 1), label="seed")
+    regime = draw(st.sampled_from(("below", "above", "far_above", "far_below")), label="regime")
+    overall = draw(st.sampled_from((1.0, 1e-3)), label="overall scale")  # small norms make eps visible
+    rng = _rng(seed)
+    dt = np.dtype(dtype)
+    grads = [_signed(rng, s, overall * float(rng.choice(SCALES))).astype(dt) for s in shapes]
+    norm = float(np.sqrt(sum(np.sum(np.asarray(g, np.float64) ** 2) for g in grads)))
+    factor = {"below": 1.25, "far_below": 10.0, "above": 0.8, "far_above": 0.05}[regime]
+    max_norm = float(np.asarray(norm * factor, dt)) if norm > 0 else 1.0
+    return Problem({f"g{i}": g for i, g in enumerate(grads)},
+                   {"max_norm": max_norm, "regime": regime, "seed": seed, "clip_value": float(rng.choice(SCALES))})
+
+
+def grads_of(problem: Problem) -> list:
+    return [problem.arrays[k] for k in sorted(problem.arrays, key=lambda s: int(s[1:]))]
