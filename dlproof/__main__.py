@@ -1,0 +1,3 @@
+from dlproof.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""Every derivation carries its id, LaTeX, citation and a status computed from exact checks."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dlproof.derivations import record, records
+
+REQUIRED = {
+    "proved": ["act.sigmoid.derivative", "act.tanh.derivative", "act.relu.derivative", "act.sigmoid.range",
+               "act.tanh.range", "act.relu.range", "act.tanh_via_sigmoid", "act.sigmoid.gamma", "act.tanh.gamma",
+               "act.relu.gamma", "rnn.cell.jacobian_h", "rnn.cell.jacobian_x", "rnn.cell.jacobian_b",
+               "rnn.cell.jacobian_W_h", "rnn.cell.jacobian_W_x", "rnn.bptt.shared_weight_gradient",
+               "rnn.bptt.gradient", "rnn.bptt.jacobian_product", "rnn.bptt.source_form_denominator",
+               "rnn.bptt.norm_bound", "rnn.bptt.vanishing_sufficient", "rnn.bptt.exploding_necessary",
+               "clip.norm.direction", "clip.norm.norm", "clip.norm.identity_below", "clip.norm.idempotent",
+               "clip.global_norm.concatenation", "clip.norm.eps.direction", "clip.norm.eps.norm",
+               "clip.norm.eps.identity_below", "clip.per_tensor.norm", "rnn.param_count"],
+    "refuted": ["rnn.claim.exploding_norm_gt_1", "rnn.bptt.source_form_numerator_reading",
+                "clip.value.not_direction", "clip.norm.eps.not_idempotent", "clip.per_tensor.not_global_direction"],
+    "definition": ["rnn.cell.forward", "rnn.bptt.unroll", "clip.norm.rule", "clip.norm.eps.rule", "clip.value.rule"],
+}
+
+
+@pytest.mark.parametrize("status,rid", [(s, r) for s, ids in REQUIRED.items() for r in ids])
+def test_required_derivation_has_expected_status(status, rid):
+    assert record(rid)["status"] == status, record(rid)["obligations"]
+
+
+@pytest.mark.parametrize("rid", sorted(records()))
+def test_record_is_complete_and_status_follows_obligations(rid):
+    rec = records()[rid]
+    assert rec["id"] == rid and rec["title"] and rec["latex"].strip()
+    assert rec["citation"]["seed"].startswith("seed §") and rec["citation"]["primary"]
+    assert rec["obligations"], "every record carries at least one exact check"
+    statuses = {o["status"] for o in rec["obligations"]}
+    expected = {"theorem": "proved", "refutation": "refuted", "definition": "definition"}[rec["kind"]]
+    assert rec["status"] == (expected if statuses == {"proved"} else rec["status"])
+    if rec["status"] in ("proved", "definition", "refuted"):
+        assert statuses == {"proved"}
+    if rec["kind"] == "refutation":
+        assert rec["counterexample"] or "ounterexample" in rec["notes"]
+    json.dumps(rec)
+
+
+def test_jacobians_name_their_layout():
+    for rid in ("rnn.cell.jacobian_h", "rnn.bptt.jacobian_product", "rnn.bptt.source_form_denominator"):
+        assert record(rid)["layout"]
+    assert "denominator" in record("rnn.bptt.source_form_denominator")["layout"]
+    assert "numerator" in record("rnn.bptt.jacobian_product")["layout"]
+
+
+def test_unknown_id_suggests_close_ids():
+    with pytest.raises(KeyError, match="did you mean"):
+        record("rnn.bptt.jacobian_prodcut")
+
+
+def test_warm_path_does_not_import_sympy():
+    records()  # warm the cache in this process's cache dir
+    code = ("import sys, dlproof.derivations as d; d.records(); d.kernels(); "
+            "assert 'sympy' not in sys.modules, 'sympy imported on the warm path'; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+def test_cache_key_covers_every_source_file(tmp_path, monkeypatch):
+    from dlproof.derivations import cache
+
+    key = cache.cache_key()
+    here = os.path.dirname(cache.__file__)
+    assert all(n.endswith(".py") for n in os.listdir(here) if n.endswith(".py"))
+    import hashlib
+    # the key is a hash over every .py of the package and SymPy's version: recompute independently
+    from importlib.metadata import version
+    h = hashlib.sha256(f"format={cache.FORMAT};sympy={version('sympy')};py={sys.version_info[:2]}".encode())
+    for name in sorted(n for n in os.listdir(here) if n.endswith(".py")):
+        h.update(name.encode())
+        with open(os.path.join(here, name), "rb") as f:
+            h.update(f.read())
+    assert h.hexdigest()[:20] == key
+
+
+@pytest.mark.slow
+def test_concurrent_cold_builds_agree(tmp_path):
+    """Three processes build an empty cache at once (as pytest-xdist workers would): same bytes, no temp files."""
+    env = dict(os.environ, DLPROOF_CACHE_DIR=str(tmp_path))
+    code = "import dlproof.derivations as d, json; print(len(d.records())); d.kernels()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate()[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs) and len(set(outs)) == 1
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and not any(f.endswith(".tmp") for f in files), files
