@@ -74,6 +74,7 @@ def specs_from(option_values, env=None) -> list:
     if option_values:
         return list(option_values)
     env = os.environ.get(ENV_VAR, "") if env is None else env
-    if env.strip():
-        return [s.strip() for s in env.split(",") if s.strip()]
-    return list(DEFAULT_TARGETS)
+    named = [s.strip() for s in env.split(",") if s.strip()]
+    if env.strip() and not named:
+        raise TargetLoadError(f"${ENV_VAR}={env!r} names no target; use comma-separated specs")
+    return named or list(DEFAULT_TARGETS)

@@ -52,6 +52,13 @@ def _targets(config) -> dict:
     return config._dlproof_targets
 
 
+def pytest_collection(session):
+    """Load named targets before collection, so a bad spec is one usage error (exit 4), not a traceback."""
+    c = session.config
+    if c.getoption("--target") or os.environ.get("DLPROOF_TARGET", "").strip():
+        _targets(c)
+
+
 def pytest_generate_tests(metafunc):
     if "dlproof_target_spec" in metafunc.fixturenames and "dlproof_property" in metafunc.fixturenames:
         from dlproof.properties.registry import all_properties

@@ -10,6 +10,7 @@ Every array in and out is NumPy. A capability left as ``None`` is reported "not 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping, Optional
 
@@ -24,7 +25,7 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "bias": ("'one' | 'two'", lambda v: v in ("one", "two")),
     "clip_eps": (
         "a finite float >= 0",
-        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
+        lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
     ),
     "clip_scope": ("'global' | 'per_tensor'", lambda v: v in ("global", "per_tensor")),
 }
@@ -109,7 +110,11 @@ class Target:
                     f"Target {self.name!r}: unknown convention {key!r}; known: {sorted(CONVENTION_VALUES)}"
                 )
             allowed, ok = CONVENTION_VALUES[key]
-            if not ok(value):
+            try:
+                valid = bool(ok(value))
+            except Exception:  # noqa: BLE001 - e.g. an array whose truth value is ambiguous
+                valid = False
+            if not valid:
                 raise TargetError(f"Target {self.name!r}: convention {key}={value!r}, but should be {allowed}")
         for cap in CAPABILITIES:
             fn = getattr(self, cap)

@@ -52,8 +52,8 @@ class Checker:
         if value.dtype != np.dtype(self.target.dtype):
             self.fail(quantity, f"dtype={value.dtype}, but should be {self.target.dtype} (the target's declared dtype)")
         if not np.all(np.isfinite(value)):
-            bad = np.argwhere(~np.isfinite(value))[0]
-            self.fail(quantity, f"non-finite value {value[tuple(bad)]} at index {tuple(bad)}, but should be finite")
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+            self.fail(quantity, f"non-finite value {value[bad]} at index {bad}, but should be finite")
         return value
 
     def close(self, quantity: str, actual, expected, tol, shape=None) -> None:

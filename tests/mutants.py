@@ -111,3 +111,5 @@ MUTANTS = {
                                        clip_grad_norm=lambda g, c: (C.clip_grad_value(g, c), C.global_norm(g))),
                                "clip.norm.rule"),
 }
+
+per_tensor_target = MUTANTS["clip_per_tensor"][0]  # importable as mutants:per_tensor_target

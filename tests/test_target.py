@@ -175,3 +175,20 @@ def test_replace_revalidates():
     t = Target(name="mine")
     with pytest.raises(TargetError, match="'mine'.*clip_eps=-1"):
         dataclasses.replace(t, conventions={"clip_eps": -1})
+
+
+def test_numpy_scalars_are_valid_clip_eps():
+    import numpy as np
+
+    from dlproof.impl.targets import numpy_target
+
+    base = numpy_target()
+    for v in (np.float32(1e-6), np.int64(0)):
+        assert Target(name="t", conventions={"clip_eps": v}, rnn=base.rnn).convention("clip_eps") == v
+
+
+def test_ambiguous_convention_value_is_a_target_error():
+    import numpy as np
+
+    with pytest.raises(TargetError, match="gru"):
+        Target(name="t", conventions={"gru": np.array(["reset_after", "x"])})

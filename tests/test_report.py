@@ -1,0 +1,182 @@
+"""The pytest plugin end to end (in a subprocess) and the report's JSON Schema.
+
+A run with a broken target still writes correctness.json/.md; the broken capability is an "error",
+the target's other properties keep running; a spec that does not load stops the run with one message.
+"""
+pytest_plugins = ["pytester"]
+
+import json  # noqa: E402
+import os  # noqa: E402
+from importlib import resources  # noqa: E402
+
+import pytest  # noqa: E402
+
+from dlproof.impl.targets import numpy_target  # noqa: E402
+from dlproof.properties import results  # noqa: E402
+
+jsonschema = pytest.importorskip("jsonschema")
+
+USER_MODULE = '''
+from dataclasses import replace
+
+from dlproof.impl.targets import numpy_target
+
+good = numpy_target()
+
+
+def _rnn_raises(xs, h0, p):
+    raise RuntimeError("kaboom in rnn")
+
+
+bad = replace(good, name="my broken rnn", rnn=_rnn_raises)
+'''
+
+SELECT = ("-k", "rnn.forward or clip.norm.rule")
+
+
+def _schema() -> dict:
+    return json.loads(resources.files("dlproof").joinpath("report_schema.json").read_text(encoding="utf-8"))
+
+
+def _validator():
+    schema = _schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+@pytest.fixture
+def env(pytester, monkeypatch, tmp_path):
+    """The subprocess imports the user module from pytester.path and reuses the derivation cache."""
+    pytester.syspathinsert()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("DLPROOF_CACHE_DIR", os.environ.get("DLPROOF_CACHE_DIR") or str(tmp_path / "dlproof-cache"))
+    monkeypatch.delenv("DLPROOF_TARGET", raising=False)
+    monkeypatch.delenv("DLPROOF_PROFILE", raising=False)
+    return pytester
+
+
+def _run(pytester, *args):
+    return pytester.runpytest_subprocess("--pyargs", "dlproof.properties", *args, "--dlproof-profile", "dev",
+                                         "-p", "no:cacheprovider", "--import-mode=importlib", *SELECT)
+
+
+def test_broken_target_still_gets_a_report(env, tmp_path):
+    env.makepyfile(my_targets=USER_MODULE)
+    report_dir = tmp_path / "report"
+    result = _run(env, "--target", "my_targets:good", "--target", "my_targets:bad", "--report", str(report_dir))
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*dlproof: 3 pass, 0 fail, 1 error, 0 not provided; report in*correctness.md*"])
+
+    report = json.loads((report_dir / "correctness.json").read_text(encoding="utf-8"))
+    _validator().validate(report)
+    assert report["summary"] == {"pass": 3, "fail": 0, "error": 1, "not provided": 0}
+    assert report["provenance"]["profile"] == "dev"
+    assert set(report["provenance"]["targets"]) == {"my_targets:good", "my_targets:bad"}
+    assert report["provenance"]["targets"]["my_targets:bad"]["name"] == "my broken rnn"
+
+    rows = {(r["target"], r["property"]): r for r in report["results"]}
+    assert set(rows) == {(t, p) for t in ("my_targets:good", "my_targets:bad") for p in ("rnn.forward", "clip.norm.rule")}
+    for p in ("rnn.forward", "clip.norm.rule"):
+        assert rows["my_targets:good", p]["verdict"] == "pass"
+        assert rows["my_targets:good", p]["examples"] > 0
+    assert rows["my_targets:bad", "clip.norm.rule"]["verdict"] == "pass"  # other properties keep running
+    err = rows["my_targets:bad", "rnn.forward"]
+    assert err["verdict"] == "error" and err["target_name"] == "my broken rnn"
+    assert "rnn raised RuntimeError: kaboom in rnn" in err["message"]
+    assert err["repro"] is not None and os.path.isfile(err["repro"]["npz"])
+    for d in err["derivations"]:
+        assert d in report["derivations"]
+
+    md = (report_dir / "correctness.md").read_text(encoding="utf-8")
+    assert md.startswith("# dlproof correctness report")
+    assert "## Failures" in md
+    failures = md.split("## Failures", 1)[1]
+    assert "`my_targets:bad` :: `rnn.forward` (error)" in failures and "kaboom in rnn" in failures
+    assert "clip.norm.rule" not in failures.split("## Derivations", 1)[0]
+
+
+def _assert_one_clear_load_error(result):
+    out = result.stdout.str() + result.stderr.str()
+    assert "nonexistent_mod" in out
+    assert "dlproof: target 'nonexistent_mod:x': cannot import module 'nonexistent_mod'" in out
+    assert "passed" not in out and "failed" not in out
+
+
+def test_unloadable_target_is_a_usage_error(env, tmp_path):
+    result = _run(env, "--target", "nonexistent_mod:x", "--report", str(tmp_path / "report"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    _assert_one_clear_load_error(result)
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert not (tmp_path / "report" / "correctness.json").exists()
+
+
+# -- the schema on hand-built reports ------------------------------------------------------------------
+
+def _row(**kw):
+    row = {"target": "numpy", "target_name": "dlproof.impl.numpy_ref", "property": "rnn.forward",
+           "title": "sequence forward equals the unrolled composition of cells",
+           "derivations": ["rnn.bptt.unroll", "rnn.cell.forward"], "examples": 20, "worst_error_ratio": 0.25,
+           "message": None, "repro": None, "verdict": "pass"}
+    row.update(kw)
+    return row
+
+
+def _report(rows):
+    prov = results.provenance(seed=None, profile="dev", targets={"numpy": numpy_target().describe()})
+    return json.loads(json.dumps(results.build_report(rows, prov), default=str))  # as written to disk
+
+
+def test_minimal_report_validates():
+    rows = [_row(),
+            _row(property="clip.norm.rule", verdict="error", derivations=["clip.norm.rule"], examples=1,
+                 worst_error_ratio=None, message="clip_grad_norm raised RuntimeError: x",
+                 repro={"npz": "repro/numpy__clip.norm.rule.npz", "command": "python -m dlproof repro x.npz"}),
+            _row(property="rnn.vjp", verdict="not provided", examples=0, worst_error_ratio=None,
+                 message="target lacks ['rnn_vjp']", derivations=["rnn.bptt.gradient"])]
+    report = _report(rows)
+    _validator().validate(report)
+    assert report["summary"] == {"pass": 1, "fail": 0, "error": 1, "not provided": 1}
+    assert [r["property"] for r in report["results"]] == ["clip.norm.rule", "rnn.forward", "rnn.vjp"]  # sorted
+    assert set(report["derivations"]) == {"rnn.bptt.unroll", "rnn.cell.forward", "clip.norm.rule", "rnn.bptt.gradient"}
+    assert "## Failures" in results.markdown(report)
+
+
+def test_written_report_validates(tmp_path):
+    prov = results.provenance(seed=1234, profile="ci", targets={"numpy": numpy_target().describe()})
+    results.write(tmp_path, [_row()], prov)
+    report = json.loads((tmp_path / "correctness.json").read_text(encoding="utf-8"))
+    _validator().validate(report)
+    assert "## Failures" not in (tmp_path / "correctness.md").read_text(encoding="utf-8")
+
+
+def _errors(report):
+    return list(_validator().iter_errors(report))
+
+
+def test_schema_rejects_unknown_verdict():
+    report = _report([_row()])
+    report["results"][0]["verdict"] = "maybe"
+    errs = _errors(report)
+    assert errs and any(list(e.absolute_path) == ["results", 0, "verdict"] for e in errs)
+
+
+@pytest.mark.parametrize("breakage", [
+    lambda r: r.pop("summary"),
+    lambda r: r.update(schema_version=2),
+    lambda r: r.update(extra=1),
+    lambda r: r["results"][0].pop("message"),
+    lambda r: r["results"][0].update(examples=-1),
+    lambda r: r["results"][0].update(derivations=[]),
+    lambda r: r["results"][0].update(repro={"npz": "x.npz"}),
+    lambda r: r["provenance"].update(profile="fast"),
+    lambda r: r["provenance"]["targets"]["numpy"].update(dtype="float16"),
+    lambda r: r["summary"].update({"pass": -1}),
+], ids=["no summary", "schema_version 2", "extra key", "row without message", "negative examples",
+        "no derivations", "repro without command", "unknown profile", "bad target dtype", "negative count"])
+def test_schema_rejects_malformed_reports(breakage):
+    report = _report([_row()])
+    breakage(report)
+    assert _errors(report)
