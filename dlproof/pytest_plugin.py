@@ -7,6 +7,7 @@ Heavy imports happen lazily.
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ DEFAULT_REPORT = os.path.join("reports", "latest")
 def pytest_addoption(parser):
     g = parser.getgroup("dlproof", "dlproof conformance suite")
     g.addoption("--target", action="append", default=[], metavar="SPEC",
-                help="target to check: a built-in name (numpy, numpy.float32, numpy.relu, torch, torch.float32) "
+                help="target to check: a built-in name (numpy, numpy.float32, numpy.relu, numpy.clip_eps, "
+                     "numpy.clip_per_tensor, torch, torch.float32) "
                      "or module:attribute; repeatable. Default: $DLPROOF_TARGET, else all built-ins.")
     g.addoption("--report", default=None, metavar="DIR",
                 help=f"where to write correctness.md/.json (default: {DEFAULT_REPORT})")
@@ -31,7 +33,24 @@ def _report_dir(config) -> Path:
 
 
 def pytest_configure(config):
+    import random
+
     config._dlproof_targets = {}
+    # one seed per session for the randomized profiles, shared with xdist workers, recorded in the report
+    worker = getattr(config, "workerinput", None)
+    given = config.getoption("--hypothesis-seed", None)
+    if worker is not None and "dlproof_seed" in worker:
+        config._dlproof_seed = worker["dlproof_seed"]
+    elif given is not None:
+        config._dlproof_seed = int(given) if str(given).isdigit() else zlib.crc32(str(given).encode())
+    else:
+        config._dlproof_seed = random.SystemRandom().randrange(2 ** 32)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist: every worker uses the controller's seed."""
+    node.workerinput["dlproof_seed"] = node.config._dlproof_seed
     config.addinivalue_line("markers", "conformance: a property of dlproof.properties run on a target")
 
 
@@ -83,7 +102,7 @@ def dlproof_run(request):
 
     def run():
         row = harness.run(prop, target, spec, profile=config.getoption("--dlproof-profile"),
-                          report_dir=_report_dir(config))
+                          report_dir=_report_dir(config), seed_value=config._dlproof_seed)
         if row["verdict"] == "not provided":
             pytest.skip(f"{spec} :: {prop.id}: not provided ({row['message']})")
         return row
@@ -105,8 +124,8 @@ def pytest_sessionfinish(session, exitstatus):
     if not rows:
         return
     targets = {s: t.describe() for s, t in _targets(config).items()}
-    prov = results.provenance(seed="derandomized" if config.getoption("--dlproof-profile") == "ci" else
-                              config.getoption("--hypothesis-seed", None), profile=config.getoption("--dlproof-profile"),
+    profile = config.getoption("--dlproof-profile")
+    prov = results.provenance(seed="derandomized" if profile == "ci" else config._dlproof_seed, profile=profile,
                               targets=targets)
     report = results.write(report_dir, rows, prov)
     config._dlproof_report = (report_dir, report["summary"])

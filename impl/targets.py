@@ -66,3 +66,16 @@ def torch_target(dtype: str = "float64", activation: str = "tanh") -> Target:
         conventions={**EXACT_CONVENTIONS, "rnn_activation": activation},
         **_rnn_capabilities(rnn, clipping, activation),
     )
+
+
+def numpy_clip_target(eps: float = 1e-6, scope: str = "global", dtype: str = "float64") -> Target:
+    """Only the NumPy clipping, under a declared non-default convention (torch's eps, or Keras' per-tensor scope)."""
+    from .numpy_ref import clipping
+
+    return Target(
+        name=f"dlproof.impl.numpy_ref clipping (clip_eps={eps}, clip_scope={scope})",
+        dtype=dtype,
+        conventions={"clip_eps": eps, "clip_scope": scope},
+        clip_grad_norm=partial(clipping.clip_grad_norm, eps=eps, scope=scope),
+        clip_grad_value=clipping.clip_grad_value,
+    )

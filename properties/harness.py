@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 
 from . import results
 from .assertions import Checker, PropertyFailure, TargetRaised
@@ -45,8 +45,12 @@ def save_repro(report_dir: Path, spec: str, prop: Property, problem) -> Path:
     return path
 
 
-def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, report_dir=None) -> dict:
-    """Run ``prop`` on ``target`` and return (and record) its result row; raise on fail/error."""
+def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, report_dir=None,
+        seed_value=None) -> dict:
+    """Run ``prop`` on ``target`` and return (and record) its result row; raise on fail/error.
+
+    ``seed_value`` fixes Hypothesis' seed for the randomized profiles (dev, thorough); ci is derandomized.
+    """
     row = {"target": spec, "target_name": target.name, "property": prop.id, "title": prop.title,
            "derivations": list(prop.derivations), "examples": 0, "worst_error_ratio": None,
            "message": None, "repro": None}
@@ -70,6 +74,8 @@ def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, re
         stats["n"] += 1
         stats["worst"] = max(stats["worst"], chk.worst)
 
+    if seed_value is not None and not PROFILES[profile]["derandomize"]:
+        inner = seed(seed_value)(inner)
     try:
         inner()
     except (PropertyFailure, TargetRaised) as exc:

@@ -107,7 +107,8 @@ def _loss(hs, hT, problem):
 
 
 @prop("rnn.vjp.oracle_fd", title="the symbolic oracle's gradient agrees with float64 central differences",
-      capabilities=(), derivations=("rnn.bptt.gradient",), strategy=lambda t: rnn_problems(dtype="float64"))
+      capabilities=(), derivations=("rnn.bptt.gradient",), strategy=lambda t: rnn_problems(dtype="float64"),
+      applies=lambda t: t.provides("rnn") or t.provides("rnn_vjp"))
 def oracle_fd(target, problem, chk):
     """Validates the oracle itself (target-independent): Richardson-checked central differences."""
     act = _act(target)
@@ -128,8 +129,12 @@ def oracle_fd(target, problem, chk):
     d2 = (L(theta + eps / 2 * v) - L(theta - eps / 2 * v)) / eps
     richardson = (4 * d2 - d1) / 3
     exact = float(gflat @ v)
-    scale = np.sum(np.abs(problem["d_hs"])) + np.sum(np.abs(problem["d_hT"]))
-    tolerance = abs(d1 - d2) + 8 * tol.UNIT_ROUNDOFF["float64"] * scale / eps + 1e-12 * abs(exact)
+    # rounding: each evaluation of L is within E_L (the float64 forward-error model summed against |d|)
+    t_hs, t_hT = tol.rnn_forward_tol(problem["xs"], problem["h0"], _p(problem), act, "float64")
+    E_L = float(np.sum(np.abs(problem["d_hs"]) * t_hs) + np.sum(np.abs(problem["d_hT"]) * t_hT))
+    hs, hT = oracle.rnn_forward(problem["xs"], problem["h0"], _p(problem), act)
+    E_L += 4 * tol.UNIT_ROUNDOFF["float64"] * float(np.sum(np.abs(problem["d_hs"] * hs)) + np.sum(np.abs(problem["d_hT"] * hT)))
+    tolerance = abs(d1 - d2) + 2 * E_L / eps + 1e-12 * abs(exact)
     chk.scalar_close("<grad, v> vs central differences", exact, richardson, tolerance)
 
 
