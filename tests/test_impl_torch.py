@@ -17,29 +17,13 @@ torch = pytest.importorskip("torch")
 from dlproof.impl.targets import torch_target  # noqa: E402
 from dlproof.impl.torch_ref import clipping, rnn  # noqa: E402
 
-T, B, N, M = 4, 2, 3, 2
+from loops import B, M, N, PHI, T  # noqa: E402,F401
+from loops import problem as _loops_problem  # noqa: E402
+from loops import ref_forward as _ref_forward  # noqa: E402
 
 
 def _problem(seed=0, dtype=np.float64, scale=0.9):
-    rng = np.random.default_rng(seed)
-    p = {"W_x": rng.normal(0, scale, (N, M)), "W_h": rng.normal(0, scale, (N, N)), "b": rng.normal(0, 0.3, N)}
-    arrays = rng.normal(size=(T, B, M)), rng.normal(0, 0.5, (B, N)), rng.normal(size=(T, B, N)), rng.normal(size=(B, N))
-    xs, h0, d_hs, d_hT = (a.astype(dtype) for a in arrays)
-    return xs, h0, {k: v.astype(dtype) for k, v in p.items()}, d_hs, d_hT
-
-
-def _ref_forward(xs, h0, p, phi):
-    """Column-vector math, one sample and one step at a time: h_t = phi(W_x x_t + W_h h_{t-1} + b)."""
-    hs = np.empty(xs.shape[:2] + (p["W_h"].shape[0],))
-    for b in range(xs.shape[1]):
-        h = h0[b]
-        for t in range(xs.shape[0]):
-            h = phi(p["W_x"] @ xs[t, b] + p["W_h"] @ h + p["b"])
-            hs[t, b] = h
-    return hs
-
-
-PHI = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0)}
+    return _loops_problem(seed, dtype, scale)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])

@@ -97,23 +97,37 @@ def cotangents(fn: str, d_hs, d_hT, T: int, B: int, n: int, dtype):
     return d_hs, d_hT
 
 
+def _number(fn: str, name: str, v, strict: bool) -> float:
+    want = "> 0" if strict else ">= 0"
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        fail(fn, f"argument {name!r} should be a finite number {want}, got {v!r} ({type(v).__name__})")
+    f = float(v)
+    if not np.isfinite(f) or f < 0 or (strict and f == 0):
+        fail(fn, f"argument {name!r} should be a finite number {want}, got {v!r}")
+    return f
+
+
 def positive_number(fn: str, name: str, v) -> float:
     """A finite real number > 0 as a Python float."""
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        fail(fn, f"argument {name!r} should be a finite number > 0, got {v!r} ({type(v).__name__})")
-    f = float(v)
-    if not np.isfinite(f) or f <= 0:
-        fail(fn, f"argument {name!r} should be a finite number > 0, got {v!r}")
-    return f
+    return _number(fn, name, v, strict=True)
 
 
 def nonnegative_number(fn: str, name: str, v) -> float:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        fail(fn, f"argument {name!r} should be a finite number >= 0, got {v!r} ({type(v).__name__})")
-    f = float(v)
-    if not np.isfinite(f) or f < 0:
-        fail(fn, f"argument {name!r} should be a finite number >= 0, got {v!r}")
-    return f
+    """A finite real number >= 0 as a Python float."""
+    return _number(fn, name, v, strict=False)
+
+
+CLIP_SCOPES = ("global", "per_tensor")
+
+
+def clip_args(fn: str, grads, max_norm, eps, scope):
+    """Validated (grads, max_norm, eps) of a clip-by-norm call; ``scope`` must be one of CLIP_SCOPES."""
+    grads = grad_list(fn, grads)
+    max_norm = positive_number(fn, "max_norm", max_norm)
+    eps = nonnegative_number(fn, "eps", eps)
+    if scope not in CLIP_SCOPES:
+        fail(fn, f"argument 'scope' should be one of {CLIP_SCOPES}, got {scope!r}")
+    return grads, max_norm, eps
 
 
 def grad_list(fn: str, grads) -> list[np.ndarray]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _checks
 
-SCOPES = ("global", "per_tensor")
+SCOPES = _checks.CLIP_SCOPES
 
 
 def _sumsq_scaled(g: np.ndarray, s: float) -> float:
@@ -57,11 +57,7 @@ def _scale(g: np.ndarray, norm: float, max_norm: float, eps: float) -> np.ndarra
 def clip_grad_norm(grads, max_norm, eps: float = 0.0, scope: str = "global"):
     """Clip by L2 norm -> (list of new arrays, pre-clip global norm as float). See the module rule."""
     fn = "clip_grad_norm"
-    grads = _checks.grad_list(fn, grads)
-    max_norm = _checks.positive_number(fn, "max_norm", max_norm)
-    eps = _checks.nonnegative_number(fn, "eps", eps)
-    if scope not in SCOPES:
-        _checks.fail(fn, f"argument 'scope' should be one of {SCOPES}, got {scope!r}")
+    grads, max_norm, eps = _checks.clip_args(fn, grads, max_norm, eps, scope)
     total = _norm(grads)
     if scope == "global":
         return [_scale(g, total, max_norm, eps) for g in grads], total

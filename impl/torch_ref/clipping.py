@@ -14,7 +14,7 @@ import numpy as np
 from ..numpy_ref import _checks
 from ._torch import to_numpy, to_torch, torch, torch_dtype
 
-SCOPES = ("global", "per_tensor")
+SCOPES = _checks.CLIP_SCOPES
 
 
 def _norm(ts) -> float:
@@ -44,11 +44,7 @@ def _scale(t, norm: float, max_norm: float, eps: float):
 def clip_grad_norm(grads, max_norm, eps: float = 0.0, scope: str = "global"):
     """-> (list of new NumPy arrays, pre-clip global norm as float)."""
     fn = "clip_grad_norm"
-    grads = _checks.grad_list(fn, grads)
-    max_norm = _checks.positive_number(fn, "max_norm", max_norm)
-    eps = _checks.nonnegative_number(fn, "eps", eps)
-    if scope not in SCOPES:
-        _checks.fail(fn, f"argument 'scope' should be one of {SCOPES}, got {scope!r}")
+    grads, max_norm, eps = _checks.clip_args(fn, grads, max_norm, eps, scope)
     ts = [to_torch(g, torch_dtype(g.dtype)) for g in grads]
     total = _norm(ts)
     if scope == "global":
