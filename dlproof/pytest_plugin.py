@@ -45,13 +45,13 @@ def pytest_configure(config):
         config._dlproof_seed = int(given) if str(given).isdigit() else zlib.crc32(str(given).encode())
     else:
         config._dlproof_seed = random.SystemRandom().randrange(2 ** 32)
+    config.addinivalue_line("markers", "conformance: a property of dlproof.properties run on a target")
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
     """pytest-xdist: every worker uses the controller's seed."""
     node.workerinput["dlproof_seed"] = node.config._dlproof_seed
-    config.addinivalue_line("markers", "conformance: a property of dlproof.properties run on a target")
 
 
 def _targets(config) -> dict:

@@ -180,3 +180,17 @@ def test_schema_rejects_malformed_reports(breakage):
     report = _report([_row()])
     breakage(report)
     assert _errors(report)
+
+
+def test_xdist_workers_share_one_seed_and_one_report(env, tmp_path):
+    """Under pytest-xdist the rows of both workers land in one report, run under the controller's seed."""
+    pytest.importorskip("xdist")
+    env.makepyfile(my_targets=USER_MODULE)
+    report_dir = tmp_path / "report"
+    result = _run(env, "-n", "2", "--hypothesis-seed", "12345", "--target", "my_targets:good", "--target", "numpy",
+                  "--report", str(report_dir))
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    report = json.loads((report_dir / "correctness.json").read_text(encoding="utf-8"))
+    _validator().validate(report)
+    assert report["summary"]["pass"] == 4 and report["provenance"]["seed"] == 12345
+    assert not (report_dir / ".shards").exists() or not any((report_dir / ".shards").iterdir())
