@@ -6,7 +6,6 @@ Tolerances: properties.tolerances (forward-error model per dtype).
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import assume
 
 from dlproof.derivations import oracle
 from dlproof.derivations.activations import GAMMA
@@ -14,6 +13,7 @@ from dlproof.derivations.activations import GAMMA
 from . import tolerances as tol
 from .assertions import call
 from .registry import prop
+from .sequence import SeqModel, register
 from .strategies import rnn_problems
 
 PARAMS = ("W_x", "W_h", "b")
@@ -28,171 +28,35 @@ def _p(problem) -> dict:
 
 
 def _rnn_strategy(target, **kw):
-    return rnn_problems(dtype=target.dtype, **kw)
-
-
-def _cell_outputs(target, problem, chk):
-    return call(target, "rnn_cell", problem["xs"][0], problem["h0"], _p(problem))
-
-
-@prop("rnn.cell.forward", title="cell output equals phi(W_x x + W_h h + b)", capabilities=("rnn_cell",),
-      derivations=("rnn.cell.forward",), strategy=lambda t: _rnn_strategy(t, max_T=1))
-def cell_forward(target, problem, chk):
-    act = _act(target)
-    x, h, p = problem["xs"][0], problem["h0"], _p(problem)
-    out = call(target, "rnn_cell", x, h, p)
-    expected = oracle.rnn_cell(x, h, p, act)
-    tol_hs, _ = tol.rnn_forward_tol(problem["xs"][:1], h, p, act, target.dtype)
-    chk.close("rnn_cell(x, h, p)", out, expected, tol_hs[0])
-
-
-@prop("rnn.forward", title="sequence forward equals the unrolled composition of cells", capabilities=("rnn",),
-      derivations=("rnn.bptt.unroll", "rnn.cell.forward"), strategy=_rnn_strategy)
-def forward(target, problem, chk):
-    act = _act(target)
-    xs, h0, p = problem["xs"], problem["h0"], _p(problem)
-    out = call(target, "rnn", xs, h0, p)
-    chk.holds("rnn(xs, h0, p)", isinstance(out, tuple) and len(out) == 2,
-              f"returned {type(out).__name__}, but should be a tuple (hs, h_T)")
-    hs, hT = out
-    ehs, ehT = oracle.rnn_forward(xs, h0, p, act)
-    t_hs, t_hT = tol.rnn_forward_tol(xs, h0, p, act, target.dtype)
-    chk.close("hs", hs, ehs, t_hs)
-    chk.close("h_T", hT, ehT, t_hT)
-    chk.holds("h_T", np.array_equal(hT, hs[-1]), "h_T differs from hs[-1], but should be the last state")
-
-
-def _vjp_row(target, problem, chk, quantity="rnn_vjp"):
-    xs, h0, p = problem["xs"], problem["h0"], _p(problem)
-    out = call(target, "rnn_vjp", xs, h0, p, problem["d_hs"], problem["d_hT"])
-    chk.holds(quantity, isinstance(out, dict) and {"xs", "h0", "params"} <= set(out),
-              f"returned {type(out).__name__} with keys {sorted(out) if isinstance(out, dict) else None}, "
-              "but should be a dict with keys 'xs', 'h0', 'params'")
-    chk.holds(f"{quantity}['params']", isinstance(out["params"], dict) and set(PARAMS) <= set(out["params"]),
-              f"has keys {sorted(out['params']) if isinstance(out['params'], dict) else None}, but should have {list(PARAMS)}")
-    return out
-
-
-@prop("rnn.vjp", title="BPTT gradients equal the proved backward recursion", capabilities=("rnn_vjp",),
-      derivations=("rnn.bptt.gradient", "rnn.bptt.shared_weight_gradient", "rnn.cell.jacobian_h",
-                   "rnn.cell.jacobian_x", "rnn.cell.jacobian_b", "rnn.cell.jacobian_W_h", "rnn.cell.jacobian_W_x"),
-      strategy=_rnn_strategy)
-def vjp(target, problem, chk):
-    act = _act(target)
-    args = (problem["xs"], problem["h0"], _p(problem), problem["d_hs"], problem["d_hT"])
-    out = _vjp_row(target, problem, chk)
-    exp = oracle.rnn_vjp(*args, act)
-    t = tol.rnn_vjp_tol(*args, act, target.dtype)
-    chk.close("d xs", out["xs"], exp["xs"], t["xs"])
-    chk.close("d h0", out["h0"], exp["h0"], t["h0"])
-    for k in PARAMS:
-        chk.close(f"d {k}", out["params"][k], exp["params"][k], t["params"][k])
-
-
-def _flat(problem):
-    return np.concatenate([np.asarray(problem[k], np.float64).ravel() for k in PARAMS + ("xs", "h0")])
-
-
-def _unflat(problem, v):
-    out, i = {}, 0
-    for k in PARAMS + ("xs", "h0"):
-        a = problem[k]
-        out[k] = v[i:i + a.size].reshape(a.shape)
-        i += a.size
-    return out
-
-
-def _loss(hs, hT, problem):
-    return float(np.sum(np.asarray(problem["d_hs"], np.float64) * hs) + np.sum(np.asarray(problem["d_hT"], np.float64) * hT))
-
-
-@prop("rnn.vjp.oracle_fd", title="the symbolic oracle's gradient agrees with float64 central differences",
-      capabilities=(), derivations=("rnn.bptt.gradient",), strategy=lambda t: rnn_problems(dtype="float64"),
-      applies=lambda t: t.provides("rnn") or t.provides("rnn_vjp"))
-def oracle_fd(target, problem, chk):
-    """Validates the oracle itself (target-independent): Richardson-checked central differences."""
-    act = _act(target)
-    theta = _flat(problem)
-    v = problem["direction"] / np.linalg.norm(problem["direction"])
-    g = oracle.rnn_vjp(problem["xs"], problem["h0"], _p(problem), problem["d_hs"], problem["d_hT"], act)
-    gflat = np.concatenate([np.ravel(g["params"][k]) for k in PARAMS] + [np.ravel(g["xs"]), np.ravel(g["h0"])])
-
-    def L(th):
-        q = _unflat(problem, th)
-        if act == "relu":
-            pre = _preacts(q)
-            assume(np.min(np.abs(pre)) > 1e-3)  # finite differences stay away from the kink
-        return _loss(*oracle.rnn_forward(q["xs"], q["h0"], {k: q[k] for k in PARAMS}, act), problem)
-
-    eps = 1e-4 * max(1.0, float(np.max(np.abs(theta))))
-    d1 = (L(theta + eps * v) - L(theta - eps * v)) / (2 * eps)
-    d2 = (L(theta + eps / 2 * v) - L(theta - eps / 2 * v)) / eps
-    richardson = (4 * d2 - d1) / 3
-    exact = float(gflat @ v)
-    # rounding: each evaluation of L is within E_L (the float64 forward-error model summed against |d|)
-    t_hs, t_hT = tol.rnn_forward_tol(problem["xs"], problem["h0"], _p(problem), act, "float64")
-    E_L = float(np.sum(np.abs(problem["d_hs"]) * t_hs) + np.sum(np.abs(problem["d_hT"]) * t_hT))
-    hs, hT = oracle.rnn_forward(problem["xs"], problem["h0"], _p(problem), act)
-    E_L += 4 * tol.UNIT_ROUNDOFF["float64"] * float(np.sum(np.abs(problem["d_hs"] * hs)) + np.sum(np.abs(problem["d_hT"] * hT)))
-    tolerance = abs(d1 - d2) + 2 * E_L / eps + 1e-12 * abs(exact)
-    chk.scalar_close("<grad, v> vs central differences", exact, richardson, tolerance)
+    return rnn_problems(**{"dtype": target.dtype, **kw})
 
 
 def _preacts(q):
+    """Pre-activations a_t of the relu oracle run, (T, B, n): where finite differences must not cross 0."""
     p = {k: q[k] for k in PARAMS}
     hs, _ = oracle.rnn_forward(q["xs"], q["h0"], p, "relu")
     prev = np.concatenate([q["h0"][None], hs[:-1]])
     return np.einsum("tbm,nm->tbn", q["xs"], p["W_x"]) + np.einsum("tbk,nk->tbn", prev, p["W_h"]) + p["b"]
 
 
-@prop("rnn.vjp.fd_own_dtype", title="the target's gradient agrees with its own forward, in its own dtype",
-      capabilities=("rnn", "rnn_vjp"), derivations=("rnn.bptt.gradient",), strategy=_rnn_strategy)
-def fd_own_dtype(target, problem, chk):
-    """(L(θ+) - L(θ-)) vs <g, θ+ - θ-> with θ± rounded to the target's dtype; error budget from the model."""
-    act = _act(target)
-    dt = np.dtype(target.dtype)
-    theta = _flat(problem)
-    v = problem["direction"].astype(np.float64)
-    v /= np.linalg.norm(v)
-    step = (1e-2 if dt == np.float32 else 1e-5) * max(1.0, float(np.max(np.abs(theta))))
-    plus, minus = (_unflat(problem, (theta + s * step * v).astype(dt).astype(np.float64)) for s in (1, -1))
-    if act == "relu":
-        assume(min(np.min(np.abs(_preacts(q))) for q in (plus, minus)) > 10 * step)
-    delta = _flat_from(plus) - _flat_from(minus)
+def _finals(fn):
+    def wrapped(*a):
+        hs, last = fn(*a)
+        return hs, (last,)
 
-    def run(q):
-        qq = {k: np.asarray(v_, dt) for k, v_ in q.items()}
-        out = call(target, "rnn", qq["xs"], qq["h0"], {k: qq[k] for k in PARAMS})
-        chk.holds("rnn(xs, h0, p)", isinstance(out, tuple) and len(out) == 2, "should return (hs, h_T)")
-        hs = chk.array("hs", out[0], problem["d_hs"].shape)
-        hT = chk.array("h_T", out[1], problem["d_hT"].shape)
-        return _loss(hs.astype(np.float64), hT.astype(np.float64), problem)
-
-    out = _vjp_row(target, problem, chk)
-    g_t = np.concatenate([np.ravel(np.asarray(out["params"][k], np.float64)) for k in PARAMS]
-                         + [np.ravel(np.asarray(out["xs"], np.float64)), np.ravel(np.asarray(out["h0"], np.float64))])
-    fd_target = run(plus) - run(minus)
-    # exact-arithmetic truncation of this difference, measured on the float64 oracle at the same points
-    args = lambda q: (q["xs"], q["h0"], {k: q[k] for k in PARAMS})  # noqa: E731
-    base = {k: np.asarray(problem[k], np.float64) for k in PARAMS + ("xs", "h0")}
-    g_o = oracle.rnn_vjp(*args(base), problem["d_hs"], problem["d_hT"], act)
-    g_oflat = np.concatenate([np.ravel(g_o["params"][k]) for k in PARAMS] + [np.ravel(g_o["xs"]), np.ravel(g_o["h0"])])
-    trunc = abs(_loss(*oracle.rnn_forward(*args(plus), act), problem) - _loss(*oracle.rnn_forward(*args(minus), act), problem)
-                - float(g_oflat @ delta))
-    ad_hs, ad_hT = np.abs(problem["d_hs"].astype(np.float64)), np.abs(problem["d_hT"].astype(np.float64))
-    e_forward = 0.0
-    for q in (plus, minus):
-        t_hs, t_hT = tol.rnn_forward_tol(*args(q), act, target.dtype)
-        e_forward += float(np.sum(ad_hs * t_hs) + np.sum(ad_hT * t_hT))
-    t_vjp = tol.rnn_vjp_tol(*args(base), problem["d_hs"], problem["d_hT"], act, target.dtype)
-    t_flat = np.concatenate([np.ravel(t_vjp["params"][k]) for k in PARAMS] + [np.ravel(t_vjp["xs"]), np.ravel(t_vjp["h0"])])
-    e_grad = float(t_flat @ np.abs(delta)) + float(np.abs(g_oflat) @ np.abs(delta)) * 4 * tol.unit_roundoff(target.dtype)
-    chk.scalar_close("L(θ+) - L(θ-) vs <grad, θ+ - θ->", float(g_t @ delta), fd_target,
-                     tol.SAFETY * (trunc + e_forward + e_grad) + 1e-300)
+    return wrapped
 
 
-def _flat_from(q):
-    return np.concatenate([np.ravel(q[k]) for k in PARAMS + ("xs", "h0")])
+RNN = SeqModel(
+    kind="rnn", params=PARAMS, states=("h0",), final_cots=("d_hT",), strategy=_rnn_strategy, convention=_act,
+    oracle_forward=_finals(oracle.rnn_forward), oracle_vjp=oracle.rnn_vjp,
+    forward_tol=_finals(tol.rnn_forward_tol), vjp_tol=tol.rnn_vjp_tol,
+    derivations_forward=("rnn.bptt.unroll", "rnn.cell.forward"),
+    derivations_vjp=("rnn.bptt.gradient", "rnn.bptt.shared_weight_gradient", "rnn.cell.jacobian_h",
+                     "rnn.cell.jacobian_x", "rnn.cell.jacobian_b", "rnn.cell.jacobian_W_h", "rnn.cell.jacobian_W_x"),
+    relu_kinks=_preacts)
+register(RNN, cell_call=lambda t, x, states, p: (call(t, "rnn_cell", x, states[0], p),),
+         cell_derivations=("rnn.cell.forward",))
 
 
 def _target_jacobian(target, chk, xs, h_k, p):

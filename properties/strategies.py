@@ -85,5 +85,57 @@ def gradient_lists(draw, dtype: str = "float64", max_tensors: int = 4):
                    {"max_norm": max_norm, "regime": regime, "seed": seed, "clip_value": float(rng.choice(SCALES))})
 
 
+LSTM_GATES = ("i", "f", "g", "o")
+GRU_PARAMS = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
+LSTM_PARAMS = tuple(f"{w}{q}" for q in LSTM_GATES for w in ("W_x", "W_h", "b_"))
+BIAS_SCALES = (0.1, 1.0, 5.0, 30.0)  # 30 saturates the gates (|pre-activation| up to ~30)
+
+
+def _gated_params(rng, names, n, m, w_scale, b_scale):
+    out = {}
+    for k in names:
+        if k.startswith("W_x"):
+            out[k] = _signed(rng, (n, m), w_scale / np.sqrt(m))
+        elif k.startswith("W_h"):
+            out[k] = _signed(rng, (n, n), w_scale / np.sqrt(n))
+        else:
+            out[k] = _signed(rng, (n,), b_scale)
+    return out
+
+
+@st.composite
+def gated_problems(draw, kind: str, dtype: str = "float64", max_n: int = 4, max_m: int = 3, max_B: int = 3,
+                   max_T: int = 4, min_T: int = 1):
+    """LSTM ("lstm") or GRU ("gru") problems: params by protocol name, xs, h0 (and c0), cotangents, a direction.
+    Bias scales reach saturated gates (|pre-activation| up to ~30) as well as the linear regime."""
+    names = LSTM_PARAMS if kind == "lstm" else GRU_PARAMS
+    n = draw(st.integers(1, max_n), label="n")
+    m = draw(st.integers(1, max_m), label="m")
+    B = draw(st.integers(1, max_B), label="B")
+    T = draw(st.integers(min_T, max_T), label="T")
+    w_scale = draw(st.sampled_from(SCALES), label="W scale")
+    b_scale = draw(st.sampled_from(BIAS_SCALES), label="b scale")
+    x_scale = draw(st.sampled_from(SCALES), label="x scale")
+    seed = draw(st.integers(0, 2 ** 32 - 1), label="seed")
+    rng = _rng(seed)
+    arrays = _gated_params(rng, names, n, m, w_scale, b_scale)
+    arrays.update({
+        "xs": _signed(rng, (T, B, m), x_scale),
+        "h0": np.tanh(_signed(rng, (B, n), 1.0)),
+        "c0": _signed(rng, (B, n), 1.0),
+        "d_hs": _signed(rng, (T, B, n), 1.0),
+        "d_hT": _signed(rng, (B, n), 1.0),
+        "d_cT": _signed(rng, (B, n), 1.0),
+    })
+    size = sum(a.size for k, a in arrays.items() if k in names) + T * B * m + B * n * (2 if kind == "lstm" else 1)
+    arrays["direction"] = _signed(rng, (size,), 1.0)
+    if kind == "gru":
+        del arrays["c0"], arrays["d_cT"]
+    dt = np.dtype(dtype)
+    arrays = {k: v.astype(dt) for k, v in arrays.items()}
+    return Problem(arrays, {"n": n, "m": m, "B": B, "T": T, "seed": seed, "w_scale": w_scale, "b_scale": b_scale,
+                            "x_scale": x_scale})
+
+
 def grads_of(problem: Problem) -> list:
     return [problem.arrays[k] for k in sorted(problem.arrays, key=lambda s: int(s[1:]))]

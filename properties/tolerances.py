@@ -151,3 +151,168 @@ def norm_tol(norm: float, K: int, dtype: str) -> float:
     """Tolerance of a returned global norm of K entries: gamma_{K+2} relative (target and float64)."""
     u = unit_roundoff(dtype) + UNIT_ROUNDOFF["float64"]
     return SAFETY * gamma(K + 2, u) * abs(norm)
+
+
+# ---- gated cells: the same model written with running-error arithmetic (properties.errmodel) ----------
+from . import errmodel as em  # noqa: E402
+
+LSTM_GATES = ("i", "f", "g", "o")
+
+
+def _fused(pairs):
+    """sum_j a_j @ B_j as one dot product of length sum k_j (a fused GEMM), order-free bound."""
+    u = pairs[0][0].u
+    K = sum(a.v.shape[-1] for a, _ in pairs)
+    v = sum(a.v @ B.v for a, B in pairs)
+    mag = sum(np.abs(a.v) @ np.abs(B.v) for a, B in pairs)
+    e = em.gamma(K, u) * mag + sum(np.abs(a.v) @ B.e + a.e @ np.abs(B.v) + a.e @ B.e for a, B in pairs)
+    return em.E(v, e, u)
+
+
+def _weight_grad(das, ins):
+    """sum_t da_t^T @ in_t as one GEMM over T*B rows."""
+    da, x = em.stack(das), em.stack(ins)
+    flat = lambda z: em.E(z.v.reshape(-1, z.v.shape[-1]), z.e.reshape(-1, z.e.shape[-1]), z.u)  # noqa: E731
+    return flat(da).T @ flat(x)
+
+
+def _lstm_model(xs, h0, c0, p, u, d_hs=None, d_hT=None, d_cT=None):
+    P = {k: em.exact(np.asarray(v, np.float64), u) for k, v in p.items()}
+    h, c = em.exact(h0, u), em.exact(c0, u)
+    steps = []
+    for t in range(xs.shape[0]):
+        x = em.exact(xs[t], u)
+        i, f, o = (em.sigmoid(em.affine(x, P[f"W_x{q}"], h, P[f"W_h{q}"], P[f"b_{q}"])) for q in "ifo")
+        g = em.tanh(em.affine(x, P["W_xg"], h, P["W_hg"], P["b_g"]))
+        c_new = f * c + i * g
+        tc = em.tanh(c_new)
+        steps.append((x, h, c, i, f, g, o, tc))
+        h, c = o * tc, c_new
+        steps[-1] += (h,)
+    if d_hs is None:
+        return steps, h, c
+    grads = {q: {"x": [], "h": []} for q in LSTM_GATES}
+    das = {q: [] for q in LSTM_GATES}
+    d_xs = [None] * len(steps)
+    dh = em.exact(d_hs[-1], u) + em.exact(d_hT, u)
+    dc = em.exact(d_cT, u)
+    for t in range(len(steps) - 1, -1, -1):
+        x, h_prev, c_prev, i, f, g, o, tc, _ = steps[t]
+        dc = dc + dh * o * (1 - tc * tc)
+        da = {"o": dh * tc * o * (1 - o), "i": dc * g * i * (1 - i), "f": dc * c_prev * f * (1 - f),
+              "g": dc * i * (1 - g * g)}
+        for q in LSTM_GATES:
+            das[q].append(da[q])
+            grads[q]["x"].append(x)
+            grads[q]["h"].append(h_prev)
+        d_xs[t] = _fused([(da[q], P[f"W_x{q}"]) for q in LSTM_GATES])
+        dh = _fused([(da[q], P[f"W_h{q}"]) for q in LSTM_GATES])
+        if t > 0:
+            dh = dh + em.exact(d_hs[t - 1], u)
+        dc = dc * f
+    params = {}
+    for q in LSTM_GATES:
+        params[f"W_x{q}"] = _weight_grad(das[q], grads[q]["x"])
+        params[f"W_h{q}"] = _weight_grad(das[q], grads[q]["h"])
+        params[f"b_{q}"] = em.stack(das[q]).total((0, 1))
+    return {"xs": em.stack(d_xs), "h0": dh, "c0": dc, "params": params}
+
+
+def _both(model, dtype, *args):
+    """SAFETY * (bound for the target's u + bound for the float64 oracle's u)."""
+    return [model(*args, u) for u in (unit_roundoff(dtype), UNIT_ROUNDOFF["float64"])]
+
+
+def lstm_forward_tol(xs, h0, c0, p, dtype: str):
+    """Entry-wise tolerances (tol_hs (T,B,n), (tol_hT, tol_cT)) of an LSTM forward in ``dtype``."""
+    xs, h0, c0 = (np.asarray(a, np.float64) for a in (xs, h0, c0))
+    outs = _both(lambda *a: _lstm_model(*a), dtype, xs, h0, c0, p)
+    tol_hs = SAFETY * sum(np.stack([s[-1].e for s in steps]) for steps, _, _ in outs)
+    return tol_hs, (SAFETY * sum(h.e for _, h, _ in outs), SAFETY * sum(c.e for _, _, c in outs))
+
+
+def lstm_vjp_tol(xs, h0, c0, p, d_hs, d_hT, d_cT, dtype: str) -> dict:
+    """Entry-wise tolerances of lstm_vjp's outputs {"xs", "h0", "c0", "params"} in ``dtype``."""
+    args = [np.asarray(a, np.float64) for a in (xs, h0, c0)]
+    cots = [np.asarray(a, np.float64) for a in (d_hs, d_hT, d_cT)]
+    outs = [_lstm_model(*args, p, u, *cots) for u in (unit_roundoff(dtype), UNIT_ROUNDOFF["float64"])]
+    return {"xs": SAFETY * sum(o["xs"].e for o in outs), "h0": SAFETY * sum(o["h0"].e for o in outs),
+            "c0": SAFETY * sum(o["c0"].e for o in outs),
+            "params": {k: SAFETY * sum(o["params"][k].e for o in outs) for k in outs[0]["params"]}}
+
+
+def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None):
+    P = {k: em.exact(np.asarray(v, np.float64), u) for k, v in p.items()}
+    h = em.exact(h0, u)
+    zero_x = em.exact(np.zeros((h0.shape[0], 0)), u)
+    empty_W = em.exact(np.zeros((p["W_hn"].shape[0], 0)), u)
+    steps = []
+    for t in range(xs.shape[0]):
+        x = em.exact(xs[t], u)
+        r = em.sigmoid(em.affine(x, P["W_xr"], h, P["W_hr"], P["b_r"]))
+        z = em.sigmoid(em.affine(x, P["W_xz"], h, P["W_hz"], P["b_z"]))
+        if variant == "reset_after":
+            hn = em.affine(zero_x, empty_W, h, P["W_hn"], P["b_hn"])
+            n = em.tanh(em.affine(x, P["W_xn"], zero_x, empty_W, P["b_xn"]) + r * hn)
+        else:
+            hn = None
+            n = em.tanh(em.affine(x, P["W_xn"], r * h, P["W_hn"], P["b_xn"] + P["b_hn"]))
+        h_new = z * h + (1 - z) * n
+        steps.append((x, h, r, z, n, hn, h_new))
+        h = h_new
+    if d_hs is None:
+        return steps, h
+    das = {q: [] for q in "rzn"}
+    ins = {"x": [], "h": [], "hn_in": []}
+    d_xs = [None] * len(steps)
+    dh = em.exact(d_hs[-1], u) + em.exact(d_hT, u)
+    dhn_list = []
+    for t in range(len(steps) - 1, -1, -1):
+        x, h_prev, r, z, n, hn, _ = steps[t]
+        dz = dh * (h_prev - n)
+        dan = dh * (1 - z) * (1 - n * n)
+        dh_direct = dh * z
+        if variant == "reset_after":
+            dhn = dan * r
+            dr = dan * hn
+            back = _fused([(dhn, P["W_hn"])])
+            hn_in = h_prev
+        else:
+            drh = _fused([(dan, P["W_hn"])])
+            dr = drh * h_prev
+            back = drh * r
+            dhn = dan
+            hn_in = r * h_prev
+        dar, daz = dr * r * (1 - r), dz * z * (1 - z)
+        for q, d in (("r", dar), ("z", daz), ("n", dan)):
+            das[q].append(d)
+        dhn_list.append(dhn)
+        ins["x"].append(x)
+        ins["h"].append(h_prev)
+        ins["hn_in"].append(hn_in)
+        d_xs[t] = _fused([(dar, P["W_xr"]), (daz, P["W_xz"]), (dan, P["W_xn"])])
+        dh = _fused([(dar, P["W_hr"]), (daz, P["W_hz"])]) + back + dh_direct
+        if t > 0:
+            dh = dh + em.exact(d_hs[t - 1], u)
+    params = {"W_xr": _weight_grad(das["r"], ins["x"]), "W_hr": _weight_grad(das["r"], ins["h"]),
+              "b_r": em.stack(das["r"]).total((0, 1)), "W_xz": _weight_grad(das["z"], ins["x"]),
+              "W_hz": _weight_grad(das["z"], ins["h"]), "b_z": em.stack(das["z"]).total((0, 1)),
+              "W_xn": _weight_grad(das["n"], ins["x"]), "W_hn": _weight_grad(dhn_list, ins["hn_in"]),
+              "b_xn": em.stack(das["n"]).total((0, 1)), "b_hn": em.stack(dhn_list).total((0, 1))}
+    return {"xs": em.stack(d_xs), "h0": dh, "params": params}
+
+
+def gru_forward_tol(xs, h0, p, variant: str, dtype: str):
+    """Entry-wise tolerances (tol_hs (T,B,n), tol_hT) of a GRU forward in ``dtype``."""
+    xs, h0 = np.asarray(xs, np.float64), np.asarray(h0, np.float64)
+    outs = [_gru_model(xs, h0, p, variant, u) for u in (unit_roundoff(dtype), UNIT_ROUNDOFF["float64"])]
+    tol_hs = SAFETY * sum(np.stack([s[-1].e for s in steps]) for steps, _ in outs)
+    return tol_hs, SAFETY * sum(h.e for _, h in outs)
+
+
+def gru_vjp_tol(xs, h0, p, d_hs, d_hT, variant: str, dtype: str) -> dict:
+    """Entry-wise tolerances of gru_vjp's outputs {"xs", "h0", "params"} in ``dtype``."""
+    xs, h0, d_hs, d_hT = (np.asarray(a, np.float64) for a in (xs, h0, d_hs, d_hT))
+    outs = [_gru_model(xs, h0, p, variant, u, d_hs, d_hT) for u in (unit_roundoff(dtype), UNIT_ROUNDOFF["float64"])]
+    return {"xs": SAFETY * sum(o["xs"].e for o in outs), "h0": SAFETY * sum(o["h0"].e for o in outs),
+            "params": {k: SAFETY * sum(o["params"][k].e for o in outs) for k in outs[0]["params"]}}

@@ -1,0 +1,225 @@
+"""Properties shared by every recurrent cell (RNN, LSTM, GRU), registered once per `SeqModel`:
+
+- ``{kind}.cell.forward``: one step vs the oracle;
+- ``{kind}.forward``: the sequence (hs and final states) vs the oracle, and h_T = hs[-1];
+- ``{kind}.vjp``: every gradient of L = <d_hs, hs> + <d_hT, h_T> (+ <d_cT, c_T>) vs the oracle;
+- ``{kind}.vjp.oracle_fd``: the oracle's own gradient vs float64 central differences (Richardson-checked);
+- ``{kind}.vjp.fd_own_dtype``: the target's gradient vs its own forward, differences in its own dtype.
+
+Tolerances come from properties.tolerances; no property loosens them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from hypothesis import assume
+
+from . import tolerances as tol
+from .assertions import call
+from .registry import prop
+
+
+@dataclass(frozen=True)
+class SeqModel:
+    """How one cell kind meets the protocol, the oracle and the error model.
+
+    ``convention(target)`` selects the declared variant (activation, GRU variant; None for LSTM).
+    Oracle/tolerance callables take ``(xs, *states, p, conv)`` (+ cotangents for VJPs) and ``dtype``.
+    """
+
+    kind: str
+    params: tuple
+    states: tuple          # ("h0",) or ("h0", "c0")
+    final_cots: tuple      # ("d_hT",) or ("d_hT", "d_cT")
+    strategy: Callable
+    convention: Callable
+    oracle_forward: Callable   # -> (hs, finals tuple)
+    oracle_vjp: Callable       # -> {"xs", state names..., "params"}
+    forward_tol: Callable      # -> (tol_hs, finals tuple)
+    vjp_tol: Callable
+    derivations_forward: tuple
+    derivations_vjp: tuple
+    relu_kinks: Callable = None  # (q dict) -> pre-activations, when the model has a kink
+
+    # ---- arguments --------------------------------------------------------------------------------
+    def p(self, q) -> dict:
+        return {k: q[k] for k in self.params}
+
+    def args(self, q) -> tuple:
+        return (q["xs"], *[q[s] for s in self.states], self.p(q))
+
+    def cots(self, q) -> tuple:
+        return (q["d_hs"], *[q[c] for c in self.final_cots])
+
+    def flat_names(self) -> tuple:
+        return self.params + ("xs",) + self.states
+
+    def flat(self, q) -> np.ndarray:
+        return np.concatenate([np.ravel(np.asarray(q[k], np.float64)) for k in self.flat_names()])
+
+    def flat_grads(self, g) -> np.ndarray:
+        return np.concatenate([np.ravel(np.asarray(g["params"][k], np.float64)) for k in self.params]
+                              + [np.ravel(np.asarray(g["xs"], np.float64))]
+                              + [np.ravel(np.asarray(g[s], np.float64)) for s in self.states])
+
+    def unflat(self, q, v) -> dict:
+        out, i = {}, 0
+        for k in self.flat_names():
+            a = q[k]
+            out[k] = v[i:i + a.size].reshape(a.shape)
+            i += a.size
+        return out
+
+    def loss(self, hs, finals, q) -> float:
+        total = np.sum(np.asarray(q["d_hs"], np.float64) * hs)
+        for c, f in zip(self.final_cots, finals):
+            total += np.sum(np.asarray(q[c], np.float64) * f)
+        return float(total)
+
+    # ---- the target -------------------------------------------------------------------------------
+    def run(self, target, chk, args, shapes) -> tuple:
+        """Call the target's sequence capability; validate and return (hs, finals tuple)."""
+        out = call(target, self.kind, *args)
+        lstm = len(self.states) == 2
+        form = "(hs, (h_T, c_T))" if lstm else "(hs, h_T)"
+        chk.holds(f"{self.kind}(xs, ...)", isinstance(out, tuple) and len(out) == 2,
+                  f"returned {type(out).__name__}, but should be a tuple {form}")
+        finals = tuple(out[1]) if lstm and isinstance(out[1], (tuple, list)) else (out[1],)
+        chk.holds(f"{self.kind}(xs, ...)[1]", len(finals) == len(self.states),
+                  f"has {len(finals)} final states, but should be {form}")
+        hs = chk.array("hs", out[0], shapes[0])
+        return hs, tuple(chk.array(n, f, shapes[1]) for n, f in zip(("h_T", "c_T"), finals))
+
+    def vjp(self, target, chk, args, cots) -> dict:
+        out = call(target, f"{self.kind}_vjp", *args, *cots)
+        keys = {"xs", "params", *self.states}
+        chk.holds(f"{self.kind}_vjp", isinstance(out, dict) and keys <= set(out),
+                  f"returned {type(out).__name__} with keys {sorted(out) if isinstance(out, dict) else None}, "
+                  f"but should be a dict with keys {sorted(keys)}")
+        chk.holds(f"{self.kind}_vjp['params']", isinstance(out["params"], dict) and set(self.params) <= set(out["params"]),
+                  f"has keys {sorted(out['params']) if isinstance(out['params'], dict) else None}, "
+                  f"but should have {list(self.params)}")
+        return out
+
+
+def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -> None:
+    """Register the five shared properties of ``model``. ``cell_call(target, x, states, p)`` -> outputs tuple."""
+    k = model.kind
+
+    @prop(f"{k}.cell.forward", title=f"{k} cell output equals the oracle's one step", capabilities=(f"{k}_cell",),
+          derivations=cell_derivations, strategy=lambda t: model.strategy(t, max_T=1))
+    def cell_forward(target, q, chk):
+        conv = model.convention(target)
+        x, states, p = q["xs"][0], [q[s] for s in model.states], model.p(q)
+        outs = cell_call(target, x, states, p)
+        _, finals = model.oracle_forward(q["xs"][:1], *states, p, conv)
+        _, tols = model.forward_tol(q["xs"][:1], *states, p, conv, target.dtype)
+        for name, a, e, t in zip(("h'", "c'"), outs, finals, tols):
+            chk.close(f"{k}_cell(...) {name}", a, e, t)
+
+    @prop(f"{k}.forward", title=f"{k} sequence forward equals the unrolled composition of cells",
+          capabilities=(k,), derivations=model.derivations_forward, strategy=model.strategy)
+    def forward(target, q, chk):
+        conv = model.convention(target)
+        args = model.args(q)
+        hs, finals = model.run(target, chk, args, (q["d_hs"].shape, q["d_hT"].shape))
+        ehs, efinals = model.oracle_forward(*args, conv)
+        t_hs, t_finals = model.forward_tol(*args, conv, target.dtype)
+        if len(finals) == 2:  # suggest the (c, h) / (h, c) swap before a plain mismatch
+            swapped = all(np.all(np.abs(a.astype(np.float64) - e) <= t) for a, e, t in
+                          zip(finals, efinals[::-1], t_finals[::-1]))
+            chk.holds("(h_T, c_T)", not swapped or np.allclose(efinals[0], efinals[1]),
+                      "matches (c_T, h_T), but should be (h_T, c_T): the final states look swapped, "
+                      "return (h, c) as torch and Keras do")
+        chk.close("hs", hs, ehs, t_hs)
+        for name, a, e, t in zip(("h_T", "c_T"), finals, efinals, t_finals):
+            chk.close(name, a, e, t)
+        chk.holds("h_T", np.array_equal(finals[0], hs[-1]), "differs from hs[-1], but should be the last state")
+
+    @prop(f"{k}.vjp", title=f"{k} BPTT gradients equal the proved backward recursion", capabilities=(f"{k}_vjp",),
+          derivations=model.derivations_vjp, strategy=model.strategy)
+    def vjp(target, q, chk):
+        conv = model.convention(target)
+        args, cots = model.args(q), model.cots(q)
+        out = model.vjp(target, chk, args, cots)
+        exp = model.oracle_vjp(*args, *cots, conv)
+        t = model.vjp_tol(*args, *cots, conv, target.dtype)
+        for name in ("xs",) + model.states:
+            chk.close(f"d {name}", out[name], exp[name], t[name])
+        for name in model.params:
+            chk.close(f"d {name}", out["params"][name], exp["params"][name], t["params"][name])
+
+    @prop(f"{k}.vjp.oracle_fd", title=f"the {k} oracle's gradient agrees with float64 central differences",
+          capabilities=(), derivations=model.derivations_vjp[:1],
+          strategy=lambda t: model.strategy(t, dtype="float64"),
+          applies=lambda t: t.provides(k) or t.provides(f"{k}_vjp"))
+    def oracle_fd(target, q, chk):
+        """Validates the oracle itself (target-independent)."""
+        conv = model.convention(target)
+        theta = model.flat(q)
+        v = q["direction"] / np.linalg.norm(q["direction"])
+        exact = float(model.flat_grads(model.oracle_vjp(*model.args(q), *model.cots(q), conv)) @ v)
+
+        def L(th):
+            qq = model.unflat(q, th)
+            if model.relu_kinks is not None and conv == "relu":
+                assume(np.min(np.abs(model.relu_kinks(qq))) > 1e-3)  # stay away from the kink
+            return model.loss(*model.oracle_forward(*model.args(qq), conv), q)
+
+        eps = 1e-4 * max(1.0, float(np.max(np.abs(theta))))
+        d1 = (L(theta + eps * v) - L(theta - eps * v)) / (2 * eps)
+        d2 = (L(theta + eps / 2 * v) - L(theta - eps / 2 * v)) / eps
+        richardson = (4 * d2 - d1) / 3
+        # rounding: each evaluation of L is within E_L (the float64 error model summed against |cotangents|)
+        t_hs, t_finals = model.forward_tol(*model.args(q), conv, "float64")
+        hs, finals = model.oracle_forward(*model.args(q), conv)
+        E_L = model.loss(t_hs, t_finals, _abs_cots(model, q)) + 4 * tol.UNIT_ROUNDOFF["float64"] * model.loss(
+            np.abs(hs), [np.abs(f) for f in finals], _abs_cots(model, q))
+        tolerance = abs(d1 - d2) + 2 * E_L / eps + 1e-12 * abs(exact)
+        chk.scalar_close("<grad, v> vs central differences", exact, richardson, tolerance)
+
+    @prop(f"{k}.vjp.fd_own_dtype", title=f"the {k} target's gradient agrees with its own forward, in its own dtype",
+          capabilities=(k, f"{k}_vjp"), derivations=model.derivations_vjp[:1], strategy=model.strategy)
+    def fd_own_dtype(target, q, chk):
+        """(L(θ+) - L(θ-)) vs <g, θ+ - θ-> with θ± rounded to the target's dtype; error budget from the model:
+        2 (truncation, measured on the float64 oracle at the same points + forward error of both L's
+        + the VJP tolerance along θ+ - θ-)."""
+        conv = model.convention(target)
+        dt = np.dtype(target.dtype)
+        theta = model.flat(q)
+        v = np.asarray(q["direction"], np.float64)
+        v = v / np.linalg.norm(v)
+        step = (1e-2 if dt == np.float32 else 1e-5) * max(1.0, float(np.max(np.abs(theta))))
+        plus, minus = (model.unflat(q, (theta + s * step * v).astype(dt).astype(np.float64)) for s in (1, -1))
+        if model.relu_kinks is not None and conv == "relu":
+            assume(min(np.min(np.abs(model.relu_kinks(r))) for r in (plus, minus)) > 10 * step)
+        delta = model.flat(plus) - model.flat(minus)
+        shapes = (q["d_hs"].shape, q["d_hT"].shape)
+
+        def run(r):
+            rr = {kk: np.asarray(vv, dt) for kk, vv in r.items()}
+            hs, finals = model.run(target, chk, model.args(rr), shapes)
+            return model.loss(hs.astype(np.float64), [f.astype(np.float64) for f in finals], q)
+
+        g_t = model.flat_grads(model.vjp(target, chk, model.args(q), model.cots(q)))
+        fd_target = run(plus) - run(minus)
+        base = {kk: np.asarray(q[kk], np.float64) for kk in model.flat_names()}
+        cots64 = [np.asarray(c, np.float64) for c in model.cots(q)]
+        g_o = model.flat_grads(model.oracle_vjp(*model.args(base), *cots64, conv))
+        trunc = abs(model.loss(*model.oracle_forward(*model.args(plus), conv), q)
+                    - model.loss(*model.oracle_forward(*model.args(minus), conv), q) - float(g_o @ delta))
+        e_forward = 0.0
+        for r in (plus, minus):
+            t_hs, t_finals = model.forward_tol(*model.args(r), conv, target.dtype)
+            e_forward += model.loss(t_hs, t_finals, _abs_cots(model, q))
+        t_vjp = model.vjp_tol(*model.args(base), *cots64, conv, target.dtype)
+        t_flat = model.flat_grads(t_vjp)
+        e_grad = float(t_flat @ np.abs(delta)) + float(np.abs(g_o) @ np.abs(delta)) * 4 * tol.unit_roundoff(target.dtype)
+        chk.scalar_close("L(θ+) - L(θ-) vs <grad, θ+ - θ->", float(g_t @ delta), fd_target,
+                         tol.SAFETY * (trunc + e_forward + e_grad) + 1e-300)
+
+
+def _abs_cots(model, q) -> dict:
+    return {c: np.abs(np.asarray(q[c], np.float64)) for c in ("d_hs",) + model.final_cots}
