@@ -2,9 +2,15 @@
 
 Capabilities (NumPy in and out; time-major sequences; a cell computes ``x @ W_x.T + h @ W_h.T + b``):
 rnn_cell(x, h, p) -> h', rnn(xs, h0, p) -> (hs, h_T), rnn_vjp(xs, h0, p, d_hs, d_hT) -> {"xs", "h0",
-"params"}, clip_grad_norm(grads, max_norm) -> (clipped, pre-clip global norm), clip_grad_value(grads, v)
--> clipped, param_count(kind, n, m) -> int (kind "rnn": n*m + n*n + n).
-Declared conventions: exact math (clip_eps 0, global scope); tanh activation except `numpy_relu_target`.
+"params"}; lstm_cell(x, h, c, p) -> (h', c'), lstm(xs, h0, c0, p) -> (hs, (h_T, c_T)),
+lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT) -> {"xs", "h0", "c0", "params"}; gru_cell(x, h, p) -> h',
+gru(xs, h0, p) -> (hs, h_T), gru_vjp(xs, h0, p, d_hs, d_hT) -> {"xs", "h0", "params"};
+rnn_bi / gru_bi(xs, h0_f, h0_b, p_f, p_b) -> (ys, h_f, h_b), lstm_bi(xs, (h0_f, c0_f), (h0_b, c0_b),
+p_f, p_b) -> (ys, (h_f, c_f), (h_b, c_b)); clip_grad_norm(grads, max_norm) -> (clipped, pre-clip global
+norm), clip_grad_value(grads, v) -> clipped, param_count(kind, n, m) -> int (see `param_count`).
+Declared conventions: exact math (clip_eps 0, global scope), one bias per gate (bias "one"; the GRU
+reset_after candidate's b_hn is the one extra vector), tanh activation except `numpy_relu_target`, GRU
+reset_after except `numpy_gru_reset_before_target`.
 """
 from __future__ import annotations
 
@@ -13,38 +19,69 @@ from functools import partial
 from dlproof.target import Target
 
 EXACT_CONVENTIONS = {"rnn_activation": "tanh", "clip_eps": 0.0, "clip_scope": "global"}
+GRU_VARIANTS = ("reset_after", "reset_before")
 
 
-def param_count(kind: str, n: int, m: int) -> int:
-    """Parameters of one single-bias layer: "rnn" -> n*m + n*n + n; LSTM/GRU are not implemented here."""
+def param_count(kind: str, n: int, m: int, gru: str = "reset_after") -> int:
+    """Parameters of one layer with one bias per gate.
+
+    "rnn": n*m + n*n + n;  "lstm": 4 (n*m + n*n + n);  "gru": 3 (n*m + n*n + n) for reset_before, and
+    3 (n*m + n*n + n) + n for reset_after (its candidate keeps b_xn and b_hn apart: b_hn sits inside r * (.)).
+    """
+    if gru not in GRU_VARIANTS:
+        raise ValueError(f"param_count: argument 'gru' should be one of {GRU_VARIANTS}, got {gru!r}")
+    block = n * m + n * n + n
     if kind == "rnn":
-        return n * m + n * n + n
-    if kind in ("lstm", "gru"):
-        raise NotImplementedError(f"param_count: dlproof.impl reference implements no {kind!r} yet")
+        return block
+    if kind == "lstm":
+        return 4 * block
+    if kind == "gru":
+        return 3 * block + (n if gru == "reset_after" else 0)
     raise ValueError(f"param_count: kind should be 'rnn', 'lstm' or 'gru', got {kind!r}")
 
 
-def _rnn_capabilities(mod, clip, activation: str) -> dict:
+def _capabilities(mods, clip, activation: str, gru: str) -> dict:
+    rnn, lstm, gru_mod, bi = mods
     return {
-        "rnn_cell": partial(mod.rnn_cell, activation=activation),
-        "rnn": partial(mod.rnn_forward, activation=activation),
-        "rnn_vjp": partial(mod.rnn_vjp, activation=activation),
+        "rnn_cell": partial(rnn.rnn_cell, activation=activation),
+        "rnn": partial(rnn.rnn_forward, activation=activation),
+        "rnn_vjp": partial(rnn.rnn_vjp, activation=activation),
+        "lstm_cell": lstm.lstm_cell,
+        "lstm": lstm.lstm_forward,
+        "lstm_vjp": lstm.lstm_vjp,
+        "gru_cell": partial(gru_mod.gru_cell, variant=gru),
+        "gru": partial(gru_mod.gru_forward, variant=gru),
+        "gru_vjp": partial(gru_mod.gru_vjp, variant=gru),
+        "rnn_bi": partial(bi.rnn_bi, activation=activation),
+        "lstm_bi": bi.lstm_bi,
+        "gru_bi": partial(bi.gru_bi, variant=gru),
         "clip_grad_norm": partial(clip.clip_grad_norm, eps=0.0, scope="global"),
         "clip_grad_value": clip.clip_grad_value,
-        "param_count": param_count,
+        "param_count": partial(param_count, gru=gru),
     }
 
 
-def numpy_target(dtype: str = "float64", activation: str = "tanh") -> Target:
-    """The hand-written NumPy reference (BPTT by hand)."""
-    from .numpy_ref import clipping, rnn
+def _suffix(activation: str, gru: str) -> str:
+    tags = ([] if activation == "tanh" else [activation]) + ([] if gru == "reset_after" else [f"gru {gru}"])
+    return f" ({', '.join(tags)})" if tags else ""
 
-    name = "dlproof.impl.numpy_ref" + ("" if activation == "tanh" else f" ({activation})")
+
+def _conventions(activation: str, gru: str) -> dict:
+    if gru not in GRU_VARIANTS:
+        raise ValueError(f"argument 'gru' should be one of {GRU_VARIANTS}, got {gru!r}")
+    return {**EXACT_CONVENTIONS, "rnn_activation": activation, "gru": gru, "bias": "one"}
+
+
+def numpy_target(dtype: str = "float64", activation: str = "tanh", gru: str = "reset_after") -> Target:
+    """The hand-written NumPy reference (BPTT by hand); ``gru`` picks the GRU variant of the gru capabilities."""
+    from .numpy_ref import bidirectional, clipping, gru as gru_mod, lstm, rnn
+
+    conventions = _conventions(activation, gru)
     return Target(
-        name=name,
+        name="dlproof.impl.numpy_ref" + _suffix(activation, gru),
         dtype=dtype,
-        conventions={**EXACT_CONVENTIONS, "rnn_activation": activation},
-        **_rnn_capabilities(rnn, clipping, activation),
+        conventions=conventions,
+        **_capabilities((rnn, lstm, gru_mod, bidirectional), clipping, activation, gru),
     )
 
 
@@ -53,18 +90,23 @@ def numpy_relu_target(dtype: str = "float64") -> Target:
     return numpy_target(dtype, activation="relu")
 
 
-def torch_target(dtype: str = "float64", activation: str = "tanh") -> Target:
+def numpy_gru_reset_before_target(dtype: str = "float64") -> Target:
+    """The NumPy reference with the reset-before GRU (Keras reset_after=False, d2l)."""
+    return numpy_target(dtype, gru="reset_before")
+
+
+def torch_target(dtype: str = "float64", activation: str = "tanh", gru: str = "reset_after") -> Target:
     """Torch ops forward, torch.autograd gradients; needs torch (ImportError with install hint otherwise)."""
-    from .torch_ref import clipping, rnn
+    from .torch_ref import bidirectional, clipping, gru as gru_mod, lstm, rnn
     from .torch_ref._torch import torch
 
+    conventions = _conventions(activation, gru)
     version = torch.__version__.split("+")[0]
-    name = f"dlproof.impl.torch_ref (torch {version})" + ("" if activation == "tanh" else f" ({activation})")
     return Target(
-        name=name,
+        name=f"dlproof.impl.torch_ref (torch {version})" + _suffix(activation, gru),
         dtype=dtype,
-        conventions={**EXACT_CONVENTIONS, "rnn_activation": activation},
-        **_rnn_capabilities(rnn, clipping, activation),
+        conventions=conventions,
+        **_capabilities((rnn, lstm, gru_mod, bidirectional), clipping, activation, gru),
     )
 
 

@@ -1,0 +1,76 @@
+"""Bidirectional RNN, LSTM and GRU with torch ops: a forward run and a run on torch.flip(xs), re-flipped.
+
+Same layout as `dlproof.impl.numpy_ref.bidirectional`: ys[t] = [hs_f[t] ; hs_b[t]] (T, B, 2n), both halves
+aligned with time t, where the backward half is the forward-direction function (parameters p_b) on the
+time-reversed input, re-reversed; h_b is the backward state after reading x_0 (= ys[0, :, n:]).
+NumPy arrays in and out; computation in torch.float32 / float64 matching the inputs' NumPy dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..numpy_ref import _checks
+from . import gru as _gru
+from . import lstm as _lstm
+from . import rnn as _rnn
+from ._torch import to_numpy, to_torch, torch, torch_dtype
+
+
+def _both(xs, run_f, run_b, dt):
+    """Run run_f on xs and run_b on flip(xs); ys = cat([hs_f, flip(hs_r)], -1) as NumPy, plus the states."""
+    x = to_torch(xs, torch_dtype(dt))
+    with torch.no_grad():
+        hs_f, *state_f = run_f(x)
+        hs_r, *state_b = run_b(torch.flip(x, [0]))
+        ys = torch.cat([hs_f, torch.flip(hs_r, [0])], dim=-1)
+    return to_numpy(ys, dt), [to_numpy(s, dt).copy() for s in state_f], [to_numpy(s, dt).copy() for s in state_b]
+
+
+def _params(arrays: dict, dt) -> dict:
+    td = torch_dtype(dt)
+    return {k: to_torch(v, td) for k, v in arrays.items()}
+
+
+def rnn_bi(xs, h0_f, h0_b, p_f, p_b, activation: str = "tanh"):
+    """xs (T, B, m), h0_f (B, n), h0_b (B, n) -> (ys (T, B, 2n), h_f (B, n), h_b (B, n))."""
+    fn = "rnn_bi"
+    phi = _rnn._PHI[_checks.activation(fn, activation)]
+    xs, h0_f, *wf, dt_f = _checks.rnn_sequence(fn, xs, h0_f, p_f, h0_name="h0_f", p_name="p_f")
+    _, h0_b, *wb, dt_b = _checks.rnn_sequence(fn, xs, h0_b, p_b, h0_name="h0_b", p_name="p_b")
+    dt = np.result_type(dt_f, dt_b)
+    td = torch_dtype(dt)
+    hf, hb, *ws = (to_torch(a, td) for a in (h0_f, h0_b, *wf, *wb))
+    ys, (h_f,), (h_b,) = _both(xs, lambda x: _rnn._run(x, hf, *ws[:3], phi),
+                               lambda x: _rnn._run(x, hb, *ws[3:], phi), dt)
+    return ys, h_f, h_b
+
+
+def lstm_bi(xs, state_f, state_b, p_f, p_b):
+    """xs (T, B, m), (h0_f, c0_f), (h0_b, c0_b) -> (ys (T, B, 2n), (h_f, c_f), (h_b, c_b))."""
+    fn = "lstm_bi"
+    h0_f, c0_f = _checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
+    h0_b, c0_b = _checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
+    keys = _checks.LSTM_PARAMS
+    xs, sf, pf, dt_f = _checks.gated_sequence(fn, xs, [("h0_f", h0_f), ("c0_f", c0_f)], p_f, keys, p_name="p_f")
+    _, sb, pb, dt_b = _checks.gated_sequence(fn, xs, [("h0_b", h0_b), ("c0_b", c0_b)], p_b, keys, p_name="p_b")
+    dt = np.result_type(dt_f, dt_b)
+    td = torch_dtype(dt)
+    sf, sb = [to_torch(a, td) for a in sf], [to_torch(a, td) for a in sb]
+    Pf, Pb = _params(pf, dt), _params(pb, dt)
+    ys, f, b = _both(xs, lambda x: _lstm._run(x, *sf, Pf), lambda x: _lstm._run(x, *sb, Pb), dt)
+    return ys, tuple(f), tuple(b)
+
+
+def gru_bi(xs, h0_f, h0_b, p_f, p_b, variant: str = "reset_after"):
+    """xs (T, B, m), h0_f (B, n), h0_b (B, n) -> (ys (T, B, 2n), h_f (B, n), h_b (B, n))."""
+    fn = "gru_bi"
+    variant = _checks.gru_variant(fn, variant)
+    keys = _checks.GRU_PARAMS
+    xs, (hf,), pf, dt_f = _checks.gated_sequence(fn, xs, [("h0_f", h0_f)], p_f, keys, p_name="p_f")
+    _, (hb,), pb, dt_b = _checks.gated_sequence(fn, xs, [("h0_b", h0_b)], p_b, keys, p_name="p_b")
+    dt = np.result_type(dt_f, dt_b)
+    td = torch_dtype(dt)
+    hf, hb = to_torch(hf, td), to_torch(hb, td)
+    Pf, Pb = _params(pf, dt), _params(pb, dt)
+    ys, (h_f,), (h_b,) = _both(xs, lambda x: _gru._run(x, hf, Pf, variant), lambda x: _gru._run(x, hb, Pb, variant), dt)
+    return ys, h_f, h_b
