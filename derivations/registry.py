@@ -18,7 +18,7 @@ from typing import Callable, Optional
 from .prove import PROVED, REFUTED, UNDECIDED, ProofResult
 
 #: the modules that register derivations and kernels, in book order
-MODULES = ("activations", "rnn_cell", "bptt", "clipping")
+MODULES = ("activations", "rnn_cell", "bptt", "clipping", "lstm", "gru", "bidirectional")
 
 KINDS = ("theorem", "refutation", "definition")
 

@@ -28,14 +28,15 @@ BUILTINS = {
     "numpy": _builtin("numpy_target", dtype="float64"),
     "numpy.float32": _builtin("numpy_target", dtype="float32"),
     "numpy.relu": _builtin("numpy_relu_target", dtype="float64"),
+    "numpy.gru_reset_before": _builtin("numpy_gru_reset_before_target", dtype="float64"),
     "numpy.clip_eps": _builtin("numpy_clip_target", eps=1e-6, scope="global"),
     "numpy.clip_per_tensor": _builtin("numpy_clip_target", eps=0.0, scope="per_tensor"),
     "torch": _builtin("torch_target", dtype="float64"),
     "torch.float32": _builtin("torch_target", dtype="float32"),
 }
 #: what a plain `pytest` checks when no target is named
-DEFAULT_TARGETS = ("numpy", "numpy.float32", "numpy.relu", "numpy.clip_eps", "numpy.clip_per_tensor", "torch",
-                   "torch.float32")
+DEFAULT_TARGETS = ("numpy", "numpy.float32", "numpy.relu", "numpy.gru_reset_before", "numpy.clip_eps",
+                   "numpy.clip_per_tensor", "torch", "torch.float32")
 ENV_VAR = "DLPROOF_TARGET"
 
 

@@ -85,14 +85,22 @@ def numpy_target(dtype: str = "float64", activation: str = "tanh", gru: str = "r
     )
 
 
+def _only(target: Target, prefix: str) -> Target:
+    """``target`` restricted to the capabilities of one cell kind (its other cells are checked elsewhere)."""
+    from dataclasses import replace
+
+    keep = {c for c in target.capabilities if c.split("_")[0] == prefix} | {"param_count"}
+    return replace(target, **{c: None for c in target.capabilities if c not in keep})
+
+
 def numpy_relu_target(dtype: str = "float64") -> Target:
-    """The NumPy reference with phi = relu (relu'(0) = 0)."""
-    return numpy_target(dtype, activation="relu")
+    """The NumPy reference's vanilla RNN with phi = relu (relu'(0) = 0); RNN capabilities only."""
+    return _only(numpy_target(dtype, activation="relu"), "rnn")
 
 
 def numpy_gru_reset_before_target(dtype: str = "float64") -> Target:
-    """The NumPy reference with the reset-before GRU (Keras reset_after=False, d2l)."""
-    return numpy_target(dtype, gru="reset_before")
+    """The NumPy reference's reset-before GRU (Keras reset_after=False, d2l); GRU capabilities only."""
+    return _only(numpy_target(dtype, gru="reset_before"), "gru")
 
 
 def torch_target(dtype: str = "float64", activation: str = "tanh", gru: str = "reset_after") -> Target:

@@ -23,6 +23,7 @@ PROFILES = {
     "thorough": dict(max_examples=1000, derandomize=False),
 }
 DEFAULT_PROFILE = "ci"
+_SHARED: dict = {}  # (property id, shared key, profile, seed) -> result row of a target-independent property
 
 
 def profile_settings(profile: str) -> dict:
@@ -60,6 +61,14 @@ def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, re
                    message=f"target lacks {missing}" if missing else "not applicable under the declared conventions")
         results.add(row)
         return row
+    shared_key = (prop.id, prop.shared(target), profile, seed_value) if prop.shared is not None else None
+    if shared_key in _SHARED:  # target-independent and already decided in this session
+        cached = _SHARED[shared_key]
+        row.update({k: cached[k] for k in ("verdict", "examples", "worst_error_ratio", "message", "repro")})
+        results.add(row)
+        if row["verdict"] != "pass":
+            raise PropertyFailure(row["message"])
+        return row
     stats = {"n": 0, "worst": 0.0, "last_failing": None}
 
     @settings(**profile_settings(profile))
@@ -89,9 +98,13 @@ def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, re
                    message=f"{exc}" + (f" | example: {problem.describe()}" if problem is not None else ""),
                    repro=repro)
         results.add(row)
+        if shared_key is not None:
+            _SHARED[shared_key] = dict(row)
         raise
     row.update(verdict="pass", examples=stats["n"], worst_error_ratio=stats["worst"])
     results.add(row)
+    if shared_key is not None:
+        _SHARED[shared_key] = dict(row)
     return row
 
 

@@ -18,6 +18,7 @@ class Property:
     strategy: Callable
     check: Callable
     applies: Callable = lambda target: True  # e.g. only under a declared convention
+    shared: Callable = None  # target -> key: a target-independent property runs once per key (e.g. the oracle's own checks)
 
     def provided_by(self, target) -> bool:
         return all(target.provides(c) for c in self.capabilities)
@@ -26,18 +27,18 @@ class Property:
 PROPERTIES: dict[str, Property] = {}
 
 
-def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=None):
+def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=None, shared=None):
     def deco(check):
         if id in PROPERTIES:
             raise ValueError(f"duplicate property id {id!r}")
         PROPERTIES[id] = Property(id, title, tuple(capabilities), tuple(derivations), strategy, check,
-                                  applies or (lambda target: True))
+                                  applies or (lambda target: True), shared)
         return check
 
     return deco
 
 
 def all_properties() -> dict:
-    from . import clipping, rnn  # noqa: F401 - registration
+    from . import bidirectional, clipping, gru, lstm, rnn  # noqa: F401 - registration
 
     return dict(PROPERTIES)

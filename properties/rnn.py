@@ -13,7 +13,7 @@ from dlproof.derivations.activations import GAMMA
 from . import tolerances as tol
 from .assertions import call
 from .registry import prop
-from .sequence import SeqModel, register
+from .sequence import SeqModel, register, state_jacobian, state_jacobian_tol
 from .strategies import rnn_problems
 
 PARAMS = ("W_x", "W_h", "b")
@@ -55,32 +55,8 @@ RNN = SeqModel(
     derivations_vjp=("rnn.bptt.gradient", "rnn.bptt.shared_weight_gradient", "rnn.cell.jacobian_h",
                      "rnn.cell.jacobian_x", "rnn.cell.jacobian_b", "rnn.cell.jacobian_W_h", "rnn.cell.jacobian_W_x"),
     relu_kinks=_preacts)
-register(RNN, cell_call=lambda t, x, states, p: (call(t, "rnn_cell", x, states[0], p),),
+register(RNN, cell_call=lambda t, chk, x, states, p: (call(t, "rnn_cell", x, states[0], p),),
          cell_derivations=("rnn.cell.forward",))
-
-
-def _target_jacobian(target, chk, xs, h_k, p):
-    """dh_t/dh_k from the target's rnn_vjp: row i is d<e_i, h_t>/dh_k (numerator layout), (B, n, n)."""
-    T, B = xs.shape[:2]
-    n = h_k.shape[1]
-    rows = []
-    for i in range(n):
-        d_hT = np.zeros((B, n), dtype=xs.dtype)
-        d_hT[:, i] = 1
-        out = call(target, "rnn_vjp", xs, h_k, p, np.zeros((T, B, n), dtype=xs.dtype), d_hT)
-        rows.append(chk.array(f"rnn_vjp(...)['h0'] for unit {i}", out["h0"], (B, n)).astype(np.float64))
-    return np.stack(rows, axis=1)
-
-
-def _chain_tol(target, xs, h_k, p, act, n):
-    """Tolerance of a Jacobian block: the VJP model with one-hot cotangents, per row."""
-    T, B = xs.shape[:2]
-    rows = []
-    for i in range(n):
-        d_hT = np.zeros((B, n))
-        d_hT[:, i] = 1
-        rows.append(tol.rnn_vjp_tol(xs, h_k, p, np.zeros((T, B, n)), d_hT, act, target.dtype)["h0"])
-    return np.stack(rows, axis=1)
 
 
 @prop("rnn.bptt.jacobian_product", title="dh_t/dh_k of the target equals J_t ... J_{k+1} and its own one-step product",
@@ -93,14 +69,13 @@ def jacobian_product(target, problem, chk):
     n = h0.shape[1]
     hs, _ = call(target, "rnn", xs, h0, p)
     states = [h0] + [chk.array(f"hs[{t}]", hs[t], h0.shape) for t in range(T)]
-    J_full = _target_jacobian(target, chk, xs, h0, p)
+    J_full, t_full = state_jacobian(RNN, target, chk, xs, (h0,), p, act)
     expected = oracle.rnn_jacobian_chain(xs, h0, p, 0, T, act)
-    t_full = _chain_tol(target, xs, h0, p, act, n)
     chk.close("dh_T/dh_0", J_full.astype(target.dtype), expected, t_full)
     # the target's own one-step Jacobians at its own states, multiplied latest-left
     prod = np.broadcast_to(np.eye(n), J_full.shape).copy()
     for t in range(T):
-        prod = _target_jacobian(target, chk, xs[t:t + 1], states[t], p) @ prod
+        prod = state_jacobian(RNN, target, chk, xs[t:t + 1], (states[t],), p, act)[0] @ prod
     chk.close("J_T ... J_1 (the target's one-step Jacobians)", prod.astype(target.dtype), expected,
               _product_tol(target, xs, h0, p, act))
 
@@ -121,7 +96,7 @@ def _product_tol(target, xs, h0, p, act):
             dJ = tol.SAFETY * e_a[t][:, :, None] * aWh
         else:
             dJ = (np.abs(_preacts_at(xs[t], states[t], p)) <= tol.SAFETY * e_a[t])[:, :, None] * aWh
-        step = _chain_tol(target, xs[t:t + 1], states[t], p, act, n) + dJ
+        step = state_jacobian_tol(RNN, xs[t:t + 1], (states[t],), p, act, target.dtype) + dJ
         left = np.broadcast_to(np.eye(n), step.shape).copy()
         for i in range(t + 1, T):
             left = pre[i] @ left
@@ -142,10 +117,9 @@ def _preacts_at(x, h, p):
 def norm_bound(target, problem, chk):
     act = _act(target)
     xs, h0, p = problem["xs"], problem["h0"], _p(problem)
-    n = h0.shape[1]
-    J = _target_jacobian(target, chk, xs, h0, p)
+    J, t_J = state_jacobian(RNN, target, chk, xs, (h0,), p, act)
     bound = (GAMMA[act] * np.linalg.norm(np.asarray(p["W_h"], np.float64), 2)) ** xs.shape[0]
-    slack = float(np.linalg.norm(_chain_tol(target, xs, h0, p, act, n), axis=(1, 2)).max())
+    slack = float(np.linalg.norm(t_J, axis=(1, 2)).max())
     worst = float(np.linalg.norm(J, 2, axis=(1, 2)).max())
     chk.worst = max(chk.worst, worst / (bound + slack) if bound + slack > 0 else 0.0)
     chk.holds("||dh_T/dh_0||_2", worst <= bound + slack,

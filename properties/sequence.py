@@ -105,7 +105,7 @@ class SeqModel:
 
 
 def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -> None:
-    """Register the five shared properties of ``model``. ``cell_call(target, x, states, p)`` -> outputs tuple."""
+    """Register the five shared properties of ``model``. ``cell_call(target, chk, x, states, p)`` -> outputs tuple."""
     k = model.kind
 
     @prop(f"{k}.cell.forward", title=f"{k} cell output equals the oracle's one step", capabilities=(f"{k}_cell",),
@@ -113,7 +113,7 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
     def cell_forward(target, q, chk):
         conv = model.convention(target)
         x, states, p = q["xs"][0], [q[s] for s in model.states], model.p(q)
-        outs = cell_call(target, x, states, p)
+        outs = cell_call(target, chk, x, states, p)
         _, finals = model.oracle_forward(q["xs"][:1], *states, p, conv)
         _, tols = model.forward_tol(q["xs"][:1], *states, p, conv, target.dtype)
         for name, a, e, t in zip(("h'", "c'"), outs, finals, tols):
@@ -154,7 +154,7 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
     @prop(f"{k}.vjp.oracle_fd", title=f"the {k} oracle's gradient agrees with float64 central differences",
           capabilities=(), derivations=model.derivations_vjp[:1],
           strategy=lambda t: model.strategy(t, dtype="float64"),
-          applies=lambda t: t.provides(k) or t.provides(f"{k}_vjp"))
+          applies=lambda t: t.provides(k) or t.provides(f"{k}_vjp"), shared=model.convention)
     def oracle_fd(target, q, chk):
         """Validates the oracle itself (target-independent)."""
         conv = model.convention(target)
@@ -223,3 +223,36 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
 
 def _abs_cots(model, q) -> dict:
     return {c: np.abs(np.asarray(q[c], np.float64)) for c in ("d_hs",) + model.final_cots}
+
+
+def _one_hot_problem(model: SeqModel, xs, states):
+    """The batch tiled R = n * len(states) times; block r carries the one-hot final cotangent e_r."""
+    T, B = xs.shape[:2]
+    n = states[0].shape[1]
+    R = n * len(states)
+    finals = [np.zeros((R * B, n), xs.dtype) for _ in states]
+    for r in range(R):
+        finals[r // n][r * B:(r + 1) * B, r % n] = 1
+    tiled = (np.tile(xs, (1, R, 1)), *[np.tile(s, (R, 1)) for s in states])
+    return tiled, (np.zeros((T, R * B, n), xs.dtype), *finals), (R, B)
+
+
+def _rows(a, R, B):
+    return np.asarray(a, np.float64).reshape(R, B, R).transpose(1, 0, 2)
+
+
+def state_jacobian_tol(model: SeqModel, xs, states, p, conv, dtype):
+    """Entry-wise tolerance of d(final states)/d(initial states), (B, R, R), from the VJP error model."""
+    tiled, cots, (R, B) = _one_hot_problem(model, xs, states)
+    t = model.vjp_tol(*tiled, p, *cots, conv, dtype)
+    return _rows(np.concatenate([t[s] for s in model.states], -1), R, B)
+
+
+def state_jacobian(model: SeqModel, target, chk, xs, states, p, conv):
+    """The target's d(final states)/d(initial states), (B, R, R) with R = n * len(states), numerator layout,
+    and its tolerance, from ONE vjp call on the tiled batch (rows of the Jacobian are VJPs with e_r)."""
+    tiled, cots, (R, B) = _one_hot_problem(model, xs, states)
+    n = states[0].shape[1]
+    out = model.vjp(target, chk, (*tiled, p), cots)
+    rows = np.concatenate([chk.array(f"d {s}", out[s], (R * B, n)) for s in model.states], -1)
+    return _rows(rows, R, B), state_jacobian_tol(model, xs, states, p, conv, target.dtype)

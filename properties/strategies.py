@@ -139,3 +139,21 @@ def gated_problems(draw, kind: str, dtype: str = "float64", max_n: int = 4, max_
 
 def grads_of(problem: Problem) -> list:
     return [problem.arrays[k] for k in sorted(problem.arrays, key=lambda s: int(s[1:]))]
+
+
+def with_backward_direction(problem: Problem) -> Problem:
+    """Add a second, independent parameter set and initial state for the backward direction ("bwd:" keys)."""
+    rng = _rng(problem["seed"] ^ 0x5BD1E995)
+    arrays = dict(problem.arrays)
+    for k, v in problem.arrays.items():
+        if k.startswith(("W_", "b")) or k in ("h0", "c0"):
+            scale = float(np.std(v)) or 1.0
+            w = _signed(rng, v.shape, scale)
+            arrays[f"bwd:{k}"] = (np.tanh(w) if k == "h0" else w).astype(v.dtype)
+    return Problem(arrays, dict(problem.scalars))
+
+
+def bi_problems(kind: str, dtype: str = "float64", **kw):
+    """Problems for rnn_bi / lstm_bi / gru_bi: forward params as usual, backward ones under "bwd:"."""
+    base = rnn_problems(dtype=dtype, **kw) if kind == "rnn" else gated_problems(kind, dtype=dtype, **kw)
+    return base.map(with_backward_direction)

@@ -12,8 +12,10 @@ with the local Lipschitz constant of phi on [a - e, a + e] (|tanh''| <= 0.77 < 1
            e_d,t-1 = gamma_{n+1} (|d_{t-1}| + |W_h|^T |g_t|) + |W_h|^T e_g,t
            e(dW_h) = gamma_{TB} sum |g_t||h_{t-1}|^T + sum (e_g,t |h_{t-1}|^T + |g_t| e_{t-1}^T), likewise W_x, b, x_t, h_0
 
-The bound is evaluated in float64 beside the oracle, for the target's dtype and for the float64
-oracle itself; the tolerance is SAFETY times their sum (SAFETY covers the first-order truncation).
+The bound is evaluated in float64 beside the oracle at u = u_target + u_float64, which covers the
+target's error and the float64 oracle's together (`u_total`); the tolerance is SAFETY times it
+(SAFETY covers the first-order truncation). LSTM and GRU use the same model written with the
+running-error arithmetic of properties.errmodel.
 Clipping: the norm of K entries has relative error <= gamma_{K+2}; each clipped entry is then within
 (K + 6) u |g| of the exact rule (scale factor: a division, a min and a product).
 """
@@ -26,7 +28,7 @@ ACT_ULPS = 4.0
 SAFETY = 2.0
 
 TOLERANCE_FORMULA = (
-    "tol = SAFETY * (bound(u_target) + bound(u_float64)), SAFETY = 2, entry-wise first-order running error "
+    "tol = SAFETY * bound(u_target + u_float64), SAFETY = 2, entry-wise first-order running error "
     "bound: gamma_k = k u/(1-k u) per dot product of length k, Lipschitz propagation through phi, "
     "activation error 4 ulp; clipping: (K + 6) u |g| per entry"
 )
@@ -37,6 +39,13 @@ def unit_roundoff(dtype: str) -> float:
         return UNIT_ROUNDOFF[str(np.dtype(dtype))]
     except KeyError:
         raise ValueError(f"tolerances: dtype={dtype!r}, but should be one of {sorted(UNIT_ROUNDOFF)}") from None
+
+
+def u_total(dtype: str) -> float:
+    """u of the target plus u of the float64 oracle. Every bound here is a sum of terms that are zero at
+    u = 0 and convex in u (gamma_k, products of bounds), so bound(u1 + u2) >= bound(u1) + bound(u2):
+    one evaluation at u_total covers the target's error and the oracle's together."""
+    return unit_roundoff(dtype) + UNIT_ROUNDOFF["float64"]
 
 
 def gamma(k: int, u: float) -> float:
@@ -80,10 +89,7 @@ def _rnn_forward_bound(xs, h0, p, activation, u):
 def rnn_forward_tol(xs, h0, p, activation: str, dtype: str):
     """Entry-wise tolerances (tol_hs (T,B,n), tol_hT (B,n)) for a target's rnn forward in ``dtype``."""
     xs = np.asarray(xs, np.float64)
-    total = 0.0
-    for u in {unit_roundoff(dtype), UNIT_ROUNDOFF["float64"]}:
-        total = total + _rnn_forward_bound(xs, np.asarray(h0, np.float64), p, activation, u)[2]
-    tol = SAFETY * total
+    tol = SAFETY * _rnn_forward_bound(xs, np.asarray(h0, np.float64), p, activation, u_total(dtype))[2]
     return tol, (tol[-1] if len(tol) else np.zeros_like(np.asarray(h0, np.float64)))
 
 
@@ -133,23 +139,20 @@ def rnn_vjp_tol(xs, h0, p, d_hs, d_hT, activation: str, dtype: str) -> dict:
         z = np.zeros_like(h0)
         return {"xs": np.zeros_like(xs), "h0": SAFETY * unit_roundoff(dtype) * np.abs(d_hT) + z,
                 "params": {k: np.zeros_like(np.asarray(p[k], np.float64)) for k in ("W_x", "W_h", "b")}}
-    bounds = [_rnn_vjp_bound(xs, h0, p, d_hs, d_hT, activation, u)
-              for u in {unit_roundoff(dtype), UNIT_ROUNDOFF["float64"]}]
-    tol = {"xs": sum(b["xs"] for b in bounds) * SAFETY, "h0": sum(b["h0"] for b in bounds) * SAFETY,
-           "params": {k: sum(b["params"][k] for b in bounds) * SAFETY for k in bounds[0]["params"]}}
-    return tol
+    b = _rnn_vjp_bound(xs, h0, p, d_hs, d_hT, activation, u_total(dtype))
+    return {"xs": SAFETY * b["xs"], "h0": SAFETY * b["h0"], "params": {k: SAFETY * v for k, v in b["params"].items()}}
 
 
 def clip_tol(grads, dtype: str) -> list:
     """Entry-wise tolerance of a clipped list against the exact rule: (K + 6) u |g| (plus float64's)."""
     K = sum(int(np.size(g)) for g in grads)
-    u = unit_roundoff(dtype) + UNIT_ROUNDOFF["float64"]
+    u = u_total(dtype)
     return [SAFETY * (K + 6) * u * np.abs(np.asarray(g, np.float64)) for g in grads]
 
 
 def norm_tol(norm: float, K: int, dtype: str) -> float:
     """Tolerance of a returned global norm of K entries: gamma_{K+2} relative (target and float64)."""
-    u = unit_roundoff(dtype) + UNIT_ROUNDOFF["float64"]
+    u = u_total(dtype)
     return SAFETY * gamma(K + 2, u) * abs(norm)
 
 
@@ -218,27 +221,23 @@ def _lstm_model(xs, h0, c0, p, u, d_hs=None, d_hT=None, d_cT=None):
     return {"xs": em.stack(d_xs), "h0": dh, "c0": dc, "params": params}
 
 
-def _both(model, dtype, *args):
-    """SAFETY * (bound for the target's u + bound for the float64 oracle's u)."""
-    return [model(*args, u) for u in (unit_roundoff(dtype), UNIT_ROUNDOFF["float64"])]
+def _scaled(bounds: dict) -> dict:
+    """SAFETY times the error bounds of a VJP model's outputs {"xs", states..., "params"}."""
+    return {k: ({kk: SAFETY * vv.e for kk, vv in v.items()} if k == "params" else SAFETY * v.e) for k, v in bounds.items()}
 
 
 def lstm_forward_tol(xs, h0, c0, p, dtype: str):
     """Entry-wise tolerances (tol_hs (T,B,n), (tol_hT, tol_cT)) of an LSTM forward in ``dtype``."""
     xs, h0, c0 = (np.asarray(a, np.float64) for a in (xs, h0, c0))
-    outs = _both(lambda *a: _lstm_model(*a), dtype, xs, h0, c0, p)
-    tol_hs = SAFETY * sum(np.stack([s[-1].e for s in steps]) for steps, _, _ in outs)
-    return tol_hs, (SAFETY * sum(h.e for _, h, _ in outs), SAFETY * sum(c.e for _, _, c in outs))
+    steps, h, c = _lstm_model(xs, h0, c0, p, u_total(dtype))
+    return SAFETY * np.stack([s[-1].e for s in steps]), (SAFETY * h.e, SAFETY * c.e)
 
 
 def lstm_vjp_tol(xs, h0, c0, p, d_hs, d_hT, d_cT, dtype: str) -> dict:
     """Entry-wise tolerances of lstm_vjp's outputs {"xs", "h0", "c0", "params"} in ``dtype``."""
     args = [np.asarray(a, np.float64) for a in (xs, h0, c0)]
     cots = [np.asarray(a, np.float64) for a in (d_hs, d_hT, d_cT)]
-    outs = [_lstm_model(*args, p, u, *cots) for u in (unit_roundoff(dtype), UNIT_ROUNDOFF["float64"])]
-    return {"xs": SAFETY * sum(o["xs"].e for o in outs), "h0": SAFETY * sum(o["h0"].e for o in outs),
-            "c0": SAFETY * sum(o["c0"].e for o in outs),
-            "params": {k: SAFETY * sum(o["params"][k].e for o in outs) for k in outs[0]["params"]}}
+    return _scaled(_lstm_model(*args, p, u_total(dtype), *cots))
 
 
 def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None):
@@ -305,14 +304,11 @@ def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None):
 def gru_forward_tol(xs, h0, p, variant: str, dtype: str):
     """Entry-wise tolerances (tol_hs (T,B,n), tol_hT) of a GRU forward in ``dtype``."""
     xs, h0 = np.asarray(xs, np.float64), np.asarray(h0, np.float64)
-    outs = [_gru_model(xs, h0, p, variant, u) for u in (unit_roundoff(dtype), UNIT_ROUNDOFF["float64"])]
-    tol_hs = SAFETY * sum(np.stack([s[-1].e for s in steps]) for steps, _ in outs)
-    return tol_hs, SAFETY * sum(h.e for _, h in outs)
+    steps, h = _gru_model(xs, h0, p, variant, u_total(dtype))
+    return SAFETY * np.stack([s[-1].e for s in steps]), SAFETY * h.e
 
 
 def gru_vjp_tol(xs, h0, p, d_hs, d_hT, variant: str, dtype: str) -> dict:
     """Entry-wise tolerances of gru_vjp's outputs {"xs", "h0", "params"} in ``dtype``."""
     xs, h0, d_hs, d_hT = (np.asarray(a, np.float64) for a in (xs, h0, d_hs, d_hT))
-    outs = [_gru_model(xs, h0, p, variant, u, d_hs, d_hT) for u in (unit_roundoff(dtype), UNIT_ROUNDOFF["float64"])]
-    return {"xs": SAFETY * sum(o["xs"].e for o in outs), "h0": SAFETY * sum(o["h0"].e for o in outs),
-            "params": {k: SAFETY * sum(o["params"][k].e for o in outs) for k in outs[0]["params"]}}
+    return _scaled(_gru_model(xs, h0, p, variant, u_total(dtype), d_hs, d_hT))

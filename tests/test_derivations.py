@@ -17,10 +17,19 @@ REQUIRED = {
                "rnn.bptt.norm_bound", "rnn.bptt.vanishing_sufficient", "rnn.bptt.exploding_necessary",
                "clip.norm.direction", "clip.norm.norm", "clip.norm.identity_below", "clip.norm.idempotent",
                "clip.global_norm.concatenation", "clip.norm.eps.direction", "clip.norm.eps.norm",
-               "clip.norm.eps.identity_below", "clip.per_tensor.norm", "rnn.param_count"],
+               "clip.norm.eps.identity_below", "clip.per_tensor.norm", "rnn.param_count",
+               "lstm.gate.partials", "lstm.cell.jacobian_h", "lstm.cell.jacobian_x", "lstm.cell.jacobian_c",
+               "lstm.cell.jacobian_weights", "lstm.state.jacobian", "lstm.cec.product", "lstm.state.c_to_c_full",
+               "lstm.state.chain", "lstm.gates.range", "lstm.param_count", "lstm.cell.dc_dc_prev",
+               "gru.cell.jacobian_h.reset_after", "gru.cell.jacobian_h.reset_before", "gru.cell.jacobian_x.reset_after",
+               "gru.cell.jacobian_x.reset_before", "gru.cell.jacobian_weights.reset_after",
+               "gru.cell.jacobian_weights.reset_before", "gru.convexity", "gru.bounded_state", "gru.param_count",
+               "gru.lstm_param_ratio", "bi.backward_is_reversed_forward", "bi.final_states", "bi.full_dependence"],
     "refuted": ["rnn.claim.exploding_norm_gt_1", "rnn.bptt.source_form_numerator_reading",
-                "clip.value.not_direction", "clip.norm.eps.not_idempotent", "clip.per_tensor.not_global_direction"],
-    "definition": ["rnn.cell.forward", "rnn.bptt.unroll", "clip.norm.rule", "clip.norm.eps.rule", "clip.value.rule"],
+                "clip.value.not_direction", "clip.norm.eps.not_idempotent", "clip.per_tensor.not_global_direction",
+                "lstm.state.chain_not_blockwise", "lstm.claim.gates_no_vanishing", "gru.variants_differ"],
+    "definition": ["rnn.cell.forward", "rnn.bptt.unroll", "clip.norm.rule", "clip.norm.eps.rule", "clip.value.rule",
+                   "lstm.cell.forward", "gru.cell.forward.reset_after", "gru.cell.forward.reset_before", "bi.output_layout"],
 }
 
 
@@ -59,6 +68,9 @@ def test_unknown_id_suggests_close_ids():
 
 def test_warm_path_does_not_import_sympy():
     records()  # warm the cache in this process's cache dir
+    from dlproof.derivations import kernels
+
+    kernels()  # warm the kernel module too
     code = ("import sys, dlproof.derivations as d; d.records(); d.kernels(); "
             "assert 'sympy' not in sys.modules, 'sympy imported on the warm path'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))

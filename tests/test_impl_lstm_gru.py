@@ -466,6 +466,7 @@ def test_targets_provide_lstm_gru_bi_with_declared_variant():
     rb = numpy_gru_reset_before_target("float32")
     assert rb.dtype == "float32" and rb.convention("gru") == "reset_before" and "reset_before" in rb.name
     assert rb.name != t.name and rb.param_count("gru", 3, 2) == 54
+    assert rb.provides("gru") and not rb.provides("lstm") and not rb.provides("rnn")  # its other cells are checked on t
     gd, gp = gru_problem(9)
     for target, variant in ((t, "reset_after"), (rb, "reset_before")):
         ref = gru_loop(gd["xs"], gd["h0"], gp, variant)

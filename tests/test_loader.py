@@ -69,7 +69,8 @@ def test_numpy_builtins(spec, dtype, activation):
     assert isinstance(t, Target)
     assert t.dtype == dtype and t.convention("rnn_activation") == activation
     assert "numpy_ref" in t.name
-    assert t.provides("rnn") and t.provides("clip_grad_norm")
+    assert t.provides("rnn") and t.provides("rnn_vjp")
+    assert t.provides("clip_grad_norm") == (activation == "tanh")  # numpy.relu carries the RNN capabilities only
 
 
 @pytest.mark.parametrize("spec, dtype", [("torch", "float64"), ("torch.float32", "float32")])

@@ -1,0 +1,89 @@
+"""Properties of the GRU (h' = z h + (1 - z) n; variant reset_after | reset_before, a declared convention).
+
+Oracle: dlproof.derivations.oracle_gru, float64. Declaring the wrong variant fails the forward
+properties: the variants differ (gru.variants_differ), never by a tolerance.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dlproof.derivations import oracle_gru as oracle
+
+from . import tolerances as tol
+from .assertions import call
+from .registry import prop
+from .sequence import SeqModel, register
+from .strategies import GRU_PARAMS, gated_problems
+
+
+def _strategy(target, **kw):
+    return gated_problems("gru", **{"dtype": target.dtype, **kw})
+
+
+def _variant(target) -> str:
+    return target.convention("gru")
+
+
+GRU = SeqModel(
+    kind="gru", params=GRU_PARAMS, states=("h0",), final_cots=("d_hT",), strategy=_strategy, convention=_variant,
+    oracle_forward=lambda xs, h0, p, v: (lambda hs, hT: (hs, (hT,)))(*oracle.gru_forward(xs, h0, p, v)),
+    oracle_vjp=lambda xs, h0, p, d_hs, d_hT, v: oracle.gru_vjp(xs, h0, p, d_hs, d_hT, v),
+    forward_tol=lambda xs, h0, p, v, dtype: (lambda t_hs, t_hT: (t_hs, (t_hT,)))(*tol.gru_forward_tol(xs, h0, p, v, dtype)),
+    vjp_tol=lambda xs, h0, p, d_hs, d_hT, v, dtype: tol.gru_vjp_tol(xs, h0, p, d_hs, d_hT, v, dtype),
+    derivations_forward=("gru.cell.forward.reset_after", "gru.cell.forward.reset_before"),
+    derivations_vjp=("gru.cell.jacobian_weights.reset_after", "gru.cell.jacobian_weights.reset_before",
+                     "gru.cell.jacobian_h.reset_after", "gru.cell.jacobian_h.reset_before"))
+register(GRU, cell_call=lambda t, chk, x, states, p: (call(t, "gru_cell", x, states[0], p),),
+         cell_derivations=("gru.cell.forward.reset_after", "gru.cell.forward.reset_before", "gru.variants_differ"))
+
+
+def _candidate(x, h, p, variant):
+    """n of the declared variant, float64, from the definitions gru.cell.forward.*."""
+    f = {k: np.asarray(v, np.float64) for k, v in p.items()}
+    x, h = np.asarray(x, np.float64), np.asarray(h, np.float64)
+    sig = lambda a: 0.5 * (1 + np.tanh(0.5 * a))  # noqa: E731
+    r = sig(x @ f["W_xr"].T + h @ f["W_hr"].T + f["b_r"])
+    if variant == "reset_after":
+        return np.tanh(x @ f["W_xn"].T + f["b_xn"] + r * (h @ f["W_hn"].T + f["b_hn"]))
+    return np.tanh(x @ f["W_xn"].T + f["b_xn"] + f["b_hn"] + (r * h) @ f["W_hn"].T)
+
+
+@prop("gru.convexity", title="each entry of the target's h' lies between h and the candidate n",
+      capabilities=("gru_cell",), derivations=("gru.convexity",), strategy=lambda t: _strategy(t, max_T=1))
+def convexity(target, q, chk):
+    x, h, p = q["xs"][0], q["h0"], GRU.p(q)
+    out = chk.array("gru_cell(x, h, p)", call(target, "gru_cell", x, h, p), h.shape).astype(np.float64)
+    n = _candidate(x, h, p, _variant(target))
+    _, t_h = tol.gru_forward_tol(q["xs"][:1], h, p, _variant(target), target.dtype)
+    lo, hi = np.minimum(h, n) - t_h, np.maximum(h, n) + t_h
+    bad = (out < lo) | (out > hi)
+    if bad.any():
+        i = tuple(int(j) for j in np.argwhere(bad)[0])
+        chk.fail("h'", f"entry {i} = {out[i]!r}, but should lie between h = {float(h[i])!r} and n = {n[i]!r} "
+                       f"(within {t_h[i]:.3g})")
+
+
+@prop("gru.bounded_state", title="|h_0| <= 1 keeps every |h_t| <= 1 (within the rounding bound), also over long sequences",
+      capabilities=("gru",), derivations=("gru.bounded_state", "gru.convexity"),
+      strategy=lambda t: _strategy(t, max_T=40, min_T=10, max_B=2, max_n=3))
+def bounded_state(target, q, chk):
+    hs, _ = GRU.run(target, chk, GRU.args(q), (q["d_hs"].shape, q["d_hT"].shape))
+    bound = 1 + 4 * tol.unit_roundoff(target.dtype)
+    worst = float(np.max(np.abs(hs)))
+    chk.worst = max(chk.worst, worst / bound)
+    chk.holds("max |h_t|", worst <= bound, f"= {worst!r}, but should be <= 1 + 4u = {bound!r} since |h_0| <= 1")
+
+
+@prop("gru.param_count", title="GRU parameters: 3(nm + n^2 + n) (+ n for reset_after's b_hn; 3(nm + n^2 + 2n) with two biases)",
+      capabilities=("param_count",), derivations=("gru.param_count", "gru.lstm_param_ratio"),
+      strategy=lambda t: _strategy(t, max_T=1))
+def param_count(target, q, chk):
+    n, m = q["n"], q["m"]
+    got = call(target, "param_count", "gru", n, m)
+    if target.convention("bias") == "two":
+        expected = 3 * (n * m + n * n + 2 * n)
+    else:
+        expected = 3 * (n * m + n * n + n) + (n if _variant(target) == "reset_after" else 0)
+    chk.holds("param_count('gru', n, m)", isinstance(got, (int, np.integer)) and int(got) == expected,
+              f"param_count('gru', {n}, {m}) = {got!r}, but should be {expected} "
+              f"(gru={_variant(target)}, bias={target.convention('bias')})")

@@ -1,0 +1,301 @@
+"""GRU (both reset variants) and bidirectional derivations: record statuses, and the oracles against
+independent explicit loops and central finite differences."""
+import importlib
+
+import numpy as np
+import pytest
+
+from dlproof.derivations import registry
+
+VARIANTS = ("reset_after", "reset_before")
+PARAMS = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
+MINE = ("gru", "bidirectional")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _registered(tmp_path_factory):
+    """Until registry.MODULES lists gru and bidirectional, build kernels in a private cache dir with them."""
+    from dlproof import derivations
+
+    if all(m in registry.MODULES for m in MINE):
+        yield
+        return
+    mp = pytest.MonkeyPatch()
+    mp.setattr(registry, "MODULES", tuple(registry.MODULES) + tuple(m for m in MINE if m not in registry.MODULES))
+    mp.setenv("DLPROOF_CACHE_DIR", str(tmp_path_factory.mktemp("dlproof-cache")))
+    derivations.kernels.cache_clear()
+    derivations.records.cache_clear()
+    try:
+        yield
+    finally:
+        mp.undo()
+        derivations.kernels.cache_clear()
+        derivations.records.cache_clear()
+
+
+def _record(rid):
+    if all(m in registry.MODULES for m in MINE):
+        from dlproof.derivations import record
+
+        return record(rid)
+    for m in MINE:
+        importlib.import_module(f"dlproof.derivations.{m}")
+    return registry.run_spec(registry._SPECS[rid])
+
+
+EXPECTED = {
+    "definition": ["gru.cell.forward.reset_after", "gru.cell.forward.reset_before", "bi.output_layout"],
+    "proved": [f"gru.cell.jacobian_{w}.{v}" for w in ("h", "x", "weights") for v in VARIANTS]
+    + ["gru.convexity", "gru.bounded_state", "gru.param_count", "gru.lstm_param_ratio",
+       "bi.backward_is_reversed_forward", "bi.final_states", "bi.full_dependence"],
+    "refuted": ["gru.variants_differ"],
+}
+
+
+@pytest.mark.parametrize("status,rid", [(s, r) for s, ids in EXPECTED.items() for r in ids])
+def test_record_status(status, rid):
+    rec = _record(rid)
+    assert rec["status"] == status, rec["obligations"]
+    assert {o["status"] for o in rec["obligations"]} == {"proved"}
+    assert rec["citation"]["seed"].startswith("seed §") and rec["citation"]["primary"]
+
+
+def test_records_name_layout_and_float_bound():
+    assert "numerator" in _record("gru.cell.jacobian_h.reset_after")["layout"]
+    rec = _record("gru.bounded_state")
+    assert "1 + 2u" in rec["latex"] and "1 + 2u" in rec["notes"] and "ulp" in rec["notes"]
+
+
+# ---- independent references: explicit per-sample, per-step loops ----
+
+def _sig(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def ref_gru_step(x, h, p, variant):
+    r = _sig(p["W_xr"] @ x + p["W_hr"] @ h + p["b_r"])
+    z = _sig(p["W_xz"] @ x + p["W_hz"] @ h + p["b_z"])
+    if variant == "reset_after":
+        n = np.tanh(p["W_xn"] @ x + p["b_xn"] + r * (p["W_hn"] @ h + p["b_hn"]))
+    else:
+        n = np.tanh(p["W_xn"] @ x + p["b_xn"] + p["b_hn"] + p["W_hn"] @ (r * h))
+    return z * h + (1 - z) * n
+
+
+def ref_gru(xs, h0, p, variant):
+    T, B = xs.shape[:2]
+    hs = np.empty((T, B, h0.shape[1]))
+    for b in range(B):
+        h = h0[b]
+        for t in range(T):
+            h = hs[t, b] = ref_gru_step(xs[t, b], h, p, variant)
+    return hs
+
+
+def ref_rnn(xs, h0, p):
+    T, B = xs.shape[:2]
+    hs = np.empty((T, B, h0.shape[1]))
+    for b in range(B):
+        h = h0[b]
+        for t in range(T):
+            h = hs[t, b] = np.tanh(p["W_x"] @ xs[t, b] + p["W_h"] @ h + p["b"])
+    return hs
+
+
+def gru_problem(seed=0, T=4, B=3, n=3, m=2, scale=0.8):
+    rng = np.random.default_rng(seed)
+    p = {}
+    for k in PARAMS:
+        shape = (n, m) if k.startswith("W_x") else (n, n) if k.startswith("W_h") else (n,)
+        p[k] = rng.normal(0, scale, shape)
+    xs, h0 = rng.normal(size=(T, B, m)), rng.uniform(-1, 1, (B, n))
+    return xs, h0, p, rng.normal(size=(T, B, n)), rng.normal(size=(B, n))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gru_forward_matches_explicit_loop(variant):
+    from dlproof.derivations import oracle_gru
+
+    xs, h0, p, _, _ = gru_problem(1)
+    hs, hT = oracle_gru.gru_forward(xs, h0, p, variant)
+    want = ref_gru(xs, h0, p, variant)
+    assert np.allclose(hs, want, rtol=1e-13, atol=1e-14) and np.array_equal(hT, hs[-1])
+    assert np.allclose(oracle_gru.gru_cell(xs[0], h0, p, variant), want[0], rtol=1e-13, atol=1e-14)
+
+
+def test_gru_variants_differ_and_wrong_variant_is_an_error():
+    from dlproof.derivations import oracle_gru
+
+    n, m = 1, 1
+    p = {k: np.zeros((n, m) if k.startswith("W_x") else (n, n) if k.startswith("W_h") else (n,)) for k in PARAMS}
+    p["b_hn"] = np.ones(1)
+    x, h = np.zeros((1, m)), np.zeros((1, n))
+    assert np.isclose(oracle_gru.gru_cell(x, h, p, "reset_after")[0, 0], np.tanh(0.5) / 2, rtol=1e-15)
+    assert np.isclose(oracle_gru.gru_cell(x, h, p, "reset_before")[0, 0], np.tanh(1.0) / 2, rtol=1e-15)
+    with pytest.raises(ValueError, match="reset_after"):
+        oracle_gru.gru_cell(x, h, p, "reset_middle")
+
+
+def _fd(f, arr, eps=1e-6):
+    g = np.zeros_like(arr)
+    it = np.nditer(arr, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = arr[i]
+        arr[i] = old + eps
+        up = f()
+        arr[i] = old - eps
+        down = f()
+        arr[i] = old
+        g[i] = (up - down) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gru_vjp_matches_central_differences(variant):
+    from dlproof.derivations import oracle_gru
+
+    xs, h0, p, d_hs, d_hT = gru_problem(2, T=3, B=2, n=3, m=2)
+
+    def loss():
+        hs = ref_gru(xs, h0, p, variant)
+        return float(np.sum(d_hs * hs) + np.sum(d_hT * hs[-1]))
+
+    got = oracle_gru.gru_vjp(xs, h0, p, d_hs, d_hT, variant)
+    assert set(got["params"]) == set(PARAMS)
+    for k in PARAMS:
+        assert got["params"][k].shape == p[k].shape
+        assert np.allclose(got["params"][k], _fd(loss, p[k]), rtol=1e-6, atol=1e-8), k
+    assert np.allclose(got["xs"], _fd(loss, xs), rtol=1e-6, atol=1e-8)
+    assert np.allclose(got["h0"], _fd(loss, h0), rtol=1e-6, atol=1e-8)
+    if variant == "reset_before":  # b_xn and b_hn only act as a sum
+        assert np.array_equal(got["params"]["b_xn"], got["params"]["b_hn"])
+    else:
+        assert not np.allclose(got["params"]["b_xn"], got["params"]["b_hn"])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gru_jacobians_and_chain(variant):
+    from dlproof.derivations import oracle_gru
+
+    xs, h0, p, _, _ = gru_problem(3, T=4, B=2, n=3, m=2)
+    b = 1
+    J = oracle_gru.gru_cell_jacobian_h(xs[0], h0, p, variant)[b]
+    h = h0[b].copy()
+    fd = np.stack([(ref_gru_step(xs[0, b], h + e, p, variant) - ref_gru_step(xs[0, b], h - e, p, variant)) / 2e-6
+                   for e in np.eye(3) * 1e-6], axis=1)
+    assert np.allclose(J, fd, rtol=1e-6, atol=1e-9)
+    Jx = oracle_gru.gru_cell_jacobian_x(xs[0], h0, p, variant)[b]
+    fdx = np.stack([(ref_gru_step(xs[0, b] + e, h, p, variant) - ref_gru_step(xs[0, b] - e, h, p, variant)) / 2e-6
+                    for e in np.eye(2) * 1e-6], axis=1)
+    assert np.allclose(Jx, fdx, rtol=1e-6, atol=1e-9)
+    # the chain dh_4/dh_1 against finite differences of the loop from h_1
+    hs, _ = oracle_gru.gru_forward(xs, h0, p, variant)
+    P = oracle_gru.gru_chain(xs, h0, p, 1, 4, variant)[b]
+
+    def run_from(h1):
+        h = h1
+        for t in range(1, 4):
+            h = ref_gru_step(xs[t, b], h, p, variant)
+        return h
+
+    fdc = np.stack([(run_from(hs[0, b] + e) - run_from(hs[0, b] - e)) / 2e-6 for e in np.eye(3) * 1e-6], axis=1)
+    assert np.allclose(P, fdc, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gru_state_stays_in_unit_ball_and_float32_within_one_ulp(variant):
+    """gru.bounded_state: exact over the reals; float32 within 1 + 2u for the order z*h + (1-z)*n."""
+    from dlproof.derivations import oracle_gru
+
+    xs, h0, p, _, _ = gru_problem(4, T=30, B=64, n=4, m=3, scale=6.0)  # saturated gates too
+    hs, _ = oracle_gru.gru_forward(xs, h0, p, variant)
+    assert np.abs(hs).max() <= 1.0
+    rng = np.random.default_rng(5)
+    N = 200_000
+    one = np.float32(1)
+    z = rng.random(N).astype(np.float32)
+    h = np.where(rng.random(N) < 0.3, one, rng.uniform(-1, 1, N)).astype(np.float32) * np.sign(rng.normal(size=N)).astype(np.float32)
+    nn = np.tanh(rng.normal(0, 10, N)).astype(np.float32)
+    out = z * h + (one - z) * nn
+    assert out.dtype == np.float32
+    assert np.abs(out).max() <= np.float32(1 + 2.0 ** -23)
+
+
+# ---- bidirectional ----
+
+def _rnn_params(rng, n, m):
+    return {"W_x": rng.normal(0, 0.8, (n, m)), "W_h": rng.normal(0, 0.8, (n, n)), "b": rng.normal(0, 0.3, n)}
+
+
+def test_rnn_bi_matches_explicit_loop_and_final_states():
+    from dlproof.derivations import oracle_bi
+
+    rng = np.random.default_rng(6)
+    T, B, n, m = 5, 2, 3, 2
+    xs = rng.normal(size=(T, B, m))
+    p_f, p_b = _rnn_params(rng, n, m), _rnn_params(rng, n, m)
+    h0_f, h0_b = rng.normal(0, 0.5, (B, n)), rng.normal(0, 0.5, (B, n))
+    ys, h_f, h_b = oracle_bi.rnn_bi(xs, h0_f, h0_b, p_f, p_b)
+    want = np.zeros((T, B, 2 * n))
+    for b in range(B):
+        h = h0_f[b]
+        for t in range(T):
+            h = want[t, b, :n] = np.tanh(p_f["W_x"] @ xs[t, b] + p_f["W_h"] @ h + p_f["b"])
+        h = h0_b[b]
+        for t in range(T - 1, -1, -1):  # the backward recursion, directly
+            h = want[t, b, n:] = np.tanh(p_b["W_x"] @ xs[t, b] + p_b["W_h"] @ h + p_b["b"])
+    assert ys.shape == (T, B, 2 * n)
+    assert np.allclose(ys, want, rtol=1e-13, atol=1e-14)
+    assert np.array_equal(h_f, ys[-1, :, :n]) and np.array_equal(h_b, ys[0, :, n:])
+    assert not np.allclose(h_b, ys[-1, :, n:])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gru_bi_matches_explicit_loop(variant):
+    from dlproof.derivations import oracle_bi
+
+    xs, h0_f, p_f, _, _ = gru_problem(7, T=4, B=2, n=3, m=2)
+    _, h0_b, p_b, _, _ = gru_problem(8, T=4, B=2, n=3, m=2)
+    ys, h_f, h_b = oracle_bi.gru_bi(xs, h0_f, h0_b, p_f, p_b, variant)
+    fwd = ref_gru(xs, h0_f, p_f, variant)
+    bwd = ref_gru(xs[::-1], h0_b, p_b, variant)[::-1]
+    assert np.allclose(ys, np.concatenate([fwd, bwd], axis=-1), rtol=1e-13, atol=1e-14)
+    assert np.array_equal(h_f, ys[-1, :, :3]) and np.array_equal(h_b, ys[0, :, 3:])
+
+
+def test_lstm_bi_when_the_lstm_oracle_exists():
+    pytest.importorskip("dlproof.derivations.oracle_lstm")
+    if "lstm" not in registry.MODULES:
+        pytest.skip("the lstm module is not registered yet (its kernels are not generated)")
+    from dlproof.derivations import oracle_bi
+
+    rng = np.random.default_rng(9)
+    T, B, n, m = 4, 2, 3, 2
+
+    def params():
+        p = {}
+        for g in "ifgo":
+            p[f"W_x{g}"], p[f"W_h{g}"], p[f"b_{g}"] = rng.normal(0, 0.8, (n, m)), rng.normal(0, 0.8, (n, n)), rng.normal(0, 0.3, n)
+        return p
+
+    def ref(xs, h0, c0, p):
+        hs, cT = np.empty((xs.shape[0], B, n)), np.empty((B, n))
+        for b in range(B):
+            h, c = h0[b], c0[b]
+            for t in range(xs.shape[0]):
+                a = {g: p[f"W_x{g}"] @ xs[t, b] + p[f"W_h{g}"] @ h + p[f"b_{g}"] for g in "ifgo"}
+                c = _sig(a["f"]) * c + _sig(a["i"]) * np.tanh(a["g"])
+                h = hs[t, b] = _sig(a["o"]) * np.tanh(c)
+            cT[b] = c
+        return hs, cT
+
+    xs = rng.normal(size=(T, B, m))
+    p_f, p_b = params(), params()
+    s_f = (rng.normal(0, 0.5, (B, n)), rng.normal(0, 0.5, (B, n)))
+    s_b = (rng.normal(0, 0.5, (B, n)), rng.normal(0, 0.5, (B, n)))
+    ys, (h_f, c_f), (h_b, c_b) = oracle_bi.lstm_bi(xs, s_f, s_b, p_f, p_b)
+    fwd, cf = ref(xs, *s_f, p_f)
+    bwd, cb = ref(xs[::-1], *s_b, p_b)
+    assert np.allclose(ys, np.concatenate([fwd, bwd[::-1]], axis=-1), rtol=1e-12, atol=1e-13)
+    assert np.allclose(h_f, fwd[-1]) and np.allclose(c_f, cf) and np.allclose(h_b, bwd[-1]) and np.allclose(c_b, cb)

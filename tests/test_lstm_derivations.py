@@ -1,0 +1,208 @@
+"""LSTM derivations: record statuses, and the oracle against an independent NumPy loop and finite differences.
+
+The reference below is written out per sample and per unit from the gate equations (gate order i, f, g, o),
+sharing nothing with the generated kernels; gradients and Jacobians are checked against central finite
+differences of it in float64.
+"""
+import numpy as np
+import pytest
+
+from dlproof.derivations import oracle_lstm, registry
+
+GATES = "ifgo"
+PARAMS = tuple(name for g in GATES for name in (f"W_x{g}", f"W_h{g}", f"b_{g}"))
+
+EXPECTED = {
+    "definition": ["lstm.cell.forward"],
+    "proved": ["lstm.gate.partials", "lstm.cell.jacobian_h", "lstm.cell.jacobian_x", "lstm.cell.jacobian_c",
+               "lstm.cell.jacobian_weights", "lstm.state.jacobian", "lstm.cec.product", "lstm.state.c_to_c_full",
+               "lstm.state.chain", "lstm.gates.range", "lstm.param_count", "lstm.cell.dc_dc_prev"],
+    "refuted": ["lstm.state.chain_not_blockwise", "lstm.claim.gates_no_vanishing"],
+}
+KERNELS = (["lstm_forward_h", "lstm_forward_c", "lstm_jac_hh", "lstm_jac_hc", "lstm_jac_ch", "lstm_jac_cc",
+            "lstm_jac_hx", "lstm_jac_cx", "lstm_vjp_h", "lstm_vjp_c", "lstm_vjp_x"]
+           + [f"lstm_vjp_{p}" for p in PARAMS])
+
+
+# ---------------------------------------------------------------- independent reference
+def _sig(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def ref_cell(x, h, c, p):
+    """One step, sample by sample and unit by unit."""
+    B, n = h.shape
+    h_new, c_new = np.empty((B, n)), np.empty((B, n))
+    for b in range(B):
+        for k in range(n):
+            pre = {g: float(np.dot(p[f"W_x{g}"][k], x[b]) + np.dot(p[f"W_h{g}"][k], h[b]) + p[f"b_{g}"][k]) for g in GATES}
+            i, f, o = _sig(pre["i"]), _sig(pre["f"]), _sig(pre["o"])
+            g = np.tanh(pre["g"])
+            c_new[b, k] = f * c[b, k] + i * g
+            h_new[b, k] = o * np.tanh(c_new[b, k])
+    return h_new, c_new
+
+
+def ref_forward(xs, h0, c0, p):
+    h, c, hs = h0, c0, []
+    for t in range(xs.shape[0]):
+        h, c = ref_cell(xs[t], h, c, p)
+        hs.append(h)
+    return np.array(hs), (h, c)
+
+
+def _problem(n=3, m=2, B=2, T=3, seed=0):
+    rng = np.random.default_rng(seed)
+    p = {}
+    for name in PARAMS:
+        shape = (n, m) if name.startswith("W_x") else (n, n) if name.startswith("W_h") else (n,)
+        p[name] = rng.normal(scale=rng.uniform(0.5, 1.5), size=shape)  # mixed signs and scales per block
+    xs = rng.normal(size=(T, B, m))
+    h0, c0 = rng.normal(scale=0.5, size=(B, n)), rng.normal(size=(B, n))
+    return p, xs, h0, c0
+
+
+def _fd(f, arr, eps=1e-6):
+    """Central differences of the scalar f() with respect to every entry of arr (perturbed in place)."""
+    g = np.zeros_like(arr)
+    for idx in np.ndindex(arr.shape):
+        old = arr[idx]
+        arr[idx] = old + eps
+        up = f()
+        arr[idx] = old - eps
+        down = f()
+        arr[idx] = old
+        g[idx] = (up - down) / (2 * eps)
+    return g
+
+
+# ---------------------------------------------------------------- records
+@pytest.fixture(scope="module")
+def lstm_records():
+    if "lstm" in registry.MODULES:
+        from dlproof.derivations import records
+
+        return records()
+    import dlproof.derivations.lstm  # noqa: F401  (not registered yet: run the specs directly)
+
+    return {sid: registry.run_spec(s) for sid, s in registry._SPECS.items() if sid.startswith("lstm.")}
+
+
+@pytest.mark.parametrize("status,rid", [(s, r) for s, ids in EXPECTED.items() for r in ids])
+def test_lstm_record_status(lstm_records, status, rid):
+    rec = lstm_records[rid]
+    assert rec["status"] == status, rec["obligations"]
+    assert rec["citation"]["seed"].startswith("seed §3") and rec["citation"]["primary"]
+    assert {o["status"] for o in rec["obligations"]} == {"proved"}
+
+
+def test_lstm_records_name_layout_and_what_is_held_fixed(lstm_records):
+    for rid in ("lstm.cell.jacobian_h", "lstm.cell.jacobian_x", "lstm.cell.jacobian_c", "lstm.state.jacobian",
+                "lstm.cec.product", "lstm.state.chain", "lstm.state.c_to_c_full"):
+        assert "numerator" in lstm_records[rid]["layout"]
+        assert any("held fixed" in a for a in lstm_records[rid]["assumptions"]), rid
+    claim = lstm_records["lstm.claim.gates_no_vanishing"]
+    assert claim["counterexample"] and "Gers" in claim["notes"] and "Jozefowicz" in claim["notes"]
+    assert "float32" in lstm_records["lstm.gates.range"]["notes"]
+
+
+# ---------------------------------------------------------------- oracle
+def test_lstm_is_registered_and_kernels_exist():
+    assert "lstm" in registry.MODULES, "add 'lstm' to dlproof.derivations.registry.MODULES"
+    from dlproof.derivations import kernels
+
+    missing = [k for k in KERNELS if not hasattr(kernels(), k)]
+    assert not missing
+
+
+def test_forward_matches_independent_loop():
+    p, xs, h0, c0 = _problem()
+    hs, (hT, cT) = oracle_lstm.lstm_forward(xs, h0, c0, p)
+    want_hs, (want_h, want_c) = ref_forward(xs, h0, c0, p)
+    assert hs.shape == want_hs.shape
+    np.testing.assert_allclose(hs, want_hs, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(hT, want_h, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(cT, want_c, rtol=1e-13, atol=1e-14)
+    h1, c1 = oracle_lstm.lstm_cell(xs[0], h0, c0, p)
+    np.testing.assert_allclose(h1, want_hs[0], rtol=1e-13, atol=1e-14)
+
+
+def test_vjp_matches_central_differences():
+    p, xs, h0, c0 = _problem(seed=1)
+    rng = np.random.default_rng(11)
+    d_hs, d_hT, d_cT = rng.normal(size=(xs.shape[0],) + h0.shape), rng.normal(size=h0.shape), rng.normal(size=c0.shape)
+
+    def loss():
+        hs, (hT, cT) = ref_forward(xs, h0, c0, p)
+        return float(np.sum(d_hs * hs) + np.sum(d_hT * hT) + np.sum(d_cT * cT))
+
+    got = oracle_lstm.lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT)
+    assert set(got["params"]) == set(PARAMS)
+    for name, arr in [("xs", xs), ("h0", h0), ("c0", c0)]:
+        np.testing.assert_allclose(got[name], _fd(loss, arr), rtol=1e-6, atol=1e-8, err_msg=name)
+    for name in PARAMS:
+        assert got["params"][name].shape == p[name].shape
+        np.testing.assert_allclose(got["params"][name], _fd(loss, p[name]), rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+def test_vjp_without_steps_passes_cotangents_through():
+    p, xs, h0, c0 = _problem()
+    d_hT, d_cT = np.ones_like(h0), 2 * np.ones_like(c0)
+    got = oracle_lstm.lstm_vjp(xs[:0], h0, c0, p, np.zeros((0,) + h0.shape), d_hT, d_cT)
+    np.testing.assert_array_equal(got["h0"], d_hT)
+    np.testing.assert_array_equal(got["c0"], d_cT)
+
+
+def _fd_jacobian(f, v, eps=1e-6):
+    """Numerator-layout Jacobian of f: (n_in,) -> (n_out,) by central differences."""
+    cols = []
+    for j in range(v.size):
+        e = np.zeros_like(v)
+        e[j] = eps
+        cols.append((f(v + e) - f(v - e)) / (2 * eps))
+    return np.stack(cols, axis=-1)
+
+
+def test_state_and_input_jacobians_match_central_differences():
+    p, xs, h0, c0 = _problem(seed=2)
+    n, m = h0.shape[1], xs.shape[2]
+    S = oracle_lstm.lstm_state_jacobian(xs[0], h0, c0, p)
+    J = oracle_lstm.lstm_cell_jacobians(xs[0], h0, c0, p)
+    assert S.shape == (h0.shape[0], 2 * n, 2 * n)
+    for b in range(h0.shape[0]):
+        def state_map(v, b=b):
+            h, c = ref_cell(xs[0][b:b + 1], v[None, :n], v[None, n:], p)
+            return np.concatenate([h[0], c[0]])
+
+        def input_map(u, b=b):
+            h, c = ref_cell(u[None], h0[b:b + 1], c0[b:b + 1], p)
+            return np.concatenate([h[0], c[0]])
+
+        np.testing.assert_allclose(S[b], _fd_jacobian(state_map, np.concatenate([h0[b], c0[b]])), rtol=1e-6, atol=1e-9)
+        Jx = _fd_jacobian(input_map, xs[0][b].copy())
+        np.testing.assert_allclose(J["hx"][b], Jx[:n], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(J["cx"][b], Jx[n:], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(J["cc"][b], np.diag(np.diag(J["cc"][b])))  # dc'/dc = diag(f)
+
+
+def test_chain_is_latest_left_product_and_not_blockwise():
+    p, xs, h0, c0 = _problem(seed=3, B=1, T=4)
+    n = h0.shape[1]
+    M = oracle_lstm.lstm_chain(xs, h0, c0, p, 1, 4)[0]
+    _, (h1, c1) = ref_forward(xs[:1], h0, c0, p)
+
+    def from_state1(v):
+        _, (h, c) = ref_forward(xs[1:], v[None, :n], v[None, n:], p)
+        return np.concatenate([h[0], c[0]])
+
+    np.testing.assert_allclose(M, _fd_jacobian(from_state1, np.concatenate([h1[0], c1[0]])), rtol=1e-6, atol=1e-9)
+    # the c-to-c block of the chain is not the product of the one-step c-to-c blocks (diag(f_i))
+    states = oracle_lstm.lstm_forward(xs, h0, c0, p)
+    assert states[0].shape == (4, 1, n)
+    P = np.eye(n)
+    h, c = h1, c1
+    for t in range(1, 4):
+        P = oracle_lstm.lstm_cell_jacobians(xs[t], h, c, p)["cc"][0] @ P
+        h, c = oracle_lstm.lstm_cell(xs[t], h, c, p)
+    assert not np.allclose(M[n:, n:], P, rtol=1e-3, atol=1e-6)
+    assert np.allclose(oracle_lstm.lstm_chain(xs, h0, c0, p, 2, 2)[0], np.eye(2 * n))
