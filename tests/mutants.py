@@ -113,3 +113,104 @@ MUTANTS = {
 }
 
 per_tensor_target = MUTANTS["clip_per_tensor"][0]  # importable as mutants:per_tensor_target
+
+
+# ---- LSTM, GRU, bidirectional ---------------------------------------------------------------------------
+from dlproof.impl.numpy_ref import bidirectional as BI  # noqa: E402
+from dlproof.impl.numpy_ref import gru as G  # noqa: E402
+from dlproof.impl.numpy_ref import lstm as L  # noqa: E402
+
+
+def _sig(a):
+    return 0.5 * (1 + np.tanh(0.5 * a))
+
+
+def _lstm_steps(xs, h0, c0, p, no_tanh=False, no_forget=False):
+    h, c, hs, cache = h0, c0, [], []
+    for x in xs:
+        a = {q: x @ p[f"W_x{q}"].T + h @ p[f"W_h{q}"].T + p[f"b_{q}"] for q in "ifgo"}
+        i, f, g, o = _sig(a["i"]), _sig(a["f"]), np.tanh(a["g"]), _sig(a["o"])
+        c_new = (c if no_forget else f * c) + i * g
+        cache.append((x, h, c, i, f, g, o, c_new))
+        h, c = o * (c_new if no_tanh else np.tanh(c_new)), c_new
+        hs.append(h)
+    return np.stack(hs), h, c, cache
+
+
+def _lstm_forward(**flags):
+    def fwd(xs, h0, c0, p):
+        hs, h, c, _ = _lstm_steps(xs, h0, c0, p, **flags)
+        return hs, (h, c)
+
+    return fwd
+
+
+def _lstm_vjp_without_c_carry(xs, h0, c0, p, d_hs, d_hT, d_cT):
+    """BPTT that drops the path through c: dc_{t-1} = 0 instead of dc_t * f_t."""
+    hs, h, c, cache = _lstm_steps(xs, h0, c0, p)
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    d_xs = np.zeros_like(xs)
+    dh, dc = d_hs[-1] + d_hT, d_cT
+    for t in range(len(cache) - 1, -1, -1):
+        x, h_prev, c_prev, i, f, g, o, c_new = cache[t]
+        tc = np.tanh(c_new)
+        dc = dc + dh * o * (1 - tc ** 2)
+        da = {"o": dh * tc * o * (1 - o), "i": dc * g * i * (1 - i), "f": dc * c_prev * f * (1 - f),
+              "g": dc * i * (1 - g ** 2)}
+        for q, d in da.items():
+            grads[f"W_x{q}"] += d.T @ x
+            grads[f"W_h{q}"] += d.T @ h_prev
+            grads[f"b_{q}"] += d.sum(0)
+        d_xs[t] = sum(d @ p[f"W_x{q}"] for q, d in da.items())
+        dh = sum(d @ p[f"W_h{q}"] for q, d in da.items()) + (d_hs[t - 1] if t else 0)
+        dc_prev = dc * f
+        dc = np.zeros_like(dc)  # the bug: the carry through c is dropped
+    return {"xs": d_xs, "h0": dh, "c0": dc_prev * 0, "params": grads}
+
+
+def _swap_if(p):
+    q = dict(p)
+    for w in ("W_x", "W_h", "b_"):
+        q[f"{w}i"], q[f"{w}f"] = p[f"{w}f"], p[f"{w}i"]
+    return q
+
+
+def _negate_z(p):
+    return {**p, **{k: -p[k] for k in ("W_xz", "W_hz", "b_z")}}  # sigma(-a) = 1 - sigma(a): z and 1 - z exchanged
+
+
+def _bi_unreversed(xs, h0_f, h0_b, p_f, p_b):
+    ys, h_f, h_b = BI.rnn_bi(xs, h0_f, h0_b, p_f, p_b)
+    n = h0_f.shape[1]
+    ys = ys.copy()
+    ys[..., n:] = ys[::-1, :, n:]
+    return ys, h_f, ys[0, :, n:].copy()
+
+
+def _bi_swapped(xs, h0_f, h0_b, p_f, p_b):
+    ys, h_f, h_b = BI.rnn_bi(xs, h0_f, h0_b, p_f, p_b)
+    n = h0_f.shape[1]
+    return np.concatenate([ys[..., n:], ys[..., :n]], -1), h_f, h_b
+
+
+MUTANTS.update({
+    "lstm_swapped_i_f": (replace(BASE, name="mutant: LSTM gate blocks i and f swapped",
+                                 lstm=lambda xs, h0, c0, p: L.lstm_forward(xs, h0, c0, _swap_if(p))), "lstm.forward"),
+    "lstm_no_tanh": (replace(BASE, name="mutant: LSTM h' = o * c' (no tanh)", lstm=_lstm_forward(no_tanh=True)),
+                     "lstm.forward"),
+    "lstm_no_forget": (replace(BASE, name="mutant: LSTM without the forget-gate path (c' = c + i g)",
+                               lstm=_lstm_forward(no_forget=True)), "lstm.forward"),
+    "lstm_returns_c_h": (replace(BASE, name="mutant: LSTM returns (c, h)",
+                                 lstm=lambda xs, h0, c0, p: (lambda hs, hc: (hs, hc[::-1]))(*L.lstm_forward(xs, h0, c0, p))),
+                         "lstm.forward"),
+    "lstm_bptt_drops_c": (replace(BASE, name="mutant: LSTM BPTT drops the path through c",
+                                  lstm_vjp=_lstm_vjp_without_c_carry), "lstm.vjp"),
+    "gru_z_exchanged": (replace(BASE, name="mutant: GRU z and 1 - z exchanged",
+                                gru=lambda xs, h0, p: G.gru_forward(xs, h0, _negate_z(p))), "gru.forward"),
+    "gru_reset_wrong_place": (replace(BASE, name="mutant: GRU reset before the matmul, declared reset_after",
+                                      gru=lambda xs, h0, p: G.gru_forward(xs, h0, p, "reset_before")), "gru.forward"),
+    "bi_backward_not_reversed": (replace(BASE, name="mutant: backward half not re-reversed", rnn_bi=_bi_unreversed),
+                                 "bi.rnn.forward"),
+    "bi_halves_swapped": (replace(BASE, name="mutant: halves concatenated [bwd ; fwd]", rnn_bi=_bi_swapped),
+                          "bi.rnn.forward"),
+})

@@ -15,6 +15,14 @@ def _isolated_rows():
     results.ROWS[:] = saved
 
 
+#: mutants whose message must name the bug itself, not only the mismatch
+HINTS = {
+    "lstm_returns_c_h": "look swapped",
+    "bi_halves_swapped": "wrong order",
+    "bi_backward_not_reversed": "reversed time",
+}
+
+
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_mutant_is_killed(name, tmp_path):
     target, prop_id = MUTANTS[name]
@@ -24,6 +32,7 @@ def test_mutant_is_killed(name, tmp_path):
     msg = str(info.value)
     assert target.name in msg and prop_id in msg  # says which target and which property
     assert "but should be" in msg
+    assert HINTS.get(name, "") in msg
     row = results.ROWS[-1]
     assert row["verdict"] == "fail" and row["repro"] is not None
     assert (tmp_path / "repro").is_dir()
