@@ -21,7 +21,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .functions import sigmoid
 from .matrices import elementwise, explicit, mat, vec_rows
@@ -179,41 +178,6 @@ class GRUCell:
         return self.params() + [self.x, self.h]
 
 
-def evaluate(expr, subs: dict) -> sp.Matrix:
-    """Evaluate a compact MatrixSymbol formula on explicit matrices ``{MatrixSymbol: Matrix}``.
-
-    A direct structural interpreter (MatAdd, MatMul, HadamardProduct, DiagMatrix, Transpose,
-    ElementwiseApplyFunction): the same value as `matrices.explicit`, without SymPy's ``doit`` turning
-    products of DiagMatrix into symbolic Sums (seconds per Jacobian). Unknown nodes raise.
-    """
-    if expr in subs:
-        return sp.Matrix(subs[expr])
-    if isinstance(expr, sp.MatrixBase):
-        return sp.Matrix(expr)
-    if isinstance(expr, sp.MatAdd):
-        parts = [evaluate(a, subs) for a in expr.args]
-        out = parts[0]
-        for p in parts[1:]:
-            out = out + p
-        return out
-    if isinstance(expr, sp.MatMul):
-        coeff, mats = expr.as_coeff_matrices()
-        out = evaluate(mats[0], subs)
-        for M in mats[1:]:
-            out = out * evaluate(M, subs)
-        return coeff * out
-    if isinstance(expr, sp.HadamardProduct):
-        out = evaluate(expr.args[0], subs)
-        for a in expr.args[1:]:
-            out = out.multiply_elementwise(evaluate(a, subs))
-        return out
-    if isinstance(expr, sp.DiagMatrix):
-        return sp.diag(*evaluate(expr.args[0], subs))
-    if isinstance(expr, sp.Transpose):
-        return evaluate(expr.arg, subs).T
-    if isinstance(expr, ElementwiseApplyFunction):
-        return evaluate(expr.expr, subs).applyfunc(expr.function)
-    raise TypeError(f"evaluate: unsupported node {type(expr).__name__}")
 
 
 @lru_cache(maxsize=None)
@@ -288,9 +252,9 @@ def _jac_record(variant, wrt):
             cell, E, _ = explicit_gru(n, m, variant)
             J = _jacobian(n, m, variant, wrt)
             out.append((f"n={n}, m={m}: element-wise dh'/d{wrt} = compact form",
-                        prove_equal(J, evaluate(getattr(cell, f"jac_{wrt}")(), E))))
+                        prove_equal(J, explicit(getattr(cell, f"jac_{wrt}")(), E))))
             out.append((f"n={n}, m={m}: J^T delta = VJP form",
-                        prove_equal(J.T * E[cell.delta], evaluate(getattr(cell, f"vjp_{wrt}")(), E))))
+                        prove_equal(J.T * E[cell.delta], explicit(getattr(cell, f"vjp_{wrt}")(), E))))
         return out
 
     return obligations
@@ -341,7 +305,7 @@ def _weights_record(variant):
             delta = E[cell.delta]
             for p in PARAMS:
                 J = _jacobian(n, m, variant, p)
-                rhs = evaluate(getattr(cell, f"vjp_{p}")(), E)
+                rhs = explicit(getattr(cell, f"vjp_{p}")(), E)
                 out.append((f"n={n}, m={m}: dh'/dvec({p})^T delta = VJP form",
                             prove_equal(J.T * delta, vec_rows(rhs))))
         return out

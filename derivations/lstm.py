@@ -28,11 +28,10 @@ import dataclasses
 from functools import lru_cache
 
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import activations
 from .functions import sigmoid
-from .matrices import elementwise, mat, vec_rows
+from .matrices import elementwise, explicit, mat, vec_rows
 from .prove import prove_equal, prove_positive, prove_true
 from .registry import derivation, kernel
 
@@ -187,42 +186,6 @@ def step(Pe: dict, x, h, c):
     return h_new, c_new
 
 
-def explicit(expr, E: dict) -> sp.Matrix:
-    """Evaluate a compact formula on explicit matrices ``{MatrixSymbol: Matrix}``, node by node.
-
-    The same result as ``matrices.explicit`` (``xreplace`` + ``doit``), but it walks exactly the node
-    types the kernel printer prints (MatAdd, MatMul, Transpose, DiagMatrix, HadamardProduct,
-    ElementwiseApplyFunction) with plain explicit-matrix arithmetic; SymPy's ``DiagMatrix.doit``
-    consults the assumptions system and costs seconds on the LSTM formulas.
-    """
-    if expr in E:
-        return E[expr]
-    if isinstance(expr, sp.MatAdd):
-        terms = [explicit(a, E) for a in expr.args]
-        out = terms[0]
-        for t in terms[1:]:
-            out = out + t
-        return out
-    if isinstance(expr, sp.MatMul):
-        coeff, mats = expr.as_coeff_matrices()
-        out = explicit(mats[0], E)
-        for a in mats[1:]:
-            out = out * explicit(a, E)
-        return coeff * out if coeff != 1 else out
-    if isinstance(expr, sp.Transpose):
-        return explicit(expr.arg, E).T
-    if isinstance(expr, sp.DiagMatrix):
-        return sp.diag(*explicit(expr.args[0], E))
-    if isinstance(expr, sp.HadamardProduct):
-        out = explicit(expr.args[0], E)
-        for a in expr.args[1:]:
-            out = out.multiply_elementwise(explicit(a, E))
-        return out
-    if isinstance(expr, ElementwiseApplyFunction):
-        return explicit(expr.expr, E).applyfunc(expr.function)
-    if isinstance(expr, sp.MatrixSymbol):
-        raise KeyError(f"no explicit matrix for {expr}")
-    return sp.Matrix(expr.xreplace(E).doit())
 
 
 @lru_cache(maxsize=None)

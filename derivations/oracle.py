@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
+from .oracle_args import col, params_tuple
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
@@ -21,25 +22,20 @@ def _k(name: str, activation: str):
     return getattr(kernels(), f"rnn_{name}_{activation}")
 
 
-def _col(v):
-    return np.asarray(v, dtype=np.float64)[..., None]
-
-
 def _params(p):
-    return (np.asarray(p["W_x"], np.float64), np.asarray(p["W_h"], np.float64),
-            np.asarray(p["b"], np.float64)[:, None])
+    return params_tuple(p, ("W_x", "W_h", "b"), "oracle")
 
 
 def rnn_cell(x, h, p, activation="tanh"):
     """h' = phi(W_x x + W_h h + b) for batch rows: (B, m), (B, n) -> (B, n). [rnn.cell.forward]"""
     W_x, W_h, b = _params(p)
-    return _k("forward", activation)(W_x, W_h, b, _col(x), _col(h))[..., 0]
+    return _k("forward", activation)(W_x, W_h, b, col(x), col(h))[..., 0]
 
 
 def rnn_cell_jacobians(x, h, p, activation="tanh"):
     """Numerator-layout Jacobians of one cell: {"h": (B,n,n), "x": (B,n,m), "b": (B,n,n)}. [rnn.cell.jacobian_*]"""
     W_x, W_h, b = _params(p)
-    args = (W_x, W_h, b, _col(x), _col(h))
+    args = (W_x, W_h, b, col(x), col(h))
     return {w: _k(f"jac_{w}", activation)(*args) for w in ("h", "x", "b")}
 
 
@@ -63,16 +59,16 @@ def rnn_vjp(xs, h0, p, d_hs, d_hT, activation="tanh"):
     T = xs.shape[0]
     grads = {"W_x": np.zeros_like(W_x), "W_h": np.zeros_like(W_h), "b": np.zeros_like(b)}
     d_xs = np.zeros_like(xs)
-    delta = _col(np.asarray(d_hs, np.float64)[T - 1] + np.asarray(d_hT, np.float64)) if T else _col(d_hT)
+    delta = col(np.asarray(d_hs, np.float64)[T - 1] + np.asarray(d_hT, np.float64)) if T else col(d_hT)
     d_h0 = np.asarray(d_hT, np.float64).copy() if T == 0 else None
     for t in range(T - 1, -1, -1):
-        args = (W_x, W_h, b, _col(xs[t]), _col(prev[t]), delta)
+        args = (W_x, W_h, b, col(xs[t]), col(prev[t]), delta)
         for name in grads:
             grads[name] += _k(f"vjp_{name}", activation)(*args).sum(axis=0)
         d_xs[t] = _k("vjp_x", activation)(*args)[..., 0]
         back = _k("vjp_h", activation)(*args)
         if t > 0:
-            delta = _col(np.asarray(d_hs, np.float64)[t - 1]) + back
+            delta = col(np.asarray(d_hs, np.float64)[t - 1]) + back
         else:
             d_h0 = back[..., 0]
     grads["b"] = grads["b"][:, 0]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
+from .oracle_args import col, params_tuple
 
 VARIANTS = ("reset_after", "reset_before")
 PARAMS = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
@@ -28,37 +29,30 @@ def _k(name: str, variant: str):
     return getattr(kernels(), f"gru_{name}_{variant}")
 
 
-def _col(v):
-    return np.asarray(v, dtype=np.float64)[..., None]
-
-
 def _params(p):
-    """The 10 canonical blocks in kernel order; biases as (n, 1) columns."""
-    missing = [k for k in PARAMS if k not in p]
-    if missing:
-        raise KeyError(f"oracle_gru: missing GRU parameters {missing}; expected {list(PARAMS)}")
-    return tuple(np.asarray(p[k], np.float64)[:, None] if k.startswith("b") else np.asarray(p[k], np.float64)
-                 for k in PARAMS)
+    return params_tuple(p, PARAMS, "oracle_gru")
+
+
 
 
 def gru_cell(x, h, p, variant="reset_after"):
     """h' = z*h + (1-z)*n for batch rows: (B, m), (B, n) -> (B, n). [gru.cell.forward.<variant>]"""
-    return _k("forward", variant)(*_params(p), _col(x), _col(h))[..., 0]
+    return _k("forward", variant)(*_params(p), col(x), col(h))[..., 0]
 
 
 def gru_candidate(x, h, p, variant="reset_after"):
     """The candidate n of one step, (B, n). [gru.cell.forward.<variant>]"""
-    return _k("candidate", variant)(*_params(p), _col(x), _col(h))[..., 0]
+    return _k("candidate", variant)(*_params(p), col(x), col(h))[..., 0]
 
 
 def gru_cell_jacobian_h(x, h, p, variant="reset_after"):
     """dh'/dh, numerator layout, (B, n, n). [gru.cell.jacobian_h.<variant>]"""
-    return _k("jac_h", variant)(*_params(p), _col(x), _col(h))
+    return _k("jac_h", variant)(*_params(p), col(x), col(h))
 
 
 def gru_cell_jacobian_x(x, h, p, variant="reset_after"):
     """dh'/dx, numerator layout, (B, n, m). [gru.cell.jacobian_x.<variant>]"""
-    return _k("jac_x", variant)(*_params(p), _col(x), _col(h))
+    return _k("jac_x", variant)(*_params(p), col(x), col(h))
 
 
 def gru_forward(xs, h0, p, variant="reset_after"):
@@ -91,16 +85,16 @@ def gru_vjp(xs, h0, p, d_hs, d_hT, variant="reset_after"):
     d_hT = np.asarray(d_hT, np.float64)
     if T == 0:
         return {"xs": d_xs, "h0": d_hT.copy(), "params": {k: (v[:, 0] if k.startswith("b") else v) for k, v in grads.items()}}
-    delta = _col(d_hs[T - 1] + d_hT)
+    delta = col(d_hs[T - 1] + d_hT)
     d_h0 = None
     for t in range(T - 1, -1, -1):
-        args = P + (_col(xs[t]), _col(prev[t]), delta)
+        args = P + (col(xs[t]), col(prev[t]), delta)
         for k in PARAMS:
             grads[k] += _k(f"vjp_{k}", variant)(*args).sum(axis=0)
         d_xs[t] = _k("vjp_x", variant)(*args)[..., 0]
         back = _k("vjp_h", variant)(*args)
         if t > 0:
-            delta = _col(d_hs[t - 1]) + back
+            delta = col(d_hs[t - 1]) + back
         else:
             d_h0 = back[..., 0]
     return {"xs": d_xs, "h0": d_h0,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
+from .oracle_args import col, params_tuple
 
 GATES = "ifgo"
 PARAMS = tuple(name for g in GATES for name in (f"W_x{g}", f"W_h{g}", f"b_{g}"))
@@ -30,20 +31,14 @@ def _k(name: str):
                            "'lstm' must be listed in dlproof.derivations.registry.MODULES") from None
 
 
-def _col(v):
-    return np.asarray(v, dtype=np.float64)[..., None]
-
-
 def _params(p):
-    missing = [k for k in PARAMS if k not in p]
-    if missing:
-        raise KeyError(f"oracle_lstm: params lack {missing}; expected the 12 names {list(PARAMS)}")
-    return tuple(np.asarray(p[k], np.float64)[:, None] if k.startswith("b_") else np.asarray(p[k], np.float64)
-                 for k in PARAMS)
+    return params_tuple(p, PARAMS, "oracle_lstm")
+
+
 
 
 def _args(P, x, h, c):
-    return P + (_col(x), _col(h), _col(c))
+    return P + (col(x), col(h), col(c))
 
 
 def lstm_cell(x, h, c, p):
@@ -99,15 +94,15 @@ def lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT):
     grads = {k: np.zeros_like(v) for k, v in zip(PARAMS, P)}
     d_xs = np.zeros_like(xs)
     d_hs = np.asarray(d_hs, np.float64)
-    delta_h = _col(np.asarray(d_hT, np.float64) + (d_hs[T - 1] if T else 0.0))
-    delta_c = _col(d_cT)
+    delta_h = col(np.asarray(d_hT, np.float64) + (d_hs[T - 1] if T else 0.0))
+    delta_c = col(d_cT)
     for t in range(T - 1, -1, -1):
         a = _args(P, xs[t], hs[t], cs[t]) + (delta_h, delta_c)
         for name in PARAMS:
             grads[name] += _k(f"vjp_{name}")(*a).sum(axis=0)
         d_xs[t] = _k("vjp_x")(*a)[..., 0]
         back_h, back_c = _k("vjp_h")(*a), _k("vjp_c")(*a)
-        delta_h = back_h + (_col(d_hs[t - 1]) if t > 0 else 0.0)
+        delta_h = back_h + (col(d_hs[t - 1]) if t > 0 else 0.0)
         delta_c = back_c
     for name in PARAMS:
         if name.startswith("b_"):

@@ -18,7 +18,7 @@ DEFAULT_REPORT = os.path.join("reports", "latest")
 def pytest_addoption(parser):
     g = parser.getgroup("dlproof", "dlproof conformance suite")
     g.addoption("--target", action="append", default=[], metavar="SPEC",
-                help="target to check: a built-in name (numpy, numpy.float32, numpy.relu, numpy.clip_eps, "
+                help="target to check: a built-in name (numpy, numpy.float32, numpy.relu, numpy.gru_reset_before, numpy.clip_eps, "
                      "numpy.clip_per_tensor, torch, torch.float32) "
                      "or module:attribute; repeatable. Default: $DLPROOF_TARGET, else all built-ins.")
     g.addoption("--report", default=None, metavar="DIR",
