@@ -50,7 +50,10 @@ def env(pytester, monkeypatch, tmp_path):
     """The subprocess imports the user module from pytester.path and reuses the derivation cache."""
     pytester.syspathinsert()
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")])))
-    monkeypatch.setenv("DLPROOF_CACHE_DIR", os.environ.get("DLPROOF_CACHE_DIR") or str(tmp_path / "dlproof-cache"))
+    from dlproof.derivations import cache, kernels, records
+
+    records(), kernels()  # warm this process's cache, then share it: a subprocess must not re-derive cold
+    monkeypatch.setenv("DLPROOF_CACHE_DIR", str(cache.cache_dir()))
     monkeypatch.delenv("DLPROOF_TARGET", raising=False)
     monkeypatch.delenv("DLPROOF_PROFILE", raising=False)
     return pytester
