@@ -1,4 +1,5 @@
-"""Command line: ``dlproof report``, ``dlproof derive ID``, ``dlproof derivations``, ``dlproof repro FILE``.
+"""Command line: ``dlproof report``, ``conform TARGET``, ``targets``, ``derive ID``, ``derivations``,
+``export-golden DIR``, ``repro FILE``.
 
 ``report`` is the main job: it runs the conformance suite (``pytest --pyargs dlproof.properties``) on
 the selected targets and writes correctness.md/.json (default reports/latest/).
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -14,6 +16,7 @@ def _report(args) -> int:
     import pytest
 
     argv = ["--pyargs", "dlproof.properties", "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--dlproof-profile", args.profile,
             "--report", args.report, "-o", "addopts="]
     for t in args.target or []:
@@ -21,6 +24,68 @@ def _report(args) -> int:
     code = pytest.main(argv)
     print(f"dlproof: report written to {args.report}/correctness.md and correctness.json")
     return int(code)
+
+
+def _conform(args) -> int:
+    """The whole suite on one target: progress, a summary table, the report; non-zero on any failure."""
+    import pytest
+
+    argv = ["--pyargs", "dlproof.properties", "-p", "no:cacheprovider", "--import-mode=importlib", "-o", "addopts=",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning",
+            "--target", args.target, "--dlproof-profile", args.profile, "--report", args.report,
+            "--dlproof-call-timeout", str(args.call_timeout), "-q"]
+    if args.isolate:
+        argv.append("--dlproof-isolate")
+    code = int(pytest.main(argv))
+    path = os.path.join(args.report, "correctness.json")
+    if not os.path.exists(path):
+        print(f"dlproof conform: no report was written ({path}); pytest exited with {code}", file=sys.stderr)
+        return code or 2
+    with open(path, encoding="utf-8") as f:
+        report = json.load(f)
+    print(summary_table(report))
+    bad = report["summary"]["fail"] + report["summary"]["error"]
+    return 1 if bad or code not in (0, 5) else 0
+
+
+def summary_table(report: dict) -> str:
+    """property | verdict | examples | worst error / tolerance, then repro commands of the failures."""
+    rows = [("property", "verdict", "examples", "worst err/tol")]
+    for r in report["results"]:
+        w = "" if r["worst_error_ratio"] is None else f"{r['worst_error_ratio']:.3g}"
+        rows.append((r["property"], r["verdict"], str(r["examples"]), w))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    s = report["summary"]
+    lines.append(f"\n{s['pass']} pass, {s['fail']} fail, {s['error']} error, {s['not provided']} not provided")
+    for r in report["results"]:
+        if r.get("repro"):
+            lines.append(f"repro {r['property']}: {r['repro']['command']}")
+    return "\n".join(lines)
+
+
+def _targets(args) -> int:
+    from dlproof.loader import BUILTINS, TargetLoadError, load_target
+
+    for name in BUILTINS:
+        try:
+            t = load_target(name)
+        except TargetLoadError as exc:
+            print(f"{name:28s} unavailable: {exc}")
+            continue
+        declared = ", ".join(f"{k}={v}" for k, v in t.conventions.items())
+        print(f"{name:28s} {t.name} [{t.dtype}]\n{'':28s} provides: {', '.join(t.capabilities)}\n"
+              f"{'':28s} conventions: {declared or 'exact math'}")
+    return 0
+
+
+def _golden(args) -> int:
+    from dlproof.golden import export_golden
+
+    manifest = export_golden(args.dir, seed=args.seed)
+    print(f"dlproof: {len(manifest['cases'])} golden cases written to {args.dir} (format: {args.dir}/README.md)")
+    return 0
 
 
 def derivation_markdown(rec: dict) -> str:
@@ -104,6 +169,18 @@ def main(argv=None) -> int:
     ls = sub.add_parser("derivations", help="list every derivation id with its status")
     ls.add_argument("--markdown", action="store_true", help="the Markdown index committed as reports/derivations-index.md")
     ls.set_defaults(fn=_list)
+    c = sub.add_parser("conform", help="run the whole property suite against one target")
+    c.add_argument("target", help="built-in name (see `dlproof targets`) or module:attr")
+    c.add_argument("--profile", default="ci", choices=("dev", "ci", "thorough"))
+    c.add_argument("--report", default="reports/latest", help="output folder (default: reports/latest)")
+    c.add_argument("--isolate", action="store_true", help="run the target in a worker subprocess (catches hangs in C code)")
+    c.add_argument("--call-timeout", type=float, default=30.0, help="seconds per capability call (default 30)")
+    c.set_defaults(fn=_conform)
+    sub.add_parser("targets", help="list the built-in targets and what each provides").set_defaults(fn=_targets)
+    g = sub.add_parser("export-golden", help="write language-neutral golden vectors (npz + JSON) to DIR")
+    g.add_argument("dir")
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(fn=_golden)
     rp = sub.add_parser("repro", help="replay a saved failing example (.npz from a report)")
     rp.add_argument("file")
     rp.set_defaults(fn=_repro)

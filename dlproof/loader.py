@@ -24,6 +24,14 @@ def _builtin(factory: str, **kw):
     return make
 
 
+def _adapter(module: str, factory: str, **kw):
+    def make():
+        mod = importlib.import_module(f"dlproof.impl.adapters.{module}")
+        return getattr(mod, factory)(**kw)
+
+    return make
+
+
 BUILTINS = {
     "numpy": _builtin("numpy_target", dtype="float64"),
     "numpy.float32": _builtin("numpy_target", dtype="float32"),
@@ -33,6 +41,9 @@ BUILTINS = {
     "numpy.clip_per_tensor": _builtin("numpy_clip_target", eps=0.0, scope="per_tensor"),
     "torch": _builtin("torch_target", dtype="float64"),
     "torch.float32": _builtin("torch_target", dtype="float32"),
+    "torch.nn": _adapter("torch_nn", "target", dtype="float32"),
+    "torch.nn.float64": _adapter("torch_nn", "target", dtype="float64"),
+    "torch.nn.relu": _adapter("torch_nn", "relu_target", dtype="float32"),
 }
 #: what a plain `pytest` checks when no target is named
 DEFAULT_TARGETS = ("numpy", "numpy.float32", "numpy.relu", "numpy.gru_reset_before", "numpy.clip_eps",

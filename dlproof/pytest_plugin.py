@@ -25,6 +25,10 @@ def pytest_addoption(parser):
                 help=f"where to write correctness.md/.json (default: {DEFAULT_REPORT})")
     g.addoption("--dlproof-profile", default=os.environ.get("DLPROOF_PROFILE", "ci"),
                 choices=("dev", "ci", "thorough"), help="examples per property: dev 20, ci 100 (derandomized), thorough 1000")
+    g.addoption("--dlproof-call-timeout", type=float, default=30.0, metavar="SECONDS",
+                help="a capability call that takes longer is a failure (default 30)")
+    g.addoption("--dlproof-isolate", action="store_true",
+                help="run each target in a worker subprocess, so a hang inside C code is caught too")
 
 
 def _report_dir(config) -> Path:
@@ -60,9 +64,16 @@ def _targets(config) -> dict:
 
         specs = specs_from(config.getoption("--target"))
         out = {}
+        isolate = config.getoption("--dlproof-isolate")
         for spec in specs:
             try:
-                out[spec] = load_target(spec)
+                if isolate:
+                    from dlproof.isolate import isolated
+
+                    load_target(spec)  # fail early, in this process, if it does not load
+                    out[spec] = isolated(spec, config.getoption("--dlproof-call-timeout"))
+                else:
+                    out[spec] = load_target(spec)
             except TargetLoadError as exc:
                 if spec in ("torch", "torch.float32") and not config.getoption("--target") and "torch" in str(exc):
                     continue  # default run without torch installed: skip the torch built-ins
@@ -92,10 +103,11 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture
 def dlproof_run(request):
     """Run the parametrized property on the parametrized target; skip if not provided."""
-    from dlproof.properties import harness
+    from dlproof.properties import assertions, harness
     from dlproof.properties.registry import all_properties
 
     config = request.config
+    assertions.CALL_TIMEOUT = config.getoption("--dlproof-call-timeout")
     spec = request.getfixturevalue("dlproof_target_spec")
     prop = all_properties()[request.getfixturevalue("dlproof_property")]
     target = _targets(config)[spec]

@@ -7,7 +7,13 @@ tolerances and the worst entry is reported only on failure.
 """
 from __future__ import annotations
 
+import signal
+import threading
+
 import numpy as np
+
+#: seconds one capability call may take before it is a failure (set by --dlproof-call-timeout)
+CALL_TIMEOUT = 30.0
 
 
 class PropertyFailure(AssertionError):
@@ -22,13 +28,81 @@ class TargetRaised(Exception):
         super().__init__(f"{capability} raised {type(exc).__name__}: {exc}")
 
 
+class TargetTimeout(PropertyFailure):
+    """A capability did not return within CALL_TIMEOUT seconds (verdict "fail")."""
+
+
+_HUNG: set = set()  # (target name, capability) that already hung once in this process
+
+
+class _Alarm(BaseException):
+    """Raised by the timer inside the target; a BaseException so a target's `except Exception` cannot eat it."""
+
+
+def _arrays(obj, path):
+    """(path, array) for every ndarray in nested args (tuples, lists, dicts)."""
+    if isinstance(obj, np.ndarray):
+        yield path, obj
+    elif isinstance(obj, (list, tuple)):
+        for i, o in enumerate(obj):
+            yield from _arrays(o, f"{path}[{i}]")
+    elif isinstance(obj, dict):
+        for k, o in obj.items():
+            yield from _arrays(o, f"{path}[{k!r}]")
+
+
+def _timer(seconds):
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer") or not seconds:
+        return None
+
+    def handler(signum, frame):
+        raise _Alarm()
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return old
+
+
 def call(target, capability: str, *args):
-    """Call a target capability; its exceptions become TargetRaised (verdict "error")."""
+    """Call a target capability with a time limit; check it left its inputs alone.
+
+    Exceptions become TargetRaised (verdict "error"); a call over CALL_TIMEOUT seconds or one that
+    mutates an input array in place is a failure. (A hang inside C code that never returns to Python
+    needs ``--dlproof-isolate``.)
+    """
     fn = getattr(target, capability)
-    try:
-        return fn(*args)
-    except Exception as exc:  # noqa: BLE001 - whatever the target raises is reported, not re-raised
-        raise TargetRaised(capability, exc) from exc
+    hung = (target.name, capability) in _HUNG  # an earlier call hung: do not wait again (shrinking replays)
+    if not hung:
+        snapshot = [(p, a, a.copy()) for p, a in _arrays(args, "args")]
+        old = _timer(CALL_TIMEOUT)
+        try:
+            out = fn(*args)
+        except (_Alarm, TimeoutError):  # TimeoutError: an isolated worker that hung (dlproof.isolate)
+            hung = True
+            _HUNG.add((target.name, capability))
+        except Exception as exc:  # noqa: BLE001 - whatever the target raises is reported, not re-raised
+            raise TargetRaised(capability, exc) from exc
+        finally:
+            if old is not None:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+    if hung:  # one raise site, so Hypothesis sees the same failure on every replay
+        raise TargetTimeout(f"{capability}: did not return within {CALL_TIMEOUT:g} s (a hung capability is "
+                            f"not called again), but should return [{target.name}]")
+    for path, a, before in snapshot:
+        if a.shape != before.shape or not np.array_equal(a, before, equal_nan=True):
+            names = ", ".join(_SIGNATURE_HINT.get(capability, ()))
+            raise PropertyFailure(f"{capability}: mutated its input {path} in place, but should leave its "
+                                  f"inputs unchanged{f' (arguments: {names})' if names else ''} [{target.name}]")
+    return out
+
+
+_SIGNATURE_HINT = {
+    "rnn": ("xs", "h0", "p"), "gru": ("xs", "h0", "p"), "lstm": ("xs", "h0", "c0", "p"),
+    "rnn_vjp": ("xs", "h0", "p", "d_hs", "d_hT"), "gru_vjp": ("xs", "h0", "p", "d_hs", "d_hT"),
+    "lstm_vjp": ("xs", "h0", "c0", "p", "d_hs", "d_hT", "d_cT"), "clip_grad_norm": ("grads", "max_norm"),
+    "clip_grad_value": ("grads", "clip_value"),
+}
 
 
 class Checker:
