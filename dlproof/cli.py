@@ -80,6 +80,23 @@ def _targets(args) -> int:
     return 0
 
 
+def _summaries(args) -> int:
+    from dlproof import conformance
+    from dlproof.loader import BUILTINS, TargetLoadError, load_target
+
+    specs = args.targets or list(BUILTINS)
+    for spec in specs:
+        try:
+            load_target(spec)
+        except TargetLoadError as exc:
+            print(f"{spec}: skipped ({exc})")
+            continue
+        s = conformance.run(spec, args.dir)
+        verdicts = [v["verdict"] for v in s["properties"].values()]
+        print(f"{spec}: {verdicts.count('pass')} pass, {verdicts.count('fail')} fail, {verdicts.count('error')} error")
+    return 0
+
+
 def _golden(args) -> int:
     from dlproof.golden import export_golden
 
@@ -177,6 +194,10 @@ def main(argv=None) -> int:
     c.add_argument("--call-timeout", type=float, default=30.0, help="seconds per capability call (default 30)")
     c.set_defaults(fn=_conform)
     sub.add_parser("targets", help="list the built-in targets and what each provides").set_defaults(fn=_targets)
+    sm = sub.add_parser("summaries", help="regenerate the committed conformance summaries (reports/conformance)")
+    sm.add_argument("dir", nargs="?", default="reports/conformance")
+    sm.add_argument("--targets", nargs="*", help="built-in names (default: all available)")
+    sm.set_defaults(fn=_summaries)
     g = sub.add_parser("export-golden", help="write language-neutral golden vectors (npz + JSON) to DIR")
     g.add_argument("dir")
     g.add_argument("--seed", type=int, default=0)

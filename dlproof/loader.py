@@ -44,10 +44,16 @@ BUILTINS = {
     "torch.nn": _adapter("torch_nn", "target", dtype="float32"),
     "torch.nn.float64": _adapter("torch_nn", "target", dtype="float64"),
     "torch.nn.relu": _adapter("torch_nn", "relu_target", dtype="float32"),
+    "keras": _adapter("keras3", "target", dtype="float32"),
+    "keras.gru_reset_before": _adapter("keras3", "gru_reset_before_target", dtype="float32"),
+    "keras.relu": _adapter("keras3", "relu_target", dtype="float32"),
+    "keras.clipnorm": _adapter("keras3", "clipnorm_target", dtype="float32"),
+    "keras.global_clipnorm": _adapter("keras3", "global_clipnorm_target", dtype="float32"),
 }
-#: what a plain `pytest` checks when no target is named
-DEFAULT_TARGETS = ("numpy", "numpy.float32", "numpy.relu", "numpy.gru_reset_before", "numpy.clip_eps",
-                   "numpy.clip_per_tensor", "torch", "torch.float32")
+#: what a plain `pytest` checks when no target is named (float32 through torch; every built-in, numpy.float32
+#: and the adapters included, is checked by `dlproof summaries` in CI's slow step)
+DEFAULT_TARGETS = ("numpy", "numpy.relu", "numpy.gru_reset_before", "numpy.clip_eps", "numpy.clip_per_tensor",
+                   "torch", "torch.float32")
 ENV_VAR = "DLPROOF_TARGET"
 
 

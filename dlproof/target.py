@@ -22,7 +22,9 @@ DTYPES = ("float32", "float64")
 CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "gru": ("'reset_after' | 'reset_before'", lambda v: v in ("reset_after", "reset_before")),
     "rnn_activation": ("'tanh' | 'relu'", lambda v: v in ("tanh", "relu")),
-    "bias": ("'one' | 'two'", lambda v: v in ("one", "two")),
+    "bias": ("'one' | 'two', or a mapping per kind such as {'rnn': 'one', 'lstm': 'one', 'gru': 'two'}",
+             lambda v: v in ("one", "two") if isinstance(v, str) else
+             isinstance(v, Mapping) and bool(v) and set(v) <= {"rnn", "lstm", "gru"} and all(x in ("one", "two") for x in v.values())),
     "clip_eps": (
         "a finite float >= 0",
         lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
@@ -129,6 +131,11 @@ class Target:
         if key not in CONVENTION_VALUES:
             raise TargetError(f"unknown convention {key!r}; known: {sorted(CONVENTION_VALUES)}")
         return self.conventions.get(key, CONVENTION_DEFAULTS[key])
+
+    def bias_layout(self, kind: str) -> str:
+        """'one' or 'two' bias vectors for cell ``kind`` (the ``bias`` convention may differ per kind)."""
+        b = self.convention("bias")
+        return b if isinstance(b, str) else b.get(kind, CONVENTION_DEFAULTS["bias"])
 
     def provides(self, capability: str) -> bool:
         if capability not in CAPABILITIES:

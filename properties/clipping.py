@@ -48,7 +48,17 @@ def rule(target, problem, chk):
     grads, c = grads_of(problem), problem["max_norm"]
     clipped, norm = _clip(target, chk, grads, c)
     expected, N = oracle.clip_by_norm(grads, c, eps, scope)
-    for i, (a, e, t) in enumerate(zip(clipped, expected, tol.clip_tol(grads, target.dtype))):
+    tols = tol.clip_tol(grads, target.dtype)
+    if not all(np.all(np.abs(a.astype(np.float64) - e) <= t) for a, e, t in zip(clipped, expected, tols)):
+        for other_eps, other_scope in ((0.0, "global"), (1e-6, "global"), (0.0, "per_tensor"), (1e-6, "per_tensor")):
+            if (other_eps, other_scope) == (eps, scope):
+                continue
+            alt, _ = oracle.clip_by_norm(grads, c, other_eps, other_scope)
+            if all(np.all(np.abs(a.astype(np.float64) - e) <= t) for a, e, t in zip(clipped, alt, tols)):
+                chk.fail("clipped", f"matches clip_eps={other_eps}, clip_scope={other_scope!r}, but should match the "
+                                    f"declared clip_eps={eps}, clip_scope={scope!r}: a convention mismatch "
+                                    "(declare the one it implements)")
+    for i, (a, e, t) in enumerate(zip(clipped, expected, tols)):
         chk.close(f"clipped[{i}] (eps={eps}, scope={scope})", a, e, t)
     if norm is not None:
         K = sum(g.size for g in grads)

@@ -32,7 +32,8 @@ GRU = SeqModel(
     vjp_tol=lambda xs, h0, p, d_hs, d_hT, v, dtype: tol.gru_vjp_tol(xs, h0, p, d_hs, d_hT, v, dtype),
     derivations_forward=("gru.cell.forward.reset_after", "gru.cell.forward.reset_before"),
     derivations_vjp=("gru.cell.jacobian_weights.reset_after", "gru.cell.jacobian_weights.reset_before",
-                     "gru.cell.jacobian_h.reset_after", "gru.cell.jacobian_h.reset_before"))
+                     "gru.cell.jacobian_h.reset_after", "gru.cell.jacobian_h.reset_before"),
+    convention_key="gru", variants=("reset_after", "reset_before"))
 register(GRU, cell_call=lambda t, chk, x, states, p: (call(t, "gru_cell", x, states[0], p),),
          cell_derivations=("gru.cell.forward.reset_after", "gru.cell.forward.reset_before", "gru.variants_differ"))
 
@@ -80,10 +81,10 @@ def bounded_state(target, q, chk):
 def param_count(target, q, chk):
     n, m = q["n"], q["m"]
     got = call(target, "param_count", "gru", n, m)
-    if target.convention("bias") == "two":
+    if target.bias_layout("gru") == "two":
         expected = 3 * (n * m + n * n + 2 * n)
     else:
         expected = 3 * (n * m + n * n + n) + (n if _variant(target) == "reset_after" else 0)
     chk.holds("param_count('gru', n, m)", isinstance(got, (int, np.integer)) and int(got) == expected,
               f"param_count('gru', {n}, {m}) = {got!r}, but should be {expected} "
-              f"(gru={_variant(target)}, bias={target.convention('bias')})")
+              f"(gru={_variant(target)}, bias={target.bias_layout('gru')})")

@@ -68,7 +68,7 @@ def cec_product(target, q, chk):
 def param_count(target, q, chk):
     n, m = q["n"], q["m"]
     got = call(target, "param_count", "lstm", n, m)
-    nb = 1 if target.convention("bias") == "one" else 2
+    nb = 1 if target.bias_layout("lstm") == "one" else 2
     expected = 4 * (n * m + n * n + nb * n)
     chk.holds("param_count('lstm', n, m)", isinstance(got, (int, np.integer)) and int(got) == expected,
-              f"param_count('lstm', {n}, {m}) = {got!r}, but should be {expected} (bias={target.convention('bias')})")
+              f"param_count('lstm', {n}, {m}) = {got!r}, but should be {expected} (bias={target.bias_layout('lstm')})")

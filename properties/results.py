@@ -33,7 +33,7 @@ def provenance(seed, profile: str, targets: dict) -> dict:
 
     return {
         "versions": {"python": platform.python_version(), **{p: _v(p) for p in
-                     ("dlproof", "numpy", "sympy", "hypothesis", "pytest", "torch")}},
+                     ("dlproof", "numpy", "sympy", "hypothesis", "pytest", "torch", "keras", "jax", "flax", "optax")}},
         "platform": platform.platform(),
         "seed": seed,
         "profile": profile,

@@ -54,7 +54,7 @@ RNN = SeqModel(
     derivations_forward=("rnn.bptt.unroll", "rnn.cell.forward"),
     derivations_vjp=("rnn.bptt.gradient", "rnn.bptt.shared_weight_gradient", "rnn.cell.jacobian_h",
                      "rnn.cell.jacobian_x", "rnn.cell.jacobian_b", "rnn.cell.jacobian_W_h", "rnn.cell.jacobian_W_x"),
-    relu_kinks=_preacts)
+    relu_kinks=_preacts, convention_key="rnn_activation", variants=("tanh", "relu"))
 register(RNN, cell_call=lambda t, chk, x, states, p: (call(t, "rnn_cell", x, states[0], p),),
          cell_derivations=("rnn.cell.forward",))
 
@@ -131,7 +131,7 @@ def norm_bound(target, problem, chk):
 def param_count(target, problem, chk):
     n, m = problem["n"], problem["m"]
     got = call(target, "param_count", "rnn", n, m)
-    nb = 1 if target.convention("bias") == "one" else 2
+    nb = 1 if target.bias_layout("rnn") == "one" else 2
     expected = n * m + n * n + nb * n
     chk.holds("param_count('rnn', n, m)", isinstance(got, (int, np.integer)) and int(got) == expected,
-              f"param_count('rnn', {n}, {m}) = {got!r}, but should be {expected} (bias={target.convention('bias')})")
+              f"param_count('rnn', {n}, {m}) = {got!r}, but should be {expected} (bias={target.bias_layout('rnn')})")

@@ -42,6 +42,8 @@ class SeqModel:
     derivations_forward: tuple
     derivations_vjp: tuple
     relu_kinks: Callable = None  # (q dict) -> pre-activations, when the model has a kink
+    convention_key: str = None   # the convention that selects the variant ("rnn_activation", "gru")
+    variants: tuple = ()         # its values, to name a misdeclared convention
 
     # ---- arguments --------------------------------------------------------------------------------
     def p(self, q) -> dict:
@@ -133,6 +135,8 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
             chk.holds("(h_T, c_T)", not swapped or np.allclose(efinals[0], efinals[1]),
                       "matches (c_T, h_T), but should be (h_T, c_T): the final states look swapped, "
                       "return (h, c) as torch and Keras do")
+        if not np.all(np.abs(hs.astype(np.float64) - ehs) <= t_hs):
+            _name_misdeclared_convention(model, target, chk, args, hs, conv)
         chk.close("hs", hs, ehs, t_hs)
         for name, a, e, t in zip(("h_T", "c_T"), finals, efinals, t_finals):
             chk.close(name, a, e, t)
@@ -219,6 +223,18 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
         e_grad = float(t_flat @ np.abs(delta)) + float(np.abs(g_o) @ np.abs(delta)) * 4 * tol.unit_roundoff(target.dtype)
         chk.scalar_close("L(θ+) - L(θ-) vs <grad, θ+ - θ->", float(g_t @ delta), fd_target,
                          tol.SAFETY * (trunc + e_forward + e_grad) + 1e-300)
+
+
+def _name_misdeclared_convention(model, target, chk, args, hs, conv):
+    """If the output is the oracle of ANOTHER variant, fail with a message that names the mismatch."""
+    for other in model.variants:
+        if other == conv:
+            continue
+        ehs, _ = model.oracle_forward(*args, other)
+        t_hs, _ = model.forward_tol(*args, other, target.dtype)
+        if np.all(np.abs(hs.astype(np.float64) - ehs) <= t_hs):
+            chk.fail("hs", f"matches {model.convention_key}={other!r}, but should match the declared "
+                           f"{model.convention_key}={conv!r}: a convention mismatch (declare the one it implements)")
 
 
 def _abs_cots(model, q) -> dict:

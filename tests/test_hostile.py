@@ -40,6 +40,7 @@ def test_in_place_mutation_is_a_failure(prop_id, target, where, tmp_path):
     assert f"mutated its input {where} in place" in str(exc)
 
 
+@pytest.mark.slow
 def test_isolate_catches_a_hang(pytester, monkeypatch, tmp_path):
     """--dlproof-isolate runs the target in a worker process: the hang is killed and reported; the rest runs."""
     from dlproof.derivations import cache, kernels, records

@@ -185,6 +185,7 @@ def test_schema_rejects_malformed_reports(breakage):
     assert _errors(report)
 
 
+@pytest.mark.slow
 def test_xdist_workers_share_one_seed_and_one_report(env, tmp_path):
     """Under pytest-xdist the rows of both workers land in one report, run under the controller's seed."""
     pytest.importorskip("xdist")

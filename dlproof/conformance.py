@@ -1,0 +1,105 @@
+"""Committed conformance summaries (reports/conformance/<target>.json and .md): deterministic by design.
+
+One file per built-in target: the framework versions it ran against, each property's verdict and
+number of examples (ci profile, derandomized), the declared conventions and the documented
+deviations from the exact math. Error ratios are left out (they move with BLAS builds).
+Regenerate: ``dlproof summaries reports/conformance``; a test keeps them in step.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+#: documented deviations of built-in targets from the exact math (each one is a declared convention)
+DEVIATIONS = {
+    "torch.float32": ["float32: tolerances from the error model at u = 2^-24"],
+    "numpy.float32": ["float32: tolerances from the error model at u = 2^-24"],
+    "numpy.clip_eps": ["clip_eps = 1e-6: g' = g min(1, c/(||g|| + 1e-6)), applied always (torch's rule); "
+                       "not idempotent (clip.norm.eps.not_idempotent)"],
+    "numpy.clip_per_tensor": ["clip_scope = per_tensor: each tensor clipped by its own norm (Keras clipnorm); "
+                              "the direction of the whole gradient is not kept (clip.per_tensor.not_global_direction)"],
+    "numpy.gru_reset_before": ["gru = reset_before: n = tanh(W_xn x + b_xn + b_hn + W_hn (r h)) (Keras reset_after=False, d2l)"],
+    "numpy.relu": ["rnn_activation = relu, relu'(0) := 0"],
+    "torch.nn": ["clip_grad_norm_ scales by min(1, c/(||g|| + 1e-6)), applied always: clip_eps = 1e-6, not idempotent",
+                 "two bias vectors (bias = two): the canonical bias is loaded as b_ih with b_hh = 0, except the GRU "
+                 "candidate's b_hn; dL/db is reported as dL/db_ih",
+                 "GRU is reset-after (r applied to W_hn h + b_hn), as cuDNN"],
+    "torch.nn.float64": ["as torch.nn, in float64"],
+    "torch.nn.relu": ["as torch.nn, nonlinearity='relu' (RNN capabilities only)"],
+    "keras": ["bias per kind: SimpleRNN and LSTM have one bias vector, GRU(reset_after=True) a (2, 3n) bias "
+              "(two: the canonical b_r, b_z, b_xn in the input row, b_hn in the recurrent row)",
+              "float32 only: on the torch backend Keras computes float64 matmuls in float32",
+              "time-major protocol inputs are transposed to Keras' batch-major layout and back"],
+    "keras.gru_reset_before": ["gru = reset_before (GRU(reset_after=False)): one (3n,) bias; b_xn and b_hn act "
+                               "as their sum and get the same gradient"],
+    "keras.relu": ["SimpleRNN(activation='relu') and its Bidirectional"],
+    "keras.clipnorm": ["optimizer clipnorm clips each tensor by its own norm: clip_scope = per_tensor, "
+                       "g c / max(||g||, c); no pre-clip norm is returned"],
+    "keras.global_clipnorm": ["optimizer global_clipnorm: c min(1/N, 1/c), no eps, the exact rule"],
+}
+
+#: which versions matter for a built-in, by the first part of its name
+FRAMEWORKS = {"numpy": ("numpy",), "torch": ("numpy", "torch"), "keras": ("keras", "torch"),
+              "flax": ("jax", "flax"), "optax": ("jax", "optax"), "d2l": ("d2l", "torch")}
+
+
+def _slug(spec: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", spec)
+
+
+def summary(spec: str, report: dict) -> dict:
+    """The deterministic part of a one-target report."""
+    target = report["provenance"]["targets"][spec]
+    relevant = FRAMEWORKS.get(spec.split(".")[0], ())
+    versions = {k: v for k, v in report["provenance"]["versions"].items() if k in relevant and v}
+    return {
+        "target": spec,
+        "name": target["name"],
+        "dtype": target["dtype"],
+        "profile": report["provenance"]["profile"],
+        "versions": versions,
+        "declared_conventions": target["declared_conventions"],
+        "conventions": target["conventions"],
+        "capabilities": target["capabilities"],
+        "deviations": DEVIATIONS.get(spec, []),
+        "properties": {r["property"]: {"verdict": r["verdict"], "examples": r["examples"]}
+                       for r in sorted(report["results"], key=lambda r: r["property"]) if r["target"] == spec},
+    }
+
+
+def markdown(s: dict) -> str:
+    lines = [f"# Conformance: `{s['target']}`", "", f"{s['name']}, {s['dtype']}, profile `{s['profile']}`; "
+             + ", ".join(f"{k} {v}" for k, v in sorted(s["versions"].items())) + ".", "",
+             "Declared conventions: " + (", ".join(f"`{k}={v}`" for k, v in sorted(s["declared_conventions"].items()))
+                                          or "none (exact math)")
+             + ".", ""]
+    if s["deviations"]:
+        lines += ["Documented deviations:"] + [f"- {d}" for d in s["deviations"]] + [""]
+    lines += ["| property | verdict | examples |", "|---|---|---|"]
+    lines += [f"| `{p}` | {v['verdict']} | {v['examples']} |" for p, v in sorted(s["properties"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def write(s: dict, out_dir) -> None:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{_slug(s['target'])}.json").write_text(json.dumps(s, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (out / f"{_slug(s['target'])}.md").write_text(markdown(s), encoding="utf-8")
+
+
+def run(spec: str, out_dir, profile: str = "ci") -> dict:
+    """Run ``dlproof conform spec`` in a fresh process and write its summary into ``out_dir``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "dlproof", "conform", spec, "--profile", profile, "--report", tmp],
+                       check=False, stdout=subprocess.DEVNULL, env=dict(os.environ))
+        path = Path(tmp) / "correctness.json"
+        if not path.exists():
+            raise RuntimeError(f"dlproof conform {spec} wrote no report")
+        s = summary(spec, json.loads(path.read_text(encoding="utf-8")))
+    write(s, out_dir)
+    return s

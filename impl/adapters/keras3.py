@@ -1,0 +1,644 @@
+"""Keras 3 (torch backend) as conformance-protocol targets: real keras layers, canonical parameters mapped in.
+
+Every capability runs a REAL Keras layer: ``keras.layers.SimpleRNN``, ``LSTM``, ``GRU`` (reset_after=True
+and reset_after=False), ``Bidirectional`` over them, and the cells ``SimpleRNNCell``, ``LSTMCell``,
+``GRUCell`` called directly; clipping runs the Keras optimizer's own ``_clip_gradients``
+(``keras.optimizers.SGD(clipnorm=c | global_clipnorm=c | clipvalue=v)``).
+
+Canonical math (see DESIGN.md): column vectors, a cell computes ``x @ W_x.T + h @ W_h.T + b`` on batch rows,
+W_x* (n, m), W_h* (n, n), b* (n,); sequences are time-major (T, B, m) and transposed here to Keras'
+batch-major (B, T, m) and back. The weight map (`canonical_to_keras`, `keras_to_canonical`):
+
+- SimpleRNN: ``kernel`` (m, n) = W_x^T, ``recurrent_kernel`` (n, n) = W_h^T, ``bias`` (n,) = b.
+- LSTM, Keras gate order i, f, c, o (= canonical i, f, g, o): ``kernel`` (m, 4n) = [W_xi^T | W_xf^T | W_xg^T
+  | W_xo^T], ``recurrent_kernel`` likewise, ONE ``bias`` (4n,) = [b_i, b_f, b_g, b_o]
+  (``unit_forget_bias`` only affects initialisation, which the adapter overwrites).
+- GRU, Keras gate order **z, r, h** (not r, z, n): kernel (m, 3n) = [W_xz^T | W_xr^T | W_xn^T], likewise
+  recurrent_kernel. reset_after=True: ``bias`` (2, 3n), row 0 (input) = [b_z, b_r, b_xn], row 1 (recurrent)
+  = [0, 0, b_hn] (Keras adds the two rows for z and r, so b_z = bias[0,:n] + bias[1,:n] on the way back).
+  reset_after=False: ``bias`` (3n,) = [b_z, b_r, b_xn + b_hn] (b_xn and b_hn only act as a sum; on the way
+  back b_hn = 0, and both get the gradient of the sum).
+- h' = z * h + (1 - z) * hh in both GRU variants, as in the canonical math.
+- Bidirectional (merge_mode="concat"): ys = [fwd ; bwd] with the backward half flipped back by Keras; the
+  returned states are out, h_f[, c_f], h_b[, c_b]; h_b is the backward state after reading x_0.
+
+Gradients (``*_vjp``): torch.autograd.grad of L = <d_hs, hs> + <d_hT, h_T> (+ <d_cT, c_T>) through the
+keras layer, with respect to the torch tensors behind ``kernel``, ``recurrent_kernel`` and ``bias`` (on the
+torch backend a Keras variable's ``.value`` is a ``torch.nn.Parameter``), the inputs and the initial states.
+
+Known deviations from the exact math, all declared or refused, never absorbed into a tolerance:
+``clipnorm`` is per tensor, ``g * c / max(||g||, c)`` (clip_scope="per_tensor"); ``global_clipnorm`` is
+``g * c * min(1/N, 1/c)``, no epsilon (clip_eps=0); Keras cannot run T = 0 sequences (IndexError inside
+keras), so the adapter refuses them with ValueError; float64 is not float64 throughout: on every backend
+but TensorFlow ``keras.backend.result_type("float64", "float64")`` is "float32", so ``ops.matmul`` of two
+float64 tensors runs in float32 -- float64 SimpleRNN layers and every float64 cell are only
+float32-accurate, while the float64 LSTM and GRU sequence layers (keras' pure-torch fallback) are exact to
+float64; hence the built-in targets default to float32 (Keras' default floatx). Parameter counts are Keras' own ``count_params()``:
+SimpleRNN and LSTM have one bias (bias="one"), GRU reset_after=True has two bias rows, 3(nm + n^2 + 2n)
+(bias="two"), GRU reset_after=False one, 3(nm + n^2 + n).
+
+Import note: this module sets ``KERAS_BACKEND=torch`` if it is unset, before importing keras; it raises
+ImportError if keras is missing or was already imported with another backend. Keras writes
+``$KERAS_HOME/keras.json`` (default ``~/.keras``) on import. On a CUDA machine Keras would run cuDNN kernels
+for LSTM / GRU(reset_after=True) instead of its pure-torch fallback; the built-in targets are meant for CPU.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from dlproof.target import Target
+
+from ..numpy_ref import _checks
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+try:
+    import keras
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("dlproof.impl.adapters.keras3 needs Keras 3 on the torch backend: "
+                      "pip install 'dlproof[keras]' (keras>=3 and torch)") from exc
+if not str(getattr(keras, "__version__", "0")).startswith("3."):  # pragma: no cover
+    raise ImportError(f"dlproof.impl.adapters.keras3 needs Keras 3, found keras {getattr(keras, '__version__', '?')}")
+if keras.backend.backend() != "torch":
+    raise ImportError(
+        f"dlproof.impl.adapters.keras3 runs Keras on the torch backend, but keras was imported with backend "
+        f"{keras.backend.backend()!r}: set KERAS_BACKEND=torch before the first import of keras")
+import torch  # noqa: E402  (keras' torch backend has imported it already)
+from keras.src.optimizers import base_optimizer as _base_optimizer  # noqa: E402
+
+KERAS_VERSION = keras.__version__
+KINDS = ("rnn", "lstm", "gru")
+GRU_VARIANTS = _checks.GRU_VARIANTS
+#: canonical gate suffixes in Keras' storage order
+KERAS_GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n")}
+PARAMS = {"rnn": _checks.RNN_PARAMS, "lstm": _checks.LSTM_PARAMS, "gru": _checks.GRU_PARAMS}
+STATES = {"rnn": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
+_LAYERS = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+_CELLS = {"rnn": "SimpleRNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
+_LOCK = threading.RLock()  # layers are cached and their weights overwritten per call
+
+
+# ---- the weight map ---------------------------------------------------------------------------------
+
+def _names(kind: str, gate: str) -> tuple:
+    """(input weight, recurrent weight, bias) canonical names of one gate ("" for the vanilla RNN)."""
+    if kind == "rnn":
+        return "W_x", "W_h", "b"
+    return f"W_x{gate}", f"W_h{gate}", ("b_xn" if (kind, gate) == ("gru", "n") else f"b_{gate}")
+
+
+def _check_kind(kind, gru):
+    if kind not in KINDS:
+        raise ValueError(f"kind should be one of {KINDS}, got {kind!r}")
+    if gru not in GRU_VARIANTS:
+        raise ValueError(f"gru should be one of {GRU_VARIANTS}, got {gru!r}")
+
+
+def canonical_to_keras(kind: str, p, gru: str = "reset_after") -> dict:
+    """Keras storage {"kernel", "recurrent_kernel", "bias"} (NumPy) from canonical params ``p``.
+
+    ``gru`` is the GRU variant (Keras reset_after=True / False); it shapes the GRU bias only."""
+    _check_kind(kind, gru)
+    gates = KERAS_GATES[kind]
+    kernel = np.concatenate([np.asarray(p[_names(kind, g)[0]]).T for g in gates], axis=1)
+    recurrent = np.concatenate([np.asarray(p[_names(kind, g)[1]]).T for g in gates], axis=1)
+    if kind != "gru":
+        bias = np.concatenate([np.asarray(p[_names(kind, g)[2]]) for g in gates])
+    elif gru == "reset_after":
+        row0 = np.concatenate([p["b_z"], p["b_r"], p["b_xn"]])
+        row1 = np.concatenate([np.zeros_like(p["b_z"]), np.zeros_like(p["b_r"]), p["b_hn"]])
+        bias = np.stack([row0, row1])
+    else:
+        bias = np.concatenate([p["b_z"], p["b_r"], np.asarray(p["b_xn"]) + np.asarray(p["b_hn"])])
+    return {"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias}
+
+
+def _split_cols(a, k):
+    n = a.shape[-1] // k
+    return [a[..., j * n:(j + 1) * n] for j in range(k)]
+
+
+def _unmap(kind, w, gru, *, grads: bool) -> dict:
+    gates = KERAS_GATES[kind]
+    K = _split_cols(np.asarray(w["kernel"]), len(gates))
+    U = _split_cols(np.asarray(w["recurrent_kernel"]), len(gates))
+    bias = np.asarray(w["bias"])
+    out = {}
+    for j, g in enumerate(gates):
+        wx, wh, _ = _names(kind, g)
+        out[wx], out[wh] = K[j].T.copy(), U[j].T.copy()
+    if kind != "gru":
+        for j, b in enumerate(_split_cols(bias, len(gates))):
+            out[_names(kind, gates[j])[2]] = b.copy()
+    elif gru == "reset_after":
+        (z0, r0, n0), (z1, r1, n1) = _split_cols(bias[0], 3), _split_cols(bias[1], 3)
+        # values: Keras adds the two rows for z and r; gradients: dL/db_z = dL/dbias[0, z] (= dL/dbias[1, z])
+        out["b_z"], out["b_r"] = (z0.copy(), r0.copy()) if grads else (z0 + z1, r0 + r1)
+        out["b_xn"], out["b_hn"] = n0.copy(), n1.copy()
+    else:
+        z, r, nb = _split_cols(bias, 3)
+        out["b_z"], out["b_r"], out["b_xn"] = z.copy(), r.copy(), nb.copy()
+        out["b_hn"] = nb.copy() if grads else np.zeros_like(nb)
+    return {k: out[k] for k in PARAMS[kind]}
+
+
+def keras_to_canonical(kind: str, weights, gru: str = "reset_after") -> dict:
+    """Canonical params from Keras storage {"kernel", "recurrent_kernel", "bias"} (inverse of
+    `canonical_to_keras` up to the bias sums Keras cannot tell apart: reset_after's recurrent z/r bias row is
+    folded into b_z / b_r, reset_before's n bias is returned as b_xn with b_hn = 0)."""
+    _check_kind(kind, gru)
+    return _unmap(kind, weights, gru, grads=False)
+
+
+def keras_grads_to_canonical(kind: str, grads, gru: str = "reset_after") -> dict:
+    """dL/d(canonical params) from dL/d(kernel, recurrent_kernel, bias), for weights set by
+    `canonical_to_keras` (reset_before: b_xn and b_hn both get the gradient of their sum)."""
+    _check_kind(kind, gru)
+    return _unmap(kind, grads, gru, grads=True)
+
+
+def layer_weights(cell) -> dict:
+    """{"kernel", "recurrent_kernel", "bias"} of a built Keras cell as NumPy arrays."""
+    return {k: getattr(cell, k).value.detach().cpu().numpy().copy() for k in ("kernel", "recurrent_kernel", "bias")}
+
+
+# ---- layers -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Config:
+    kind: str
+    gru: str = "reset_after"
+    activation: str = "tanh"
+
+
+def _seq_kwargs(cfg: _Config, dtype: str) -> dict:
+    kw = dict(return_sequences=True, return_state=True, dtype=dtype)
+    if cfg.kind == "rnn":
+        kw["activation"] = cfg.activation
+    if cfg.kind == "gru":
+        kw["reset_after"] = cfg.gru == "reset_after"
+    return kw
+
+
+@functools.lru_cache(maxsize=512)
+def _builtin_layer(what: str, cfg: _Config, n: int, m: int, dtype: str):
+    """A built Keras cell / sequence layer / Bidirectional layer, cached per (config, n, m, dtype)."""
+    L = keras.layers
+    if what == "cell":
+        kw = {"dtype": dtype}
+        if cfg.kind == "rnn":
+            kw["activation"] = cfg.activation
+        if cfg.kind == "gru":
+            kw["reset_after"] = cfg.gru == "reset_after"
+        layer = getattr(L, _CELLS[cfg.kind])(n, **kw)
+        layer.build((None, m))
+        return layer
+    seq = getattr(L, _LAYERS[cfg.kind])(n, **_seq_kwargs(cfg, dtype))
+    layer = seq if what == "seq" else L.Bidirectional(seq, merge_mode="concat", dtype=dtype)
+    layer.build((None, None, m))
+    return layer
+
+
+def _cells(layer, what):
+    if what == "cell":
+        return [layer]
+    if what == "seq":
+        return [layer.cell]
+    return [layer.forward_layer.cell, layer.backward_layer.cell]
+
+
+def _assign(fn: str, cell, cfg: _Config, p, np_dtype) -> list:
+    """Write canonical ``p`` into ``cell``; returns its [kernel, recurrent_kernel, bias] variables."""
+    w = canonical_to_keras(cfg.kind, p, cfg.gru)
+    out = []
+    for k in ("kernel", "recurrent_kernel", "bias"):
+        var = getattr(cell, k, None)
+        if var is None:
+            raise ValueError(f"{fn}: keras cell {cell.name!r} has no {k!r} variable (use_bias=False is not supported)")
+        if tuple(var.shape) != w[k].shape:
+            raise ValueError(f"{fn}: keras cell {cell.name!r} has {k} of shape {tuple(var.shape)}, but the "
+                             f"canonical parameters map to {w[k].shape}: the layer's sizes do not match the parameters")
+        var.assign(w[k].astype(np_dtype))
+        out.append(var)
+    return out
+
+
+def _np_dtype(dt) -> np.dtype:
+    return np.dtype(np.float32) if np.dtype(dt) == np.float32 else np.dtype(np.float64)
+
+
+def _t(a, np_dtype, requires_grad=False):
+    return torch.tensor(np.asarray(a), dtype=getattr(torch, np_dtype.name)).requires_grad_(requires_grad)
+
+
+def _np(t, np_dtype) -> np.ndarray:
+    return np.array(t.detach().cpu().numpy(), dtype=np_dtype, copy=True)
+
+
+def _bt(xs):  # time-major (T, B, m) -> batch-major (B, T, m)
+    return np.ascontiguousarray(np.swapaxes(xs, 0, 1))
+
+
+def _tb(t):  # batch-major torch (B, T, n) -> time-major (T, B, n)
+    return t.transpose(0, 1)
+
+
+# ---- capabilities -----------------------------------------------------------------------------------
+
+class _Adapter:
+    """The protocol capabilities of one kind, running the layers that ``source(what, n, m, np_dtype)`` gives."""
+
+    def __init__(self, cfg: _Config, source: Callable):
+        self.cfg, self.source = cfg, source
+        self.kind = cfg.kind
+
+    # validation ------------------------------------------------------------------------------------
+    def _seq(self, fn, xs, states, p, p_name="p", state_names=None):
+        names = state_names or STATES[self.kind]
+        params = _checks.gated_params(fn, p, PARAMS[self.kind], p_name)
+        n, m = params[PARAMS[self.kind][0]].shape
+        xs, states = _checks._xs_and_states(fn, xs, list(zip(names, states)), n, m, PARAMS[self.kind][0])
+        if xs.shape[0] == 0:
+            raise ValueError(f"{fn}: Keras {_LAYERS[self.kind]} cannot run a sequence of length T = 0 "
+                             f"(keras raises IndexError); the adapter refuses it")
+        return xs, states, params, _np_dtype(np.result_type(xs, *states, *params.values())), n, m
+
+    def _layer(self, what, n, m, dt):
+        return self.source(what, n, m, dt)
+
+    # cells -----------------------------------------------------------------------------------------
+    def cell(self, x, *states_and_p):
+        fn = f"{self.kind}_cell"
+        *states, p = states_and_p
+        names = ("h", "c")[: len(STATES[self.kind])]
+        params = _checks.gated_params(fn, p, PARAMS[self.kind])
+        n, m = params[PARAMS[self.kind][0]].shape
+        x, states = _checks._x_and_states(fn, x, list(zip(names, states)), n, m, PARAMS[self.kind][0])
+        dt = _np_dtype(np.result_type(x, *states, *params.values()))
+        with _LOCK, torch.no_grad():
+            cell = self._layer("cell", n, m, dt)
+            _assign(fn, cell, self.cfg, params, dt)
+            out, new = cell(_t(x, dt), [_t(s, dt) for s in states], training=False)
+        if self.kind == "lstm":
+            return _np(new[0], dt), _np(new[1], dt)
+        return _np(out, dt)
+
+    # sequences -------------------------------------------------------------------------------------
+    def _call_seq(self, fn, layer, xs, states, params, dt, grad_leaves=None):
+        cell = _cells(layer, "seq")[0]
+        variables = _assign(fn, cell, self.cfg, params, dt)
+        if grad_leaves is None:
+            x_t, s_t = _t(_bt(xs), dt), [_t(s, dt) for s in states]
+        else:
+            x_t, s_t = grad_leaves
+        out = layer(x_t, initial_state=s_t, training=False)
+        return out[0], list(out[1:]), variables
+
+    def forward(self, xs, *states_and_p):
+        fn = self.kind
+        *states, p = states_and_p
+        xs, states, params, dt, n, m = self._seq(fn, xs, states, p)
+        with _LOCK, torch.no_grad():
+            layer = self._layer("seq", n, m, dt)
+            hs, finals, _ = self._call_seq(fn, layer, xs, states, params, dt)
+            hs_np = _np(_tb(hs), dt)
+            finals = [_np(f, dt) for f in finals]
+        return (hs_np, tuple(finals)) if self.kind == "lstm" else (hs_np, finals[0])
+
+    def vjp(self, xs, *rest):
+        fn = f"{self.kind}_vjp"
+        k = len(STATES[self.kind])
+        states, p, d_hs, finals_cot = list(rest[:k]), rest[k], rest[k + 1], list(rest[k + 2:])
+        xs, states, params, dt, n, m = self._seq(fn, xs, states, p)
+        T, B, _ = xs.shape
+        d_hs, d_hT = _checks.cotangents(fn, d_hs, finals_cot[0] if finals_cot else None, T, B, n, dt)
+        cots = [d_hT] + [_checks.state_cotangent(fn, "d_cT", d, B, n, dt) for d in finals_cot[1:]]
+        leaves = [_t(_bt(xs), dt, True)] + [_t(s, dt, True) for s in states]
+        with _LOCK, torch.enable_grad():
+            layer = self._layer("seq", n, m, dt)
+            hs, finals, variables = self._call_seq(fn, layer, xs, states, params, dt, (leaves[0], leaves[1:]))
+            L = (_t(_bt(d_hs), dt) * hs).sum()
+            for c, f in zip(cots, finals):
+                L = L + (_t(c, dt) * f).sum()
+            tensors = [v.value for v in variables]
+            g = torch.autograd.grad(L, leaves + tensors, allow_unused=True)
+        g = [_np(gi, dt) if gi is not None else np.zeros(tuple(x.shape), dt) for gi, x in zip(g, leaves + tensors)]
+        out = {"xs": np.ascontiguousarray(np.swapaxes(g[0], 0, 1)),
+               "params": keras_grads_to_canonical(self.kind, dict(zip(("kernel", "recurrent_kernel", "bias"),
+                                                                        g[1 + k:])), self.cfg.gru)}
+        out.update(zip(STATES[self.kind], g[1:1 + k]))
+        return out
+
+    # bidirectional ---------------------------------------------------------------------------------
+    def bi(self, xs, s_f, s_b, p_f, p_b):
+        fn = f"{self.kind}_bi"
+        lstm = self.kind == "lstm"
+        if lstm:
+            s_f = _checks.state_pair(fn, "state_f", s_f, "h0_f", "c0_f")
+            s_b = _checks.state_pair(fn, "state_b", s_b, "h0_b", "c0_b")
+        else:
+            s_f, s_b = (s_f,), (s_b,)
+        names = STATES[self.kind]
+        xs, sf, pf, dt_f, n, m = self._seq(fn, xs, s_f, p_f, "p_f", [f"{s}_f" for s in names])
+        _, sb, pb, dt_b, nb, _ = self._seq(fn, xs, s_b, p_b, "p_b", [f"{s}_b" for s in names])
+        if nb != n:
+            raise ValueError(f"{fn}: p_b has n = {nb}, but p_f has n = {n}; both directions need the same size")
+        dt = _np_dtype(np.result_type(dt_f, dt_b))
+        with _LOCK, torch.no_grad():
+            layer = self._layer("bi", n, m, dt)
+            cf, cb = _cells(layer, "bi")
+            _assign(fn, cf, self.cfg, pf, dt)
+            _assign(fn, cb, self.cfg, pb, dt)
+            out = layer(_t(_bt(xs), dt), initial_state=[_t(s, dt) for s in (*sf, *sb)], training=False)
+            ys = _np(_tb(out[0]), dt)
+            states = [_np(s, dt) for s in out[1:]]
+        k = len(names)
+        f, b = states[:k], states[k:]
+        return (ys, tuple(f), tuple(b)) if lstm else (ys, f[0], b[0])
+
+    def param_count(self, n, m):
+        return int(self._layer("seq", int(n), int(m), np.dtype(np.float32)).count_params())
+
+
+# ---- built-in targets -------------------------------------------------------------------------------
+
+def _builtin_source(cfg):
+    return lambda what, n, m, dt: _builtin_layer(what, cfg, n, m, np.dtype(dt).name)
+
+
+def _caps(ad: _Adapter) -> dict:
+    k = ad.kind
+    return {f"{k}_cell": ad.cell, k: ad.forward, f"{k}_vjp": ad.vjp, f"{k}_bi": ad.bi}
+
+
+def _param_count(adapters: dict):
+    def param_count(kind, n, m):
+        if kind not in adapters:
+            raise ValueError(f"param_count: kind should be one of {sorted(adapters)}, got {kind!r}")
+        return adapters[kind].param_count(n, m)
+    return param_count
+
+
+def _check_dtype(dtype):
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype should be 'float32' or 'float64', got {dtype!r}")
+
+
+#: The bias convention Keras needs per kind: SimpleRNN and LSTM one bias (n,) / (4n,); GRU reset_after=True a
+#: (2, 3n) bias, i.e. 3(nm + n^2 + 2n) parameters ("two"); GRU reset_after=False one (3n,) bias ("one").
+BIAS_PER_KIND = {"rnn": "one", "lstm": "one", "gru": {"reset_after": "two", "reset_before": "one"}}
+
+
+def _counting(gru: str):
+    """param_count over all three kinds with Keras' own count_params(), the GRU in variant ``gru``."""
+    return _param_count({k: _Adapter(_Config(k, gru), _builtin_source(_Config(k, gru))) for k in KINDS})
+
+
+def target(dtype: str = "float32") -> Target:
+    """SimpleRNN (tanh), LSTM, GRU(reset_after=True) and Bidirectional over each; no clipping.
+
+    Conventions: rnn_activation tanh, gru reset_after, bias per kind {rnn: one, lstm: one, gru: two}:
+    param_count is Keras' own count_params(), and the reset_after GRU's (2, 3n) bias has the "two" count.
+
+    Use dtype="float32" (Keras' default): on the torch backend Keras computes ``ops.matmul`` of two float64
+    tensors in float32 (keras.backend.result_type maps float64 to float32 on every backend but TensorFlow), so
+    float64 SimpleRNN layers and all float64 cells are only float32-accurate (the float64 LSTM and GRU
+    sequence layers run keras' pure-torch fallback and are float64-accurate)."""
+    _check_dtype(dtype)
+    ads = {k: _Adapter(_Config(k), _builtin_source(_Config(k))) for k in KINDS}
+    caps = {}
+    for ad in ads.values():
+        caps.update(_caps(ad))
+    return Target(name=f"keras {KERAS_VERSION} (torch backend)", dtype=dtype,
+                  conventions={"rnn_activation": "tanh", "gru": "reset_after",
+                               "bias": {"rnn": "one", "lstm": "one", "gru": "two"}},
+                  param_count=_param_count(ads), **caps)
+
+
+def gru_reset_before_target(dtype: str = "float32") -> Target:
+    """GRU(reset_after=False) and its Bidirectional: conventions gru reset_before, bias "one" (param_count
+    counts SimpleRNN, LSTM and GRU(reset_after=False), all one-bias layers)."""
+    _check_dtype(dtype)
+    cfg = _Config("gru", "reset_before")
+    ad = _Adapter(cfg, _builtin_source(cfg))
+    return Target(name=f"keras {KERAS_VERSION} (torch backend) GRU reset_after=False", dtype=dtype,
+                  conventions={"gru": "reset_before", "bias": "one"}, param_count=_counting("reset_before"),
+                  **_caps(ad))
+
+
+def relu_target(dtype: str = "float32") -> Target:
+    """SimpleRNN(activation="relu") and its Bidirectional: conventions rnn_activation relu (no param_count:
+    the count does not depend on the activation and `target` checks it)."""
+    _check_dtype(dtype)
+    cfg = _Config("rnn", activation="relu")
+    ad = _Adapter(cfg, _builtin_source(cfg))
+    return Target(name=f"keras {KERAS_VERSION} (torch backend) SimpleRNN relu", dtype=dtype,
+                  conventions={"rnn_activation": "relu"}, **_caps(ad))
+
+
+# ---- clipping ---------------------------------------------------------------------------------------
+
+def _grad_tensors(grads):
+    return [torch.tensor(np.asarray(g)) for g in grads]
+
+
+def keras_clip_norm(grads, max_norm, scope: str = "per_tensor"):
+    """Keras optimizer clipping: SGD(clipnorm=c) (scope "per_tensor") or SGD(global_clipnorm=c) ("global"),
+    applied by the optimizer's own ``_clip_gradients``. Returns (clipped list, pre-clip norm): the global
+    norm from Keras' ``global_norm`` for "global"; None for "per_tensor" (Keras computes no global norm there)."""
+    fn = "clip_grad_norm"
+    grads, c, _ = _checks.clip_args(fn, grads, max_norm, 0.0, scope)
+    ts = _grad_tensors(grads)
+    opt = keras.optimizers.SGD(**({"clipnorm": c} if scope == "per_tensor" else {"global_clipnorm": c}))
+    with torch.no_grad():
+        out = opt._clip_gradients(ts)
+        norm = float(_base_optimizer.global_norm(ts)) if scope == "global" and ts else None
+    return [_np(o, g.dtype) for o, g in zip(out, grads)], norm
+
+
+def keras_clip_value(grads, clip_value):
+    """Keras optimizer clipping SGD(clipvalue=v): ``ops.clip(g, -v, v)`` through ``_clip_gradients``."""
+    fn = "clip_grad_value"
+    grads = _checks.grad_list(fn, grads)
+    v = _checks.positive_number(fn, "clip_value", clip_value)
+    opt = keras.optimizers.SGD(clipvalue=v)
+    with torch.no_grad():
+        out = opt._clip_gradients(_grad_tensors(grads))
+    return [_np(o, g.dtype) for o, g in zip(out, grads)]
+
+
+def _clip_target(scope: str, dtype: str) -> Target:
+    _check_dtype(dtype)
+    option = "clipnorm" if scope == "per_tensor" else "global_clipnorm"
+    return Target(name=f"keras {KERAS_VERSION} optimizer {option} / clipvalue", dtype=dtype,
+                  conventions={"clip_scope": scope, "clip_eps": 0.0},
+                  clip_grad_norm=functools.partial(keras_clip_norm, scope=scope), clip_grad_value=keras_clip_value)
+
+
+def clipnorm_target(dtype: str = "float32") -> Target:
+    """clip_grad_norm = Keras ``clipnorm`` (per tensor: g c / max(||g||, c)), clip_grad_value = ``clipvalue``."""
+    return _clip_target("per_tensor", dtype)
+
+
+def global_clipnorm_target(dtype: str = "float32") -> Target:
+    """clip_grad_norm = Keras ``global_clipnorm`` (g c min(1/N, 1/c), no eps), clip_grad_value = ``clipvalue``."""
+    return _clip_target("global", dtype)
+
+
+# ---- a user's own layer -----------------------------------------------------------------------------
+
+def _refuse(layer, problem: str):
+    raise ValueError(f"keras3.from_layer: {type(layer).__name__} {getattr(layer, 'name', '?')!r}: {problem}")
+
+
+def _kind_of(layer) -> tuple:
+    """(kind, _Config) of a supported Keras recurrent layer or cell, else ValueError."""
+    L = keras.layers
+    cell = layer.cell if isinstance(layer, L.RNN) else layer
+    if isinstance(cell, (L.StackedRNNCells, list, tuple)):
+        _refuse(layer, "stacked cells (StackedRNNCells) are not supported: wrap each cell in its own layer")
+    if isinstance(cell, L.SimpleRNNCell):
+        kind = "rnn"
+    elif isinstance(cell, L.LSTMCell):
+        kind = "lstm"
+    elif isinstance(cell, L.GRUCell):
+        kind = "gru"
+    else:
+        _refuse(layer, "is not a SimpleRNN/LSTM/GRU layer or cell (or keras.layers.RNN over one of those cells)")
+    act = keras.activations.serialize(cell.activation)
+    act = act if isinstance(act, str) else getattr(cell.activation, "__name__", str(act))
+    if not cell.use_bias:
+        _refuse(layer, "use_bias=False is not supported (the protocol has biases)")
+    if kind == "rnn":
+        if act not in ("tanh", "relu"):
+            _refuse(layer, f"activation={act!r}, but only 'tanh' and 'relu' are supported")
+        return kind, _Config("rnn", activation=act)
+    rec = keras.activations.serialize(cell.recurrent_activation)
+    rec = rec if isinstance(rec, str) else getattr(cell.recurrent_activation, "__name__", str(rec))
+    if act != "tanh" or rec != "sigmoid":
+        _refuse(layer, f"activation={act!r}, recurrent_activation={rec!r}, but only 'tanh' / 'sigmoid' are supported")
+    if kind == "gru":
+        return kind, _Config("gru", "reset_after" if cell.reset_after else "reset_before")
+    return kind, _Config("lstm")
+
+
+def _check_seq_layer(layer, what="layer"):
+    L = keras.layers
+    if not isinstance(layer, L.RNN):
+        _refuse(layer, f"{what} should be a keras.layers.RNN subclass")
+    if getattr(layer, "stateful", False):
+        _refuse(layer, "stateful=True is not supported (states carry over between calls)")
+    if not layer.return_sequences:
+        _refuse(layer, "return_sequences=False, but the protocol needs the whole sequence: set return_sequences=True")
+    if not layer.return_state:
+        _refuse(layer, "return_state=False, but the protocol needs the final states: set return_state=True")
+
+
+def _resized(layer, units: int):
+    """A fresh layer of ``layer``'s own class and configuration with ``units`` units (unbuilt)."""
+    config = {**layer.get_config(), "name": None}
+    if "units" in config:
+        config["units"] = int(units)
+    elif isinstance(config.get("cell"), dict) and isinstance(config["cell"].get("config"), dict):  # RNN(cell)
+        config["cell"] = {**config["cell"], "config": {**config["cell"]["config"], "units": int(units), "name": None}}
+    else:
+        _refuse(layer, "cannot be resized (its config has no 'units'): pass resize=False and matching sizes")
+    return type(layer).from_config(config)
+
+
+def from_layer(layer, name: Optional[str] = None, resize: bool = True) -> Target:
+    """A Target running the user's own Keras layer: a SimpleRNN/LSTM/GRU layer (return_sequences=True,
+    return_state=True) or ``keras.layers.RNN`` over one such cell, a cell, or a Bidirectional
+    (merge_mode="concat") over such a layer.
+
+    ``resize=True`` (default; what the property suite needs, as it draws the sizes): every (n, m) gets a
+    fresh layer of the user's class and configuration (``from_config`` with units=n), so the user's object
+    is never touched. ``resize=False``: the given layer object itself runs, its weights are overwritten by
+    every call, and parameters of other sizes than the layer's (units, built input size) are refused.
+
+    Refused with ValueError naming the layer and the problem: models / Sequential (stacked layers, Masking),
+    stacked cells, go_backwards=True alone, stateful layers, return_sequences or return_state False,
+    use_bias=False, activations other than tanh/relu (SimpleRNN) or tanh/sigmoid (LSTM, GRU), merge modes
+    other than concat, dtypes other than float32/float64 and mixed precision. No param_count: the protocol
+    asks it for every kind, and a one-layer target knows only its own."""
+    L = keras.layers
+    if isinstance(layer, keras.Model):
+        masking = any(isinstance(sub, L.Masking) for sub in getattr(layer, "layers", []))
+        _refuse(layer, "models are not supported" + (" (it has a Masking layer: masks are not supported)"
+                                                     if masking else "") + "; pass one recurrent layer")
+    if isinstance(layer, L.Masking):
+        _refuse(layer, "masking is not supported")
+    if not isinstance(layer, L.Layer):
+        raise ValueError(f"keras3.from_layer: expected a keras layer, got {type(layer).__name__}")
+    bi = isinstance(layer, L.Bidirectional)
+    inner = layer.forward_layer if bi else layer
+    what = "bi" if bi else ("seq" if isinstance(inner, L.RNN) else "cell")
+    kind, cfg = _kind_of(inner)
+    if bi:
+        if layer.merge_mode != "concat":
+            _refuse(layer, f"merge_mode={layer.merge_mode!r}, but the protocol needs 'concat' ([fwd ; bwd])")
+        _check_seq_layer(inner, "forward_layer")
+        _check_seq_layer(layer.backward_layer, "backward_layer")
+        if _kind_of(layer.backward_layer) != (kind, cfg):
+            _refuse(layer, "the backward layer has another kind or configuration than the forward layer")
+        if inner.go_backwards or not layer.backward_layer.go_backwards:
+            _refuse(layer, "the forward layer must read forwards and the backward layer backwards")
+    elif what == "seq":
+        _check_seq_layer(inner)
+        if inner.go_backwards:
+            _refuse(layer, "go_backwards=True alone returns the sequence reversed; the protocol has no such "
+                           "capability: wrap the layer in Bidirectional or set go_backwards=False")
+    policy = layer.dtype_policy
+    if policy.compute_dtype != policy.variable_dtype or policy.compute_dtype not in ("float32", "float64"):
+        _refuse(layer, f"dtype policy {policy.name!r} is not supported: use float32 or float64 (no mixed precision)")
+    dtype = policy.compute_dtype
+    units = (inner.cell if what != "cell" else inner).units
+
+    @functools.lru_cache(maxsize=128)
+    def fresh(n, m):
+        if what == "cell":
+            out = _resized(layer, n)
+            out.build((None, m))
+        elif what == "seq":
+            out = _resized(layer, n)
+            out.build((None, None, m))
+        else:
+            out = type(layer)(_resized(layer.forward_layer, n), backward_layer=_resized(layer.backward_layer, n),
+                              merge_mode="concat", dtype=policy)
+            out.build((None, None, m))
+        return out
+
+    def given(fn, n, m):
+        if n != units:
+            _refuse(layer, f"{fn}: the layer has units={units}, but the parameters have n = {n} (resize=False)")
+        if not layer.built:
+            layer.build((None, m) if what == "cell" else (None, None, m))
+        built_m = _cells(layer, what)[0].kernel.shape[0]
+        if built_m != m:
+            _refuse(layer, f"{fn}: the layer was built for input size {built_m}, but the parameters have m = {m}")
+        return layer
+
+    def source(w, n, m, dt):
+        fn = kind + {"bi": "_bi", "cell": "_cell", "seq": ""}[w]
+        if np.dtype(dt).name != dtype:
+            _refuse(layer, f"{fn}: the layer computes in {dtype}, but the inputs are {np.dtype(dt).name}")
+        obj = fresh(n, m) if resize else given(fn, n, m)
+        return obj.cell if (w == "cell" and what == "seq") else obj
+
+    ad = _Adapter(cfg, source)
+    caps = {"cell": {f"{kind}_cell": ad.cell},
+            "seq": {f"{kind}_cell": ad.cell, kind: ad.forward, f"{kind}_vjp": ad.vjp},
+            "bi": {f"{kind}_bi": ad.bi}}[what]
+    conventions = {}
+    if kind == "rnn":
+        conventions["rnn_activation"] = cfg.activation
+    if kind == "gru":
+        conventions["gru"] = cfg.gru
+    label = f"{type(layer).__name__} {layer.name!r}" + ("" if resize else " (as given)")
+    return Target(name=name or f"keras {KERAS_VERSION} user layer {label}", dtype=dtype, conventions=conventions,
+                  **caps)
