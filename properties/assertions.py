@@ -143,8 +143,12 @@ class Checker:
         self.worst = max(self.worst, worst)
         if worst > 1.0:
             i = tuple(int(v) for v in np.unravel_index(int(np.argmax(ratio)), ratio.shape))
+            bad = np.argwhere(ratio > 1.0)
+            others = "; ".join(f"{tuple(int(v) for v in j)}: {float(actual[tuple(j)]):.6g} vs {float(expected[tuple(j)]):.6g}"
+                               for j in bad[:4] if tuple(int(v) for v in j) != i)
             self.fail(quantity, f"entry {i} = {actual[i]!r}, but should be {expected[i]!r} "
-                                f"within {tol[i]:.3g} (error {err[i]:.3g} = {worst:.3g} x tolerance)")
+                                f"within {tol[i]:.3g} (error {err[i]:.3g} = {worst:.3g} x tolerance); "
+                                f"{len(bad)} of {ratio.size} entries differ" + (f" (also {others})" if others else ""))
 
     def scalar_close(self, quantity: str, actual, expected: float, tol: float) -> None:
         __tracebackhide__ = True
