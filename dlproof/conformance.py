@@ -41,6 +41,15 @@ DEVIATIONS = {
     "keras.clipnorm": ["optimizer clipnorm clips each tensor by its own norm: clip_scope = per_tensor, "
                        "g c / max(||g||, c); no pre-clip norm is returned"],
     "keras.global_clipnorm": ["optimizer global_clipnorm: c min(1/N, 1/c), no eps, the exact rule"],
+    "flax": ["LSTM: no input-side bias (google/flax#3746): one bias per gate on the hidden-side Dense 'h*' (bias = one); "
+             "the canonical b_* is loaded there",
+             "LSTM carry is (c, h), c first; swapped to the protocol's (h, c)",
+             "GRU is reset-after (GRU-A): b_r, b_z on 'ir', 'iz', b_xn on 'in', b_hn on 'hn'; 3(nm + n^2 + n) + n params",
+             "float32 (JAX's default); jitted on zero-padded shape buckets (exact; rerun unpadded on non-finite values)"],
+    "flax.float64": ["as flax, in float64 (jax.enable_x64 scoped to each call)"],
+    "flax.optimized_lstm": ["as flax, with OptimizedLSTMCell (same params as LSTMCell, one concatenated matmul per side)"],
+    "optax": ["clip_by_global_norm: select on N < c (strict), no eps: at N = c the clip branch (g/N) c runs, equal to g "
+              "up to rounding, so clip_eps = 0 (the exact rule); max_norm = 0 with N = 0 gives NaN (optax#1752, not drawn)"],
 }
 
 #: which versions matter for a built-in, by the first part of its name

@@ -49,6 +49,10 @@ BUILTINS = {
     "keras.relu": _adapter("keras3", "relu_target", dtype="float32"),
     "keras.clipnorm": _adapter("keras3", "clipnorm_target", dtype="float32"),
     "keras.global_clipnorm": _adapter("keras3", "global_clipnorm_target", dtype="float32"),
+    "flax": _adapter("flax_linen", "target", dtype="float32"),
+    "flax.float64": _adapter("flax_linen", "target", dtype="float64"),
+    "flax.optimized_lstm": _adapter("flax_linen", "optimized_lstm_target", dtype="float32"),
+    "optax": _adapter("optax_clip", "target", dtype="float32"),
 }
 #: what a plain `pytest` checks when no target is named (float32 through torch; every built-in, numpy.float32
 #: and the adapters included, is checked by `dlproof summaries` in CI's slow step)
