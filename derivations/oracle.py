@@ -39,14 +39,19 @@ def rnn_cell_jacobians(x, h, p, activation="tanh"):
     return {w: _k(f"jac_{w}", activation)(*args) for w in ("h", "x", "b")}
 
 
-def rnn_forward(xs, h0, p, activation="tanh"):
-    """Unrolled forward: (T, B, m), (B, n) -> (hs (T, B, n), h_T). [rnn.bptt.unroll]"""
+def unroll(step, xs, h0):
+    """h_t = step(x_t, h_{t-1}) over time: (T, B, m), (B, n) -> (hs (T, B, n), h_T). [rnn.bptt.unroll]"""
     xs = np.asarray(xs, np.float64)
     h = np.asarray(h0, np.float64)
     hs = np.empty((xs.shape[0],) + h.shape)
     for t in range(xs.shape[0]):
-        h = hs[t] = rnn_cell(xs[t], h, p, activation)
+        h = hs[t] = step(xs[t], h)
     return hs, h.copy()
+
+
+def rnn_forward(xs, h0, p, activation="tanh"):
+    """Unrolled forward: (T, B, m), (B, n) -> (hs (T, B, n), h_T). [rnn.bptt.unroll]"""
+    return unroll(lambda x, h: rnn_cell(x, h, p, activation), xs, h0)
 
 
 def rnn_vjp(xs, h0, p, d_hs, d_hT, activation="tanh"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
+from .oracle import unroll
 from .oracle_args import col, params_tuple
 
 VARIANTS = ("reset_after", "reset_before")
@@ -57,12 +58,7 @@ def gru_cell_jacobian_x(x, h, p, variant="reset_after"):
 
 def gru_forward(xs, h0, p, variant="reset_after"):
     """Unrolled forward: (T, B, m), (B, n) -> (hs (T, B, n), h_T). [rnn.bptt.unroll with gru.cell.forward]"""
-    xs = np.asarray(xs, np.float64)
-    h = np.asarray(h0, np.float64)
-    hs = np.empty((xs.shape[0],) + h.shape)
-    for t in range(xs.shape[0]):
-        h = hs[t] = gru_cell(xs[t], h, p, variant)
-    return hs, h.copy()
+    return unroll(lambda x, h: gru_cell(x, h, p, variant), xs, h0)
 
 
 def gru_vjp(xs, h0, p, d_hs, d_hT, variant="reset_after"):
