@@ -47,7 +47,7 @@ def main() -> int:
         env = dict(os.environ)
         with tempfile.TemporaryDirectory() as rep:
             for label, extra in (("pytest_serial_s", []), ("pytest_n2_s", ["-n", "2"])):
-                runs = [_timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--report", rep] + extra, env)
+                runs = [_timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--report={rep}"] + extra, env)
                         for _ in range(args.repeat)]
                 out[label] = statistics.median(runs)
             rows = json.loads((Path(rep) / "correctness.json").read_text())["results"]

@@ -18,7 +18,7 @@ def _report(args) -> int:
     argv = ["--pyargs", "dlproof.properties", "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--dlproof-profile", args.profile,
-            "--report", args.report, "-o", "addopts="]
+            f"--report={args.report}", "-o", "addopts="]
     for t in args.target or []:
         argv += ["--target", t]
     code = pytest.main(argv)
@@ -32,7 +32,7 @@ def _conform(args) -> int:
 
     argv = ["--pyargs", "dlproof.properties", "-p", "no:cacheprovider", "--import-mode=importlib", "-o", "addopts=",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            "--target", args.target, "--dlproof-profile", args.profile, "--report", args.report,
+            "--target", args.target, "--dlproof-profile", args.profile, f"--report={args.report}",
             "--dlproof-call-timeout", str(args.call_timeout), "-q"]
     if args.isolate:
         argv.append("--dlproof-isolate")

@@ -22,7 +22,8 @@ def pytest_addoption(parser):
                      "numpy.clip_per_tensor, torch, torch.float32) "
                      "or module:attribute; repeatable. Default: $DLPROOF_TARGET, else all built-ins.")
     g.addoption("--report", default=None, metavar="DIR",
-                help=f"where to write correctness.md/.json (default: {DEFAULT_REPORT})")
+                help=f"where to write correctness.md/.json (default: {DEFAULT_REPORT}); write it as --report=DIR: "
+                     "pytest reads its configuration before plugins, and a bare existing DIR would be taken for a test path")
     g.addoption("--dlproof-profile", default=os.environ.get("DLPROOF_PROFILE", "ci"),
                 choices=("dev", "ci", "thorough"), help="examples per property: dev 20, ci 100 (derandomized), thorough 1000")
     g.addoption("--dlproof-call-timeout", type=float, default=30.0, metavar="SECONDS",

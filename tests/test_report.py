@@ -67,7 +67,7 @@ def _run(pytester, *args):
 def test_broken_target_still_gets_a_report(env, tmp_path):
     env.makepyfile(my_targets=USER_MODULE)
     report_dir = tmp_path / "report"
-    result = _run(env, "--target", "my_targets:good", "--target", "my_targets:bad", "--report", str(report_dir))
+    result = _run(env, "--target", "my_targets:good", "--target", "my_targets:bad", f"--report={report_dir}")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=3, failed=1)
@@ -109,7 +109,7 @@ def _assert_one_clear_load_error(result):
 
 
 def test_unloadable_target_is_a_usage_error(env, tmp_path):
-    result = _run(env, "--target", "nonexistent_mod:x", "--report", str(tmp_path / "report"))
+    result = _run(env, "--target", "nonexistent_mod:x", f"--report={tmp_path / 'report'}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     _assert_one_clear_load_error(result)
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
@@ -192,7 +192,7 @@ def test_xdist_workers_share_one_seed_and_one_report(env, tmp_path):
     env.makepyfile(my_targets=USER_MODULE)
     report_dir = tmp_path / "report"
     result = _run(env, "-n", "2", "--hypothesis-seed", "12345", "--target", "my_targets:good", "--target", "numpy",
-                  "--report", str(report_dir))
+                  f"--report={report_dir}")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     report = json.loads((report_dir / "correctness.json").read_text(encoding="utf-8"))
     _validator().validate(report)
