@@ -15,21 +15,20 @@ class TargetLoadError(RuntimeError):
     """The target spec does not import, does not exist, or does not give a Target."""
 
 
-def _builtin(factory: str, **kw):
+def _factory(module: str, factory: str, **kw):
+    """A lazy built-in: import ``module`` only when the target is asked for, then call ``factory(**kw)``."""
     def make():
-        from dlproof.impl import targets
-
-        return getattr(targets, factory)(**kw)
+        return getattr(importlib.import_module(module), factory)(**kw)
 
     return make
+
+
+def _builtin(factory: str, **kw):
+    return _factory("dlproof.impl.targets", factory, **kw)
 
 
 def _adapter(module: str, factory: str, **kw):
-    def make():
-        mod = importlib.import_module(f"dlproof.impl.adapters.{module}")
-        return getattr(mod, factory)(**kw)
-
-    return make
+    return _factory(f"dlproof.impl.adapters.{module}", factory, **kw)
 
 
 BUILTINS = {
