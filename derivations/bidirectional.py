@@ -62,7 +62,12 @@ def _ys(net):
                   r"\overrightarrow{h}_t = f(x_t, \overrightarrow{h}_{t-1}),\ \overleftarrow{h}_t = f'(x_t, \overleftarrow{h}_{t+1})",
             seed=SEED_BI, primary=SCHUSTER + "; " + FRAMEWORKS, layout=LAYOUT,
             assumptions=("each direction has its own parameters and initial state",
-                         "forward half first, then backward (the protocol and every framework cited)"))
+                         "forward half first, then backward (the protocol and every framework cited)"),
+            steps=(
+                r"\overrightarrow{h}_t = f(x_t, \overrightarrow{h}_{t-1}),\quad t = 0, 1, \ldots, T-1,\quad \overrightarrow{h}_{-1} = h_0^{f}",
+                r"\overleftarrow{h}_t = f'(x_t, \overleftarrow{h}_{t+1}),\quad t = T-1, \ldots, 1, 0,\quad \overleftarrow{h}_{T} = h_0^{b}",
+                r"y_t[{:}n] = \overrightarrow{h}_t \ (\text{after } x_0, \ldots, x_t),\qquad y_t[n{:}] = \overleftarrow{h}_t \ (\text{after } x_{T-1}, \ldots, x_t)",
+            ))
 def _layout():
     T, n, m = 2, 2, 1
     net = _net(T, n, m)
@@ -81,7 +86,13 @@ def _layout():
             seed=SEED_BI, primary=SCHUSTER + "; " + FRAMEWORKS, layout=LAYOUT,
             assumptions=("any cell f (RNN, LSTM with state (h, c), GRU): the argument only uses f(x, state)",
                          "explicit at T = 2, 3, n = 1, m = 1 with a generic activation phi; for every T by induction "
-                         "on t downward with the index identities below"))
+                         "on t downward with the index identities below"),
+            steps=(
+                r"g_s := \overleftarrow{h}_{T-1-s},\quad s = -1, 0, \ldots, T-1,\qquad g_{-1} = \overleftarrow{h}_{T} = h_0^{b}",
+                r"g_s = \overleftarrow{h}_{T-1-s} = f(x_{T-1-s}, \overleftarrow{h}_{T-s}) = f(x_{T-1-s}, g_{s-1}) \quad (T - s = T - 1 - (s - 1))",
+                r"\Rightarrow\ g = \mathrm{run}_f(x_{T-1}, \ldots, x_0) = \mathrm{run}_f(\mathrm{rev}(x)),\qquad \overleftarrow{h}_t = g_{T-1-t},\ \text{i.e. } \overleftarrow{h} = \mathrm{rev}(g)",
+                r"s = T-1-t:\quad T-1-s = t,\qquad s - 1 = T-1-(t+1),\qquad t = T-1 \mapsto s = 0",
+            ))
 def _reversal():
     out = []
     for T in (2, 3):
@@ -106,7 +117,12 @@ def _reversal():
             layout=LAYOUT,
             assumptions=("the final state of each direction is the state after its last step (torch h_n, Keras "
                          "return_state, Flax carry)", "explicit at T = 3, n = 1, m = 1, generic phi"),
-            notes="A common mistake is to take h_b from y_{T-1}: that is the backward state after one step (x_{T-1} only).")
+            notes="A common mistake is to take h_b from y_{T-1}: that is the backward state after one step (x_{T-1} only).",
+            steps=(
+                r"h_f = \text{forward state after its last step } (x_{T-1}) = \overrightarrow{h}_{T-1} = y_{T-1}[{:}n]",
+                r"\text{the backward run reads } x_{T-1}, \ldots, x_0 \text{ and ends at } t = 0:\ h_b = \overleftarrow{h}_0 = y_0[n{:}]",
+                r"y_{T-1}[n{:}] = \overleftarrow{h}_{T-1} = f'(x_{T-1}, \overleftarrow{h}_{T}) = f'(x_{T-1}, h_0^{b}) \quad (\text{one backward step only})",
+            ))
 def _final_states():
     T = 3
     net = _net(T, 1, 1)
@@ -133,7 +149,14 @@ _POINT = {"Wxf_0": 1, "Whf_0": sp.Rational(1, 2), "bf_0": sp.Rational(1, 5), "h0
                          "of the parameters that is non-zero at the exhibited rational point, hence non-zero on an open dense set",),
             notes=("Exhibited point: W_x^f = 1, W_h^f = 1/2, b^f = 1/5, h0_f = 1/3, W_x^b = 3/2, W_h^b = -1/2, "
                    "b^b = -1/7, h0_b = 1/4, x = (1/2, -1/3, 2/3). Past inputs reach y_t only through the forward "
-                   "half, future inputs only through the backward half, x_t through both."))
+                   "half, future inputs only through the backward half, x_t through both."),
+            steps=(
+                r"\frac{\partial y_t}{\partial x_s}[{:}n] = \frac{\partial\overrightarrow{h}_t}{\partial x_s},\qquad \frac{\partial y_t}{\partial x_s}[n{:}] = \frac{\partial\overleftarrow{h}_t}{\partial x_s}",
+                r"\overrightarrow{h}_t = F(h_0^{f}, x_0, \ldots, x_t)\ \Rightarrow\ \frac{\partial\overrightarrow{h}_t}{\partial x_s} = 0 \ (s > t);\qquad \overleftarrow{h}_t = G(h_0^{b}, x_t, \ldots, x_{T-1})\ \Rightarrow\ \frac{\partial\overleftarrow{h}_t}{\partial x_s} = 0 \ (s < t)",
+                r"s \le t:\ \frac{\partial\overrightarrow{h}_t}{\partial x_s} = J^{f}_t J^{f}_{t-1}\cdots J^{f}_{s+1}\,\operatorname{diag}(1 - \overrightarrow{h}_s^{\odot 2})\,W_x^{f},\quad J^{f}_i = \operatorname{diag}(1 - \overrightarrow{h}_i^{\odot 2})\,W_h^{f}\quad (\tanh;\ \text{empty product } I \text{ at } s = t)",
+                r"s \ge t:\ \frac{\partial\overleftarrow{h}_t}{\partial x_s} = J^{b}_t J^{b}_{t+1}\cdots J^{b}_{s-1}\,\operatorname{diag}(1 - \overleftarrow{h}_s^{\odot 2})\,W_x^{b},\quad J^{b}_i = \operatorname{diag}(1 - \overleftarrow{h}_i^{\odot 2})\,W_h^{b}",
+                r"T = 3,\ n = m = 1:\ \Big\|\frac{\partial y_t}{\partial x_s}\Big\|^2 \ne 0 \text{ at the rational point } (W_x^{f} = 1,\ W_h^{f} = \frac{1}{2},\ W_x^{b} = \frac{3}{2},\ W_h^{b} = -\frac{1}{2},\ \ldots),\ s, t = 0, 1, 2",
+            ))
 def _full_dependence():
     T = 3
     net = _net(T, 1, 1, act=sp.tanh)

@@ -60,7 +60,12 @@ def _grad(L, M):
 @derivation("rnn.bptt.unroll", kind="definition", title="Unrolling: T cells with shared weights",
             latex=r"h_t = f(x_t, h_{t-1};\theta),\ t = 1..T:\quad h_T = f(x_T, f(x_{T-1}, \dots f(x_1, h_0;\theta)\dots;\theta);\theta)",
             seed=SEED_UNROLL, primary=WERBOS,
-            notes="The unrolled network is a T-layer feed-forward network whose layers share theta.")
+            notes="The unrolled network is a T-layer feed-forward network whose layers share theta.",
+            steps=(
+                r"h_t = f(x_t, h_{t-1};\theta) = \varphi(W_x x_t + W_h h_{t-1} + b),\qquad t = 1, \ldots, T",
+                r"h_1 = f(x_1, h_0;\theta),\quad h_2 = f(x_2, f(x_1, h_0;\theta);\theta),\quad \ldots",
+                r"\text{per-step copies } h_t = f(x_t, h_{t-1};\theta^{(t)}) \text{ with } \theta^{(1)} = \cdots = \theta^{(T)} = \theta \text{ give the same } h_T",
+            ))
 def _unroll():
     T, n, m = 3, 2, 1
     a, b = unroll(T, n, m), unroll(T, n, m, copies=True)
@@ -71,7 +76,11 @@ def _unroll():
 
 @derivation("rnn.bptt.shared_weight_gradient", title="The gradient of a shared weight is the sum of the per-step gradients",
             latex=r"\frac{\partial L}{\partial \theta} = \sum_{t=1}^{T} \frac{\partial L}{\partial \theta^{(t)}}\Big|_{\theta^{(t)} = \theta}",
-            seed=SEED_UNROLL, primary=WERBOS, assumptions=("proved at explicit T = 2, 3 with n = 2, m = 1, generic phi",))
+            seed=SEED_UNROLL, primary=WERBOS, assumptions=("proved at explicit T = 2, 3 with n = 2, m = 1, generic phi",),
+            steps=(
+                r"\theta \mapsto (\theta^{(1)}, \ldots, \theta^{(T)}) = (\theta, \ldots, \theta),\qquad \frac{\partial \theta^{(t)}}{\partial \theta} = I",
+                r"\frac{\partial L}{\partial \theta} = \sum_{t=1}^{T} \frac{\partial L}{\partial \theta^{(t)}}\,\frac{\partial \theta^{(t)}}{\partial \theta} = \sum_{t=1}^{T} \frac{\partial L}{\partial \theta^{(t)}}\Big|_{\theta^{(t)} = \theta}",
+            ))
 def _shared():
     out = []
     for T in (2, 3):
@@ -96,7 +105,14 @@ def _shared():
             seed=SEED_UNROLL, primary=WERBOS, layout="denominator (gradients, as backprop computes them)",
             assumptions=("L = sum_t <d_t, h_t> + <d'_T, h_T> (the protocol's rnn_vjp cotangents)",
                          "proved at explicit T = 3, n = 2, m = 1, generic phi; the recursion is the per-step "
-                         "rnn.cell.jacobian_* VJPs chained"))
+                         "rnn.cell.jacobian_* VJPs chained"),
+            steps=(
+                r"L = \sum_{t=1}^{T} \langle d_t, h_t\rangle + \langle d'_T, h_T\rangle,\qquad h_t = \varphi(a_t),\ a_t = W_x x_t + W_h h_{t-1} + b",
+                r"\delta_t := \frac{\partial L}{\partial h_t}:\quad \delta_T = d_T + d'_T,\qquad \delta_{t-1} = d_{t-1} + \Big(\frac{\partial h_t}{\partial h_{t-1}}\Big)^{\top}\delta_t = d_{t-1} + W_h^\top(\varphi'(a_t)\odot\delta_t)",
+                r"\frac{\partial L}{\partial a_t} = \Big(\frac{\partial h_t}{\partial a_t}\Big)^{\top}\delta_t = \varphi'(a_t)\odot\delta_t",
+                r"\frac{\partial L}{\partial W_h} = \sum_{t=1}^{T} (\varphi'(a_t)\odot\delta_t)\,h_{t-1}^\top,\quad \frac{\partial L}{\partial W_x} = \sum_{t=1}^{T} (\varphi'(a_t)\odot\delta_t)\,x_t^\top,\quad \frac{\partial L}{\partial b} = \sum_{t=1}^{T} \varphi'(a_t)\odot\delta_t",
+                r"\frac{\partial L}{\partial x_t} = W_x^\top(\varphi'(a_t)\odot\delta_t),\qquad \frac{\partial L}{\partial h_0} = W_h^\top(\varphi'(a_1)\odot\delta_1)",
+            ))
 def _gradient():
     T, n, m = 3, 2, 1
     net = unroll(T, n, m)
@@ -130,7 +146,13 @@ def _J(net, i):
             latex=r"\frac{\partial h_t}{\partial h_k} = J_t J_{t-1}\cdots J_{k+1},\qquad J_i = \operatorname{diag}(\varphi'(a_i))\,W_h",
             seed=SEED_GRAD, primary=PASCANU + ", eq. 5 (transposed there)", layout=NUMERATOR,
             assumptions=("explicit at t - k = 1, 2, 3 (n = 2, m = 1) and, for every T, by the induction step "
-                         "d phi(W_x x + W_h F(h_k) + b)/dh_k = J_t dF/dh_k with F undefined (n = 2, 3)",))
+                         "d phi(W_x x + W_h F(h_k) + b)/dh_k = J_t dF/dh_k with F undefined (n = 2, 3)",),
+            steps=(
+                r"h_i = \varphi(a_i),\ a_i = W_x x_i + W_h h_{i-1} + b:\qquad J_i = \frac{\partial h_i}{\partial h_{i-1}} = \operatorname{diag}(\varphi'(a_i))\,W_h",
+                r"t = k+1:\quad \frac{\partial h_{k+1}}{\partial h_k} = J_{k+1}",
+                r"\frac{\partial h_t}{\partial h_k} = \frac{\partial h_t}{\partial h_{t-1}}\,\frac{\partial h_{t-1}}{\partial h_k} = J_t\,\frac{\partial h_{t-1}}{\partial h_k}",
+                r"= J_t\,(J_{t-1}\cdots J_{k+1}) = J_t J_{t-1}\cdots J_{k+1}",
+            ))
 def _product():
     out = []
     n, m = 2, 1
@@ -155,7 +177,13 @@ def _product():
             latex=r"\prod_{i=k+1}^{t} W_h^\top \operatorname{diag}(\varphi'(a_i)) \;(i \text{ increasing left to right}) = (J_t\cdots J_{k+1})^\top = \Big(\frac{\partial h_t}{\partial h_k}\Big)^{\!\top}",
             seed=SEED_GRAD, primary=PASCANU + ", eq. 5", layout="denominator (backprop): (dh_t/dh_k)^T",
             notes="The seed names no layout. Read as a numerator-layout Jacobian it is wrong "
-                  "(rnn.bptt.source_form_numerator_reading); as the backprop (denominator) form it is exact.")
+                  "(rnn.bptt.source_form_numerator_reading); as the backprop (denominator) form it is exact.",
+            steps=(
+                r"J_i = D_i W_h,\qquad D_i = \operatorname{diag}(\varphi'(a_i)) = D_i^\top",
+                r"\Big(\frac{\partial h_t}{\partial h_k}\Big)^{\top} = (J_t J_{t-1}\cdots J_{k+1})^\top = J_{k+1}^\top J_{k+2}^\top\cdots J_t^\top",
+                r"J_i^\top = W_h^\top D_i^\top = W_h^\top D_i",
+                r"\Rightarrow\ \Big(\frac{\partial h_t}{\partial h_k}\Big)^{\top} = (W_h^\top D_{k+1})(W_h^\top D_{k+2})\cdots(W_h^\top D_t) = \prod_{i=k+1}^{t} W_h^\top \operatorname{diag}(\varphi'(a_i))",
+            ))
 def _source_denominator():
     n = 2
     W = mat("W", n, n)
@@ -177,7 +205,13 @@ def _source_denominator():
             seed=SEED_GRAD, primary=PASCANU + " (the same transpose inconsistency is in eq. 5)",
             layout=NUMERATOR,
             notes="Counterexample: W_h = [[0,1],[0,0]], diag(phi') = diag(1, 1/2): W_h^T D = [[0,0],[1,0]] but D W_h = [[0,1],[0,0]]. "
-                  "Harmless for norm bounds (||A|| = ||A^T||), wrong for exact tests.")
+                  "Harmless for norm bounds (||A|| = ||A^T||), wrong for exact tests.",
+            steps=(
+                r"t - k = 1,\ n = 2:\quad W_h = e_1 e_2^\top \ (\text{only } (W_h)_{12} = 1),\qquad D = \operatorname{diag}(\varphi'(a_t)) = \operatorname{diag}\Big(1, \frac{1}{2}\Big)",
+                r"\frac{\partial h_t}{\partial h_{t-1}} = D\,W_h = e_1 e_2^\top \quad (\text{only entry } (1,2) \text{ is } 1)",
+                r"W_h^\top D = e_2\,(e_1^\top D) = e_2 e_1^\top \quad (\text{only entry } (2,1) \text{ is } 1)",
+                r"\Rightarrow\ \prod_{i=t}^{t} W_h^\top \operatorname{diag}(\varphi'(a_i)) = W_h^\top D \ne D\,W_h = \frac{\partial h_t}{\partial h_{t-1}}",
+            ))
 def _source_numerator():
     W = sp.Matrix([[0, 1], [0, 0]])
     D = sp.diag(1, sp.Rational(1, 2))
@@ -205,7 +239,13 @@ def _norm_bound():
             latex=r"\Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 \le \prod_{i=k+1}^{t}\|\operatorname{diag}(\varphi'(a_i))\|_2\,\|W_h\|_2 \le (\gamma\,\|W_h\|_2)^{t-k},\quad \gamma = \sup|\varphi'|",
             seed=SEED_GRAD, primary=PASCANU + ", eqs. 6-7", layout=NUMERATOR,
             assumptions=(SUBMULT, "||.||_2 is the spectral norm (the seed names no norm)",
-                         "gamma = 1 for tanh and relu (act.tanh.gamma, act.relu.gamma), 1/4 for sigmoid"))
+                         "gamma = 1 for tanh and relu (act.tanh.gamma, act.relu.gamma), 1/4 for sigmoid"),
+            steps=(
+                r"\|J_i\|_2 = \|\operatorname{diag}(\varphi'(a_i))\,W_h\|_2 \le \|\operatorname{diag}(\varphi'(a_i))\|_2\,\|W_h\|_2",
+                r"\|\operatorname{diag}(d)\|_2 = \sqrt{\lambda_{\max}(\operatorname{diag}(d)^\top\operatorname{diag}(d))} = \max_j |d_j|\ \Rightarrow\ \|\operatorname{diag}(\varphi'(a_i))\|_2 \le \gamma",
+                r"P_s = J_{k+s}\cdots J_{k+1}:\quad \|P_s\|_2 = \|J_{k+s}P_{s-1}\|_2 \le \|J_{k+s}\|_2\,\|P_{s-1}\|_2 \le \eta\cdot\eta^{s-1} = \eta^{s},\quad \eta = \gamma\,\|W_h\|_2",
+                r"\Rightarrow\ \Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 \le \prod_{i=k+1}^{t}\|\operatorname{diag}(\varphi'(a_i))\|_2\,\|W_h\|_2 \le (\gamma\,\|W_h\|_2)^{t-k},\qquad \gamma_{\tanh} = \gamma_{\operatorname{relu}} = 1",
+            ))
 def _bound():
     return _norm_bound()
 
@@ -213,7 +253,12 @@ def _bound():
 @derivation("rnn.bptt.vanishing_sufficient", title="||W_h||_2 < 1/gamma implies vanishing gradients",
             latex=r"\|W_h\|_2 < \tfrac{1}{\gamma} \implies \Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 \le \eta^{t-k} \xrightarrow[t-k\to\infty]{} 0,\quad \eta = \gamma\|W_h\|_2 < 1",
             seed=SEED_GRAD + " (‖W_hh‖<1 → 消失: true for tanh/relu, gamma = 1)", primary=PASCANU + ", §2.2 (sufficient condition)",
-            assumptions=(SUBMULT, "spectral norm"))
+            assumptions=(SUBMULT, "spectral norm"),
+            steps=(
+                r"\|W_h\|_2 < \frac{1}{\gamma}\ \Rightarrow\ \eta = \gamma\,\|W_h\|_2 < 1",
+                r"\Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 \le \eta^{t-k}\quad (\text{the norm bound})",
+                r"0 < \eta < 1:\ \eta = \frac{1}{1+\varepsilon},\ \varepsilon > 0,\quad \eta^{s} = (1+\varepsilon)^{-s} \to 0 \ (s = t - k \to \infty);\ \eta = 0 \text{ is trivial}",
+            ))
 def _vanishing():
     eps, s = sp.symbols("epsilon s", positive=True)
     eta = 1 / (1 + eps)  # every eta in (0, 1)
@@ -224,7 +269,12 @@ def _vanishing():
             latex=r"\sup_{t}\Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 = \infty \implies \|W_h\|_2 > \tfrac{1}{\gamma}",
             seed=SEED_GRAD, primary=PASCANU + ", §2.2 (necessary condition)",
             assumptions=(SUBMULT, "spectral norm"),
-            notes="Only necessary: rnn.claim.exploding_norm_gt_1 shows ||W_h|| > 1 does not imply exploding.")
+            notes="Only necessary: rnn.claim.exploding_norm_gt_1 shows ||W_h|| > 1 does not imply exploding.",
+            steps=(
+                r"\text{contrapositive:}\ \|W_h\|_2 \le \frac{1}{\gamma}\ \Rightarrow\ \eta = \gamma\,\|W_h\|_2 \le 1",
+                r"0 < \eta \le 1:\ \eta = \frac{1}{1+\varepsilon},\ \varepsilon \ge 0,\quad \ln \eta^{s} = -s\,\ln(1+\varepsilon) \le 0\ \Rightarrow\ \eta^{s} \le 1",
+                r"\Rightarrow\ \sup_t \Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 \le \sup_t \eta^{t-k} \le 1 < \infty",
+            ))
 def _exploding():
     eps, s = sp.symbols("epsilon s", nonnegative=True)
     log_bound = -s * sp.log(1 + eps)  # log eta^s with eta = 1/(1+eps) <= 1
@@ -239,7 +289,14 @@ def _exploding():
             notes=("Counterexample families, exact for every t > k: (1) saturated tanh: n = 1, W_h = 2, W_x x = 0, b = 3: "
                    "a_i = 2h_{i-1} + 3 > 1, so |J_i| = 2(1 - tanh^2 a_i) < 2(1 - tanh^2 1) < 0.84 and |dh_t/dh_k| < 0.84^(t-k) -> 0 "
                    "(vanishing although ||W_h|| = 2). (2) dead relu: n = 1, W_h = 2, W_x x = 0, b = -1, h_0 = 0: "
-                   "every a_i = -1, J_i = relu'(-1) 2 = 0, so dh_t/dh_k = 0."))
+                   "every a_i = -1, J_i = relu'(-1) 2 = 0, so dh_t/dh_k = 0."),
+            steps=(
+                r"\tanh,\ n = 1,\ W_h = 2,\ W_x x_i = 0,\ b = 3,\ h_{i-1} \in (-1, 1):\quad a_i = 2h_{i-1} + 3 > 2\cdot(-1) + 3 = 1",
+                r"|J_i| = 2\,(1 - \tanh^2 a_i) < 2\,(1 - \tanh^2 1) \approx 0.8399 < 0.84 \quad (1 - \tanh^2 \text{ decreases on } a > 0)",
+                r"\Big|\frac{\partial h_t}{\partial h_k}\Big| = \prod_{i=k+1}^{t} |J_i| < 0.84^{\,t-k} \to 0,\quad \text{although } \|W_h\|_2 = 2 > 1",
+                r"\operatorname{relu},\ n = 1,\ W_h = 2,\ W_x x_i = 0,\ b = -1,\ h_0 = 0:\quad a_i = 2\cdot 0 - 1 = -1,\ h_i = \operatorname{relu}(-1) = 0",
+                r"J_i = \operatorname{relu}'(-1)\cdot 2 = 0\ \Rightarrow\ \frac{\partial h_t}{\partial h_k} = 0 \ \text{ for every } t > k",
+            ))
 def _claim_exploding():
     a, e = sp.Symbol("a", positive=True), sp.Symbol("e", positive=True)
     return [

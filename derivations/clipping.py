@@ -87,7 +87,13 @@ def _with_cex(result, cex):
                   r"\begin{cases} \frac{c}{\lVert g\rVert}\,g & \lVert g\rVert > c\\ g & \text{otherwise}\end{cases}",
             seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO),
             notes="At ||g|| = c both branches give scale 1, so Pascanu's '>=', d2l's '>' and optax's "
-                  "strict '<' agree with this rule; Keras global_clipnorm computes c*min(1/n, 1/c).")
+                  "strict '<' agree with this rule; Keras global_clipnorm computes c*min(1/n, 1/c).",
+            steps=(
+                r"g' = s\,g,\qquad s = \min\Big(1, \frac{c}{\lVert g\rVert}\Big)",
+                r"\lVert g\rVert > c:\ \frac{c}{\lVert g\rVert} < 1\ \Rightarrow\ s = \frac{c}{\lVert g\rVert},\quad g' = \frac{c}{\lVert g\rVert}\,g",
+                r"\lVert g\rVert \le c:\ \frac{c}{\lVert g\rVert} \ge 1\ \Rightarrow\ s = 1,\quad g' = g",
+                r"\lVert g\rVert = c:\ \frac{c}{\lVert g\rVert} = 1 = s \ \text{ in both branches, so } \ge,\ >,\ < \text{ in the test give the same } g'",
+            ))
 def _rule():
     hi, lo = _scale(c + d, c), _scale(N, N + d0)
     return [("||g|| > c (N = c + d): the Piecewise scale is c/N", prove_equal(hi, c / (c + d))),
@@ -98,7 +104,12 @@ def _rule():
 
 @derivation("clip.norm.direction", title="Clipping by norm preserves the direction",
             latex=r"g' = s\,g,\quad s = \min\!\Big(1, \frac{c}{\lVert g\rVert}\Big) > 0",
-            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO))
+            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO),
+            steps=(
+                r"\lVert g\rVert > c:\ s = \frac{c}{\lVert g\rVert} > 0,\qquad \lVert g\rVert \le c:\ s = 1 > 0",
+                r"g' = s\,g\ \Rightarrow\ g'_i g_j - g'_j g_i = s\,(g_i g_j - g_j g_i) = 0",
+                r"\frac{g'}{\lVert g'\rVert} = \frac{s\,g}{s\,\lVert g\rVert} = \frac{g}{\lVert g\rVert}\quad (s > 0)",
+            ))
 def _direction():
     g = _vec("g", 3)
     s = sp.Min(1, c / sp.sqrt((g.T * g)[0]))
@@ -109,7 +120,12 @@ def _direction():
 
 @derivation("clip.norm.norm", title="The clipped norm is min(||g||, c)",
             latex=r"\lVert g'\rVert = \min(\lVert g\rVert, c)",
-            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO))
+            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO),
+            steps=(
+                r"\lVert g'\rVert = \lVert s\,g\rVert = \sqrt{s^2\, g^\top g} = s\,\lVert g\rVert \quad (s > 0)",
+                r"= \min\Big(1, \frac{c}{\lVert g\rVert}\Big)\lVert g\rVert = \min(\lVert g\rVert, c)",
+                r"\lVert g\rVert > c:\ \lVert g'\rVert = \frac{c}{\lVert g\rVert}\,\lVert g\rVert = c,\qquad \lVert g\rVert \le c:\ \lVert g'\rVert = 1\cdot\lVert g\rVert",
+            ))
 def _norm():
     g, s = _vec("g", 2), sp.Symbol("s", positive=True)
     return [("||g|| > c: ||g'|| = c = min(N, c)", prove_equal(_norm_after(_scale(c + d, c), c + d), sp.Min(c + d, c))),
@@ -120,7 +136,10 @@ def _norm():
 
 @derivation("clip.norm.identity_below", title="Clipping leaves a gradient with ||g|| <= c unchanged",
             latex=r"\lVert g\rVert \le c \implies g' = g",
-            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO))
+            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO),
+            steps=(
+                r"\lVert g\rVert \le c\ \Rightarrow\ \frac{c}{\lVert g\rVert} \ge 1\ \Rightarrow\ s = \min\Big(1, \frac{c}{\lVert g\rVert}\Big) = 1\ \Rightarrow\ g' = 1\cdot g = g",
+            ))
 def _identity_below():
     g = _vec("g", 2)
     return [("c = N + d, d >= 0: g' = scale * g = g", prove_equal(_scale(N, N + d0) * g, g))]
@@ -128,7 +147,12 @@ def _identity_below():
 
 @derivation("clip.norm.idempotent", title="Clipping by norm is idempotent",
             latex=r"\operatorname{clip}(\operatorname{clip}(g)) = \operatorname{clip}(g)",
-            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO))
+            seed=SEED_CLIP, primary=PASCANU_ALG1, assumptions=(C_POS, L2, G_NONZERO),
+            steps=(
+                r"g' = s_1 g,\qquad \lVert g'\rVert = \min(\lVert g\rVert, c) \le c",
+                r"s_2 = \min\Big(1, \frac{c}{\lVert g'\rVert}\Big) = \min\Big(1, \frac{c}{\min(\lVert g\rVert, c)}\Big) = 1",
+                r"\operatorname{clip}(\operatorname{clip}(g)) = s_2 s_1 g = s_1 g = \operatorname{clip}(g)",
+            ))
 def _idempotent():
     out = []
     for case, n, thr in (("||g|| > c", c + d, c), ("||g|| <= c", N, N + d0)):
@@ -142,7 +166,11 @@ def _idempotent():
 @derivation("clip.global_norm.concatenation",
             title="The global norm over several tensors is the norm of their concatenation",
             latex=r"\sqrt{\textstyle\sum_k \lVert g_k\rVert^2} = \lVert \operatorname{concat}(g_1,\dots,g_K)\rVert",
-            seed=SEED_CLIP, primary=TORCH_NORM + "; Keras 3 global_clipnorm", assumptions=(L2,))
+            seed=SEED_CLIP, primary=TORCH_NORM + "; Keras 3 global_clipnorm", assumptions=(L2,),
+            steps=(
+                r"\lVert \operatorname{concat}(g_1, \ldots, g_K)\rVert^2 = \sum_{k=1}^{K} \sum_{j} (g_k)_j^2 = \sum_{k=1}^{K} \lVert g_k\rVert^2",
+                r"\text{both sides} \ge 0\ \Rightarrow\ \sqrt{\sum_k \lVert g_k\rVert^2} = \lVert \operatorname{concat}(g_1, \ldots, g_K)\rVert",
+            ))
 def _concatenation():
     a, b = _vec("a", 2), _vec("b", 3)
     norm = lambda x: sp.sqrt((x.T * x)[0])  # noqa: E731
@@ -160,7 +188,13 @@ def _concatenation():
                   r"\ (\text{torch: } 10^{-6})",
             seed=SEED_CLIP, primary=TORCH_CLIP,
             assumptions=(C_POS, L2, G_NONZERO, "eps >= 0 (clip_eps; torch 1e-6, exact rule 0)",
-                         "applied always: the clamped coefficient multiplies every gradient"))
+                         "applied always: the clamped coefficient multiplies every gradient"),
+            steps=(
+                r"g' = s_\varepsilon\, g,\qquad s_\varepsilon = \min\Big(1, \frac{c}{\lVert g\rVert + \varepsilon}\Big),\ \text{applied to every gradient}",
+                r"\lVert g\rVert + \varepsilon > c:\ s_\varepsilon = \frac{c}{\lVert g\rVert + \varepsilon} < 1",
+                r"\lVert g\rVert + \varepsilon \le c:\ s_\varepsilon = 1,\quad g' = g",
+                r"\varepsilon = 0:\ s_0 = \min\Big(1, \frac{c}{\lVert g\rVert}\Big) \ \text{(the exact rule)};\quad \text{torch: } \varepsilon = 10^{-6}",
+            ))
 def _eps_rule():
     hi, lo = _scale(c + d - eps, c, eps), _scale(N, N + eps + d0, eps)
     return [("N + eps > c (N = c + d - eps): the Piecewise scale is c/(N + eps)", prove_equal(hi, c / (c + d))),
@@ -171,7 +205,11 @@ def _eps_rule():
 
 @derivation("clip.norm.eps.direction", title="torch's clipping preserves the direction",
             latex=r"g' = s\,g,\quad s = \min\!\Big(1, \frac{c}{\lVert g\rVert + \varepsilon}\Big) > 0",
-            seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps >= 0"))
+            seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps >= 0"),
+            steps=(
+                r"\lVert g\rVert + \varepsilon > c:\ s_\varepsilon = \frac{c}{\lVert g\rVert + \varepsilon} > 0,\qquad \lVert g\rVert + \varepsilon \le c:\ s_\varepsilon = 1 > 0",
+                r"g' = s_\varepsilon\, g\ \Rightarrow\ g'_i g_j - g'_j g_i = s_\varepsilon\,(g_i g_j - g_j g_i) = 0,\quad \frac{g'}{\lVert g'\rVert} = \frac{g}{\lVert g\rVert}",
+            ))
 def _eps_direction():
     g = _vec("g", 3)
     s = sp.Min(1, c / (sp.sqrt((g.T * g)[0]) + eps))
@@ -188,7 +226,14 @@ def _eps_direction():
             seed=SEED_CLIP, primary=TORCH_CLIP,
             assumptions=(C_POS, L2, G_NONZERO, "eps >= 0; eps > 0 for the strict shrink"),
             notes="So torch's post-clip norm is c N/(N + eps) < c (the shrink is below eps); test torch "
-                  "parity with this exact value, or rtol >~ eps/N against the exact rule.")
+                  "parity with this exact value, or rtol >~ eps/N against the exact rule.",
+            steps=(
+                r"\lVert g'\rVert = s_\varepsilon\,\lVert g\rVert = \lVert g\rVert\,\min\Big(1, \frac{c}{\lVert g\rVert + \varepsilon}\Big)",
+                r"\lVert g\rVert + \varepsilon > c:\ \lVert g'\rVert = \frac{c\,\lVert g\rVert}{\lVert g\rVert + \varepsilon}",
+                r"c - \lVert g'\rVert = c\,\frac{(\lVert g\rVert + \varepsilon) - \lVert g\rVert}{\lVert g\rVert + \varepsilon} = \frac{c\,\varepsilon}{\lVert g\rVert + \varepsilon} > 0 \quad (\varepsilon > 0)",
+                r"\varepsilon - (c - \lVert g'\rVert) = \frac{\varepsilon\,(\lVert g\rVert + \varepsilon - c)}{\lVert g\rVert + \varepsilon} \ge 0\ \Rightarrow\ 0 \le c - \lVert g'\rVert \le \varepsilon",
+                r"\lVert g\rVert + \varepsilon \le c:\ \lVert g'\rVert = \lVert g\rVert",
+            ))
 def _eps_norm():
     folded = _norm_after(_scale(N, c, eps), N)
     hi = folded.subs(N, c + d - eps)      # N + eps = c + d > c
@@ -206,7 +251,11 @@ def _eps_norm():
 @derivation("clip.norm.eps.identity_below", title="torch's clipping leaves ||g|| + eps <= c unchanged",
             latex=r"\lVert g\rVert + \varepsilon \le c \implies g' = g",
             seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps >= 0"),
-            notes="For c - eps < ||g|| <= c the scale is c/(||g|| + eps) < 1: torch shrinks slightly.")
+            notes="For c - eps < ||g|| <= c the scale is c/(||g|| + eps) < 1: torch shrinks slightly.",
+            steps=(
+                r"\lVert g\rVert + \varepsilon \le c\ \Rightarrow\ \frac{c}{\lVert g\rVert + \varepsilon} \ge 1\ \Rightarrow\ s_\varepsilon = 1\ \Rightarrow\ g' = g",
+                r"c - \varepsilon < \lVert g\rVert \le c:\ s_\varepsilon = \frac{c}{\lVert g\rVert + \varepsilon} < 1 \quad (\text{torch shrinks slightly})",
+            ))
 def _eps_identity_below():
     g = _vec("g", 2)
     return [("c = N + eps + d, d >= 0: g' = scale * g = g", prove_equal(_scale(N, N + eps + d0, eps) * g, g))]
@@ -217,7 +266,13 @@ def _eps_identity_below():
             latex=r"\varepsilon > 0,\ \lVert g\rVert + \varepsilon > c \implies "
                   r"\operatorname{clip}_\varepsilon(\operatorname{clip}_\varepsilon(g)) "
                   r"\ne \operatorname{clip}_\varepsilon(g)",
-            seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps > 0"))
+            seed=SEED_CLIP, primary=TORCH_CLIP, assumptions=(C_POS, L2, G_NONZERO, "eps > 0"),
+            steps=(
+                r"c = 1,\ \varepsilon = 10^{-6},\ \lVert g\rVert = 2:\quad N_1 = \lVert \operatorname{clip}_\varepsilon(g)\rVert = \frac{2}{2 + 10^{-6}} = \frac{2000000}{2000001} \approx 0.9999995",
+                r"N_1 + \varepsilon = \frac{2000002000001}{2000001000000} > 1 = c\ \Rightarrow\ \text{the second clip scales by } \frac{c}{N_1 + \varepsilon} < 1",
+                r"\lVert \operatorname{clip}_\varepsilon(\operatorname{clip}_\varepsilon(g))\rVert = \frac{N_1}{N_1 + \varepsilon} = \frac{2000000000000}{2000002000001} \approx 0.999999 \ne N_1",
+                r"\text{in general, } \lVert g\rVert + \varepsilon > c:\quad N_1 + \varepsilon - c = \frac{\varepsilon\,(\lVert g\rVert + \varepsilon - c)}{\lVert g\rVert + \varepsilon} > 0",
+            ))
 def _eps_not_idempotent():
     c0, e0, n0 = sp.Integer(1), sp.Rational(1, 10 ** 6), sp.Integer(2)
     n1 = _norm_after(_scale(n0, c0, e0), n0)
@@ -243,7 +298,12 @@ def _keras_scale(n, thr):
 @derivation("clip.per_tensor.norm", title="Per-tensor clipping (Keras clipnorm) bounds each tensor's norm",
             latex=r"g_k' = g_k \min\!\Big(1, \frac{c}{\lVert g_k\rVert}\Big) = \frac{c\,g_k}{\max(\lVert g_k\rVert, c)}"
                   r"\implies \lVert g_k'\rVert = \min(\lVert g_k\rVert, c)\ \forall k",
-            seed=SEED_CLIP, primary=KERAS_CLIPNORM, assumptions=(C_POS, L2, "every g_k != 0"))
+            seed=SEED_CLIP, primary=KERAS_CLIPNORM, assumptions=(C_POS, L2, "every g_k != 0"),
+            steps=(
+                r"\min\Big(1, \frac{c}{\lVert g_k\rVert}\Big) = \frac{c}{\max(\lVert g_k\rVert, c)}",
+                r"\lVert g_k'\rVert = \frac{c\,\lVert g_k\rVert}{\max(\lVert g_k\rVert, c)} = c \ \ (\lVert g_k\rVert > c),\qquad \lVert g_k'\rVert = \lVert g_k\rVert \ \ (\lVert g_k\rVert \le c)",
+                r"\Rightarrow\ \lVert g_k'\rVert = \min(\lVert g_k\rVert, c) \ \text{ for each } k \text{ separately}",
+            ))
 def _per_tensor_norm():
     N1, N2 = sp.symbols("N1 N2", positive=True)
     out = []
@@ -260,7 +320,12 @@ def _per_tensor_norm():
             title="Per-tensor clipping does not preserve the direction of the whole gradient",
             latex=r"g_1 = (3),\ g_2 = (1),\ c = 2:\ (g_1', g_2') = (2, 1) \not\parallel (3, 1)",
             seed=SEED_CLIP, primary=KERAS_CLIPNORM, assumptions=(C_POS, L2),
-            notes="Global clipping (torch clip_grad_norm_, Keras global_clipnorm) keeps the direction.")
+            notes="Global clipping (torch clip_grad_norm_, Keras global_clipnorm) keeps the direction.",
+            steps=(
+                r"c = 2:\quad g_1' = 3\cdot\frac{2}{\max(3, 2)} = 2,\qquad g_2' = 1\cdot\frac{2}{\max(1, 2)} = 1",
+                r"g_1' g_2 - g_2' g_1 = 2\cdot 1 - 1\cdot 3 = -1 \ne 0\ \Rightarrow\ (2, 1) \not\parallel (3, 1)",
+                r"\text{global: } \lVert(3, 1)\rVert = \sqrt{10} > 2,\quad (g_1', g_2') = \frac{2}{\sqrt{10}}\,(3, 1) \parallel (3, 1)",
+            ))
 def _per_tensor_not_global():
     c0, g1, g2 = sp.Integer(2), sp.Integer(3), sp.Integer(1)
     p1, p2 = g1 * _keras_scale(abs(g1), c0), g2 * _keras_scale(abs(g2), c0)
@@ -284,7 +349,12 @@ def _clip_value(x, lim):
             latex=r"g_i' = \min(\max(g_i, -v), v) = "
                   r"\begin{cases} -v & g_i < -v\\ v & g_i > v\\ g_i & \text{otherwise}\end{cases}",
             seed=SEED_CLIP, primary=TORCH_VALUE + "; Keras 3 clipvalue (keras/src/optimizers/base_optimizer.py)",
-            assumptions=("v > 0", "element-wise"))
+            assumptions=("v > 0", "element-wise"),
+            steps=(
+                r"g_i > v:\ \max(g_i, -v) = g_i,\quad \min(g_i, v) = v",
+                r"g_i < -v:\ \max(g_i, -v) = -v,\quad \min(-v, v) = -v",
+                r"-v \le g_i \le v:\ \max(g_i, -v) = g_i,\quad \min(g_i, v) = g_i",
+            ))
 def _value_rule():
     x = sp.Symbol("x", real=True)
     pw = sp.Piecewise((-v, x < -v), (v, x > v), (x, True))
@@ -302,7 +372,11 @@ def _value_rule():
 @derivation("clip.value.not_direction", kind="refutation",
             title="Clipping by value does not preserve the direction",
             latex=r"g = (2, \tfrac12),\ v = 1:\ g' = (1, \tfrac12) \not\parallel g",
-            seed=SEED_CLIP, primary=TORCH_VALUE, assumptions=("v > 0",))
+            seed=SEED_CLIP, primary=TORCH_VALUE, assumptions=("v > 0",),
+            steps=(
+                r"g = \Big(2, \frac{1}{2}\Big),\ v = 1:\quad g' = \Big(\min(\max(2, -1), 1),\ \min\Big(\max\Big(\frac{1}{2}, -1\Big), 1\Big)\Big) = \Big(1, \frac{1}{2}\Big)",
+                r"g'_1 g_2 - g'_2 g_1 = 1\cdot\frac{1}{2} - \frac{1}{2}\cdot 2 = -\frac{1}{2} \ne 0\ \Rightarrow\ g' \not\parallel g",
+            ))
 def _value_not_direction():
     g = sp.Matrix([2, sp.Rational(1, 2)])
     gp = g.applyfunc(lambda x: _clip_value(x, 1))

@@ -235,13 +235,27 @@ def _forward_record(variant):
     return obligations
 
 
+_STEPS_FORWARD = {
+    "reset_after": (
+        r"r = \sigma(W_{xr}x + W_{hr}h + b_r),\qquad z = \sigma(W_{xz}x + W_{hz}h + b_z)",
+        r"n_k = \tanh\Big(\sum_j (W_{xn})_{kj}\,x_j + (b_{xn})_k + r_k\Big(\sum_j (W_{hn})_{kj}\,h_j + (b_{hn})_k\Big)\Big)",
+        r"h'_k = z_k\,h_k + (1 - z_k)\,n_k",
+    ),
+    "reset_before": (
+        r"r = \sigma(W_{xr}x + W_{hr}h + b_r),\qquad z = \sigma(W_{xz}x + W_{hz}h + b_z)",
+        r"n_k = \tanh\Big(\sum_j (W_{xn})_{kj}\,x_j + (b_{xn})_k + (b_{hn})_k + \sum_j (W_{hn})_{kj}\,r_j\,h_j\Big)",
+        r"h'_k = z_k\,h_k + (1 - z_k)\,n_k",
+    ),
+}
+
 for _v in VARIANTS:
     derivation(f"gru.cell.forward.{_v}", kind="definition", title=f"The GRU cell ({_v.replace('_', '-')})",
                latex=_GATES + _LATEX[_v] + _UPDATE, seed=SEED_GRU, primary=PRIMARY[_v],
                assumptions=(_SHAPES, f"variant {_v} (a declared convention, never a tolerance)"),
                notes=_Z_NOTE + (" Under reset_before, b_xn and b_hn only act as a sum b_xn + b_hn."
                                 if _v == "reset_before" else
-                                " Under reset_after, b_hn sits inside r∘(.) and is not interchangeable with b_xn."))(
+                                " Under reset_after, b_hn sits inside r∘(.) and is not interchangeable with b_xn."),
+               steps=_STEPS_FORWARD[_v])(
         _forward_record(_v))
 
 
@@ -285,16 +299,51 @@ _VW = {"reset_after": (r"\frac{\partial\langle\delta,h'\rangle}{\partial W_{xr}}
                         r"W_{xz}: g_z x^\top,\ W_{hz}: g_z h^\top,\ b_z: g_z,\ W_{xn}: g_n x^\top,\ "
                         r"W_{hn}: g_n (r\odot h)^\top,\ b_{xn} = b_{hn}: g_n")}
 
+_STEPS_JH = {
+    "reset_after": (
+        r"h' = z\odot h + (1-z)\odot n:\quad \frac{\partial h'}{\partial h} = \operatorname{diag}(z) + \operatorname{diag}(h-n)\,\frac{\partial z}{\partial h} + \operatorname{diag}(1-z)\,\frac{\partial n}{\partial h}",
+        r"\frac{\partial z}{\partial h} = \operatorname{diag}(z\odot(1-z))\,W_{hz},\quad \frac{\partial r}{\partial h} = \operatorname{diag}(r\odot(1-r))\,W_{hr},\quad \frac{\partial n}{\partial h} = \operatorname{diag}(1-n^2)\,\frac{\partial a_n}{\partial h}",
+        r"a_n = W_{xn}x + b_{xn} + r\odot u,\ u = W_{hn}h + b_{hn}:\quad \frac{\partial a_n}{\partial h} = \operatorname{diag}(u)\,\frac{\partial r}{\partial h} + \operatorname{diag}(r)\,W_{hn} = \operatorname{diag}(u\odot r\odot(1-r))W_{hr} + \operatorname{diag}(r)W_{hn}",
+        r"\text{cotangents at } a_z, a_n:\quad g_z = (h-n)\odot z\odot(1-z)\odot\delta,\qquad g_n = (1-z)\odot(1-n^2)\odot\delta",
+        r"J_h^\top\delta = z\odot\delta + W_{hz}^\top g_z + \Big(\frac{\partial a_n}{\partial h}\Big)^{\top} g_n = z\odot\delta + W_{hz}^\top g_z + W_{hr}^\top g_r + W_{hn}^\top g_u,\quad g_r = r\odot(1-r)\odot u\odot g_n,\ g_u = r\odot g_n",
+    ),
+    "reset_before": (
+        r"h' = z\odot h + (1-z)\odot n:\quad \frac{\partial h'}{\partial h} = \operatorname{diag}(z) + \operatorname{diag}(h-n)\,\frac{\partial z}{\partial h} + \operatorname{diag}(1-z)\,\frac{\partial n}{\partial h}",
+        r"\frac{\partial z}{\partial h} = \operatorname{diag}(z\odot(1-z))\,W_{hz},\quad \frac{\partial r}{\partial h} = \operatorname{diag}(r\odot(1-r))\,W_{hr},\quad \frac{\partial n}{\partial h} = \operatorname{diag}(1-n^2)\,\frac{\partial a_n}{\partial h}",
+        r"a_n = W_{xn}x + b_{xn} + b_{hn} + W_{hn}(r\odot h):\quad \frac{\partial a_n}{\partial h} = W_{hn}\Big(\operatorname{diag}(h)\,\frac{\partial r}{\partial h} + \operatorname{diag}(r)\Big) = W_{hn}\big(\operatorname{diag}(h\odot r\odot(1-r))W_{hr} + \operatorname{diag}(r)\big)",
+        r"\text{cotangents at } a_z, a_n:\quad g_z = (h-n)\odot z\odot(1-z)\odot\delta,\qquad g_n = (1-z)\odot(1-n^2)\odot\delta",
+        r"J_h^\top\delta = z\odot\delta + W_{hz}^\top g_z + \Big(\frac{\partial a_n}{\partial h}\Big)^{\top} g_n = z\odot\delta + W_{hz}^\top g_z + W_{hr}^\top g_r + r\odot q,\quad q = W_{hn}^\top g_n,\ g_r = r\odot(1-r)\odot h\odot q",
+    ),
+}
+_STEPS_JX = {
+    "reset_after": (
+        r"h' = z\odot h + (1-z)\odot n,\ h \text{ fixed}:\quad \frac{\partial h'}{\partial x} = \operatorname{diag}(h-n)\,\frac{\partial z}{\partial x} + \operatorname{diag}(1-z)\,\frac{\partial n}{\partial x}",
+        r"\frac{\partial z}{\partial x} = \operatorname{diag}(z\odot(1-z))\,W_{xz},\quad \frac{\partial r}{\partial x} = \operatorname{diag}(r\odot(1-r))\,W_{xr},\quad \frac{\partial n}{\partial x} = \operatorname{diag}(1-n^2)\,\frac{\partial a_n}{\partial x}",
+        r"a_n = W_{xn}x + b_{xn} + r\odot u,\ u = W_{hn}h + b_{hn}:\quad \frac{\partial a_n}{\partial x} = W_{xn} + \operatorname{diag}(u)\,\frac{\partial r}{\partial x} = W_{xn} + \operatorname{diag}(u\odot r\odot(1-r))W_{xr}",
+        r"\text{cotangents at } a_z, a_n:\quad g_z = (h-n)\odot z\odot(1-z)\odot\delta,\qquad g_n = (1-z)\odot(1-n^2)\odot\delta",
+        r"J_x^\top\delta = W_{xz}^\top g_z + \Big(\frac{\partial a_n}{\partial x}\Big)^{\top} g_n = W_{xz}^\top g_z + W_{xr}^\top g_r + W_{xn}^\top g_n,\quad g_r = r\odot(1-r)\odot u\odot g_n",
+    ),
+    "reset_before": (
+        r"h' = z\odot h + (1-z)\odot n,\ h \text{ fixed}:\quad \frac{\partial h'}{\partial x} = \operatorname{diag}(h-n)\,\frac{\partial z}{\partial x} + \operatorname{diag}(1-z)\,\frac{\partial n}{\partial x}",
+        r"\frac{\partial z}{\partial x} = \operatorname{diag}(z\odot(1-z))\,W_{xz},\quad \frac{\partial r}{\partial x} = \operatorname{diag}(r\odot(1-r))\,W_{xr},\quad \frac{\partial n}{\partial x} = \operatorname{diag}(1-n^2)\,\frac{\partial a_n}{\partial x}",
+        r"a_n = W_{xn}x + b_{xn} + b_{hn} + W_{hn}(r\odot h):\quad \frac{\partial a_n}{\partial x} = W_{xn} + W_{hn}\operatorname{diag}(h)\,\frac{\partial r}{\partial x} = W_{xn} + W_{hn}\operatorname{diag}(h\odot r\odot(1-r))W_{xr}",
+        r"\text{cotangents at } a_z, a_n:\quad g_z = (h-n)\odot z\odot(1-z)\odot\delta,\qquad g_n = (1-z)\odot(1-n^2)\odot\delta",
+        r"J_x^\top\delta = W_{xz}^\top g_z + \Big(\frac{\partial a_n}{\partial x}\Big)^{\top} g_n = W_{xz}^\top g_z + W_{xr}^\top g_r + W_{xn}^\top g_n,\quad q = W_{hn}^\top g_n,\ g_r = r\odot(1-r)\odot h\odot q",
+    ),
+}
+
 for _v in VARIANTS:
     derivation(f"gru.cell.jacobian_h.{_v}", title=f"GRU cell Jacobian with respect to the previous state ({_v.replace('_', '-')})",
                latex=_JH[_v] + r",\qquad " + _G + _GR[_v] + r",\ " + _VH[_v],
                seed=SEED_GRU, primary=PRIMARY[_v], layout=NUMERATOR, assumptions=(_SHAPES,),
-               notes="Proved at (n, m) in " + str(SIZES) + "; the diag(z) term is the direct path through z∘h.")(
+               notes="Proved at (n, m) in " + str(SIZES) + "; the diag(z) term is the direct path through z∘h.",
+               steps=_STEPS_JH[_v])(
         _jac_record(_v, "h"))
     derivation(f"gru.cell.jacobian_x.{_v}", title=f"GRU cell Jacobian with respect to the input ({_v.replace('_', '-')})",
                latex=_JX[_v] + r",\qquad " + _G + _GR[_v] + r",\ " + _VX,
                seed=SEED_GRU, primary=PRIMARY[_v], layout=NUMERATOR, assumptions=(_SHAPES,),
-               notes="Proved at (n, m) in " + str(SIZES) + ".")(_jac_record(_v, "x"))
+               notes="Proved at (n, m) in " + str(SIZES) + ".",
+               steps=_STEPS_JX[_v])(_jac_record(_v, "x"))
 
 
 def _weights_record(variant):
@@ -313,6 +362,21 @@ def _weights_record(variant):
     return obligations
 
 
+_STEPS_WEIGHTS = {
+    "reset_after": (
+        r"L = \langle\delta, h'\rangle:\quad \frac{\partial L}{\partial a_z} = g_z = (h-n)\odot z\odot(1-z)\odot\delta,\qquad \frac{\partial L}{\partial a_n} = g_n = (1-z)\odot(1-n^2)\odot\delta",
+        r"a_n = W_{xn}x + b_{xn} + r\odot u,\ u = W_{hn}h + b_{hn}:\quad \frac{\partial L}{\partial u} = g_u = r\odot g_n,\qquad \frac{\partial L}{\partial a_r} = g_r = r\odot(1-r)\odot u\odot g_n",
+        r"\text{every affine map } y = W v + b:\quad \frac{\partial L}{\partial W} = \frac{\partial L}{\partial y}\,v^\top,\qquad \frac{\partial L}{\partial b} = \frac{\partial L}{\partial y}",
+        r"W_{xr}: g_r x^\top,\ W_{hr}: g_r h^\top,\ b_r: g_r,\ W_{xz}: g_z x^\top,\ W_{hz}: g_z h^\top,\ b_z: g_z,\ W_{xn}: g_n x^\top,\ b_{xn}: g_n,\ W_{hn}: g_u h^\top,\ b_{hn}: g_u",
+    ),
+    "reset_before": (
+        r"L = \langle\delta, h'\rangle:\quad \frac{\partial L}{\partial a_z} = g_z = (h-n)\odot z\odot(1-z)\odot\delta,\qquad \frac{\partial L}{\partial a_n} = g_n = (1-z)\odot(1-n^2)\odot\delta",
+        r"a_n = W_{xn}x + b_{xn} + b_{hn} + W_{hn}(r\odot h):\quad \frac{\partial L}{\partial (r\odot h)} = q = W_{hn}^\top g_n,\qquad \frac{\partial L}{\partial a_r} = g_r = r\odot(1-r)\odot h\odot q",
+        r"\text{every affine map } y = W v + b:\quad \frac{\partial L}{\partial W} = \frac{\partial L}{\partial y}\,v^\top,\qquad \frac{\partial L}{\partial b} = \frac{\partial L}{\partial y}",
+        r"W_{xr}: g_r x^\top,\ W_{hr}: g_r h^\top,\ b_r: g_r,\ W_{xz}: g_z x^\top,\ W_{hz}: g_z h^\top,\ b_z: g_z,\ W_{xn}: g_n x^\top,\ W_{hn}: g_n (r\odot h)^\top,\ b_{xn} = b_{hn}: g_n",
+    ),
+}
+
 for _v in VARIANTS:
     derivation(f"gru.cell.jacobian_weights.{_v}",
                title=f"GRU cell gradients with respect to every weight and bias block ({_v.replace('_', '-')})",
@@ -322,7 +386,8 @@ for _v in VARIANTS:
                                      "of the compact gradient"),
                notes=("Under reset_before the gradients of b_xn and b_hn are equal (they only act as a sum)."
                       if _v == "reset_before" else
-                      "Under reset_after b_hn is gated by r: its gradient r∘g_n differs from b_xn's g_n."))(
+                      "Under reset_after b_hn is gated by r: its gradient r∘g_n differs from b_xn's g_n."),
+               steps=_STEPS_WEIGHTS[_v])(
         _weights_record(_v))
 
 
@@ -342,7 +407,13 @@ def _scalar_gru():
             assumptions=("z = sigmoid(a_z) in (0, 1) over the reals (act.sigmoid.range)",
                          "holds for both variants: only the candidate n differs"),
             notes="A product of two reals is <= 0 iff they do not share a strict sign, i.e. h' lies in the closed "
-                  "interval between h and n; it is strictly inside when h != n.")
+                  "interval between h and n; it is strictly inside when h != n.",
+            steps=(
+                r"h'_i - h_i = z_i h_i + (1-z_i)\,n_i - h_i = (1-z_i)(n_i - h_i)",
+                r"h'_i - n_i = z_i h_i + (1-z_i)\,n_i - n_i = z_i(h_i - n_i)",
+                r"(h'_i - h_i)(h'_i - n_i) = -z_i(1-z_i)(h_i - n_i)^2 \le 0 \quad (z_i = \sigma(\cdot) \in (0, 1))",
+                r"\Rightarrow\ h'_i - h_i \text{ and } h'_i - n_i \text{ do not share a strict sign}:\ \min(h_i, n_i) \le h'_i \le \max(h_i, n_i)",
+            ))
 def _convexity():
     h, n, z, hp = _scalar_gru()
     a = sp.Symbol("a", real=True)
@@ -386,7 +457,14 @@ _U_BOUND = r"|\mathrm{fl}(h')| \le 1 + 2u"
                    "1 + 2u and 1 + 4u; rounding to nearest is monotone, hence |fl(h')| <= 1 + 2u = 1 + 1 ulp(1) "
                    "(" + _U_BOUND + "). torch's order (h - n)*z + n is weaker: fl(fl(h - n) z) = (h - n) z (1 + theta), "
                    "|theta| <= 2u + u^2, |h - n| <= 2, so the sum before the last rounding is <= 1 + 2z(2u + u^2) "
-                   "<= 1 + 4u + 2u^2 < 1 + 5u, hence |fl(h')| <= 1 + 4u (2 ulps) for that order."))
+                   "<= 1 + 4u + 2u^2 < 1 + 5u, hence |fl(h')| <= 1 + 4u (2 ulps) for that order."),
+            steps=(
+                r"1 - h'_i = z_i(1 - h_i) + (1-z_i)(1 - n_i),\qquad 1 + h'_i = z_i(1 + h_i) + (1-z_i)(1 + n_i)",
+                r"z_i \in (0, 1),\ |n_i| < 1,\ |h_i| \le 1:\quad 1 \mp h'_i \ge (1-z_i)(1 \mp n_i) > 0\ \Rightarrow\ |h'_i| < 1;\ \text{induction on } t \text{ from } \|h_0\|_\infty \le 1",
+                r"\text{float, } |z|, |h|, |n| \le 1:\quad |\mathrm{fl}(z h)| \le z(1+u),\qquad |\mathrm{fl}(\mathrm{fl}(1-z)\,n)| \le (1-z)(1+u)^2",
+                r"(1+u)^2 - \big(z(1+u) + (1-z)(1+u)^2\big) = z\,u\,(1+u) \ge 0\ \Rightarrow\ |\text{sum}| \le (1+u)^2 = 1 + 2u + u^2 < 1 + 3u",
+                r"1 + 3u \text{ is the midpoint of the floats } 1 + 2u,\ 1 + 4u;\ \text{rounding to nearest is monotone}\ \Rightarrow\ |\hat h'| \le 1 + 2u",
+            ))
 def _bounded():
     h, n, z, hp = _scalar_gru()
     e = sp.Symbol("e", nonnegative=True)  # e = 1 -+ h >= 0 (the induction hypothesis)
@@ -437,7 +515,14 @@ _CEX2 = {"W_hn": [[0, 1], [0, 0]], "h": [0, 1], "W_hr": [[0, 0], [0, 2]]}  # n =
                    "b_hn = 0 (a scalar r commutes with W_hn). Counterexample 2 (n = 2, m = 1, b_hn = 0, so the "
                    "bias is not the only difference): W_hn = [[0,1],[0,0]], W_hr = [[0,0],[0,2]], h = (0, 1), all "
                    "else 0: r = (1/2, sigmoid(2)); after: h'_0 = tanh(1/2)/2, before: h'_0 = tanh(sigmoid(2))/2. "
-                   "The variant is a declared convention, never a tolerance."))
+                   "The variant is a declared convention, never a tolerance."),
+            steps=(
+                r"n = m = 1,\ \text{every weight, bias and input } 0 \text{ except } b_{hn} = 1:\quad r = z = \sigma(0) = \frac{1}{2}",
+                r"\text{after: } a_n = r\,(W_{hn}h + b_{hn}) = \frac{1}{2},\ h' = \frac{\tanh(1/2)}{2};\qquad \text{before: } a_n = b_{hn} + W_{hn}\,r\,h = 1,\ h' = \frac{\tanh(1)}{2} \ne \frac{\tanh(1/2)}{2}",
+                r"n = 1:\ a_n^{\text{after}} - a_n^{\text{before}} = r\,(W_{hn}h + b_{hn}) - b_{hn} - W_{hn}\,r\,h = (r - 1)\,b_{hn}",
+                r"n = 2,\ b_{hn} = 0:\ W_{hn} = e_1 e_2^\top,\ W_{hr} = 2\,e_2 e_2^\top,\ h = (0, 1),\ \text{all else } 0:\quad z = \Big(\frac{1}{2}, \frac{1}{2}\Big),\ r = \Big(\frac{1}{2}, \sigma(2)\Big)",
+                r"\text{first entry:}\ \text{after } h'_1 = \frac{1}{2}\tanh\big(r_1 (W_{hn}h)_1\big) = \frac{\tanh(1/2)}{2},\quad \text{before } h'_1 = \frac{1}{2}\tanh\big((W_{hn}(r\odot h))_1\big) = \frac{\tanh(\sigma(2))}{2} \ne \frac{\tanh(1/2)}{2}",
+            ))
 def _variants_differ():
     out = []
     after, before = _point_value("reset_after", 1, 1, _CEX1), _point_value("reset_before", 1, 1, _CEX1)
@@ -475,7 +560,13 @@ LSTM_TWO_BIAS = 4 * (_n * (_n + _m) + 2 * _n)
             notes=("Free (identifiable) parameters are fewer than stored ones with two biases: reset_after has "
                    "3n(n+m) + 4n (b_r, b_z, b_xn, b_hn; the r and z biases of b_ih and b_hh only act as sums), "
                    "reset_before 3n(n+m) + 3n. The counts here are what frameworks store and report; the two "
-                   "layouts differ by exactly 3n (the Keras reset_after default change, tensorflow/tensorflow#43960)."))
+                   "layouts differ by exactly 3n (the Keras reset_after default change, tensorflow/tensorflow#43960)."),
+            steps=(
+                r"3 \text{ blocks } (r, z, n):\quad 3nm + 3n^2 = 3n(n+m) \ \text{ weights}",
+                r"\text{one bias } (3n):\quad 3n(n+m) + 3n = 3\big(n(n+m) + n\big)",
+                r"\text{two biases } b_{ih}, b_{hh}\ (3n \text{ each}):\quad 3n(n+m) + 6n = 3\big(n(n+m) + 2n\big)",
+                r"3\big(n(n+m) + 2n\big) - 3\big(n(n+m) + n\big) = 3n",
+            ))
 def _gru_param_count():
     out = []
     for nn, mm in ((1, 1), (2, 3), (3, 2)):
@@ -501,7 +592,13 @@ def _gru_param_count():
                          "GRU: gru.param_count", "n, m positive integers"),
             notes=("Same layout (torch GRU vs torch LSTM; Keras GRU(reset_after=False) vs Keras LSTM): exactly 3/4. "
                    "Real Keras defaults, GRU(reset_after=True) vs LSTM: 3(n+m+2)/(4(n+m+1)) > 3/4; at n = m = 1 it "
-                   "is 12/12 = 1 (no saving at all); it tends to 3/4 as n + m grows."))
+                   "is 12/12 = 1 (no saving at all); it tends to 3/4 as n + m grows."),
+            steps=(
+                r"\frac{3(n(n+m)+n)}{4(n(n+m)+n)} = \frac{3}{4},\qquad \frac{3(n(n+m)+2n)}{4(n(n+m)+2n)} = \frac{3}{4}",
+                r"\frac{3(n(n+m)+2n)}{4(n(n+m)+n)} = \frac{3n(n+m+2)}{4n(n+m+1)} = \frac{3(n+m+2)}{4(n+m+1)}",
+                r"\frac{3(n+m+2)}{4(n+m+1)} - \frac{3}{4} = \frac{3(n+m+2) - 3(n+m+1)}{4(n+m+1)} = \frac{3}{4(n+m+1)} > 0",
+                r"n = m = 1:\quad \frac{3\cdot 4}{4\cdot 3} = 1",
+            ))
 def _ratio():
     same1 = GRU_ONE_BIAS / LSTM_ONE_BIAS
     same2 = GRU_TWO_BIAS / LSTM_TWO_BIAS

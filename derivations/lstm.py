@@ -222,7 +222,12 @@ def _cotangent(n, m):
             seed=SEED_LSTM, primary=PRIMARY,
             assumptions=("W_x*: n x m, W_h*: n x n, b_*, h, c: n, x: m", "gate order i, f, g, o (as torch.nn.LSTM)",
                          "one bias per gate; a second bias (b_hh) only adds to b_*"),
-            notes="The seed writes c̃_t for g. Peephole connections (Gers & Schmidhuber 2000) are not part of this cell.")
+            notes="The seed writes c̃_t for g. Peephole connections (Gers & Schmidhuber 2000) are not part of this cell.",
+            steps=(
+                r"a_\ast = W_{x\ast}x + W_{h\ast}h + b_\ast,\quad (a_\ast)_k = \sum_{j} (W_{x\ast})_{kj}\,x_j + \sum_{j} (W_{h\ast})_{kj}\,h_j + (b_\ast)_k,\quad \ast = i, f, g, o",
+                r"i = \sigma(a_i),\quad f = \sigma(a_f),\quad g = \tanh(a_g),\quad o = \sigma(a_o)\quad (\text{entry by entry})",
+                r"c'_k = f_k\,c_k + i_k\,g_k,\qquad h'_k = o_k\,\tanh(c'_k),\qquad k = 1, \ldots, n",
+            ))
 def _forward():
     out = []
     for n, m in SIZES:
@@ -240,7 +245,12 @@ def _forward():
                    r"\frac{\partial h'}{\partial o} = \tanh(c'),\ \frac{\partial h'}{\partial c'} = o\,(1-\tanh^2 c')"),
             seed=SEED_LSTM, primary=PRIMARY,
             assumptions=("per unit (diagonal): f, i, g, o, c, c' are scalar symbols of one unit; "
-                         "c' = f c + i g with f, i, g, c independent; h' = o tanh(c') with o, c' independent",))
+                         "c' = f c + i g with f, i, g, c independent; h' = o tanh(c') with o, c' independent",),
+            steps=(
+                r"\sigma' = \sigma(1-\sigma),\qquad \tanh' = 1 - \tanh^2",
+                r"c' = f c + i g:\quad \frac{\partial c'}{\partial f} = c,\ \ \frac{\partial c'}{\partial i} = g,\ \ \frac{\partial c'}{\partial g} = i,\ \ \frac{\partial c'}{\partial c} = f",
+                r"h' = o\tanh(c'):\quad \frac{\partial h'}{\partial o} = \tanh(c'),\ \ \frac{\partial h'}{\partial c'} = o\,\tanh'(c') = o\,(1 - \tanh^2 c')",
+            ))
 def _partials():
     out = [(f"sigmoid: {d}", r) for d, r in activations._sigmoid_derivative()]
     out += [(f"tanh: {d}", r) for d, r in activations._tanh_derivative()]
@@ -284,10 +294,24 @@ _VJP = (r",\quad J_{%(v)s}^\top\begin{bmatrix}\delta_h\\ \delta_c\end{bmatrix} =
 derivation("lstm.cell.jacobian_h", title="LSTM cell Jacobians of (h', c') with respect to the previous h",
            latex=_JH % {"v": "h"} + _VJP % {"v": "h"}, seed=SEED_LSTM, primary=PRIMARY, layout=NUMERATOR,
            assumptions=(HELD + "; here x and c are held fixed", "proved element-wise at (n, m) in {(1, 1), (2, 3)}"),
+           steps=(
+               r"a_\ast = W_{x\ast}x + W_{h\ast}h + b_\ast,\ \frac{\partial a_\ast}{\partial h} = W_{h\ast}:\quad \frac{\partial i}{\partial h} = \operatorname{diag}(i(1-i))W_{hi},\ \frac{\partial f}{\partial h} = \operatorname{diag}(f(1-f))W_{hf},\ \frac{\partial g}{\partial h} = \operatorname{diag}(1-g^2)W_{hg},\ \frac{\partial o}{\partial h} = \operatorname{diag}(o(1-o))W_{ho}",
+               r"c' = f\odot c + i\odot g\ (x, c \text{ fixed}):\quad \frac{\partial c'}{\partial h} = \operatorname{diag}(c)\frac{\partial f}{\partial h} + \operatorname{diag}(g)\frac{\partial i}{\partial h} + \operatorname{diag}(i)\frac{\partial g}{\partial h}",
+               r"h' = o\odot\tanh(c'):\quad \frac{\partial h'}{\partial h} = \operatorname{diag}(\tanh(c'))\frac{\partial o}{\partial h} + \operatorname{diag}(o\odot(1-\tanh^2 c'))\frac{\partial c'}{\partial h}",
+               r"\Big(\frac{\partial h'}{\partial h}\Big)^{\top}\delta_h + \Big(\frac{\partial c'}{\partial h}\Big)^{\top}\delta_c = W_{ho}^\top z_o + \Big(\frac{\partial c'}{\partial h}\Big)^{\top}\delta_c^{\mathrm{tot}},\quad \delta_c^{\mathrm{tot}} = \delta_c + \delta_h\odot o\odot(1-\tanh^2 c')",
+               r"\Big(\frac{\partial c'}{\partial h}\Big)^{\top}\delta_c^{\mathrm{tot}} = W_{hf}^\top z_f + W_{hi}^\top z_i + W_{hg}^\top z_g\ \Rightarrow\ J_{h}^\top(\delta_h, \delta_c) = \sum_{\ast = i, f, g, o} W_{h\ast}^\top z_\ast",
+           ),
            )(_jacobian_record("h", ("jac_hh", "jac_ch"), "vjp_h"))
 derivation("lstm.cell.jacobian_x", title="LSTM cell Jacobians of (h', c') with respect to the input x",
            latex=_JH % {"v": "x"} + _VJP % {"v": "x"}, seed=SEED_LSTM, primary=PRIMARY, layout=NUMERATOR,
            assumptions=(HELD + "; here h and c are held fixed", "proved element-wise at (n, m) in {(1, 1), (2, 3)}"),
+           steps=(
+               r"a_\ast = W_{x\ast}x + W_{h\ast}h + b_\ast,\ \frac{\partial a_\ast}{\partial x} = W_{x\ast}:\quad \frac{\partial i}{\partial x} = \operatorname{diag}(i(1-i))W_{xi},\ \frac{\partial f}{\partial x} = \operatorname{diag}(f(1-f))W_{xf},\ \frac{\partial g}{\partial x} = \operatorname{diag}(1-g^2)W_{xg},\ \frac{\partial o}{\partial x} = \operatorname{diag}(o(1-o))W_{xo}",
+               r"c' = f\odot c + i\odot g\ (h, c \text{ fixed}):\quad \frac{\partial c'}{\partial x} = \operatorname{diag}(c)\frac{\partial f}{\partial x} + \operatorname{diag}(g)\frac{\partial i}{\partial x} + \operatorname{diag}(i)\frac{\partial g}{\partial x}",
+               r"h' = o\odot\tanh(c'):\quad \frac{\partial h'}{\partial x} = \operatorname{diag}(\tanh(c'))\frac{\partial o}{\partial x} + \operatorname{diag}(o\odot(1-\tanh^2 c'))\frac{\partial c'}{\partial x}",
+               r"\Big(\frac{\partial h'}{\partial x}\Big)^{\top}\delta_h + \Big(\frac{\partial c'}{\partial x}\Big)^{\top}\delta_c = W_{xo}^\top z_o + \Big(\frac{\partial c'}{\partial x}\Big)^{\top}\delta_c^{\mathrm{tot}},\quad \delta_c^{\mathrm{tot}} = \delta_c + \delta_h\odot o\odot(1-\tanh^2 c')",
+               r"\Big(\frac{\partial c'}{\partial x}\Big)^{\top}\delta_c^{\mathrm{tot}} = W_{xf}^\top z_f + W_{xi}^\top z_i + W_{xg}^\top z_g\ \Rightarrow\ J_{x}^\top(\delta_h, \delta_c) = \sum_{\ast = i, f, g, o} W_{x\ast}^\top z_\ast",
+           ),
            )(_jacobian_record("x", ("jac_hx", "jac_cx"), "vjp_x"))
 derivation("lstm.cell.jacobian_c", title="LSTM cell Jacobians of (h', c') with respect to the previous c",
            latex=(r"\frac{\partial c'}{\partial c} = \operatorname{diag}(f),\quad \frac{\partial h'}{\partial c} = "
@@ -296,6 +320,12 @@ derivation("lstm.cell.jacobian_c", title="LSTM cell Jacobians of (h', c') with r
            seed=SEED_LSTM, primary=PRIMARY, layout=NUMERATOR,
            assumptions=(HELD + "; here x and h are held fixed, so no gate moves with c",
                         "proved element-wise at (n, m) in {(1, 1), (2, 3)}"),
+           steps=(
+               r"\text{the gates depend on } (x, h) \text{ only}:\quad \frac{\partial i}{\partial c} = \frac{\partial f}{\partial c} = \frac{\partial g}{\partial c} = \frac{\partial o}{\partial c} = 0",
+               r"c' = f\odot c + i\odot g\ \Rightarrow\ \frac{\partial c'}{\partial c} = \operatorname{diag}(f)",
+               r"h' = o\odot\tanh(c')\ \Rightarrow\ \frac{\partial h'}{\partial c} = \operatorname{diag}(o\odot(1-\tanh^2 c'))\,\frac{\partial c'}{\partial c} = \operatorname{diag}(o\odot(1-\tanh^2 c')\odot f)",
+               r"\Big(\frac{\partial h'}{\partial c}\Big)^{\top}\delta_h + \Big(\frac{\partial c'}{\partial c}\Big)^{\top}\delta_c = f\odot\big(\delta_c + \delta_h\odot o\odot(1-\tanh^2 c')\big) = \delta_c^{\mathrm{tot}}\odot f",
+           ),
            )(_jacobian_record("c", ("jac_hc", "jac_cc"), "vjp_c"))
 
 
@@ -307,7 +337,14 @@ derivation("lstm.cell.jacobian_c", title="LSTM cell Jacobians of (h', c') with r
             seed=SEED_LSTM, primary=PRIMARY, layout="denominator (gradients J^T delta, shaped like the parameter)",
             assumptions=("delta_h, delta_c: cotangents on h', c' (L = <delta_h, h'> + <delta_c, c'>)",
                          "J = d[h'; c']/dvec(P) element-wise, vec row-major; proved J^T [delta_h; delta_c] = vec(VJP form) "
-                         "for all 12 blocks at (n, m) in {(1, 1), (2, 1)}"))
+                         "for all 12 blocks at (n, m) in {(1, 1), (2, 1)}"),
+            steps=(
+                r"L = \langle\delta_h, h'\rangle + \langle\delta_c, c'\rangle,\quad h' = o\odot\tanh(c'):\quad \frac{\partial L}{\partial c'} = \delta_c + \delta_h\odot o\odot(1-\tanh^2 c') = \delta_c^{\mathrm{tot}}",
+                r"\frac{\partial L}{\partial o} = \delta_h\odot\tanh(c'),\quad \frac{\partial L}{\partial f} = \delta_c^{\mathrm{tot}}\odot c,\quad \frac{\partial L}{\partial i} = \delta_c^{\mathrm{tot}}\odot g,\quad \frac{\partial L}{\partial g} = \delta_c^{\mathrm{tot}}\odot i",
+                r"z_\ast = \frac{\partial L}{\partial a_\ast}:\ z_o = \delta_h\odot\tanh(c')\odot o(1-o),\ z_f = \delta_c^{\mathrm{tot}}\odot c\odot f(1-f),\ z_i = \delta_c^{\mathrm{tot}}\odot g\odot i(1-i),\ z_g = \delta_c^{\mathrm{tot}}\odot i\odot(1-g^2)",
+                r"(a_\ast)_k = \sum_j (W_{h\ast})_{kj} h_j + \sum_j (W_{x\ast})_{kj} x_j + (b_\ast)_k:\quad \frac{\partial L}{\partial (W_{h\ast})_{kj}} = (z_\ast)_k\,h_j,\ \ \frac{\partial L}{\partial (W_{x\ast})_{kj}} = (z_\ast)_k\,x_j,\ \ \frac{\partial L}{\partial (b_\ast)_k} = (z_\ast)_k",
+                r"\Rightarrow\ \frac{\partial L}{\partial W_{h\ast}} = z_\ast h^\top,\quad \frac{\partial L}{\partial W_{x\ast}} = z_\ast x^\top,\quad \frac{\partial L}{\partial b_\ast} = z_\ast",
+            ))
 def _weights():
     out = []
     for n, m in WEIGHT_SIZES:
@@ -331,7 +368,12 @@ def _state_block_matrix(cell, E):
                    r"\in\mathbb{R}^{2n\times 2n}"),
             seed=SEED_LSTM, primary=PRIMARY, layout=NUMERATOR,
             assumptions=("x (and the parameters) held fixed; the blocks are lstm.cell.jacobian_h / jacobian_c",
-                         "proved element-wise at (n, m) in {(1, 1), (2, 3)}"))
+                         "proved element-wise at (n, m) in {(1, 1), (2, 3)}"),
+            steps=(
+                r"x \text{ fixed}:\quad dh' = \frac{\partial h'}{\partial h}\,dh + \frac{\partial h'}{\partial c}\,dc,\qquad dc' = \frac{\partial c'}{\partial h}\,dh + \frac{\partial c'}{\partial c}\,dc",
+                r"\frac{\partial h'}{\partial c} = \operatorname{diag}(o\odot(1-\tanh^2 c')\odot f),\qquad \frac{\partial c'}{\partial c} = \operatorname{diag}(f)",
+                r"S = \frac{\partial(h', c')}{\partial(h, c)} \in \mathbb{R}^{2n\times 2n}:\ \text{rows } 1..n = \Big(\frac{\partial h'}{\partial h},\ \frac{\partial h'}{\partial c}\Big),\ \text{rows } n{+}1..2n = \Big(\frac{\partial c'}{\partial h},\ \operatorname{diag}(f)\Big)",
+            ))
 def _state():
     out = []
     for n, m in SIZES:
@@ -352,7 +394,13 @@ def _state():
                          "proved at explicit t - k = 2, 3 (n = 2) with the gates independent symbols, and at t - k = 1 "
                          "for the real cell (lstm.cell.jacobian_c: dc'/dc = diag(f) with x, h fixed)"),
             notes=("This is not the total derivative when h_{i-1} = o_{i-1} tanh(c_{i-1}) is allowed to move: "
-                   "see lstm.state.c_to_c_full and lstm.state.chain_not_blockwise."))
+                   "see lstm.state.c_to_c_full and lstm.state.chain_not_blockwise."),
+            steps=(
+                r"c_i = f_i\odot c_{i-1} + (\text{terms that do not involve } c_{i-1}),\quad f_i \text{ fixed (a function of } x_i, h_{i-1})",
+                r"\frac{\partial c_i}{\partial c_{i-1}} = \operatorname{diag}(f_i)",
+                r"\frac{\partial c_t}{\partial c_k} = \frac{\partial c_t}{\partial c_{t-1}}\,\frac{\partial c_{t-1}}{\partial c_k} = \operatorname{diag}(f_t)\operatorname{diag}(f_{t-1})\cdots\operatorname{diag}(f_{k+1})",
+                r"\operatorname{diag}(u)\operatorname{diag}(v) = \operatorname{diag}(u\odot v)\ \Rightarrow\ \frac{\partial c_t}{\partial c_k} = \operatorname{diag}\Big(\prod_{i=k+1}^{t} f_i\Big)\ (\text{element-wise product})",
+            ))
 def _cec():
     n = 2
     out = []
@@ -382,7 +430,14 @@ def _cec():
                          "dc_t/dh_{t-1} is the compact lstm.cell.jacobian_h block, evaluated at h_{t-1}",
                          "proved element-wise at n = 2, m = 1"),
             notes=("The extra term is not zero in general: n = 1, every weight 0 except W_hg = 1, every bias 0, "
-                   "x_t = 0, c_{t-1} = 0, o_{t-1} = 1/2 gives dc_t/dc_{t-1} = 1/2 + 1/4, not diag(f_t) = 1/2."))
+                   "x_t = 0, c_{t-1} = 0, o_{t-1} = 1/2 gives dc_t/dc_{t-1} = 1/2 + 1/4, not diag(f_t) = 1/2."),
+            steps=(
+                r"c_t = f_t\odot c_{t-1} + i_t\odot g_t,\quad \text{gates of step } t = \text{functions of } (x_t, h_{t-1}),\quad h_{t-1} = o_{t-1}\odot\tanh(c_{t-1})",
+                r"\frac{d c_t}{d c_{t-1}} = \frac{\partial c_t}{\partial c_{t-1}} + \frac{\partial c_t}{\partial h_{t-1}}\,\frac{\partial h_{t-1}}{\partial c_{t-1}}",
+                r"\frac{\partial c_t}{\partial c_{t-1}} = \operatorname{diag}(f_t),\qquad \frac{\partial h_{t-1}}{\partial c_{t-1}} = \operatorname{diag}\big(o_{t-1}\odot(1-\tanh^2 c_{t-1})\big)\quad (o_{t-1} \text{ fixed})",
+                r"n = 1,\ W_{hg} = 1,\ \text{all else } 0,\ x_t = 0,\ c_{t-1} = 0,\ o_{t-1} = \frac{1}{2}:\quad h_{t-1} = 0,\ i_t = f_t = \frac{1}{2},\ g_t = 0",
+                r"\frac{\partial c_t}{\partial h_{t-1}} = i_t(1 - g_t^2)W_{hg} = \frac{1}{2}:\quad \frac{d c_t}{d c_{t-1}} = \frac{1}{2} + \frac{1}{2}\cdot\frac{1}{2} = \frac{3}{4} \ne \frac{1}{2} = f_t",
+            ))
 def _c_full():
     n, m = 2, 1
     cell, E, _, _ = explicit_cell(n, m)
@@ -447,7 +502,14 @@ def _S_at(n, m, Pe, x, h, c):
             notes=("Counterexample (exact, n = m = 1): W_hg = 1, every other weight and bias 0, x_1 = x_2 = 0, h_0 = c_0 = 0. "
                    "Then i = f = o = 1/2, g = 0, the state stays (0, 0), and S_1 = S_2 = [[1/4, 1/4], [1/2, 1/2]] "
                    "(dc'/dh = 1/2, dh'/dc = 1/4 non-zero). The true dc_2/dc_0 = [S_2 S_1]_cc = 1/2*1/4 + 1/2*1/2 = 3/8, "
-                   "but [S_2]_cc [S_1]_cc = 1/4."))
+                   "but [S_2]_cc [S_1]_cc = 1/4."),
+            steps=(
+                r"[S_2 S_1]_{cc} = [S_2]_{ch}[S_1]_{hc} + [S_2]_{cc}[S_1]_{cc}",
+                r"n = m = 1,\ W_{hg} = 1,\ \text{all other weights and biases } 0,\ x_1 = x_2 = 0,\ h_0 = c_0 = 0:\quad i = f = o = \frac{1}{2},\ g = 0,\ (h_1, c_1) = (0, 0)",
+                r"S_1 = S_2:\quad [S]_{hh} = [S]_{hc} = \frac{1}{4},\qquad [S]_{ch} = [S]_{cc} = \frac{1}{2}",
+                r"\frac{\partial c_2}{\partial c_0} = [S_2 S_1]_{cc} = \frac{1}{2}\cdot\frac{1}{4} + \frac{1}{2}\cdot\frac{1}{2} = \frac{3}{8}",
+                r"[S_2]_{cc}\,[S_1]_{cc} = \frac{1}{2}\cdot\frac{1}{2} = \frac{1}{4} \ne \frac{3}{8}",
+            ))
 def _not_blockwise():
     n = 1
     out = []
@@ -483,7 +545,13 @@ def _not_blockwise():
             seed=SEED_LSTM, primary=PRIMARY, layout=NUMERATOR,
             assumptions=("held fixed: x_{k+1}, ..., x_t and the parameters; both h and c flow",
                          "explicit at t - k = 1, 2 (n = m = 1); for every t - k by the induction step "
-                         "d cell(x, F(h_k, c_k))/d(h_k, c_k) = S(x, F) dF/d(h_k, c_k), F undefined (n = 1, 2)"))
+                         "d cell(x, F(h_k, c_k))/d(h_k, c_k) = S(x, F) dF/d(h_k, c_k), F undefined (n = 1, 2)"),
+            steps=(
+                r"(h_i, c_i) = \operatorname{cell}(x_i, h_{i-1}, c_{i-1}),\qquad S_i = \frac{\partial(h_i, c_i)}{\partial(h_{i-1}, c_{i-1})}",
+                r"t = k+1:\quad \frac{\partial(h_{k+1}, c_{k+1})}{\partial(h_k, c_k)} = S_{k+1}",
+                r"\frac{\partial(h_t, c_t)}{\partial(h_k, c_k)} = \frac{\partial(h_t, c_t)}{\partial(h_{t-1}, c_{t-1})}\,\frac{\partial(h_{t-1}, c_{t-1})}{\partial(h_k, c_k)} = S_t\,\frac{\partial(h_{t-1}, c_{t-1})}{\partial(h_k, c_k)}",
+                r"= S_t\,(S_{t-1}\cdots S_{k+1}) = S_t S_{t-1}\cdots S_{k+1}",
+            ))
 def _chain():
     out = []
     for span in (1, 2):
@@ -526,7 +594,13 @@ def _chain():
                    "condition for the carousel to carry the gradient is f near 1 (Gers, Schmidhuber & Cummins "
                    "2000: the forget gate learns to stay open; Hochreiter & Schmidhuber 1997's CEC is the case f = 1), "
                    "hence the practice of a forget-gate bias of 1 (Jozefowicz, Zaremba & Sutskever 2015) or 2 "
-                   "(Gers et al. 2000 suggest positive initial forget biases)."))
+                   "(Gers et al. 2000 suggest positive initial forget biases)."),
+            steps=(
+                r"n = 1,\ W_{h\ast} = 0,\ W_{xf} = 0,\ b_f = -10:\quad f_i = \sigma(-10) =: f \in (0, 1) \ \text{ at every step}",
+                r"W_{h\ast} = 0:\quad [S_i]_{hh} = [S_i]_{ch} = 0,\quad [S_i]_{hc} = \alpha_i := o_i(1-\tanh^2 c_i)\,f \in (0, f],\quad [S_i]_{cc} = f",
+                r"s = t - k:\quad [S_t\cdots S_{k+1}]_{hc} = \alpha_t f^{s-1} \le f^{s},\qquad \frac{\partial c_t}{\partial c_k} = [S_t\cdots S_{k+1}]_{cc} = f^{s},\qquad \text{the } h\text{-columns are } 0",
+                r"f = \sigma(-10) = \frac{1}{1+e^{10}} \approx 4.54\cdot 10^{-5} < \frac{1}{20000}\ \Rightarrow\ f^{t-k} < \Big(\frac{1}{20000}\Big)^{t-k} \to 0",
+            ))
 def _claim():
     out = []
     n, m = 1, 1
@@ -575,7 +649,14 @@ F32_BELOW = sp.Rational(4542609, 2 ** 18)   # its float32 predecessor
                    "iff x >= ln(2^25 - 1) = 17.32867948...; the smallest such float32 is 9085219/2^19 = 17.32868004 "
                    "(its predecessor 17.32867813 still gives 0.99999994). A naive float32 1/(1 + exp(-x)) already returns "
                    "1.0 from x >= 24 ln 2 = 16.64 (1 + e^-x rounds to 1 once e^-x <= 2^-24; e^-17 < 2^-24 < e^-16). "
-                   "So in float32 an open gate can be exactly 1 (and a saturated sigma' exactly 0)."))
+                   "So in float32 an open gate can be exactly 1 (and a saturated sigma' exactly 0)."),
+            steps=(
+                r"i, f, o = \sigma(a) = \frac{1}{1+e^{-a}} \in (0, 1),\qquad g = \tanh(a) \in (-1, 1)",
+                r"\sigma(x) \ge 1 - 2^{-25} \iff e^{-x} \le \frac{2^{-25}}{1 - 2^{-25}} = \frac{1}{2^{25} - 1} \iff x \ge \ln(2^{25} - 1) \approx 17.3287",
+                r"\text{binary32 below } 1 \text{ is spaced } 2^{-24}:\ [1 - 2^{-25}, 1) \text{ rounds to } 1.0\ (\text{the midpoint } 1 - 2^{-25} \text{ ties to even, to } 1.0)",
+                r"\text{smallest float32 with } \mathrm{fl}_{32}(\sigma(x)) = 1:\ x = \frac{9085219}{2^{19}} \approx 17.32868;\ \text{its predecessor } \frac{4542609}{2^{18}} \text{ gives } 0.99999994",
+                r"\text{naive } 1/(1+e^{-x}) \text{ in float32}:\ 1 + e^{-x} \text{ rounds to } 1 \text{ once } e^{-x} \le 2^{-24},\ \text{i.e. } x \ge 24\ln 2 \approx 16.64\ (e^{-17} < 2^{-24} < e^{-16})",
+            ))
 def _range():
     out = [(f"i, f, o = sigma(a): {d}", r) for d, r in activations._sigmoid_range()]
     out += [(f"g = tanh(a): {d}", r) for d, r in activations._tanh_range()]
@@ -594,7 +675,11 @@ def _range():
 @derivation("lstm.param_count", title="Parameter count of one LSTM layer",
             latex=r"|\theta| = 4\,(n(n+m) + n)\ (\text{one bias}),\qquad 4\,(n(n+m) + n) + 4n\ (\text{two biases } b_{ih}, b_{hh})",
             seed=SEED_LSTM, primary=PRIMARY + "; torch.nn.LSTM (weight_ih (4n, m), weight_hh (4n, n), bias_ih, bias_hh)",
-            assumptions=("counted as the free entries of the 12 explicit parameter blocks (and a second 4n bias)",))
+            assumptions=("counted as the free entries of the 12 explicit parameter blocks (and a second 4n bias)",),
+            steps=(
+                r"\text{per gate } \ast = i, f, g, o:\quad |W_{x\ast}| + |W_{h\ast}| + |b_\ast| = nm + n^2 + n = n(n+m) + n",
+                r"4 \text{ gates}:\ |\theta| = 4\,(n(n+m) + n);\qquad \text{a second bias } b_{hh} \in \mathbb{R}^{4n}:\ 4\,(n(n+m) + n) + 4n",
+            ))
 def _param_count():
     n, m = sp.symbols("n m", positive=True, integer=True)
     out = []
@@ -639,7 +724,12 @@ __all__ = ["Cell", "explicit_cell", "explicit_params", "step", "PARAMS", "GATES"
             latex=r"\frac{\partial c_t}{\partial c_{t-1}}\Big|_{h_{t-1},\,x_t\ \text{fixed}} = \operatorname{diag}(f_t)",
             seed=SEED_LSTM, primary=HOCHREITER + "; " + GERS, layout=NUMERATOR,
             assumptions=("held fixed: h_{t-1} and x_t, hence every gate; the total derivative is lstm.state.c_to_c_full",
-                         "proved element-wise at (n, m) in {(1, 1), (2, 3)}"))
+                         "proved element-wise at (n, m) in {(1, 1), (2, 3)}"),
+            steps=(
+                r"c_t = f_t\odot c_{t-1} + i_t\odot g_t,\qquad f_t, i_t, g_t \ \text{ are functions of } (x_t, h_{t-1}) \text{ only}",
+                r"h_{t-1}, x_t \text{ fixed}:\quad \frac{\partial f_t}{\partial c_{t-1}} = \frac{\partial i_t}{\partial c_{t-1}} = \frac{\partial g_t}{\partial c_{t-1}} = 0",
+                r"\frac{\partial (c_t)_k}{\partial (c_{t-1})_j} = (f_t)_k \ \text{ if } j = k,\ 0 \ \text{ otherwise}\ \Rightarrow\ \frac{\partial c_t}{\partial c_{t-1}} = \operatorname{diag}(f_t)",
+            ))
 def _dc_dc_prev():
     out = []
     for n, m in SIZES:

@@ -35,6 +35,7 @@ class Spec:
     layout: Optional[str]
     notes: str
     fn: Callable
+    steps: tuple = ()
 
 
 _SPECS: dict[str, Spec] = {}
@@ -42,15 +43,19 @@ _KERNELS: dict[str, Callable] = {}
 
 
 def derivation(id: str, *, title: str, latex: str, seed: str, primary: str, kind: str = "theorem",
-               assumptions: tuple = (), layout: Optional[str] = None, notes: str = ""):
-    """Register a derivation function under a stable id."""
+               assumptions: tuple = (), layout: Optional[str] = None, notes: str = "", steps: tuple = ()):
+    """Register a derivation function under a stable id.
+
+    ``steps``: the chain-rule steps of the derivation, one LaTeX display line each (for the book). They
+    explain; the obligations prove (the exact checks of the final result, never of the prose).
+    """
     if kind not in KINDS:
         raise ValueError(f"derivation {id!r}: kind={kind!r}, but should be one of {KINDS}")
 
     def deco(fn):
         if id in _SPECS and _SPECS[id].fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"duplicate derivation id {id!r}")
-        _SPECS[id] = Spec(id, title, latex, seed, primary, kind, tuple(assumptions), layout, notes, fn)
+        _SPECS[id] = Spec(id, title, latex, seed, primary, kind, tuple(assumptions), layout, notes, fn, tuple(steps))
         return fn
 
     return deco
@@ -91,6 +96,7 @@ def run_spec(spec: Spec) -> dict:
         "assumptions": list(spec.assumptions),
         "layout": spec.layout,
         "notes": spec.notes,
+        "steps": list(spec.steps),
         "status": status_of(spec.kind, results),
         "obligations": [{"statement": d, **r.to_json()} for d, r in obligations],
         "counterexample": counterexamples[0] if counterexamples else None,

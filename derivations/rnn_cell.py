@@ -108,7 +108,12 @@ def _jacobian_record(wrt: str, compact: str, vjp: str | None = None):
 @derivation("rnn.cell.forward", kind="definition", title="The vanilla RNN cell",
             latex=r"h' = \varphi(a),\quad a = W_x x + W_h h + b,\quad h'_i = \varphi\Big(\sum_j (W_x)_{ij} x_j + \sum_j (W_h)_{ij} h_j + b_i\Big)",
             seed=SEED_RNN, primary=ELMAN, assumptions=("W_x: n x m, W_h: n x n, b, h: n, x: m", "phi in {tanh, relu}"),
-            notes="The seed writes W_hh h + W_xh x + b_h; dlproof names them W_h, W_x, b.")
+            notes="The seed writes W_hh h + W_xh x + b_h; dlproof names them W_h, W_x, b.",
+            steps=(
+                r"a = W_x x + W_h h + b \in \mathbb{R}^{n},\qquad W_x \in \mathbb{R}^{n\times m},\ W_h \in \mathbb{R}^{n\times n},\ b, h \in \mathbb{R}^{n},\ x \in \mathbb{R}^{m}",
+                r"a_i = \sum_{j=1}^{m} (W_x)_{ij}\, x_j + \sum_{j=1}^{n} (W_h)_{ij}\, h_j + b_i,\qquad i = 1, \ldots, n",
+                r"h'_i = \varphi(a_i),\qquad \varphi = \tanh \ \text{ or } \ \operatorname{relu}",
+            ))
 def _forward():
     out = []
     for n, m in SIZES:
@@ -121,13 +126,31 @@ def _forward():
 _J = r"\frac{\partial h'}{\partial %s}"
 derivation("rnn.cell.jacobian_h", title="RNN cell Jacobian with respect to the previous state",
            latex=_J % "h" + r" = \operatorname{diag}(\varphi'(a))\,W_h,\qquad \Big(\frac{\partial h'}{\partial h}\Big)^{\!\top}\delta = W_h^\top(\varphi'(a)\odot\delta)",
-           seed=SEED_RNN + "; §2 (diag(tanh'))", primary=ELMAN, layout=NUMERATOR)(_jacobian_record("h", "jac_h", "vjp_h"))
+           seed=SEED_RNN + "; §2 (diag(tanh'))", primary=ELMAN, layout=NUMERATOR,
+           steps=(
+               r"a = W_x x + W_h h + b,\quad h' = \varphi(a)",
+               r"\frac{\partial h'_i}{\partial h_j} = \varphi'(a_i)\,\frac{\partial a_i}{\partial h_j} = \varphi'(a_i)\,(W_h)_{ij}",
+               r"\frac{\partial h'}{\partial h} = \frac{\partial h'}{\partial a}\frac{\partial a}{\partial h} = \operatorname{diag}(\varphi'(a))\, W_h",
+               r"\Big(\frac{\partial h'}{\partial h}\Big)^{\top}\delta = W_h^\top \operatorname{diag}(\varphi'(a))\,\delta = W_h^\top(\varphi'(a)\odot\delta)",
+               r"\varphi = \tanh:\ \tanh'(a) = 1 - \tanh^2(a) = 1 - h'^{\odot 2}\ \Rightarrow\ \frac{\partial h'}{\partial h} = \operatorname{diag}(1 - h'^{\odot 2})\, W_h",
+           ))(_jacobian_record("h", "jac_h", "vjp_h"))
 derivation("rnn.cell.jacobian_x", title="RNN cell Jacobian with respect to the input",
            latex=_J % "x" + r" = \operatorname{diag}(\varphi'(a))\,W_x,\qquad J_x^\top\delta = W_x^\top(\varphi'(a)\odot\delta)",
-           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR)(_jacobian_record("x", "jac_x", "vjp_x"))
+           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR,
+           steps=(
+               r"a = W_x x + W_h h + b,\quad h' = \varphi(a)",
+               r"\frac{\partial h'_i}{\partial x_j} = \varphi'(a_i)\,\frac{\partial a_i}{\partial x_j} = \varphi'(a_i)\,(W_x)_{ij}",
+               r"\frac{\partial h'}{\partial x} = \frac{\partial h'}{\partial a}\frac{\partial a}{\partial x} = \operatorname{diag}(\varphi'(a))\, W_x",
+               r"J_x^\top\delta = W_x^\top \operatorname{diag}(\varphi'(a))\,\delta = W_x^\top(\varphi'(a)\odot\delta)",
+           ))(_jacobian_record("x", "jac_x", "vjp_x"))
 derivation("rnn.cell.jacobian_b", title="RNN cell Jacobian with respect to the bias",
            latex=_J % "b" + r" = \operatorname{diag}(\varphi'(a)),\qquad J_b^\top\delta = \varphi'(a)\odot\delta",
-           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR)(_jacobian_record("b", "jac_b", "vjp_b"))
+           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR,
+           steps=(
+               r"a = W_x x + W_h h + b,\quad h' = \varphi(a),\quad \frac{\partial a}{\partial b} = I_n",
+               r"\frac{\partial h'}{\partial b} = \frac{\partial h'}{\partial a}\frac{\partial a}{\partial b} = \operatorname{diag}(\varphi'(a))\, I_n = \operatorname{diag}(\varphi'(a))",
+               r"J_b^\top\delta = \operatorname{diag}(\varphi'(a))\,\delta = \varphi'(a)\odot\delta",
+           ))(_jacobian_record("b", "jac_b", "vjp_b"))
 
 
 def _weight_jacobian(wrt: str, right: str):
@@ -151,10 +174,24 @@ def _weight_jacobian(wrt: str, right: str):
 
 derivation("rnn.cell.jacobian_W_h", title="RNN cell Jacobian with respect to the recurrent weights",
            latex=r"\frac{\partial h'}{\partial \operatorname{vec}(W_h)} = \operatorname{diag}(\varphi'(a))\,(I_n \otimes h^\top),\qquad \frac{\partial \langle\delta, h'\rangle}{\partial W_h} = (\varphi'(a)\odot\delta)\,h^\top",
-           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR)(_weight_jacobian("W_h", "h"))
+           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR,
+           steps=(
+               r"a_i = \sum_{k} (W_h)_{ik}\, h_k + \ldots \ \Rightarrow\ \frac{\partial a_i}{\partial (W_h)_{jk}} = h_k \ \text{ if } i = j,\ 0 \ \text{ otherwise}",
+               r"\frac{\partial a}{\partial \operatorname{vec}(W_h)} = I_n \otimes h^\top \quad (\operatorname{vec} \text{ row-major: row } j \text{ of } W_h \text{ is block } j)",
+               r"\frac{\partial h'}{\partial \operatorname{vec}(W_h)} = \frac{\partial h'}{\partial a}\frac{\partial a}{\partial \operatorname{vec}(W_h)} = \operatorname{diag}(\varphi'(a))\,(I_n \otimes h^\top)",
+               r"\frac{\partial \langle\delta, h'\rangle}{\partial (W_h)_{jk}} = \sum_i \delta_i\,\varphi'(a_i)\,\frac{\partial a_i}{\partial (W_h)_{jk}} = \varphi'(a_j)\,\delta_j\, h_k",
+               r"\Rightarrow\ \frac{\partial \langle\delta, h'\rangle}{\partial W_h} = (\varphi'(a)\odot\delta)\,h^\top",
+           ))(_weight_jacobian("W_h", "h"))
 derivation("rnn.cell.jacobian_W_x", title="RNN cell Jacobian with respect to the input weights",
            latex=r"\frac{\partial h'}{\partial \operatorname{vec}(W_x)} = \operatorname{diag}(\varphi'(a))\,(I_n \otimes x^\top),\qquad \frac{\partial \langle\delta, h'\rangle}{\partial W_x} = (\varphi'(a)\odot\delta)\,x^\top",
-           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR)(_weight_jacobian("W_x", "x"))
+           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR,
+           steps=(
+               r"a_i = \sum_{k} (W_x)_{ik}\, x_k + \ldots \ \Rightarrow\ \frac{\partial a_i}{\partial (W_x)_{jk}} = x_k \ \text{ if } i = j,\ 0 \ \text{ otherwise}",
+               r"\frac{\partial a}{\partial \operatorname{vec}(W_x)} = I_n \otimes x^\top \quad (\operatorname{vec} \text{ row-major: row } j \text{ of } W_x \text{ is block } j)",
+               r"\frac{\partial h'}{\partial \operatorname{vec}(W_x)} = \frac{\partial h'}{\partial a}\frac{\partial a}{\partial \operatorname{vec}(W_x)} = \operatorname{diag}(\varphi'(a))\,(I_n \otimes x^\top)",
+               r"\frac{\partial \langle\delta, h'\rangle}{\partial (W_x)_{jk}} = \sum_i \delta_i\,\varphi'(a_i)\,\frac{\partial a_i}{\partial (W_x)_{jk}} = \varphi'(a_j)\,\delta_j\, x_k",
+               r"\Rightarrow\ \frac{\partial \langle\delta, h'\rangle}{\partial W_x} = (\varphi'(a)\odot\delta)\,x^\top",
+           ))(_weight_jacobian("W_x", "x"))
 
 
 # ---- kernels: the compact formulas, instantiated per activation, printed as batched NumPy ----
@@ -181,7 +218,11 @@ __all__ = ["Cell", "explicit_cell", "SEED_RNN", "ELMAN", "combine"]
 @derivation("rnn.param_count", title="Parameter count of one RNN layer",
             latex=r"|\theta| = nm + n^2 + n \ (\text{one bias}),\qquad nm + n^2 + 2n \ (\text{two biases } b_{ih}, b_{hh})",
             seed=SEED_RNN, primary=ELMAN + "; torch.nn.RNN (bias_ih, bias_hh)",
-            assumptions=("counted as the free entries of W_x, W_h and the bias vector(s)",))
+            assumptions=("counted as the free entries of W_x, W_h and the bias vector(s)",),
+            steps=(
+                r"W_x \in \mathbb{R}^{n\times m},\ W_h \in \mathbb{R}^{n\times n},\ b \in \mathbb{R}^{n}:\quad |\theta| = nm + n^2 + n",
+                r"\text{two biases } b_{ih}, b_{hh} \in \mathbb{R}^{n}:\quad |\theta| = nm + n^2 + 2n",
+            ))
 def _param_count():
     n, m = sp.symbols("n m", positive=True, integer=True)
     out = []

@@ -1,8 +1,9 @@
-"""Command line: ``dlproof report``, ``conform TARGET``, ``targets``, ``derive ID``, ``derivations``,
-``export-golden DIR``, ``repro FILE``.
+"""Command line: ``dlproof report``, ``conform TARGET``, ``targets``, ``derive [ID]``, ``claims``,
+``derivations``, ``summaries``, ``export-golden DIR``, ``repro FILE``.
 
 ``report`` is the main job: it runs the conformance suite (``pytest --pyargs dlproof.properties``) on
-the selected targets and writes correctness.md/.json (default reports/latest/).
+the selected targets and writes correctness.md/.json (default reports/latest/), then regenerates the
+committed artifacts of reports/ (derivations book, claims ledger, figures, HTML book).
 """
 from __future__ import annotations
 
@@ -12,7 +13,33 @@ import os
 import sys
 
 
+def _writable(folder: str, what: str) -> bool:
+    from dlproof.book.files import ReportDirError, ensure_dir
+
+    try:
+        ensure_dir(folder)
+    except ReportDirError as exc:
+        print(f"dlproof {what}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _report(args) -> int:
+    import pytest
+
+    if not (_writable(args.report, "report") and _writable(args.out, "report")):
+        return 2
+    code = 0
+    if not args.skip_suite:
+        code = _run_suite(args)
+    from dlproof.book.build import build_all
+
+    written = build_all(args.out, figures=not args.no_figures)
+    print(f"dlproof: regenerated in {args.out}/: " + ", ".join(p.name for p in written))
+    return code
+
+
+def _run_suite(args) -> int:
     import pytest
 
     argv = ["--pyargs", "dlproof.properties", "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
@@ -105,35 +132,65 @@ def _golden(args) -> int:
     return 0
 
 
-def derivation_markdown(rec: dict) -> str:
-    """A derivation as Markdown with display LaTeX, for teaching and citation."""
-    lines = [f"### {rec['title']}", "", f"`{rec['id']}` · {rec['kind']} · **{rec['status']}**", "",
-             f"$$ {rec['latex']} $$", ""]
-    if rec.get("layout"):
-        lines += [f"Layout: {rec['layout']}.", ""]
-    if rec["assumptions"]:
-        lines += ["Assumptions:"] + [f"- {a}" for a in rec["assumptions"]] + [""]
-    lines += ["Proof obligations (exact checks):"]
+def derivation_latex(rec: dict) -> str:
+    """A derivation as a LaTeX fragment (amsmath), for lecture notes."""
+    def esc(t: str) -> str:
+        table = {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
+        return "".join(table.get(c, "\\" + c if c in "&%#_{}$" else c) for c in t)
+
+    lines = [f"% dlproof derivation {rec['id']} ({rec['kind']}, {rec['status']})",
+             f"\\paragraph{{{esc(rec['title'])}}}\\label{{dlproof:{rec['id']}}}",
+             f"\\begin{{equation*}}\n{rec['latex']}\n\\end{{equation*}}"]
+    for step in rec.get("steps", []):
+        lines.append(f"\\[ {step} \\]")
+    lines.append(f"Status: {rec['status']}. Source: {esc(rec['citation']['seed'])}. "
+                 f"Primary: {esc(rec['citation']['primary'])}.")
+    return "\n".join(lines) + "\n"
+
+
+def derivation_text(rec: dict) -> str:
+    lines = [f"{rec['id']}  [{rec['kind']}, {rec['status']}]", rec["title"], "", "  " + rec["latex"]]
+    for step in rec.get("steps", []):
+        lines.append("  = " + step if not step.lstrip().startswith("=") else "  " + step)
+    for a in rec["assumptions"]:
+        lines.append(f"assumes: {a}")
     for o in rec["obligations"]:
-        lines.append(f"- {o['statement']}: {o['status']} ({o['method']})")
-    if rec.get("counterexample"):
-        lines += ["", f"Counterexample: `{json.dumps(rec['counterexample'])}`"]
-    if rec.get("notes"):
-        lines += ["", rec["notes"]]
-    lines += ["", f"Source: {rec['citation']['seed']}. Primary: {rec['citation']['primary']}.", ""]
-    return "\n".join(lines)
+        lines.append(f"  [{o['status']}] {o['statement']} ({o['method']})")
+    lines.append(f"source: {rec['citation']['seed']}; primary: {rec['citation']['primary']}")
+    return "\n".join(lines) + "\n"
 
 
 def _derive(args) -> int:
-    from dlproof.derivations import record
+    from dlproof.derivations import record, records
 
+    if args.id is None:
+        for rid, rec in sorted(records().items()):
+            print(f"{rec['status']:<10} {rid:<45} {rec['title']}")
+        return 0
     try:
         rec = record(args.id)
     except KeyError as exc:
         print(f"dlproof derive: {exc.args[0]}", file=sys.stderr)
         return 2
-    print(json.dumps(rec, indent=1, ensure_ascii=False) if args.json else derivation_markdown(rec))
+    if args.json:
+        print(json.dumps(rec, indent=1, ensure_ascii=False))
+    elif args.format == "latex":
+        print(derivation_latex(rec), end="")
+    elif args.format == "text":
+        print(derivation_text(rec), end="")
+    else:
+        from dlproof.book.markdown import derivation_section
+
+        print(derivation_section(rec))
     return 0
+
+
+def _claims(args) -> int:
+    from dlproof import ledger
+
+    entries = ledger.evaluate(args.reports)
+    print(json.dumps(entries, indent=1, ensure_ascii=False) if args.json else ledger.text_table(entries))
+    return 1 if any(e["verdict"] == "evidence-missing" for e in entries) else 0
 
 
 def derivations_index(recs: dict) -> str:
@@ -177,12 +234,21 @@ def main(argv=None) -> int:
     r = sub.add_parser("report", help="run the conformance suite and write the correctness report")
     r.add_argument("--target", action="append", help="built-in name or module:attr (repeatable; default: all built-ins)")
     r.add_argument("--profile", default="ci", choices=("dev", "ci", "thorough"))
-    r.add_argument("--report", default="reports/latest", help="output folder (default: reports/latest)")
+    r.add_argument("--report", default="reports/latest", help="run report folder (default: reports/latest)")
+    r.add_argument("--out", default="reports", help="folder of the committed artifacts (default: reports)")
+    r.add_argument("--skip-suite", action="store_true", help="only regenerate the books and figures")
+    r.add_argument("--no-figures", action="store_true", help="keep the committed figures (no matplotlib run)")
     r.set_defaults(fn=_report)
-    d = sub.add_parser("derive", help="print one derivation (Markdown + LaTeX) by id")
-    d.add_argument("id")
-    d.add_argument("--json", action="store_true")
+    d = sub.add_parser("derive", help="print one derivation by id (Markdown, LaTeX or text); no id: list them")
+    d.add_argument("id", nargs="?")
+    d.add_argument("--format", default="md", choices=("md", "latex", "text"))
+    d.add_argument("--json", action="store_true", help="the whole record as JSON")
     d.set_defaults(fn=_derive)
+    cl = sub.add_parser("claims", help="print the claims ledger with verdicts computed from the evidence")
+    cl.add_argument("--json", action="store_true")
+    cl.add_argument("--reports", default=None, help="folder with conformance/ and performance.json "
+                                                   "(default: the project's reports/)")
+    cl.set_defaults(fn=_claims)
     ls = sub.add_parser("derivations", help="list every derivation id with its status")
     ls.add_argument("--markdown", action="store_true", help="the Markdown index committed as reports/derivations-index.md")
     ls.set_defaults(fn=_list)

@@ -95,10 +95,11 @@ def markdown(s: dict) -> str:
 
 
 def write(s: dict, out_dir) -> None:
+    from dlproof.book.files import write_atomic
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{_slug(s['target'])}.json").write_text(json.dumps(s, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    (out / f"{_slug(s['target'])}.md").write_text(markdown(s), encoding="utf-8")
+    write_atomic(out / f"{_slug(s['target'])}.json", json.dumps(s, indent=1, sort_keys=True) + "\n")
+    write_atomic(out / f"{_slug(s['target'])}.md", markdown(s))
 
 
 def run(spec: str, out_dir, profile: str = "ci") -> dict:

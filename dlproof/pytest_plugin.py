@@ -51,6 +51,13 @@ def pytest_configure(config):
     else:
         config._dlproof_seed = random.SystemRandom().randrange(2 ** 32)
     config.addinivalue_line("markers", "conformance: a property of dlproof.properties run on a target")
+    if worker is None and config.getoption("--report"):
+        from dlproof.book.files import ReportDirError, ensure_dir
+
+        try:
+            ensure_dir(config.getoption("--report"))
+        except ReportDirError as exc:
+            raise pytest.UsageError(f"--report: {exc}") from exc
 
 
 @pytest.hookimpl(optionalhook=True)

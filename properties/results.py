@@ -89,10 +89,12 @@ def markdown(report: dict) -> str:
 
 
 def write(report_dir: Path, rows: list, prov: dict) -> dict:
+    """Write correctness.json and .md atomically (an interrupted run never leaves half a file)."""
+    from dlproof.book.files import write_atomic
+
     report = build_report(rows, prov)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "correctness.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
-    (report_dir / "correctness.md").write_text(markdown(report), encoding="utf-8")
+    write_atomic(report_dir / "correctness.json", json.dumps(report, indent=1, default=str) + "\n")
+    write_atomic(report_dir / "correctness.md", markdown(report))
     return report
 
 

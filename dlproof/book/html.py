@@ -1,0 +1,841 @@
+"""reports/book.html: the derivations book and the claims ledger as ONE self-contained HTML file.
+
+No JavaScript, no CDN, no external resource: math is converted offline to MathML (MathML Core, which
+current browsers lay out natively) with ``latex2mathml``; figures are embedded as base64 ``data:`` URIs.
+The output is deterministic: the same inputs give the same bytes (no timestamps, fixed orders).
+
+- `render_book(records, ledger, figures, figures_dir)` -> the HTML text;
+- `write_book(path, records, ledger, figures, figures_dir)` -> writes it atomically;
+- `conversion_failures(records, ledger, figures)` -> ``[(where, latex, error)]``: every piece of LaTeX
+  that could not be converted (it is shown in the book as ``<code class="latex-error">``).
+
+Inputs: ``records`` as returned by `dlproof.derivations.records()`; ``ledger`` a list of claim dicts
+(id, section, quote, english, verdict, conditions, explanation, derivations, properties, measurement,
+counterexample, literature, problems); ``figures`` a manifest ``{name: {png, caption, derivations,
+checks}}`` whose PNG files lie in ``figures_dir``. Text fields may hold inline math as ``$...$``
+(display math as ``$$...$$``); everything else is escaped.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from pathlib import Path
+
+from .files import write_atomic
+
+GROUP_ORDER = ("act", "rnn", "clip", "lstm", "gru", "bi")
+GROUP_TITLES = {
+    "act": "Activation functions",
+    "rnn": "Recurrent cells and backpropagation through time",
+    "clip": "Gradient clipping",
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "bi": "Bidirectional RNNs",
+}
+VERDICTS = {
+    "proved": "proved in general by the derivations cited",
+    "proved-under-conditions": "true under the conditions listed, false without them",
+    "refuted": "false as stated: a derivation gives a counterexample",
+    "measured": "an empirical statement, checked by a measurement",
+    "definition": "a definition or naming convention, nothing to prove",
+    "not-a-mathematical-claim": "advice or history, outside what mathematics can check",
+    "evidence-missing": "no derivation or measurement in this project settles it yet",
+}
+STATUSES = ("proved", "refuted", "undecided", "definition")
+
+_TEX_ANNOTATION = "application/x-tex"
+
+CSS = """
+:root { --fg: #1d1d1f; --muted: #5b6270; --rule: #d9dce3; --bg-soft: #f6f7f9; --link: #1a56a8; }
+* { box-sizing: border-box; }
+html { font-size: 17px; }
+body { margin: 0 auto; max-width: 60rem; padding: 1.5rem 1.25rem 4rem; color: var(--fg); background: #fff;
+  font-family: "Source Serif 4", "Source Serif Pro", Georgia, "DejaVu Serif", "Noto Serif CJK SC", serif;
+  line-height: 1.55; }
+h1, h2, h3, h4 { font-family: "Source Sans 3", "Helvetica Neue", Arial, "DejaVu Sans", sans-serif;
+  line-height: 1.25; margin: 1.6em 0 .5em; }
+h1 { font-size: 2rem; margin-top: .5em; }
+h2 { font-size: 1.55rem; border-bottom: 2px solid var(--rule); padding-bottom: .2em; }
+h3 { font-size: 1.25rem; }
+h4 { font-size: 1.05rem; margin: 0 0 .35em; }
+a { color: var(--link); text-decoration: none; }
+a:hover { text-decoration: underline; }
+code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .82em; }
+pre { background: var(--bg-soft); padding: .5em .75em; border-radius: 4px; overflow-x: auto;
+  white-space: pre-wrap; word-break: break-word; }
+math { font-family: "STIX Two Math", "Latin Modern Math", "Cambria Math", "DejaVu Math TeX Gyre", math;
+  font-size: 1.08em; }
+math[display="block"] { display: block math; margin: .6em 0; overflow-x: auto; overflow-y: hidden;
+  padding: .15em 0; }
+.dmath { display: flex; flex-wrap: wrap; justify-content: center; align-items: baseline;
+  column-gap: 2em; row-gap: .2em; margin: .6em 0; }
+.dmath > math[display="block"] { margin: 0; max-width: 100%; }
+.dmath > .br { flex-basis: 100%; height: 0; }
+mtd[columnalign="left"] { text-align: left; }
+mtd[columnalign="right"] { text-align: right; text-align: -webkit-right; }
+mtable[columnspacing] > mtr > mtd { padding-left: 0; padding-right: 0; }
+mtable[columnspacing] > mtr > mtd[columnalign="right"] ~ mtd[columnalign="right"] { padding-left: 2em; }
+.intro, .lead { color: var(--muted); }
+nav.toc { margin-top: 1.5rem; background: var(--bg-soft); border: 1px solid var(--rule); border-radius: 6px;
+  padding: .5rem 1.25rem 1rem; font-size: .9rem; }
+nav.toc h2 { border: 0; margin-top: .6em; font-size: 1.2rem; }
+nav.toc ul { margin: .2em 0; padding-left: 1.2em; }
+nav.toc ul.ids { columns: 2 18rem; padding-left: 1.2em; }
+nav.toc ul.ids li { break-inside: avoid; }
+article, figure.fig { border: 1px solid var(--rule); border-radius: 6px; padding: .9rem 1.1rem;
+  margin: 1rem 0; background: #fff; }
+article:target, figure.fig:target { border-color: var(--link); box-shadow: 0 0 0 3px #dbe7fb; }
+.meta { margin: 0 0 .4em; color: var(--muted); font-size: .9rem; }
+.badge { display: inline-block; font-family: "DejaVu Sans", Arial, sans-serif; font-size: .72rem;
+  font-weight: 600; letter-spacing: .02em; padding: .12em .55em; border-radius: 999px; color: #fff;
+  background: #6b7280; vertical-align: .1em; white-space: nowrap; }
+.v-proved, .s-proved, .ok-true { background: #1f7a3a; }
+.v-proved-under-conditions { background: #0e7c86; }
+.v-refuted, .s-refuted, .ok-false { background: #b42318; }
+.v-measured { background: #2759b0; }
+.v-definition, .s-definition, .k-definition { background: #6b7280; }
+.v-not-a-mathematical-claim { background: #9ca3af; }
+.v-evidence-missing, .s-undecided { background: #c2620a; }
+.k-theorem { background: #4b5563; }
+.k-refutation { background: #7f1d1d; }
+blockquote.quote { margin: .3em 0 .5em; padding: .3em .9em; border-left: 4px solid #c9ced8;
+  background: var(--bg-soft); font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", "Source Han Serif SC",
+  "PingFang SC", "Microsoft YaHei", serif; }
+p.english { margin: .3em 0 .6em; font-style: italic; }
+dl.fields { margin: .5em 0 0; display: grid; grid-template-columns: 9.5rem 1fr; gap: .35em .9em; }
+dl.fields dt { font-family: "DejaVu Sans", Arial, sans-serif; font-size: .8rem; font-weight: 600;
+  color: var(--muted); padding-top: .2em; }
+dl.fields dd { margin: 0; min-width: 0; }
+dl.fields dd > ul, dl.fields dd > ol { margin: 0; padding-left: 1.1em; }
+dl.fields dd > p:first-child { margin-top: 0; }
+dl.fields dd > p:last-child { margin-bottom: 0; }
+.statement { background: #fbfbfd; border-left: 4px solid #8aa4d6; padding: .1em .8em; margin: .4em 0; }
+ol.steps { margin: .3em 0; padding-left: 1.6em; }
+ol.steps > li::marker { color: var(--muted); font-size: .85em; }
+.dangling { color: #b42318; }
+code.latex-error { color: #b42318; background: #fdecea; padding: 0 .25em; border-radius: 3px; }
+figure.fig img { display: block; max-width: 100%; height: auto; margin: 0 auto .5em; }
+figure.fig figcaption { font-size: .95rem; }
+ul.checks { padding-left: 1.1em; }
+.legend { display: grid; grid-template-columns: max-content 1fr; gap: .25em .8em; font-size: .9rem; }
+@media (max-width: 40rem) { dl.fields { grid-template-columns: 1fr; } }
+"""
+
+
+# --------------------------------------------------------------------------------------------------
+# LaTeX -> MathML
+
+_PRE = (
+    # latex2mathml 3.81 knows align*/split but not the amsmath `aligned` sub-environment
+    (re.compile(r"\\(begin|end)\{aligned\}"), r"\\\1{align*}"),
+    # ... nor `gathered` (its gather* emits a MathML 3 linebreak that MathML Core ignores)
+    (re.compile(r"\\begin\{gathered\}"), r"\\begin{array}{c}"),
+    (re.compile(r"\\end\{gathered\}"), r"\\end{array}"),
+)
+# commands that latex2mathml copies verbatim into a text node (sized delimiters, text-mode escapes)
+_TEXT_COMMANDS = {
+    "|": "&#x02016;", "Vert": "&#x02016;", "lVert": "&#x02016;", "rVert": "&#x02016;",
+    "vert": "|", "lvert": "|", "rvert": "|",
+    "langle": "&#x027E8;", "rangle": "&#x027E9;",
+    "lbrace": "{", "rbrace": "}", "{": "{", "}": "}",
+    "lfloor": "&#x0230A;", "rfloor": "&#x0230B;", "lceil": "&#x02308;", "rceil": "&#x02309;",
+    "_": "_", "%": "%", "#": "#", "$": "$", "&": "&amp;", ",": "&#x02009;", " ": "&#x000A0;",
+}
+_TEXT_NODE = re.compile(r">([^<]+)<")
+_COMMAND = re.compile(r"\\([A-Za-z]+|[^A-Za-z])")
+_BARE_AMP = re.compile(r"&(?!#x?[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)")
+_MATH_OPEN = re.compile(r"^<math\b[^>]*>")
+_SIZED_MO = re.compile(r"<mo((?=[^>]*\bminsize=)[^>]*)>")
+_NAMED_MO = re.compile(r"<mo>([A-Za-z]{2,})</mo>")
+_BAR_MO = re.compile(r"<mo((?![^>]*\blspace=)[^>]*)>(&#x0007C;|&#x02016;|\||\u2016)</mo>")
+_LONG_ARROW_MI = re.compile(r"<mi>(&#x027F8;|&#x027F9;|&#x027FA;)</mi>")
+_SCRIPTED_SIZED_MO = re.compile(r"<(msub|msup|msubsup)>(<mo\b[^>]*\bminsize=[^>]*>[^<]*</mo>)")
+
+
+def _sized_mo(m: re.Match) -> str:
+    attrs = m.group(1)
+    extra = "".join(f' {k}="{v}"' for k, v in (("stretchy", "true"), ("symmetric", "true"),
+                                                 ("lspace", "0"), ("rspace", "0"))
+                    if f"{k}=" not in attrs)
+    return f"<mo{extra}{attrs}>"
+
+
+_SPACING = re.compile(r"(?:\s|\\(?:qquad|quad)(?![A-Za-z])|\\[ ;,>:]|~)*")
+
+
+def split_display(latex: str) -> list[str]:
+    """Split a long display formula at its top-level breaks, so that the pieces can wrap.
+
+    MathML Core does not break lines. A break is a ``\\quad``/``\\qquad``, or a ``,``/``;`` followed by
+    a spacing command (``\\ ``, ``\\;``, ``\\quad``), outside every group, environment and bracket;
+    punctuation stays with the piece on its left, the spacing is dropped (the wrap supplies it).
+    A top-level ``\\\\`` is a break too, one that `_display_pieces` makes a forced new line."""
+    return [p for p, _ in _display_pieces(latex)]
+
+
+def _display_pieces(latex: str) -> list[tuple[str, bool]]:
+    """[(piece, a forced line break follows)] for `split_display`."""
+    s = latex.strip()
+    pieces: list[tuple[str, bool]] = []
+    brace = env = paren = 0
+    start = i = 0
+    n = len(s)
+
+    def cut(end: int, resume: int, newline: bool = False) -> int:
+        piece = s[start:end].strip()
+        if piece:
+            pieces.append((piece, newline))
+        elif newline and pieces:
+            pieces[-1] = (pieces[-1][0], True)
+        return _SPACING.match(s, resume).end()
+
+    while i < n:
+        c = s[i]
+        top = brace == 0 and env == 0 and paren <= 0
+        if c == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", s[i:], re.S)
+            name = m.group(1) if m else ""
+            if name == "begin":
+                env += 1
+            elif name == "end":
+                env -= 1
+            elif name in ("{", "langle", "lbrace", "lfloor", "lceil"):
+                paren += 1
+            elif name in ("}", "rangle", "rbrace", "rfloor", "rceil"):
+                paren -= 1
+            elif name in ("quad", "qquad") and top:
+                start = i = cut(i, i)
+                continue
+            elif name == "\\" and top:
+                start = i = cut(i, i + 2, newline=True)
+                continue
+            i += len(m.group(0)) if m else 1
+            continue
+        if c == "{":
+            brace += 1
+        elif c == "}":
+            brace -= 1
+        elif c in "([":
+            paren += 1
+        elif c in ")]":
+            paren -= 1
+        elif c in ",;" and top:
+            after = _SPACING.match(s, i + 1).end()
+            if re.search(r"\\(?:qquad|quad|[ ;])", s[i + 1:after]) and after < n:
+                start = i = cut(i + 1, i + 1)
+                continue
+        i += 1
+    tail = s[start:].strip()
+    if tail:
+        pieces.append((tail, False))
+    if pieces:
+        pieces[-1] = (pieces[-1][0], False)
+    return pieces or [(s, False)]
+
+
+def _balanced(s: str, i: int, open_: str, close: str) -> tuple[str, int] | None:
+    """The text inside the group that opens at s[i] (== open_), and the index after it."""
+    if i >= len(s) or s[i] != open_:
+        return None
+    depth = 0
+    j = i
+    while j < len(s):
+        c = s[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == open_:
+            depth += 1
+        elif c == close:
+            depth -= 1
+            if depth == 0:
+                return s[i + 1:j], j + 1
+        j += 1
+    return None
+
+
+def _x_arrows(s: str) -> str:
+    """``\\xrightarrow[below]{above}`` (unknown to latex2mathml 3.81, which emits broken mpadded) as
+    ``\\underset{below}{\\overset{above}{\\rightarrow}}``: MathML Core stretches the arrow to its labels."""
+    out = []
+    i = 0
+    for m in re.finditer(r"\\x(right|left)arrow(?![A-Za-z])", s):
+        if m.start() < i:
+            continue
+        j = m.end()
+        while j < len(s) and s[j] == " ":
+            j += 1
+        below = _balanced(s, j, "[", "]")
+        if below is not None:
+            below, j = below
+            while j < len(s) and s[j] == " ":
+                j += 1
+        above = _balanced(s, j, "{", "}")
+        if above is None:
+            continue  # malformed: leave it to latex2mathml
+        above, j = above
+        arrow = r"\rightarrow" if m.group(1) == "right" else r"\leftarrow"
+        if above.strip():
+            arrow = rf"\overset{{{above}}}{{{arrow}}}"
+        if below and below.strip():
+            arrow = rf"\underset{{{below}}}{{{arrow}}}"
+        out.append(s[i:m.start()] + "{" + arrow + "}")
+        i = j
+    return "".join(out) + s[i:]
+
+
+class ConversionError(ValueError):
+    """latex2mathml raised, or left LaTeX it did not understand in its output."""
+
+
+def latex_to_mathml(latex: str, display: bool = False) -> str:
+    """One LaTeX formula as a ``<math>`` element (MathML Core, LaTeX kept as an annotation).
+
+    Raises `ConversionError` when latex2mathml fails or leaves unconverted LaTeX in its output."""
+    from latex2mathml.converter import convert
+
+    src = latex.strip()
+    for pat, rep in _PRE:
+        src = pat.sub(rep, src)
+    src = _x_arrows(src)
+    try:
+        out = convert(src, display="block" if display else "inline")
+    except Exception as exc:  # latex2mathml raises many exception types, some bare
+        raise ConversionError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+
+    problems: list[str] = []
+
+    def fix_text(m: re.Match) -> str:
+        text = m.group(1)
+
+        def cmd(c: re.Match) -> str:
+            rep = _TEXT_COMMANDS.get(c.group(1))
+            if rep is None:
+                problems.append(f"unconverted {c.group(0)!r}")
+                return c.group(0)
+            return rep
+
+        text = _COMMAND.sub(cmd, text)
+        if _BARE_AMP.search(text):
+            problems.append("a bare '&' (alignment outside a supported environment)")
+        return ">" + text + "<"
+
+    out = _TEXT_NODE.sub(fix_text, out)
+    if 'linebreak="newline"' in out:
+        problems.append("a line break \\\\ outside an environment (MathML Core does not break lines)")
+    if problems:
+        raise ConversionError("; ".join(sorted(set(problems))))
+    out = out.replace('width="negativethinmathspace"', 'width="-0.1667em"')
+    # \big-family delimiters (minsize=...): MathML Core stretches an operator only when it is stretchy,
+    # and `|` in the middle of a row is not stretchy by the operator dictionary, so say so; Chromium
+    # does not stretch the base of a script (\Big|_{x}) unless it sits in an mrow; and TeX spaces
+    # \big-family delimiters as ordinary symbols, without operator spacing
+    out = _SCRIPTED_SIZED_MO.sub(r"<\1><mrow>\2</mrow>", out)
+    out = _SIZED_MO.sub(_sized_mo, out)
+    # \operatorname{diag}: an unknown infix operator gets thick spaces on both sides ("diag (f)");
+    # TeX puts a thin space before an operator name and none before its parenthesis
+    out = _NAMED_MO.sub(r'<mo lspace="0.1667em" rspace="0">\1</mo>', out)
+    # |x| and \|x\| are ordinary symbols in TeX; as infix operators they get relation spacing
+    # (and \lVert x\rVert does not grow with its content, as a fence would in MathML)
+    out = _BAR_MO.sub(lambda m: '<mo lspace="0" rspace="0"'
+                      + ("" if "stretchy=" in m.group(1) else ' stretchy="false"')
+                      + f"{m.group(1)}>{m.group(2)}</mo>", out)
+    # latex2mathml emits \implies, \impliedby, \iff as identifiers (no spacing) and \infty as an operator
+    out = _LONG_ARROW_MI.sub(r'<mo lspace="0.5556em" rspace="0.5556em">\1</mo>', out)
+    out = out.replace("<mo>&#x0221E;</mo>", "<mi>&#x0221E;</mi>")
+    head = _MATH_OPEN.match(out)
+    if head is None or not out.endswith("</math>"):
+        raise ConversionError("latex2mathml returned no <math> element")
+    inner = out[head.end():-len("</math>")]
+    disp = "block" if display else "inline"
+    return (f'<math display="{disp}"><semantics><mrow>{inner}</mrow>'
+            f'<annotation encoding="{_TEX_ANNOTATION}">{html.escape(latex.strip(), quote=False)}'
+            f"</annotation></semantics></math>")
+
+
+# --------------------------------------------------------------------------------------------------
+# text with $...$ math
+
+_SEGMENT = re.compile(
+    r"(?P<code>`[^`\n]+`)"
+    r"|\$\$(?P<dmath>.+?)\$\$"
+    r"|(?<![\\$])\$(?P<imath>[^$\n]+?)(?<!\\)\$"
+    r"|(?P<dollar>\\\$)",
+    re.S,
+)
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_LIST_ITEM = re.compile(r"^\s*[-*]\s+")
+
+
+def _e(s) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _md(s: str) -> str:
+    """Escape, then turn **bold** into <strong> (placeholders pass through untouched)."""
+    return _BOLD.sub(r"<strong>\1</strong>", _e(s))
+
+
+def _strip_math(s: str) -> str:
+    """Plain text for alt attributes: the LaTeX inside $...$ as is, without the dollars."""
+    return re.sub(r"\$\$?(.+?)\$\$?", r"\1", str(s), flags=re.S)
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=1, default=str)
+
+
+class _Renderer:
+    """Renders the pieces of the book and collects every LaTeX conversion failure."""
+
+    def __init__(self):
+        self.failures: list[tuple[str, str, str]] = []
+        self.math_count = 0
+
+    # math -----------------------------------------------------------------------------------------
+    def math(self, latex: str, display: bool, where: str) -> str:
+        if display:
+            pieces = _display_pieces(latex)
+            if len(pieces) > 1:
+                try:
+                    maths = [latex_to_mathml(p, display=True) + ('<span class="br"></span>' if br else "")
+                             for p, br in pieces]
+                except ConversionError:
+                    pass  # convert it whole, below: one failure names the whole formula
+                else:
+                    self.math_count += len(maths)
+                    return '<span class="dmath">' + "".join(maths) + "</span>"
+        try:
+            out = latex_to_mathml(latex, display=display)
+        except ConversionError as exc:
+            self.failures.append((where, latex, str(exc)))
+            cls = "latex-error block" if display else "latex-error"
+            return f'<code class="{cls}" title="{_e("not converted: " + str(exc))}">{_e(latex)}</code>'
+        self.math_count += 1
+        return out
+
+    # text -----------------------------------------------------------------------------------------
+    def _protect(self, s: str, where: str) -> tuple[str, list[str]]:
+        """Replace code spans and math with placeholders \\x00N\\x00; return (text, rendered pieces)."""
+        pieces: list[str] = []
+
+        def sub(m: re.Match) -> str:
+            if m.group("code") is not None:
+                pieces.append(f"<code>{_e(m.group('code')[1:-1])}</code>")
+            elif m.group("dmath") is not None:
+                pieces.append(self.math(m.group("dmath"), True, where))
+            elif m.group("imath") is not None:
+                pieces.append(self.math(m.group("imath"), False, where))
+            else:
+                pieces.append("$")
+            return f"\x00{len(pieces) - 1}\x00"
+
+        return _SEGMENT.sub(sub, s.replace("\x00", "")), pieces
+
+    @staticmethod
+    def _restore(s: str, pieces: list[str]) -> str:
+        return re.sub(r"\x00(\d+)\x00", lambda m: pieces[int(m.group(1))], s)
+
+    def text(self, s, where: str) -> str:
+        """Inline text: `$...$` math, `code`, **bold**; newlines kept as <br>."""
+        if s is None:
+            return ""
+        t, pieces = self._protect(str(s), where)
+        t = _md(t)
+        t = t.replace("\n", "<br>\n")
+        return self._restore(t, pieces)
+
+    def blocks(self, s, where: str) -> str:
+        """Markdown-ish text: paragraphs (blank lines), `- ` lists, plus everything `text` does."""
+        if s is None or not str(s).strip():
+            return ""
+        t, pieces = self._protect(str(s).strip(), where)
+        out = []
+        for block in re.split(r"\n\s*\n", t):
+            lines = [ln for ln in block.split("\n") if ln.strip()]
+            if not lines:
+                continue
+            if all(_LIST_ITEM.match(ln) for ln in lines):
+                items = "".join(f"<li>{_md(_LIST_ITEM.sub('', ln))}</li>" for ln in lines)
+                out.append(f"<ul>{items}</ul>")
+            else:
+                para = " ".join(ln.strip() for ln in lines)
+                out.append(f"<p>{_md(para)}</p>")
+        return self._restore("\n".join(out), pieces)
+
+    def text_list(self, items, where: str, cls: str = "") -> str:
+        if isinstance(items, str):
+            items = [items] if items.strip() else []
+        items = list(items or [])
+        if not items:
+            return ""
+        attr = f' class="{cls}"' if cls else ""
+        lis = "".join(f"<li>{self.text(x, f'{where}[{i}]')}</li>" for i, x in enumerate(items))
+        return f"<ul{attr}>{lis}</ul>"
+
+
+# --------------------------------------------------------------------------------------------------
+# book order and helpers
+
+
+def book_order(records: dict) -> list[str]:
+    """Ids grouped by first dotted component (act, rnn, clip, lstm, gru, bi, then the rest), sorted."""
+    rank = {g: i for i, g in enumerate(GROUP_ORDER)}
+
+    def key(i: str):
+        g = i.split(".", 1)[0]
+        return (rank.get(g, len(GROUP_ORDER)), g, i)
+
+    return sorted(records, key=key)
+
+
+def _groups(records: dict) -> list[tuple[str, list[str]]]:
+    out: list[tuple[str, list[str]]] = []
+    for i in book_order(records):
+        g = i.split(".", 1)[0]
+        if not out or out[-1][0] != g:
+            out.append((g, []))
+        out[-1][1].append(i)
+    return out
+
+
+def _sections(ledger: list) -> list[tuple[str, list[dict]]]:
+    out: dict[str, list[dict]] = {}
+    for c in ledger:
+        out.setdefault(str(c.get("section") or "Other"), []).append(c)
+    return list(out.items())
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _badge(cls: str, label: str, title: str = "") -> str:
+    t = f' title="{_e(title)}"' if title else ""
+    return f'<span class="badge {_e(cls)}"{t}>{_e(label)}</span>'
+
+
+def _field(name: str, body: str) -> str:
+    return f"<dt>{_e(name)}</dt><dd>{body}</dd>" if body else ""
+
+
+def _dlist(*fields: str) -> str:
+    body = "".join(f for f in fields if f)
+    return f'<dl class="fields">{body}</dl>' if body else ""
+
+
+def _links(ids, records: dict) -> str:
+    parts = []
+    for i in ids or []:
+        if i in records:
+            parts.append(f'<a href="#{_e(i)}"><code>{_e(i)}</code></a>')
+        else:
+            parts.append(f'<code class="dangling" title="not in this book">{_e(i)}</code>')
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------------
+# sections
+
+
+def _intro(r: _Renderer, records: dict, ledger: list, figures: dict) -> str:
+    counts = {s: sum(1 for x in records.values() if x.get("status") == s) for s in STATUSES}
+    summary = ", ".join(f"{n} {'definitions' if s == 'definition' and n != 1 else s}"
+                        for s, n in counts.items() if n)
+    verdicts = {}
+    for c in ledger:
+        verdicts[c.get("verdict")] = verdicts.get(c.get("verdict"), 0) + 1
+    conv = (
+        "<ul>"
+        "<li>Vectors are column vectors.</li>"
+        "<li>Jacobians are in numerator layout: "
+        + r.math(r"\Big(\frac{\partial y}{\partial x}\Big)_{ij} = \frac{\partial y_i}{\partial x_j}", False,
+                 "intro")
+        + ", so a map from <i>m</i> to <i>n</i> numbers has an <i>n</i>&#x202F;&#xD7;&#x202F;<i>m</i> Jacobian.</li>"
+        "<li>Products of Jacobians are written latest-left: "
+        + r.math(r"\frac{\partial h_t}{\partial h_k} = J_t\,J_{t-1}\cdots J_{k+1}", False, "intro")
+        + ".</li>"
+        "<li><i>proved</i> means every proof obligation of the derivation was discharged symbolically "
+        "(SymPy); <i>refuted</i> means a derivation produced an exact counterexample.</li>"
+        "</ul>"
+    )
+    legend = "".join(
+        f"<span>{_badge('v-' + v, v)}</span><span>{_e(desc)}"
+        + (f" ({verdicts[v]})" if verdicts.get(v) else "") + "</span>"
+        for v, desc in VERDICTS.items()
+    )
+    return (
+        "<header>\n<h1>dlproof: derivations and claims</h1>\n"
+        '<p class="lead">The mathematics of recurrent networks (activations, RNN cells and '
+        "backpropagation through time, gradient clipping, LSTM, GRU, bidirectional RNNs), derived "
+        "symbolically and checked against implementations; and the ledger of the source's claims, "
+        "each with its verdict.</p>\n"
+        f'<p class="intro">{_plural(len(records), "derivation")} ({_e(summary)}); '
+        f'{_plural(len(ledger), "claim")}; {_plural(len(figures), "figure")}. '
+        "This file is self-contained: math is MathML, figures are embedded, there is no script.</p>\n"
+        f"<h3>Conventions</h3>\n{conv}\n"
+        f'<h3>Verdicts</h3>\n<div class="legend">{legend}</div>\n'
+        "</header>\n"
+    )
+
+
+def _toc(r: _Renderer, records: dict, ledger: list, figures: dict) -> str:
+    out = ['<nav class="toc" id="contents">', "<h2>Contents</h2>", "<ol>"]
+    out.append('<li><a href="#claims">Claims of the source</a>')
+    if ledger:
+        out.append("<ul>")
+        for k, (sec, claims) in enumerate(_sections(ledger)):
+            out.append(f'<li><a href="#claims-{k + 1}" lang="zh">{_e(sec)}</a> ({len(claims)})</li>')
+        out.append("</ul>")
+    out.append("</li>")
+    out.append('<li><a href="#derivations">Derivations</a><ul>')
+    for g, ids in _groups(records):
+        out.append(f'<li><a href="#group-{_e(g)}">{_e(GROUP_TITLES.get(g, g))}</a> ({len(ids)})'
+                   '<ul class="ids">')
+        for i in ids:
+            out.append(f'<li><a href="#{_e(i)}"><code>{_e(i)}</code></a></li>')
+        out.append("</ul></li>")
+    out.append("</ul></li>")
+    out.append('<li><a href="#figures">Figures</a>')
+    if figures:
+        out.append("<ul>")
+        for name in sorted(figures):
+            cap = r.text(figures[name].get("caption", ""), f"figure {name}: caption (contents)")
+            out.append(f'<li><a href="#fig.{_e(name)}">{cap or _e(name)}</a></li>')
+        out.append("</ul>")
+    out.append("</li></ol></nav>\n")
+    return "\n".join(out)
+
+
+def _claim(r: _Renderer, c: dict, records: dict) -> str:
+    cid = str(c.get("id", ""))
+    w = f"claim {cid}"
+    verdict = str(c.get("verdict", ""))
+    meas = c.get("measurement")
+    meas_html = ""
+    if meas:
+        if isinstance(meas, dict):
+            summary = r.text(meas.get("summary", ""), f"{w}: measurement")
+            ratios = meas.get("ratios") or {}
+            table = ("<table><tr><th>configuration</th><th>GRU / LSTM step time</th></tr>"
+                     + "".join(f"<tr><td>{_e(k)}</td><td>{v:.3f}</td></tr>" for k, v in sorted(ratios.items()))
+                     + "</table>") if ratios else ""
+            src = f"<p>Source: <code>reports/performance.json</code>, <code>results.{_e(meas.get('key', ''))}</code>.</p>"
+            meas_html = (f"<p>{summary}</p>" if summary else "") + table + src
+        else:
+            meas_html = r.text(meas, f"{w}: measurement")
+    ce = c.get("counterexample")
+    ce_html = ""
+    if isinstance(ce, dict) and "latex" in ce:
+        ce_html = (_links([ce["derivation"]], records) + r.math(ce["latex"], True, f"{w}: counterexample")
+                   + (f"<p>{r.text(ce['explanation'], w + ': counterexample')}</p>" if ce.get("explanation") else "")
+                   + (f"<pre><code>{_e(_json(ce['point']))}</code></pre>" if ce.get("point") else ""))
+    elif ce:
+        ce_html = f"<pre><code>{_e(_json(ce))}</code></pre>"
+    props = c.get("properties") or []
+    return (
+        f'<article class="claim" id="{_e(cid)}">\n'
+        f'<h4>{_badge("v-" + verdict, verdict, VERDICTS.get(verdict, ""))} <code>{_e(cid)}</code></h4>\n'
+        f'<blockquote class="quote" lang="zh">{r.text(c.get("quote", ""), w + ": quote")}</blockquote>\n'
+        f'<p class="english">{r.text(c.get("english", ""), w + ": english")}</p>\n'
+        + _dlist(
+            _field("Conditions", r.text_list(c.get("conditions"), f"{w}: conditions")),
+            _field("Explanation", r.blocks(c.get("explanation"), f"{w}: explanation")),
+            _field("Derivations", _links(c.get("derivations"), records)),
+            _field("Properties", ", ".join(f"<code>{_e(p)}</code>" for p in props)),
+            _field("Measurement", meas_html),
+            _field("Counterexample", ce_html),
+            _field("Literature", r.text_list(c.get("literature"), f"{w}: literature")),
+            _field("Problems", r.text_list(c.get("problems"), f"{w}: problems")),
+        )
+        + "\n</article>\n"
+    )
+
+
+def _claims(r: _Renderer, ledger: list, records: dict) -> str:
+    out = ['<section id="claims">', "<h2>Claims of the source</h2>"]
+    if not ledger:
+        out.append('<p class="intro">The claims ledger is empty.</p>')
+    for k, (sec, claims) in enumerate(_sections(ledger)):
+        out.append(f'<section id="claims-{k + 1}"><h3 lang="zh">{_e(sec)}</h3>')
+        out.extend(_claim(r, c, records) for c in claims)
+        out.append("</section>")
+    out.append("</section>\n")
+    return "\n".join(out)
+
+
+def _obligation(r: _Renderer, ob: dict, where: str) -> str:
+    st = str(ob.get("status", ""))
+    parts = [_badge("s-" + st, st), " ", r.text(ob.get("statement", ""), where)]
+    if ob.get("method"):
+        parts.append(f' <span class="meta">({_e(ob["method"])})</span>')
+    if ob.get("detail"):
+        parts.append(f"<br>{r.text(ob['detail'], where + ' detail')}")
+    if ob.get("counterexample"):
+        parts.append(f"<pre><code>{_e(_json(ob['counterexample']))}</code></pre>")
+    return "<li>" + "".join(parts) + "</li>"
+
+
+def _derivation(r: _Renderer, rid: str, rec: dict, records: dict, cited: dict, figs: dict) -> str:
+    w = f"derivation {rid}"
+    kind, status = str(rec.get("kind", "")), str(rec.get("status", ""))
+    badges = _badge("k-" + kind, kind)
+    if status and status != kind:
+        badges += " " + _badge("s-" + status, status)
+    title_html = r.text(rec.get("title", rid), w + ": title")
+    latex = str(rec.get("latex") or "").strip()
+    statement_html = r.math(latex, True, w + ": statement") if latex else ""
+    steps = rec.get("steps") or []
+    steps_html = ""
+    if steps:
+        steps_html = '<ol class="steps">' + "".join(
+            f"<li>{r.math(s, True, f'{w}: step {n + 1}')}</li>" for n, s in enumerate(steps)) + "</ol>"
+    obs = rec.get("obligations") or []
+    obs_html = "<ul>" + "".join(_obligation(r, ob, f"{w}: obligation {n + 1}")
+                                for n, ob in enumerate(obs)) + "</ul>" if obs else ""
+    ce = rec.get("counterexample")
+    cit = rec.get("citation") or {}
+    cit_html = ""
+    if isinstance(cit, dict):
+        cit_html = "".join(
+            f'<p><span class="meta">{_e(k)}:</span> {r.text(cit[k], f"{w}: citation {k}")}</p>'
+            for k in ("seed", "primary") if cit.get(k)
+        ) + "".join(
+            f'<p><span class="meta">{_e(k)}:</span> {r.text(v, f"{w}: citation {k}")}</p>'
+            for k, v in sorted(cit.items()) if k not in ("seed", "primary") and v
+        )
+    elif cit:
+        cit_html = r.text(cit, f"{w}: citation")
+    cited_html = ", ".join(f'<a href="#{_e(c)}"><code>{_e(c)}</code></a>' for c in cited.get(rid, []))
+    fig_html = ", ".join(f'<a href="#fig.{_e(f)}"><code>{_e(f)}</code></a>' for f in figs.get(rid, []))
+    return (
+        f'<article class="derivation" id="{_e(rid)}">\n'
+        f"<h4>{title_html}</h4>\n"
+        f'<p class="meta"><code>{_e(rid)}</code> {badges}</p>\n'
+        + (f'<div class="statement">{statement_html}</div>\n' if statement_html else "")
+        + (f"<h5>Derivation</h5>{steps_html}\n" if steps_html else "")
+        + _dlist(
+            _field("Layout", r.text(rec.get("layout"), f"{w}: layout") if rec.get("layout") else ""),
+            _field("Assumptions", r.text_list(rec.get("assumptions"), f"{w}: assumptions")),
+            _field("Obligations", obs_html),
+            _field("Counterexample", f"<pre><code>{_e(_json(ce))}</code></pre>" if ce else ""),
+            _field("Notes", r.blocks(rec.get("notes"), f"{w}: notes")),
+            _field("Citation", cit_html),
+            _field("Cited by", cited_html),
+            _field("Figures", fig_html),
+        )
+        + "\n</article>\n"
+    )
+
+
+def _derivations(r: _Renderer, records: dict, ledger: list, figures: dict) -> str:
+    cited: dict[str, list[str]] = {}
+    for c in ledger:
+        for d in c.get("derivations") or []:
+            cited.setdefault(d, []).append(str(c.get("id")))
+    figs: dict[str, list[str]] = {}
+    for name in sorted(figures):
+        for d in figures[name].get("derivations") or []:
+            figs.setdefault(d, []).append(name)
+    out = ['<section id="derivations">', "<h2>Derivations</h2>"]
+    for g, ids in _groups(records):
+        out.append(f'<section id="group-{_e(g)}"><h3>{_e(GROUP_TITLES.get(g, g))}</h3>')
+        out.extend(_derivation(r, i, records[i], records, cited, figs) for i in ids)
+        out.append("</section>")
+    out.append("</section>\n")
+    return "\n".join(out)
+
+
+def _figures(r: _Renderer, figures: dict, records: dict, figures_dir) -> str:
+    out = ['<section id="figures">', "<h2>Figures</h2>"]
+    if not figures:
+        out.append('<p class="intro">No figures.</p>')
+    for name in sorted(figures):
+        fig = figures[name]
+        w = f"figure {name}"
+        caption = fig.get("caption", "")
+        if figures_dir is None:
+            img = ""
+        else:
+            path = Path(figures_dir) / fig["png"]
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise FileNotFoundError(f"figure {name!r}: cannot read {str(path)!r}: "
+                                        f"{exc.strerror or exc}") from exc
+            b64 = base64.b64encode(data).decode("ascii")
+            img = f'<img src="data:image/png;base64,{b64}" alt="{_e(_strip_math(caption) or name)}">'
+        checks = fig.get("checks") or []
+        checks_html = ""
+        if checks:
+            lis = []
+            for n, ch in enumerate(checks):
+                ok = bool(ch.get("ok"))
+                item = _badge("ok-" + str(ok).lower(), "ok" if ok else "FAILED") + " " + r.text(
+                    ch.get("statement", ""), f"{w}: check {n + 1}")
+                if ch.get("detail"):
+                    item += f' <span class="meta">{r.text(ch["detail"], f"{w}: check {n + 1} detail")}</span>'
+                lis.append(f"<li>{item}</li>")
+            checks_html = '<ul class="checks">' + "".join(lis) + "</ul>"
+        out.append(
+            f'<figure class="fig" id="fig.{_e(name)}">\n{img}\n'
+            f"<figcaption><code>{_e(name)}</code>: {r.text(caption, w + ': caption')}</figcaption>\n"
+            + _dlist(_field("Derivations", _links(fig.get("derivations"), records)),
+                     _field("Checks", checks_html))
+            + "\n</figure>"
+        )
+    out.append("</section>\n")
+    return "\n".join(out)
+
+
+def _render(records: dict, ledger: list, figures: dict, figures_dir) -> tuple[str, _Renderer]:
+    r = _Renderer()
+    ledger = list(ledger or [])
+    figures = dict(figures or {})
+    body = (
+        _intro(r, records, ledger, figures)
+        + _toc(r, records, ledger, figures)
+        + "<main>\n"
+        + _claims(r, ledger, records)
+        + _derivations(r, records, ledger, figures)
+        + _figures(r, figures, records, figures_dir)
+        + "</main>\n"
+    )
+    doc = (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        "<title>dlproof: derivations and claims</title>\n"
+        f"<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+    return doc, r
+
+
+# --------------------------------------------------------------------------------------------------
+# public API
+
+
+def render_book(records: dict, ledger: list, figures: dict, figures_dir) -> str:
+    """The book as one self-contained HTML document (deterministic)."""
+    return _render(records, ledger, figures, figures_dir)[0]
+
+
+def conversion_failures(records: dict, ledger: list, figures: dict) -> list[tuple[str, str, str]]:
+    """Every LaTeX piece the book could not convert: ``[(where, latex, error)]`` (empty when all is well)."""
+    return list(_render(records, ledger, figures, None)[1].failures)
+
+
+def math_count(records: dict, ledger: list, figures: dict) -> int:
+    """How many ``<math>`` elements the book holds."""
+    return _render(records, ledger, figures, None)[1].math_count
+
+
+def write_book(path, records: dict, ledger: list, figures: dict, figures_dir) -> Path:
+    """Render the book and write it atomically to ``path``; return the path."""
+    return write_atomic(path, render_book(records, ledger, figures, figures_dir))
+
+
+__all__ = ["render_book", "write_book", "conversion_failures", "math_count", "latex_to_mathml",
+           "book_order", "ConversionError"]
