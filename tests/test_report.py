@@ -116,6 +116,15 @@ def test_unloadable_target_is_a_usage_error(env, tmp_path):
     assert not (tmp_path / "report" / "correctness.json").exists()
 
 
+def test_unwritable_report_folder_is_a_usage_error(env, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = _run(env, "--target", "numpy", f"--report={blocker / 'sub'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--report: report folder" in result.stderr.str() and "cannot be created" in result.stderr.str()
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
 # -- the schema on hand-built reports ------------------------------------------------------------------
 
 def _row(**kw):
