@@ -6,27 +6,47 @@ Column-vector math, gate order r, z, n (as in torch.nn.GRU); z multiplies the pr
     "reset_before" (Keras reset_after=False, d2l):  n = tanh(W_xn x + b_xn + b_hn + W_hn (r * h)),
 computed on batch rows (``x @ W_x*.T + h @ W_h*.T + b``). Shapes: W_x* (n, m), W_h* (n, n), b* (n,);
 x (B, m), h (B, n); xs (T, B, m), hs (T, B, n). Under reset_before b_xn and b_hn only act as their sum, so
-dL/db_xn = dL/db_hn (both are the gradient of that sum). The input projections of the three gates (and of
-all time steps) are one (T*B, m) @ (m, 3n) matmul. Computation runs in the inputs' (common) floating dtype.
+dL/db_xn = dL/db_hn (both are the gradient of that sum). Computation runs in the inputs' (common)
+floating dtype.
 
-Backward of L = <d_hs, hs> + <d_hT, h_T>, latest step first, with dh = dL/dh_t (from d_hs[t] and from
-step t + 1) and h = h_{t-1}:
+Backward of L = <d_hs, hs> + <d_hT, h_T> (numerator layout: every dL/d(.) has the shape of its
+argument), latest step first, with dh = dL/dh_t (from d_hs[t] and from step t + 1) and h = h_{t-1}:
     da_z = dh * (h - n) * z (1 - z),  da_n = dh * (1 - z) * (1 - n^2)   (da_*: dL/d pre-activation)
     reset_after:  with u = W_hn h + b_hn:  da_r = da_n * u * r (1 - r),
-                  dL/dh = dh * z + [da_r, da_z, da_n * r] @ W_h,  dL/dW_hn = sum (da_n * r)^T h,
-                  dL/db_hn = sum da_n * r,  dL/db_xn = sum da_n
+                  dL/dh = dh * z + [da_r, da_z] @ W_h[r, z] + (da_n * r) @ W_hn,
+                  dL/dW_hn = sum (da_n * r)^T h,  dL/db_hn = sum da_n * r,  dL/db_xn = sum da_n
     reset_before: with e = da_n @ W_hn (the gradient of r * h):  da_r = e * h * r (1 - r),
                   dL/dh = dh * z + e * r + [da_r, da_z] @ W_h[r, z],  dL/dW_hn = sum da_n^T (r * h),
                   dL/db_xn = dL/db_hn = sum da_n
     dL/dx_t = [da_r, da_z, da_n] @ W_x,  dL/dW_x* = sum da_*^T x_t,  dL/dW_hr,z = sum da_r,z^T h,
     dL/db_r,z = sum da_r,z   (sums over time and batch).
+
+How it is computed (the floating-point operations of a plain per-step loop, in the same order, arranged
+for BLAS):
+  * the gates are stacked, W_x = [W_xr; W_xz; W_xn] (3n, m) and W_h = [W_hr; W_hz; W_hn] (3n, n); the
+    input projection of all steps is one (T*B, m) @ (m, 3n) matmul before the time loop;
+  * a step's recurrent product is one (B, n) @ (n, 3n) matmul (reset_after), or (B, n) @ (n, 2n) for
+    r, z plus (B, n) @ (n, n) for W_hn (r * h) once r is known (reset_before); the forward copies of
+    the weights are stored transposed and contiguous (BLAS's fast layout);
+  * sigmoid(a) = 0.5 + 0.5 tanh(a / 2). The forward weights and biases of r and z are multiplied by
+    0.5 in advance (exact in binary floating point, barring underflow), so the matmuls deliver a / 2
+    and one np.tanh call serves the r and z blocks together;
+  * element-wise work writes into preallocated buffers (``out=``) and runs on contiguous (B, n) gate
+    blocks: a step copies its (B, 3n) matmul rows once into gate-major (3, B, n) form, since NumPy's
+    element-wise loops are several times slower on the (B, n) column slices of a (B, 3n) array;
+  * one (T, B, 3n) buffer serves three roles in turn, step by step: the input projection px[t], the
+    gates [r, z, n] of step t (gate-major), and in the backward pass da[t] = [da_r, da_z, da_n];
+  * the backward loop only does the recurrent products with W_h; dL/dxs and the weight gradients are
+    single matmuls over all T * B rows after it (the states live in one (T + 1, B, n) array
+    [h0, h_1, ..., h_T], so the previous states of all steps are the view states[:-1]).
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _checks
-from .activations import dsigmoid_from_output, dtanh_from_output, sigmoid, tanh
 
 PARAMS = _checks.GRU_PARAMS
 VARIANTS = _checks.GRU_VARIANTS
@@ -46,24 +66,78 @@ def stack(params: dict, dt, variant: str):
     return W_x, W_h, b_x, b_hn
 
 
-def _step(px, h, W_h, b_hn, variant, gates, aux, out):
-    """One recurrence step from the input projection px (B, 3n) and h (B, n).
+class Weights(NamedTuple):
+    """The stacked weights (see `stack`) and the forward copies the time loop multiplies with.
 
-    Writes [r, z, n] into gates (B, 3n), u = W_hn h + b_hn (reset_after) or r * h (reset_before) into
-    aux (B, n), and h' into out (B, n)."""
+    The forward copies have the r and z blocks halved, so that the matmuls give a_r / 2 and a_z / 2 for
+    the tanh form of sigmoid, and are stored transposed and contiguous (rows @ Wx_f, rows @ Wh_f)."""
+
+    W_x: np.ndarray  # (3n, m)
+    W_h: np.ndarray  # (3n, n)
+    b_hn: np.ndarray  # (n,)
+    Wx_f: np.ndarray  # (m, 3n) = [W_xr / 2; W_xz / 2; W_xn].T
+    bx_f: np.ndarray  # (3, 1, n) = [b_r / 2, b_z / 2, b_xn] gate-major; b_xn + b_hn under reset_before
+    Wh_f: np.ndarray  # (n, 3n) = [W_hr / 2; W_hz / 2; W_hn].T
+
+
+def prepare(params: dict, dt, variant: str) -> Weights:
+    """`Weights` in dtype ``dt`` from the canonical parameter dict."""
+    W_x, W_h, b_x, b_hn = stack(params, dt, variant)
+    n = W_h.shape[1]
+    half = np.ones(3 * n, dt)
+    half[: 2 * n] = 0.5  # gate scale: r, z halved, n kept
+    Wx_f, Wh_f = W_x.T.copy(), W_h.T.copy()  # C-contiguous transposes
+    Wx_f *= half
+    Wh_f *= half
+    return Weights(W_x=W_x, W_h=W_h, b_hn=b_hn, Wx_f=Wx_f, bx_f=(b_x * half).reshape(3, 1, n), Wh_f=Wh_f)
+
+
+def gate_major(a):
+    """The (3, B, n) view [a_r, a_z, a_n] of a (B, 3n) array of rows [r block | z block | n block]."""
+    B, n3 = a.shape
+    return a.reshape(B, 3, n3 // 3).transpose(1, 0, 2)
+
+
+def _sigmoid_from_half(s):
+    """In place: s = a / 2 becomes sigmoid(a) = 0.5 + 0.5 tanh(a / 2)."""
+    np.tanh(s, out=s)
+    s *= 0.5
+    s += 0.5
+
+
+def _scratch(B, n, dt):
+    """Work buffers of `_step`: px_g (3, B, n), hh (B, 3n), hh_g (3, B, n)."""
+    return np.empty((3, B, n), dt), np.empty((B, 3 * n), dt), np.empty((3, B, n), dt)
+
+
+def _step(px, h, w: Weights, variant, g, aux, out, scratch):
+    """One recurrence step.
+
+    px (B, 3n): the step's input projection x @ Wx_f (bias not added yet); h (B, n). Writes the gates
+    [r, z, n] into g (3, B, n), u = W_hn h + b_hn (reset_after) or r * h (reset_before) into aux (B, n),
+    and h' into out (B, n); g may be the memory of px, which is read first. The (B, 3n) matmul rows
+    are copied to gate-major blocks once, so that every element-wise operation runs on contiguous
+    (B, n) blocks."""
     n = h.shape[1]
+    px_g, hh, hh_g = scratch
+    np.add(gate_major(px), w.bx_f, out=px_g)  # x side: [a_r / 2, a_z / 2, W_xn x + b_xn (+ b_hn)]
+    rz, r, z, cand = g[:2], g[0], g[1], g[2]
     if variant == "reset_after":
-        hh = h @ W_h.T  # (B, 3n)
-        gates[:, : 2 * n] = sigmoid(px[:, : 2 * n] + hh[:, : 2 * n])
-        np.add(hh[:, 2 * n :], b_hn, out=aux)
-        r = gates[:, :n]
-        gates[:, 2 * n :] = tanh(px[:, 2 * n :] + r * aux)
+        np.matmul(h, w.Wh_f, out=hh)  # [(W_hr h) / 2, (W_hz h) / 2, W_hn h]: one (B, n) @ (n, 3n)
+        np.copyto(hh_g, gate_major(hh))
+        np.add(px_g[:2], hh_g[:2], out=rz)  # [a_r / 2, a_z / 2]
+        _sigmoid_from_half(rz)  # r, z
+        np.add(hh_g[2], w.b_hn, out=aux)  # u = W_hn h + b_hn
+        np.multiply(r, aux, out=cand)  # r * u
     else:
-        hh = h @ W_h[: 2 * n].T  # (B, 2n)
-        gates[:, : 2 * n] = sigmoid(px[:, : 2 * n] + hh)
-        np.multiply(gates[:, :n], h, out=aux)
-        gates[:, 2 * n :] = tanh(px[:, 2 * n :] + aux @ W_h[2 * n :].T)
-    z, cand = gates[:, n : 2 * n], gates[:, 2 * n :]
+        np.matmul(h, w.Wh_f[:, : 2 * n], out=hh[:, : 2 * n])  # [(W_hr h) / 2, (W_hz h) / 2]
+        np.copyto(hh_g[:2], gate_major(hh)[:2])
+        np.add(px_g[:2], hh_g[:2], out=rz)
+        _sigmoid_from_half(rz)
+        np.multiply(r, h, out=aux)  # r * h
+        np.matmul(aux, w.W_h[2 * n :].T, out=cand)  # W_hn (r * h): needs r, so a second matmul
+    cand += px_g[2]  # W_xn x + b_xn + r * u  (reset_after),  W_xn x + b_xn + b_hn + W_hn (r * h)  (before)
+    np.tanh(cand, out=cand)  # n
     np.subtract(h, cand, out=out)  # h' = n + z (h - n) = z h + (1 - z) n
     out *= z
     out += cand
@@ -74,41 +148,53 @@ def gru_cell(x, h, p, variant: str = "reset_after"):
     fn = "gru_cell"
     variant = _checks.gru_variant(fn, variant)
     x, (h,), params, dt = _checks.gated_step(fn, x, [("h", h)], p, PARAMS)
-    W_x, W_h, b_x, b_hn = stack(params, dt, variant)
+    w = prepare(params, dt, variant)
     h = h.astype(dt, copy=False)
     B, n = h.shape
-    px = x.astype(dt, copy=False) @ W_x.T
-    px += b_x
+    px = x.astype(dt, copy=False) @ w.Wx_f
     out = np.empty((B, n), dt)
-    _step(px, h, W_h, b_hn, variant, np.empty((B, 3 * n), dt), np.empty((B, n), dt), out)
+    _step(px, h, w, variant, np.empty((3, B, n), dt), np.empty((B, n), dt), out, _scratch(B, n, dt))
     return out
 
 
-def _forward(fn, xs, h0, p, variant):
-    """Shared forward: (hs, gates (T, B, 3n), aux (T, B, n), cast inputs)."""
+class Forward(NamedTuple):
+    """What the forward pass keeps for the backward pass."""
+
+    states: np.ndarray  # (T + 1, B, n): h0, h_1, ..., h_T; hs = states[1:], previous states = states[:-1]
+    buf: np.ndarray  # (T, B, 3n): px[t], overwritten by step t with its gates (T, 3, B, n) [r, z, n]
+    aux: np.ndarray  # (T, B, n): u = W_hn h + b_hn (reset_after) or r * h (reset_before)
+    xs: np.ndarray  # (T, B, m) in the compute dtype
+    w: Weights
+    dt: np.dtype
+    variant: str
+
+
+def _forward(fn, xs, h0, p, variant) -> Forward:
+    """Shared forward of gru_forward and gru_vjp (validates the arguments)."""
     variant = _checks.gru_variant(fn, variant)
     xs, (h0,), params, dt = _checks.gated_sequence(fn, xs, [("h0", h0)], p, PARAMS)
-    xs, h0 = xs.astype(dt, copy=False), h0.astype(dt, copy=False)
-    W_x, W_h, b_x, b_hn = stack(params, dt, variant)
+    xs = xs.astype(dt, copy=False)
+    w = prepare(params, dt, variant)
     T, B, m = xs.shape
-    n = W_h.shape[1]
-    # input projection of all steps and all three gates at once: (T*B, m) @ (m, 3n) + b_x
-    px = (xs.reshape(T * B, m) @ W_x.T).reshape(T, B, 3 * n)
-    px += b_x
-    gates = np.empty((T, B, 3 * n), dt)
+    n = w.W_h.shape[1]
+    # input projection of all steps and all three gates at once: (T*B, m) @ (m, 3n) (r, z halved); each
+    # step adds the bias when it copies its rows to gate-major form
+    px = np.matmul(xs.reshape(T * B, m), w.Wx_f).reshape(T, B, 3 * n)
+    states = np.empty((T + 1, B, n), dt)
+    states[0] = h0
     aux = np.empty((T, B, n), dt)
-    hs = np.empty((T, B, n), dt)
-    h = h0
+    # once step t has read px[t], the same memory holds its gates [r, z, n] (gate-major (3, B, n))
+    gates = px.reshape(T, 3, B, n)
+    scratch = _scratch(B, n, dt)
     for t in range(T):
-        _step(px[t], h, W_h, b_hn, variant, gates[t], aux[t], hs[t])
-        h = hs[t]
-    return hs, gates, aux, (xs, h0, W_x, W_h, dt, variant)
+        _step(px[t], states[t], w, variant, gates[t], aux[t], states[t + 1], scratch)
+    return Forward(states, px, aux, xs, w, dt, variant)
 
 
 def gru_forward(xs, h0, p, variant: str = "reset_after"):
     """xs (T, B, m), h0 (B, n) -> (hs (T, B, n), h_T (B, n)); T = 0 gives a copy of h0."""
-    hs, _, _, (_, h0c, *_rest) = _forward("gru_forward", xs, h0, p, variant)
-    return hs, (hs[-1].copy() if hs.shape[0] else h0c.copy())
+    f = _forward("gru_forward", xs, h0, p, variant)
+    return f.states[1:], f.states[-1].copy()
 
 
 def gru_vjp(xs, h0, p, d_hs, d_hT, variant: str = "reset_after") -> dict:
@@ -118,53 +204,72 @@ def gru_vjp(xs, h0, p, d_hs, d_hT, variant: str = "reset_after") -> dict:
     "b_xn" and "b_hn" are equal.
     """
     fn = "gru_vjp"
-    hs, gates, aux, (xs, h0, W_x, W_h, dt, variant) = _forward(fn, xs, h0, p, variant)
-    T, B, m = xs.shape
-    n = W_h.shape[1]
+    f = _forward(fn, xs, h0, p, variant)
+    w, dt, after = f.w, f.dt, f.variant == "reset_after"
+    T, B, m = f.xs.shape
+    n = w.W_h.shape[1]
     d_hs, d_hT = _checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
     d_hs = d_hs.astype(dt, copy=False)
-    after = variant == "reset_after"
+    W_hrz, W_hn = w.W_h[: 2 * n], w.W_h[2 * n :]
 
-    da = np.empty((T, B, 3 * n), dt)  # dL/d(x-side pre-activations) r, z, n
-    dn_h = np.empty((T, B, n), dt)  # reset_after: da_n * r = dL/du;  reset_before: da_n
-    dh = d_hT.astype(dt, copy=True)
+    # The buffer that held px[t] and then the gates of step t receives da[t] = [da_r, da_z, da_n] (B, 3n
+    # rows) = dL/d(pre-activations) once the gates are used up, for the matmuls after the loop; the
+    # step computes them gate-major in dA (contiguous blocks). reset_after: once da_r is known, u is
+    # not needed any more and aux[t] is overwritten by dL/du = da_n * r, the factor of W_hn h in the
+    # gradients. reset_before: aux[t] keeps r * h.
+    states, aux, da = f.states, f.aux, f.buf
+    gates = da.reshape(T, 3, B, n)
+    dh = d_hT.astype(dt, copy=True)  # dL/dh_t, accumulated from later steps
+    dA = np.empty((3, B, n), dt)  # the step's [da_r, da_z, da_n], gate-major
+    da_r, da_z, da_n = dA
+    S = np.empty((2, B, n), dt)  # [1 - r, 1 - z], then [r (1 - r), z (1 - z)]
+    q, e = np.empty((B, n), dt), np.empty((B, n), dt)  # scratch
     for t in range(T - 1, -1, -1):
         dh += d_hs[t]
-        h = hs[t - 1] if t else h0
-        r, z, cand = gates[t, :, :n], gates[t, :, n : 2 * n], gates[t, :, 2 * n :]
-        da_n = da[t, :, 2 * n :]
-        np.multiply(dh * (1.0 - z), dtanh_from_output(cand), out=da_n)
-        da[t, :, n : 2 * n] = dh * (h - cand) * dsigmoid_from_output(z)
+        h, g = states[t], gates[t]
+        r, z, cand = g
+        np.subtract(1.0, g[:2], out=S)
+        np.multiply(dh, S[1], out=da_n)  # da_n = dh (1 - z) (1 - n^2)
+        np.multiply(cand, cand, out=q)
+        np.subtract(1.0, q, out=q)
+        da_n *= q
+        np.subtract(h, cand, out=e)  # da_z = dh (h - n) z (1 - z)
+        e *= dh
+        S *= g[:2]
+        np.multiply(e, S[1], out=da_z)
+        dh *= z  # dL/dh_{t-1} = dh z + ... (completed below)
         if after:
-            da[t, :, :n] = da_n * aux[t] * dsigmoid_from_output(r)
-            np.multiply(da_n, r, out=dn_h[t])
-            dh_prev = dh * z
-            dh_prev += da[t, :, : 2 * n] @ W_h[: 2 * n]
-            dh_prev += dn_h[t] @ W_h[2 * n :]
+            np.multiply(da_n, aux[t], out=e)  # da_r = da_n u r (1 - r)
+            np.multiply(e, S[0], out=da_r)
+            du = np.multiply(da_n, r, out=aux[t])  # dL/du = da_n r (replaces u)
+            np.copyto(gate_major(da[t]), dA)  # over the gates of step t, which are used up
+            # dL/dh_{t-1} = dh z + [da_r, da_z] @ W_h[r, z] + (da_n r) @ W_hn
+            dh += np.matmul(da[t, :, : 2 * n], W_hrz, out=q)
+            dh += np.matmul(du, W_hn, out=q)
         else:
-            e = da_n @ W_h[2 * n :]  # dL/d(r * h)
-            da[t, :, :n] = e * h * dsigmoid_from_output(r)
-            dn_h[t] = da_n
-            dh_prev = dh * z
-            dh_prev += e * r
-            dh_prev += da[t, :, : 2 * n] @ W_h[: 2 * n]
-        dh = dh_prev
-    # dh is now dL/dh0 (d_hT when T = 0)
-    h_prev = np.empty((T, B, n), dt)
-    if T:
-        h_prev[0] = h0
-        h_prev[1:] = hs[:-1]
+            d_rh = np.matmul(da_n, W_hn, out=q)  # dL/d(r * h) = da_n @ W_hn
+            np.multiply(d_rh, h, out=e)  # da_r = (da_n @ W_hn) h r (1 - r)
+            np.multiply(e, S[0], out=da_r)
+            # dL/dh_{t-1} = dh z + (da_n @ W_hn) r + [da_r, da_z] @ W_h[r, z]
+            dh += np.multiply(d_rh, r, out=d_rh)
+            np.copyto(gate_major(da[t]), dA)
+            dh += np.matmul(da[t, :, : 2 * n], W_hrz, out=q)
+    # dh is now dL/dh0 (d_hT when T = 0); the rest are matmuls over all T * B rows at once
     D = da.reshape(T * B, 3 * n)
-    Hp = h_prev.reshape(T * B, n)
-    dW_x = D.T @ xs.reshape(T * B, m)
-    dW_hrz = D[:, : 2 * n].T @ Hp
-    Dn = dn_h.reshape(T * B, n)
-    dW_hn = Dn.T @ (Hp if after else aux.reshape(T * B, n))
+    H = states[:-1].reshape(T * B, n)  # h_{t-1} of every step
+    A = aux.reshape(T * B, n)  # dL/du (reset_after) or r * h (reset_before) of every step
+    dW_x = D.T @ f.xs.reshape(T * B, m)
     db = D.sum(axis=0)
-    db_hn = Dn.sum(axis=0) if after else db[2 * n :].copy()
+    dW_hrz = D[:, : 2 * n].T @ H
+    if after:
+        dW_hn = A.T @ H  # sum (da_n r)^T h
+        db_hn = A.sum(axis=0)
+    else:
+        dW_hn = D[:, 2 * n :].T @ A  # sum da_n^T (r * h)
+        db_hn = db[2 * n :].copy()
     params = {
         "W_xr": dW_x[:n], "W_hr": dW_hrz[:n], "b_r": db[:n],
         "W_xz": dW_x[n : 2 * n], "W_hz": dW_hrz[n:], "b_z": db[n : 2 * n],
         "W_xn": dW_x[2 * n :], "W_hn": dW_hn, "b_xn": db[2 * n :], "b_hn": db_hn,
     }
-    return {"xs": (D @ W_x).reshape(T, B, m), "h0": dh, "params": params}
+    return {"xs": (D @ w.W_x).reshape(T, B, m), "h0": dh, "params": params}

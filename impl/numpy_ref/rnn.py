@@ -10,15 +10,31 @@ from step t + 1) and delta_t = g_t * phi'(a_t) (phi' = 1 - h_t^2 for tanh, [a_t 
     dL/dW_x = sum_t delta_t^T x_t,  dL/dW_h = sum_t delta_t^T h_{t-1},  dL/db = sum_t sum_batch delta_t,
 i.e. in numerator layout the transpose of the Jacobian product dh_t/dh_k = J_t ... J_{k+1},
 J_i = diag(phi'(a_i)) W_h.
+
+How it is computed (the floating-point operations of a plain per-step loop, in the same order, arranged
+for BLAS): the input projection of all steps is one (T*B, m) @ (m, n) matmul before the time
+loop; a step does one (B, n) @ (n, n) matmul (forward: with a contiguous copy of W_h.T, BLAS's fast
+layout; backward: delta_t @ W_h) and element-wise work into preallocated buffers (``out=``); the states
+live in one (T + 1, B, n) array [h0, h_1, ..., h_T], so the previous states of all steps are the view
+states[:-1]; dL/dxs, dL/dW_x, dL/dW_h and dL/db are single matmuls / sums over all T * B rows after the
+backward loop, which writes delta_t over the no longer needed pre-activations.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import _checks
-from .activations import drelu, dtanh_from_output, relu, tanh
+from .activations import relu, tanh
 
 _PHI = {"tanh": tanh, "relu": relu}
+
+
+def _phi_into(activation: str, a, out):
+    """out = phi(a) without a temporary: tanh(a) or max(a, 0) (NaN propagates, as `activations.relu`)."""
+    if activation == "tanh":
+        np.tanh(a, out=out)
+    else:
+        np.maximum(a, 0, out=out)
 
 
 def rnn_cell(x, h, p, activation: str = "tanh") -> np.ndarray:
@@ -33,31 +49,32 @@ def rnn_cell(x, h, p, activation: str = "tanh") -> np.ndarray:
 
 
 def _forward(fn, xs, h0, p, activation):
-    """Shared forward: returns (hs, pre-activations, cast inputs)."""
-    phi = _PHI[_checks.activation(fn, activation)]
+    """Shared forward: returns (states (T + 1, B, n) = h0, h_1, ..., h_T; pre-activations (T, B, n);
+    cast inputs). hs = states[1:] and the previous states of all steps are states[:-1]."""
+    activation = _checks.activation(fn, activation)
     xs, h0, W_x, W_h, b, dt = _checks.rnn_sequence(fn, xs, h0, p)
-    xs, h0 = xs.astype(dt, copy=False), h0.astype(dt, copy=False)
+    xs = xs.astype(dt, copy=False)
     W_x, W_h, b = (w.astype(dt, copy=False) for w in (W_x, W_h, b))
     T, B, m = xs.shape
     n = W_x.shape[0]
     # input projection of all steps at once: (T*B, m) @ (m, n) + b
     pre = (xs.reshape(T * B, m) @ W_x.T).reshape(T, B, n)
     pre += b
-    hs = np.empty((T, B, n), dt)
-    W_hT = W_h.T
-    h = h0
+    states = np.empty((T + 1, B, n), dt)
+    states[0] = h0
+    W_hT = np.ascontiguousarray(W_h.T)  # h @ W_h.T with a contiguous right operand (BLAS's fast path)
+    hh = np.empty((B, n), dt)
     for t in range(T):
-        pre[t] += h @ W_hT
-        hs[t] = phi(pre[t])
-        h = hs[t]
-    return hs, pre, (xs, h0, W_x, W_h, b, dt)
+        np.matmul(states[t], W_hT, out=hh)
+        pre[t] += hh  # a_t = x_t @ W_x.T + b + h_{t-1} @ W_h.T
+        _phi_into(activation, pre[t], states[t + 1])  # h_t = phi(a_t)
+    return states, pre, (xs, W_x, W_h, dt)
 
 
 def rnn_forward(xs, h0, p, activation: str = "tanh"):
     """Run the cell over time: xs (T, B, m), h0 (B, n) -> (hs (T, B, n), h_T (B, n)); T = 0 gives h_T = h0."""
-    hs, _, (_, h0c, *_rest) = _forward("rnn_forward", xs, h0, p, activation)
-    h_T = hs[-1].copy() if hs.shape[0] else h0c.copy()
-    return hs, h_T
+    states, _, _ = _forward("rnn_forward", xs, h0, p, activation)
+    return states[1:], states[-1].copy()
 
 
 def rnn_vjp(xs, h0, p, d_hs, d_hT, activation: str = "tanh") -> dict:
@@ -67,31 +84,32 @@ def rnn_vjp(xs, h0, p, d_hs, d_hT, activation: str = "tanh") -> dict:
     ``d_hs`` / ``d_hT`` may be None (zeros).
     """
     fn = "rnn_vjp"
-    hs, pre, (xs, h0, W_x, W_h, b, dt) = _forward(fn, xs, h0, p, activation)
+    states, pre, (xs, W_x, W_h, dt) = _forward(fn, xs, h0, p, activation)
     T, B, m = xs.shape
     n = W_x.shape[0]
     d_hs, d_hT = _checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
-    d_hs, d_hT = d_hs.astype(dt, copy=False), d_hT.astype(dt, copy=False)
+    d_hs = d_hs.astype(dt, copy=False)
 
-    delta = np.empty((T, B, n), dt)  # dL/da_t
-    g = d_hT.copy()  # dL/dh_t flowing from later steps (and from h_T)
+    delta = pre  # dL/da_t, written over the pre-activations once they are no longer needed
+    g = d_hT.astype(dt, copy=True)  # dL/dh_t flowing from later steps (and from h_T)
+    dphi = np.empty((B, n), dt)
     for t in range(T - 1, -1, -1):
         g += d_hs[t]
-        dphi = dtanh_from_output(hs[t]) if activation == "tanh" else drelu(pre[t])
-        np.multiply(g, dphi, out=delta[t])
-        g = delta[t] @ W_h
+        if activation == "tanh":  # phi'(a_t) = 1 - h_t^2
+            np.multiply(states[t + 1], states[t + 1], out=dphi)
+            np.subtract(1.0, dphi, out=dphi)
+        else:  # phi'(a_t) = [a_t > 0]
+            np.greater(pre[t], 0, out=dphi)
+        np.multiply(g, dphi, out=delta[t])  # delta_t = g_t * phi'(a_t)
+        np.matmul(delta[t], W_h, out=g)  # g_{t-1} (before adding d_hs[t-1]) = delta_t @ W_h
     # g is now dL/dh0 (or d_hT when T = 0)
-    h_prev = np.empty((T, B, n), dt)
-    if T:
-        h_prev[0] = h0
-        h_prev[1:] = hs[:-1]
     D = delta.reshape(T * B, n)
     return {
         "xs": (D @ W_x).reshape(T, B, m),
         "h0": g,
         "params": {
             "W_x": D.T @ xs.reshape(T * B, m),
-            "W_h": D.T @ h_prev.reshape(T * B, n),
+            "W_h": D.T @ states[:-1].reshape(T * B, n),
             "b": D.sum(axis=0),
         },
     }
