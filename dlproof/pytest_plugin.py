@@ -14,6 +14,12 @@ import pytest
 
 DEFAULT_REPORT = os.path.join("reports", "latest")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one BLAS/OpenMP thread per pytest-xdist worker (N workers on N cores; the suite's arrays are small),
+    # set before NumPy or torch is imported; a value already in the environment wins
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
 
 def pytest_addoption(parser):
     g = parser.getgroup("dlproof", "dlproof conformance suite")

@@ -51,6 +51,24 @@ def _arrays(obj, path):
             yield from _arrays(o, f"{path}[{k!r}]")
 
 
+def _snapshot(a: np.ndarray):
+    """What `_changed` compares against: shape, dtype and a byte copy (a plain copy for object arrays)."""
+    return (a.shape, a.dtype, a.copy() if a.dtype.hasobject else a.tobytes())
+
+
+def _changed(a: np.ndarray, snap) -> bool:
+    """Whether ``a`` differs from its snapshot in shape or value (NaN equals NaN). Equal bytes are the fast
+    path; a byte difference falls back to comparing values, so -0.0 for 0.0 or another NaN payload is no change."""
+    shape, dtype, before = snap
+    if a.shape != shape:
+        return True
+    if isinstance(before, bytes):
+        if a.dtype == dtype and a.tobytes() == before:
+            return False
+        before = np.frombuffer(before, dtype).reshape(shape)
+    return not np.array_equal(a, before, equal_nan=True)
+
+
 def _timer(seconds):
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer") or not seconds:
         return None
@@ -73,7 +91,7 @@ def call(target, capability: str, *args):
     fn = getattr(target, capability)
     hung = (target.name, capability) in _HUNG  # an earlier call hung: do not wait again (shrinking replays)
     if not hung:
-        snapshot = [(p, a, a.copy()) for p, a in _arrays(args, "args")]
+        snapshot = [(p, a, _snapshot(a)) for p, a in _arrays(args, "args")]
         old = _timer(CALL_TIMEOUT)
         try:
             out = fn(*args)
@@ -90,7 +108,7 @@ def call(target, capability: str, *args):
         raise TargetTimeout(f"{capability}: did not return within {CALL_TIMEOUT:g} s (a hung capability is "
                             f"not called again), but should return [{target.name}]")
     for path, a, before in snapshot:
-        if a.shape != before.shape or not np.array_equal(a, before, equal_nan=True):
+        if _changed(a, before):
             names = ", ".join(_SIGNATURE_HINT.get(capability, ()))
             raise PropertyFailure(f"{capability}: mutated its input {path} in place, but should leave its "
                                   f"inputs unchanged{f' (arguments: {names})' if names else ''} [{target.name}]")

@@ -9,11 +9,23 @@ suite), T = 0 (checked by deterministic examples).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from hypothesis import strategies as st
 
 SCALES = (0.1, 0.5, 1.0, 2.0, 4.0)
+BIAS_SCALES = (0.1, 1.0, 5.0, 30.0)  # 30 saturates the gates (|pre-activation| up to ~30)
+
+# the strategies drawn in every example, built once (the same strategies; only the per-draw lookup is saved)
+_SCALE = st.sampled_from(SCALES)
+_BIAS_SCALE = st.sampled_from(BIAS_SCALES)
+_SEED = st.integers(0, 2 ** 32 - 1)
+
+
+@lru_cache(maxsize=None)
+def _ints(lo: int, hi: int):
+    return st.integers(lo, hi)
 
 
 @dataclass
@@ -37,20 +49,20 @@ def _rng(seed: int) -> np.random.Generator:
 
 def _signed(rng, shape, scale):
     """Standard-normal entries (random signs) times the drawn scale: asymmetric, never constant."""
-    return (scale * rng.standard_normal(shape)).astype(np.float64)
+    return scale * rng.standard_normal(shape)  # float64 already
 
 
 @st.composite
 def rnn_problems(draw, dtype: str = "float64", max_n: int = 5, max_m: int = 4, max_B: int = 3, max_T: int = 5,
                  min_T: int = 1):
     """xs (T,B,m), h0 (B,n), params W_x (n,m), W_h (n,n), b (n,), cotangents d_hs, d_hT."""
-    n = draw(st.integers(1, max_n), label="n")
-    m = draw(st.integers(1, max_m), label="m")
-    B = draw(st.integers(1, max_B), label="B")
-    T = draw(st.integers(min_T, max_T), label="T")
-    w_scale = draw(st.sampled_from(SCALES), label="W scale")
-    x_scale = draw(st.sampled_from(SCALES), label="x scale")
-    seed = draw(st.integers(0, 2 ** 32 - 1), label="seed")
+    n = draw(_ints(1, max_n), label="n")
+    m = draw(_ints(1, max_m), label="m")
+    B = draw(_ints(1, max_B), label="B")
+    T = draw(_ints(min_T, max_T), label="T")
+    w_scale = draw(_SCALE, label="W scale")
+    x_scale = draw(_SCALE, label="x scale")
+    seed = draw(_SEED, label="seed")
     rng = _rng(seed)
     dt = np.dtype(dtype)
     arrays = {
@@ -63,7 +75,7 @@ def rnn_problems(draw, dtype: str = "float64", max_n: int = 5, max_m: int = 4, m
         "d_hT": _signed(rng, (B, n), 1.0),
         "direction": _signed(rng, (n * m + n * n + n + T * B * m + B * n,), 1.0),
     }
-    arrays = {k: v.astype(dt) for k, v in arrays.items()}
+    arrays = {k: v.astype(dt, copy=False) for k, v in arrays.items()}
     return Problem(arrays, {"n": n, "m": m, "B": B, "T": T, "seed": seed, "w_scale": w_scale, "x_scale": x_scale})
 
 
@@ -72,7 +84,7 @@ def gradient_lists(draw, dtype: str = "float64", max_tensors: int = 4):
     """A list of 1-4 gradient tensors of mixed shapes, a max_norm, and where the norm sits relative to it."""
     k = draw(st.integers(1, max_tensors), label="tensors")
     shapes = [tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=2), label=f"shape{i}")) for i in range(k)]
-    seed = draw(st.integers(0, 2 ** 32 - 1), label="seed")
+    seed = draw(_SEED, label="seed")
     regime = draw(st.sampled_from(("below", "above", "far_above", "far_below")), label="regime")
     overall = draw(st.sampled_from((1.0, 1e-3)), label="overall scale")  # small norms make eps visible
     rng = _rng(seed)
@@ -88,7 +100,6 @@ def gradient_lists(draw, dtype: str = "float64", max_tensors: int = 4):
 LSTM_GATES = ("i", "f", "g", "o")
 GRU_PARAMS = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
 LSTM_PARAMS = tuple(f"{w}{q}" for q in LSTM_GATES for w in ("W_x", "W_h", "b_"))
-BIAS_SCALES = (0.1, 1.0, 5.0, 30.0)  # 30 saturates the gates (|pre-activation| up to ~30)
 
 
 def _gated_params(rng, names, n, m, w_scale, b_scale):
@@ -109,14 +120,14 @@ def gated_problems(draw, kind: str, dtype: str = "float64", max_n: int = 4, max_
     """LSTM ("lstm") or GRU ("gru") problems: params by protocol name, xs, h0 (and c0), cotangents, a direction.
     Bias scales reach saturated gates (|pre-activation| up to ~30) as well as the linear regime."""
     names = LSTM_PARAMS if kind == "lstm" else GRU_PARAMS
-    n = draw(st.integers(1, max_n), label="n")
-    m = draw(st.integers(1, max_m), label="m")
-    B = draw(st.integers(1, max_B), label="B")
-    T = draw(st.integers(min_T, max_T), label="T")
-    w_scale = draw(st.sampled_from(SCALES), label="W scale")
-    b_scale = draw(st.sampled_from(BIAS_SCALES), label="b scale")
-    x_scale = draw(st.sampled_from(SCALES), label="x scale")
-    seed = draw(st.integers(0, 2 ** 32 - 1), label="seed")
+    n = draw(_ints(1, max_n), label="n")
+    m = draw(_ints(1, max_m), label="m")
+    B = draw(_ints(1, max_B), label="B")
+    T = draw(_ints(min_T, max_T), label="T")
+    w_scale = draw(_SCALE, label="W scale")
+    b_scale = draw(_BIAS_SCALE, label="b scale")
+    x_scale = draw(_SCALE, label="x scale")
+    seed = draw(_SEED, label="seed")
     rng = _rng(seed)
     arrays = _gated_params(rng, names, n, m, w_scale, b_scale)
     arrays.update({
@@ -132,7 +143,7 @@ def gated_problems(draw, kind: str, dtype: str = "float64", max_n: int = 4, max_
     if kind == "gru":
         del arrays["c0"], arrays["d_cT"]
     dt = np.dtype(dtype)
-    arrays = {k: v.astype(dt) for k, v in arrays.items()}
+    arrays = {k: v.astype(dt, copy=False) for k, v in arrays.items()}
     return Problem(arrays, {"n": n, "m": m, "B": B, "T": T, "seed": seed, "w_scale": w_scale, "b_scale": b_scale,
                             "x_scale": x_scale})
 

@@ -168,14 +168,25 @@ def _fused(pairs):
     K = sum(a.v.shape[-1] for a, _ in pairs)
     v = sum(a.v @ B.v for a, B in pairs)
     mag = sum(np.abs(a.v) @ np.abs(B.v) for a, B in pairs)
-    e = em.gamma(K, u) * mag + sum(np.abs(a.v) @ B.e + a.e @ np.abs(B.v) + a.e @ B.e for a, B in pairs)
+    e = em.gamma(K, u) * mag + sum(_propagated(a, B) for a, B in pairs)
     return em.E(v, e, u)
+
+
+def _propagated(a, B):
+    """|a| e_B + e_a |B| + e_a e_B, leaving out the terms of an exact operand (they are exactly 0)."""
+    if a.errfree and B.errfree:
+        return 0.0
+    return em.sum_terms(None if B.errfree else np.abs(a.v) @ B.e, None if a.errfree else a.e @ np.abs(B.v),
+                        None if a.errfree or B.errfree else a.e @ B.e)
 
 
 def _weight_grad(das, ins):
     """sum_t da_t^T @ in_t as one GEMM over T*B rows."""
     da, x = em.stack(das), em.stack(ins)
-    flat = lambda z: em.E(z.v.reshape(-1, z.v.shape[-1]), z.e.reshape(-1, z.e.shape[-1]), z.u)  # noqa: E731
+
+    def flat(z):
+        return em.E(z.v.reshape(-1, z.v.shape[-1]), None if z.errfree else z.e.reshape(-1, z.e.shape[-1]), z.u)
+
     return flat(da).T @ flat(x)
 
 

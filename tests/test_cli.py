@@ -32,7 +32,7 @@ def test_repro_replays_a_saved_failure(tmp_path, capsys):
     try:
         with pytest.raises(AssertionError):
             harness.run(all_properties()["clip.norm.rule"], _per_tensor(), "mutants:per_tensor_target",
-                        profile="dev", report_dir=tmp_path)
+                        profile="ci", report_dir=tmp_path)
         npz = results.ROWS[-1]["repro"]["npz"]
     finally:
         results.ROWS[:] = saved
