@@ -251,6 +251,20 @@ def canonical_params(kind: str, mod) -> dict:
             "W_xn": blk(w_ih, 2), "W_hn": blk(w_hh, 2), "b_xn": blk(b_ih, 2), "b_hn": blk(b_hh, 2)}
 
 
+def numpy_callables(kind: str, xs, h0, c0, p, d_hs, d_hT, d_cT):
+    """(forward, forward + full BPTT backward) of the NumPy reference of ``kind`` as zero-argument callables."""
+    from dlproof.impl.numpy_ref import gru, lstm, rnn
+
+    if kind == "lstm":
+        return (lambda: lstm.lstm_forward(xs, h0, c0, p),
+                lambda: lstm.lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT))
+    if kind == "gru":
+        return (lambda: gru.gru_forward(xs, h0, p, "reset_after"),
+                lambda: gru.gru_vjp(xs, h0, p, d_hs, d_hT, "reset_after"))
+    return (lambda: rnn.rnn_forward(xs, h0, p, "tanh"),
+            lambda: rnn.rnn_vjp(xs, h0, p, d_hs, d_hT, "tanh"))
+
+
 def numpy_steps(kind: str, mod, xs_t, B, T, n, dtype_name, seed=1):
     """(params, step, vjp_only, forward) for the NumPy reference of ``kind`` with the module's weights.
 
@@ -262,15 +276,7 @@ def numpy_steps(kind: str, mod, xs_t, B, T, n, dtype_name, seed=1):
     h0, c0 = h0[0], c0[0]
     rng = np.random.default_rng(seed)
     d_hs, d_hT, d_cT = (rng.standard_normal(shape).astype(dtype_name) for shape in ((T, B, n), (B, n), (B, n)))
-    if kind == "lstm":
-        fwd = lambda: lstm.lstm_forward(x, h0, c0, p)  # noqa: E731
-        vjp = lambda: lstm.lstm_vjp(x, h0, c0, p, d_hs, d_hT, d_cT)  # noqa: E731
-    elif kind == "gru":
-        fwd = lambda: gru.gru_forward(x, h0, p, "reset_after")  # noqa: E731
-        vjp = lambda: gru.gru_vjp(x, h0, p, d_hs, d_hT, "reset_after")  # noqa: E731
-    else:
-        fwd = lambda: rnn.rnn_forward(x, h0, p, "tanh")  # noqa: E731
-        vjp = lambda: rnn.rnn_vjp(x, h0, p, d_hs, d_hT, "tanh")  # noqa: E731
+    fwd, vjp = numpy_callables(kind, x, h0, c0, p, d_hs, d_hT, d_cT)
 
     def step():
         fwd()
@@ -627,15 +633,7 @@ def reference_pair(kind: str, B, T, n, m, dtype_name: str, seed: int = 0) -> dic
     p = canonical_params(kind, mod)
     xs_np, h0_np, c0_np = x.detach().numpy().copy(), h0.detach().numpy()[0].copy(), c0.detach().numpy()[0].copy()
     d_hs, d_hT, d_cT = g.numpy().copy(), gh.numpy()[0].copy(), gc.numpy()[0].copy()
-    if is_lstm:
-        numpy_forward = lambda: lstm.lstm_forward(xs_np, h0_np, c0_np, p)  # noqa: E731
-        numpy_vjp = lambda: lstm.lstm_vjp(xs_np, h0_np, c0_np, p, d_hs, d_hT, d_cT)  # noqa: E731
-    elif kind == "gru":
-        numpy_forward = lambda: gru.gru_forward(xs_np, h0_np, p, "reset_after")  # noqa: E731
-        numpy_vjp = lambda: gru.gru_vjp(xs_np, h0_np, p, d_hs, d_hT, "reset_after")  # noqa: E731
-    else:
-        numpy_forward = lambda: rnn.rnn_forward(xs_np, h0_np, p, "tanh")  # noqa: E731
-        numpy_vjp = lambda: rnn.rnn_vjp(xs_np, h0_np, p, d_hs, d_hT, "tanh")  # noqa: E731
+    numpy_forward, numpy_vjp = numpy_callables(kind, xs_np, h0_np, c0_np, p, d_hs, d_hT, d_cT)
 
     def check() -> dict:
         """max |NumPy - torch| / max |torch| of the outputs hs and of the gradients (all of them)."""
