@@ -482,15 +482,21 @@ def _render_gru(res: dict) -> list:
     return lines + ([""] + notes if notes else [])
 
 
-@section("gru_vs_lstm", "GRU vs LSTM vs RNN: one training step (forward + full backward)", _render_gru, _summarize_gru)
-def measure_gru_vs_lstm(s: Settings) -> dict:
-    """Claim under test: "GRU has fewer parameters and trains faster than LSTM"."""
-    configs = []
+def each_config(s: Settings, measure: Callable) -> list:
+    """``measure(s, size, dtype)`` for every size and both dtypes, with a progress line each."""
+    out = []
     for cfg in s.sizes:
         for dt in ("float32", "float64"):
             t0 = time.perf_counter()
-            configs.append(_measure_config(s, cfg, dt))
+            out.append(measure(s, cfg, dt))
             print(f"[performance]   {_cfg(cfg)} {dt}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    return out
+
+
+@section("gru_vs_lstm", "GRU vs LSTM vs RNN: one training step (forward + full backward)", _render_gru, _summarize_gru)
+def measure_gru_vs_lstm(s: Settings) -> dict:
+    """Claim under test: "GRU has fewer parameters and trains faster than LSTM"."""
+    configs = each_config(s, _measure_config)
     return {
         "claim": "GRU has fewer parameters and trains faster (than LSTM)",
         "method": ("One step = forward over T time-major steps + backward of L = sum(out * G) + sum(h_T * G_h) "
@@ -799,12 +805,7 @@ def _render_reference(res: dict) -> list:
          _render_reference, _summarize_reference)
 def measure_reference(s: Settings) -> dict:
     """NumPy forward and vjp of LSTM / GRU / RNN vs torch.nn and vs the same matmuls alone."""
-    configs = []
-    for cfg in s.sizes:
-        for dt in ("float32", "float64"):
-            t0 = time.perf_counter()
-            configs.append(_measure_reference_config(s, cfg, dt))
-            print(f"[performance]   {_cfg(cfg)} {dt}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    configs = each_config(s, _measure_reference_config)
     res = {
         "method": (
             "Per (size, dtype), timed interleaved in one run, for LSTM, GRU (reset_after) and tanh RNN: the NumPy "
