@@ -207,9 +207,9 @@ def matmul_flops(kind: str, B, T, n, m) -> int:
     return 2 * T * B * (m + n) * GATES[kind] * n
 
 
-def torch_step(kind: str, B, T, n, m, dtype, seed=0):
-    """(module, step) where step() runs forward + backward of sum(out*g) + sum(h_T*g_h) [+ sum(c_T*g_c)]
-    and produces the gradients w.r.t. the input, the initial state(s) and every weight."""
+def torch_problem(kind: str, B, T, n, m, dtype, seed=0):
+    """A seeded torch.nn module of ``kind`` and its inputs: (mod, x, h0, c0, g, g_h, g_c), the leaves
+    requiring grad, the cotangents g (T, B, n), g_h and g_c (1, B, n) not."""
     import torch
 
     torch.manual_seed(seed)
@@ -218,6 +218,13 @@ def torch_step(kind: str, B, T, n, m, dtype, seed=0):
     h0 = torch.randn(1, B, n, dtype=dtype, requires_grad=True)
     c0 = torch.randn(1, B, n, dtype=dtype, requires_grad=True)
     g, gh, gc = (torch.randn(*shape, dtype=dtype) for shape in ((T, B, n), (1, B, n), (1, B, n)))
+    return mod, x, h0, c0, g, gh, gc
+
+
+def torch_step(kind: str, B, T, n, m, dtype, seed=0):
+    """(module, step) where step() runs forward + backward of sum(out*g) + sum(h_T*g_h) [+ sum(c_T*g_c)]
+    and produces the gradients w.r.t. the input, the initial state(s) and every weight."""
+    mod, x, h0, c0, g, gh, gc = torch_problem(kind, B, T, n, m, dtype, seed)
     leaves = [x, h0, c0, *mod.parameters()]
 
     def step():
@@ -269,8 +276,6 @@ def numpy_steps(kind: str, mod, xs_t, B, T, n, dtype_name, seed=1):
     """(params, step, vjp_only, forward) for the NumPy reference of ``kind`` with the module's weights.
 
     step() = forward + vjp (the vjp recomputes its own forward); vjp_only() = the vjp alone."""
-    from dlproof.impl.numpy_ref import gru, lstm, rnn
-
     p = canonical_params(kind, mod)
     x, h0, c0 = (t.detach().numpy().copy() for t in xs_t)
     h0, c0 = h0[0], c0[0]
@@ -607,15 +612,8 @@ def reference_pair(kind: str, B, T, n, m, dtype_name: str, seed: int = 0) -> dic
     NumPy outputs and gradients are from torch's."""
     import torch
 
-    from dlproof.impl.numpy_ref import gru, lstm, rnn
-
     dtype = getattr(torch, dtype_name)
-    torch.manual_seed(seed)
-    mod = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](m, n).to(dtype)
-    x = torch.randn(T, B, m, dtype=dtype, requires_grad=True)
-    h0 = torch.randn(1, B, n, dtype=dtype, requires_grad=True)
-    c0 = torch.randn(1, B, n, dtype=dtype, requires_grad=True)
-    g, gh, gc = (torch.randn(*shape, dtype=dtype) for shape in ((T, B, n), (1, B, n), (1, B, n)))
+    mod, x, h0, c0, g, gh, gc = torch_problem(kind, B, T, n, m, dtype, seed)
     is_lstm = kind == "lstm"
     leaves = [x, h0] + ([c0] if is_lstm else []) + list(mod.parameters())
     state = (h0, c0) if is_lstm else h0
