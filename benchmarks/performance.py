@@ -1,9 +1,15 @@
-"""Benchmark: GEMM rates, the training-step time of GRU vs LSTM vs vanilla RNN (torch.nn and NumPy refs), and
-the NumPy references against torch.nn and against their own GEMM floor (section "reference").
+"""Benchmark, one command for everything: GEMM rates, the training-step time of GRU vs LSTM vs vanilla RNN
+(torch.nn and NumPy refs), the NumPy references against torch.nn and against their own GEMM floor (section
+"reference"), the test suite's speed (section "suite", benchmarks/suite_speed.py), the conformance run time of
+each third-party target ("conformance_times", benchmarks/conform_times.py) and the symbolic cost against n and
+T ("symbolic", benchmarks/symbolic_scaling.py).
 
     python benchmarks/performance.py [--quick] [--out reports] [--threads 1] [--only SECTION ...]
 
-Writes OUT/performance.json and OUT/performance.md (OUT defaults to the repository's reports/). Every
+Writes OUT/performance.json and OUT/performance.md (OUT defaults to the repository's reports/), and with the
+symbolic section OUT/symbolic-scaling.{json,md}. ``--only`` runs some sections and merges them into the
+existing performance.json (the others keep their figures and dates). The GPU check is separate
+(benchmarks/gpu.py, on a CUDA machine). Every
 figure is the median of --repeats (default 7) timed runs (time.perf_counter) after 2 untimed warm-ups,
 with the minimum and the interquartile range beside it; a sample of a short call averages several
 back-to-back calls (>= 50 ms for a GEMM, >= 100 ms for a training step). Callables that are compared are
@@ -244,8 +250,8 @@ def torch_step(kind: str, B, T, n, m, dtype, seed=0):
 
 def canonical_params(kind: str, mod) -> dict:
     """The module's weights as the NumPy references' canonical dict (W_x* (n, m), W_h* (n, n), b* (n,))."""
-    w_ih, w_hh = mod.weight_ih_l0.detach().numpy(), mod.weight_hh_l0.detach().numpy()
-    b_ih, b_hh = mod.bias_ih_l0.detach().numpy(), mod.bias_hh_l0.detach().numpy()
+    w_ih, w_hh = mod.weight_ih_l0.detach().cpu().numpy(), mod.weight_hh_l0.detach().cpu().numpy()
+    b_ih, b_hh = mod.bias_ih_l0.detach().cpu().numpy(), mod.bias_hh_l0.detach().cpu().numpy()
     n = w_hh.shape[1]
     blk = lambda a, k: a[k * n:(k + 1) * n].copy()  # noqa: E731
     if kind == "rnn":
@@ -827,6 +833,62 @@ def measure_reference(s: Settings) -> dict:
 
 # ---- machine, versions, output ------------------------------------------------------------------------
 
+# ---- the suite, the third-party conformance runs, the symbolic cost (other scripts, folded in) ----------
+
+def _sibling(name: str):
+    """Import benchmarks/NAME.py (the scripts are not a package)."""
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    import importlib
+
+    return importlib.import_module(name)
+
+
+def _suite_repeats(s: Settings) -> int:
+    return 1 if s.quick else 3
+
+
+@section("suite", "Test suite speed (the default pytest, serial and -n 2; derivation cache; one Hypothesis example)",
+         lambda res: _sibling("suite_speed").render(res),
+         lambda res: {"suite": {k: v for k, v in res["summary"].items() if not k.endswith("run_over_examples_ms")}})
+def measure_suite(s: Settings) -> dict:
+    """benchmarks/suite_speed.py: each figure the median of 3 runs (1 with --quick) in fresh processes, no coverage."""
+    return _sibling("suite_speed").measure(_suite_repeats(s), pytest_runs=not s.quick)
+
+
+def _summarize_conform(res: dict) -> dict:
+    t = res["targets"]
+    return {"third_party_conform_s": {k: v["seconds"] for k, v in t.items()},
+            "third_party_conform_max_s": max((v["seconds"] for v in t.values()), default=None)}
+
+
+@section("conformance_times", "Conformance run time of each third-party target",
+         lambda res: _sibling("conform_times").render(res), _summarize_conform)
+def measure_conformance_times(s: Settings) -> dict:
+    """benchmarks/conform_times.py over the third-party built-ins (one run each; --quick: torch.nn only)."""
+    ct = _sibling("conform_times")
+    return ct.measure(["torch.nn"] if s.quick else None, repeats=1)
+
+
+def _render_symbolic(res: dict) -> list:
+    return res["summary_lines"] + ["", "The full tables: [symbolic-scaling.md](symbolic-scaling.md) "
+                                       "(machine-readable: symbolic-scaling.json)."]
+
+
+@section("symbolic", "Symbolic cost: BPTT proofs against T, cell derivations against n", _render_symbolic,
+         lambda res: {"symbolic_fit_exponents": res["fit_exponents"]})
+def measure_symbolic(s: Settings) -> dict:
+    """benchmarks/symbolic_scaling.py (20 s per series; --quick: two sizes of one cell, no BPTT part). Its full
+    result is written to OUT/symbolic-scaling.{json,md} by `main`; performance.json keeps the summary."""
+    ss = _sibling("symbolic_scaling")
+    if s.quick:
+        full = ss.measure(5.0, cells=("rnn.cell.jacobian_h",), ns=(1, 2), bptt_part=False)
+    else:
+        full = ss.measure(20.0)
+    return {"full": full, "summary_lines": ss._render_summary(full)[2:],  # without its "## Summary" heading
+            "fit_exponents": {cid: c["fit"]["total"] for cid, c in full["cells"].items()}}
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -896,7 +958,8 @@ def render_markdown(doc: dict) -> str:
     m, v, s = doc["machine"], doc["versions"], doc["settings"]
     pools = [p for p in m["threads"].get("pools", []) if p["api"] != "openmp"]
     blas = ", ".join(" ".join(str(x) for x in (p["api"], p["version"], p.get("architecture")) if x) for p in pools) or "unknown"
-    lines = ["# Performance: GEMM rates, GRU vs LSTM training-step time, NumPy references at BLAS speed", "",
+    lines = ["# Performance: GEMM rates, training-step times, NumPy references at BLAS speed, suite speed, "
+             "conformance run times, symbolic cost", "",
              f"Regenerate with `{doc['command']}` (run from the repository root); machine-readable results are "
              "in `performance.json` beside this file.", "",
              f"How it was measured: each figure is the **median of {s['repeats']} timed runs** after "
@@ -910,6 +973,9 @@ def render_markdown(doc: dict) -> str:
              f"| NumPy BLAS | {blas} |",
              f"| torch BLAS | {m['torch_blas']} |",
              f"| versions | Python {v['python']}, NumPy {v['numpy']}, torch {v['torch']}, dlproof {v['dlproof']} |", ""]
+    if doc.get("section_dates"):
+        lines += ["Sections merged from runs of `--only`; measured on: " +
+                  ", ".join(f"{k} {v}" for k, v in doc["section_dates"].items()) + ".", ""]
     lines += ["## Summary", ""] + render_summary(doc["summary"]) + [""]
     for name, res in doc["results"].items():
         lines += [f"## {SECTIONS[name].title}", ""] + SECTIONS[name].render(res) + [""]
@@ -976,6 +1042,28 @@ def _loadavg():
         return None
 
 
+def merged(path: Path, doc: dict) -> dict:
+    """``doc`` (a --only run) merged into the earlier report at ``path``: the sections run now replace theirs,
+    the others are kept with the date they were measured on (``section_dates``)."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return doc
+    if old.get("schema") != SCHEMA or old.get("quick") != doc["quick"]:
+        return doc
+    dates = {k: old.get("section_dates", {}).get(k, old.get("measured_on")) for k in old.get("results", {})}
+    dates.update({k: doc["measured_on"] for k in doc["results"]})
+    results = {k: doc["results"].get(k, old["results"].get(k)) for k in SECTIONS if k in dates}
+    summary = {}
+    for k in results:
+        if SECTIONS[k].summarize:
+            summary.update(SECTIONS[k].summarize(results[k]))
+    runtime = {**old.get("runtime_s", {}).get("sections", {}), **doc["runtime_s"]["sections"]}
+    return {**doc, "command": "python benchmarks/performance.py (sections merged, see section_dates)",
+            "section_dates": dates, "results": results, "summary": summary,
+            "runtime_s": {"total": round(sum(runtime.values()), 1), "sections": runtime}}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke test: 3 repeats, 1 warm-up, small size only")
@@ -1023,6 +1111,13 @@ def main(argv=None) -> int:
     from dlproof.book.files import write_atomic
 
     out = Path(args.out) if args.out is not None else ROOT / "reports"
+    if "symbolic" in results:
+        full = results["symbolic"].pop("full")
+        ss = _sibling("symbolic_scaling")
+        write_atomic(out / "symbolic-scaling.json", json.dumps(full, indent=1, ensure_ascii=False) + "\n")
+        write_atomic(out / "symbolic-scaling.md", "\n".join(ss.render(full)).rstrip("\n") + "\n")
+    if args.only:
+        doc = merged(out / "performance.json", doc)
     write_atomic(out / "performance.json", json.dumps(doc, indent=1) + "\n")
     write_atomic(out / "performance.md", render_markdown(doc))
     print(json.dumps(summary, indent=1))

@@ -81,10 +81,15 @@ def summary(spec: str, report: dict) -> dict:
     }
 
 
+def _sorted(v):
+    """A convention value with mapping keys in sorted order (deterministic Markdown)."""
+    return dict(sorted(v.items())) if isinstance(v, dict) else v
+
+
 def markdown(s: dict) -> str:
     lines = [f"# Conformance: `{s['target']}`", "", f"{s['name']}, {s['dtype']}, profile `{s['profile']}`; "
              + ", ".join(f"{k} {v}" for k, v in sorted(s["versions"].items())) + ".", "",
-             "Declared conventions: " + (", ".join(f"`{k}={v}`" for k, v in sorted(s["declared_conventions"].items()))
+             "Declared conventions: " + (", ".join(f"`{k}={_sorted(v)}`" for k, v in sorted(s["declared_conventions"].items()))
                                           or "none (exact math)")
              + ".", ""]
     if s["deviations"]:

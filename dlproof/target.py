@@ -30,6 +30,9 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
         lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
     ),
     "clip_scope": ("'global' | 'per_tensor'", lambda v: v in ("global", "per_tensor")),
+    # the arithmetic of the target's matrix products: IEEE in its dtype, or TF32 (10-bit mantissa inputs,
+    # u = 2^-11; CUDA tensor cores with torch.backends.cuda.matmul / cudnn allow_tf32): loosens the tolerances
+    "matmul_precision": ("'ieee' | 'tf32'", lambda v: v in ("ieee", "tf32")),
 }
 
 #: Defaults of the exact math, used for any convention a target does not declare.
@@ -39,6 +42,7 @@ CONVENTION_DEFAULTS: dict[str, Any] = {
     "bias": "one",
     "clip_eps": 0.0,
     "clip_scope": "global",
+    "matmul_precision": "ieee",
 }
 
 #: Capability name -> call signature, as documented in the README.

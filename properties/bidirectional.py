@@ -78,8 +78,8 @@ def _register(kind):
         ys = chk.array("ys", out[0], (T, B, 2 * n)).astype(np.float64)
         e_out = _oracle(kind, xs, s_f, s_b, p_f, p_b, conv)
         e_ys = e_out[0]
-        t_f, tf_fin = _forward_tol(kind, xs, s_f, p_f, conv, target.dtype)
-        t_b, tb_fin = _forward_tol(kind, xs[::-1], s_b, p_b, conv, target.dtype)
+        t_f, tf_fin = _forward_tol(kind, xs, s_f, p_f, conv, tol.precision(target))
+        t_b, tb_fin = _forward_tol(kind, xs[::-1], s_b, p_b, conv, tol.precision(target))
         t_ys = np.concatenate([t_f, t_b[::-1]], axis=-1)
         ok = lambda a, e, t: bool(np.all(np.abs(a - e) <= t))  # noqa: E731
         if not ok(ys, e_ys, t_ys):

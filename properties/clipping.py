@@ -48,7 +48,7 @@ def rule(target, problem, chk):
     grads, c = grads_of(problem), problem["max_norm"]
     clipped, norm = _clip(target, chk, grads, c)
     expected, N = oracle.clip_by_norm(grads, c, eps, scope)
-    tols = tol.clip_tol(grads, target.dtype)
+    tols = tol.clip_tol(grads, tol.precision(target))
     if not all(np.all(np.abs(a.astype(np.float64) - e) <= t) for a, e, t in zip(clipped, expected, tols)):
         for other_eps, other_scope in ((0.0, "global"), (1e-6, "global"), (0.0, "per_tensor"), (1e-6, "per_tensor")):
             if (other_eps, other_scope) == (eps, scope):
@@ -62,7 +62,7 @@ def rule(target, problem, chk):
         chk.close(f"clipped[{i}] (eps={eps}, scope={scope})", a, e, t)
     if norm is not None:
         K = sum(g.size for g in grads)
-        chk.scalar_close("returned pre-clip global norm", norm, N, tol.norm_tol(N, K, target.dtype))
+        chk.scalar_close("returned pre-clip global norm", norm, N, tol.norm_tol(N, K, tol.precision(target)))
 
 
 @prop("clip.norm.direction", title="clipping by global norm keeps the direction: g' = s g with one s > 0",
@@ -75,7 +75,7 @@ def direction(target, problem, chk):
     gp = np.concatenate([np.ravel(x).astype(np.float64) for x in clipped])
     s = float(gp @ g / (g @ g)) if g @ g > 0 else 1.0
     chk.holds("common scale s", s > 0, f"s = {s}, but should be > 0")
-    t = np.concatenate([np.ravel(x) for x in tol.clip_tol(grads, target.dtype)])
+    t = np.concatenate([np.ravel(x) for x in tol.clip_tol(grads, tol.precision(target))])
     chk.close("g' - s g (all tensors, one s)", (gp - s * g).astype(target.dtype), np.zeros_like(g), 2 * t)
 
 
@@ -92,8 +92,8 @@ def norm(target, problem, chk):
         got = oracle.global_norm([clipped[i] for i in grp])
         want = N * oracle.clip_scale(N, c, eps)
         K = sum(grads[i].size for i in grp)
-        chk.scalar_close(f"||clipped{grp}||", got, want, tol.norm_tol(want, K + 6, target.dtype))
-        chk.holds(f"||clipped{grp}||", got <= c * (1 + tol.gamma(K + 6, tol.unit_roundoff(target.dtype)) * tol.SAFETY),
+        chk.scalar_close(f"||clipped{grp}||", got, want, tol.norm_tol(want, K + 6, tol.precision(target)))
+        chk.holds(f"||clipped{grp}||", got <= c * (1 + tol.gamma(K + 6, tol.unit_roundoff(tol.precision(target))) * tol.SAFETY),
                   f"= {got!r}, but should be <= max_norm = {c!r}")
 
 
@@ -103,7 +103,7 @@ def norm(target, problem, chk):
 def identity_below(target, problem, chk):
     grads, c = grads_of(problem), problem["max_norm"]
     clipped, _ = _clip(target, chk, grads, c)
-    for i, (a, g, t) in enumerate(zip(clipped, grads, tol.clip_tol(grads, target.dtype))):
+    for i, (a, g, t) in enumerate(zip(clipped, grads, tol.clip_tol(grads, tol.precision(target)))):
         chk.close(f"clipped[{i}] with ||g|| < max_norm", a, g, t)
 
 
@@ -114,7 +114,7 @@ def idempotent(target, problem, chk):
     grads, c = grads_of(problem), problem["max_norm"]
     once, _ = _clip(target, chk, grads, c)
     twice, _ = _clip(target, chk, once, c)
-    for i, (a, b, t) in enumerate(zip(twice, once, tol.clip_tol(once, target.dtype))):
+    for i, (a, b, t) in enumerate(zip(twice, once, tol.clip_tol(once, tol.precision(target)))):
         chk.close(f"clip(clip(g))[{i}]", a, b.astype(np.float64), t)
 
 
@@ -127,7 +127,7 @@ def eps_second(target, problem, chk):
     once, _ = _clip(target, chk, grads, c)
     twice, _ = _clip(target, chk, once, c)
     expected, _ = oracle.clip_by_norm(once, c, eps, scope)
-    for i, (a, e, t) in enumerate(zip(twice, expected, tol.clip_tol(once, target.dtype))):
+    for i, (a, e, t) in enumerate(zip(twice, expected, tol.clip_tol(once, tol.precision(target)))):
         chk.close(f"clip(clip(g))[{i}]", a, e, t)
 
 
@@ -139,4 +139,4 @@ def value(target, problem, chk):
     chk.holds("clip_grad_value(grads, v)", isinstance(out, (list, tuple)) and len(out) == len(grads),
               f"returned {type(out).__name__}, but should be a list of {len(grads)} arrays")
     for i, (a, e) in enumerate(zip(out, oracle.clip_by_value(grads, v))):
-        chk.close(f"clip_grad_value[{i}]", a, e, np.abs(e) * tol.unit_roundoff(target.dtype), shape=grads[i].shape)
+        chk.close(f"clip_grad_value[{i}]", a, e, np.abs(e) * tol.unit_roundoff(tol.precision(target)), shape=grads[i].shape)

@@ -55,7 +55,7 @@ def convexity(target, q, chk):
     x, h, p = q["xs"][0], q["h0"], GRU.p(q)
     out = chk.array("gru_cell(x, h, p)", call(target, "gru_cell", x, h, p), h.shape).astype(np.float64)
     n = _candidate(x, h, p, _variant(target))
-    _, t_h = tol.gru_forward_tol(q["xs"][:1], h, p, _variant(target), target.dtype)
+    _, t_h = tol.gru_forward_tol(q["xs"][:1], h, p, _variant(target), tol.precision(target))
     lo, hi = np.minimum(h, n) - t_h, np.maximum(h, n) + t_h
     bad = (out < lo) | (out > hi)
     if bad.any():
@@ -69,7 +69,7 @@ def convexity(target, q, chk):
       strategy=lambda t: _strategy(t, max_T=40, min_T=10, max_B=2, max_n=3))
 def bounded_state(target, q, chk):
     hs, _ = GRU.run(target, chk, GRU.args(q), (q["d_hs"].shape, q["d_hT"].shape))
-    bound = 1 + 4 * tol.unit_roundoff(target.dtype)
+    bound = 1 + 4 * tol.unit_roundoff(tol.precision(target))
     worst = float(np.max(np.abs(hs)))
     chk.worst = max(chk.worst, worst / bound)
     chk.holds("max |h_t|", worst <= bound, f"= {worst!r}, but should be <= 1 + 4u = {bound!r} since |h_0| <= 1")

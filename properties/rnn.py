@@ -87,7 +87,7 @@ def _product_tol(target, xs, h0, p, act):
     hs, _ = oracle.rnn_forward(xs, h0, p, act)
     states = np.concatenate([np.asarray(h0, np.float64)[None], hs])
     e_a = tol._rnn_forward_bound(np.asarray(xs, np.float64), np.asarray(h0, np.float64), p, act,
-                                 tol.unit_roundoff(target.dtype))[3]
+                                 tol.unit_roundoff(tol.precision(target)))[3]
     pre = [np.abs(oracle.rnn_cell_jacobians(xs[t], states[t], p, act)["h"]) for t in range(T)]
     aWh = np.abs(np.asarray(p["W_h"], np.float64))
     total = 0.0
@@ -96,7 +96,7 @@ def _product_tol(target, xs, h0, p, act):
             dJ = tol.SAFETY * e_a[t][:, :, None] * aWh
         else:
             dJ = (np.abs(_preacts_at(xs[t], states[t], p)) <= tol.SAFETY * e_a[t])[:, :, None] * aWh
-        step = state_jacobian_tol(RNN, xs[t:t + 1], (states[t],), p, act, target.dtype) + dJ
+        step = state_jacobian_tol(RNN, xs[t:t + 1], (states[t],), p, act, tol.precision(target)) + dJ
         left = np.broadcast_to(np.eye(n), step.shape).copy()
         for i in range(t + 1, T):
             left = pre[i] @ left

@@ -195,7 +195,7 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
         x, states, p = q["xs"][0], [q[s] for s in model.states], model.p(q)
         outs = cell_call(target, chk, x, states, p)
         _, finals = model.oracle_forward(q["xs"][:1], *states, p, conv)
-        _, tols = model.forward_tol(q["xs"][:1], *states, p, conv, target.dtype)
+        _, tols = model.forward_tol(q["xs"][:1], *states, p, conv, tol.precision(target))
         for name, a, e, t in zip(("h'", "c'"), outs, finals, tols):
             chk.close(f"{k}_cell(...) {name}", a, e, t)
 
@@ -206,7 +206,7 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
         args = model.args(q)
         hs, finals = model.run(target, chk, args, (q["d_hs"].shape, q["d_hT"].shape))
         ehs, efinals = model.oracle_forward(*args, conv)
-        t_hs, t_finals = model.forward_tol(*args, conv, target.dtype)
+        t_hs, t_finals = model.forward_tol(*args, conv, tol.precision(target))
         if len(finals) == 2:  # suggest the (c, h) / (h, c) swap, only when the straight order does not match
             within = lambda a, e, t: bool(np.all(np.abs(a.astype(np.float64) - e) <= t))  # noqa: E731
             straight = all(within(a, e, t) for a, e, t in zip(finals, efinals, t_finals))
@@ -228,7 +228,7 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
         args, cots = model.args(q), model.cots(q)
         out = model.vjp(target, chk, args, cots)
         exp = model.oracle_vjp(*args, *cots, conv)
-        t = model.vjp_tol(*args, *cots, conv, target.dtype)
+        t = model.vjp_tol(*args, *cots, conv, tol.precision(target))
         for name in ("xs",) + model.states:
             chk.close(f"d {name}", out[name], exp[name], t[name])
         for name in model.params:
@@ -295,11 +295,11 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
                     - model.loss(*model.oracle_forward(*model.args(minus), conv), q) - float(g_o @ delta))
         e_forward = 0.0
         for r in (plus, minus):
-            t_hs, t_finals = model.forward_tol(*model.args(r), conv, target.dtype)
+            t_hs, t_finals = model.forward_tol(*model.args(r), conv, tol.precision(target))
             e_forward += model.loss(t_hs, t_finals, _abs_cots(model, q))
-        t_vjp = model.vjp_tol(*model.args(base), *cots64, conv, target.dtype)
+        t_vjp = model.vjp_tol(*model.args(base), *cots64, conv, tol.precision(target))
         t_flat = model.flat_grads(t_vjp)
-        e_grad = float(t_flat @ np.abs(delta)) + float(np.abs(g_o) @ np.abs(delta)) * 4 * tol.unit_roundoff(target.dtype)
+        e_grad = float(t_flat @ np.abs(delta)) + float(np.abs(g_o) @ np.abs(delta)) * 4 * tol.unit_roundoff(tol.precision(target))
         chk.scalar_close("L(θ+) - L(θ-) vs <grad, θ+ - θ->", float(g_t @ delta), fd_target,
                          tol.SAFETY * (trunc + e_forward + e_grad) + 1e-300)
 
@@ -310,7 +310,7 @@ def _name_misdeclared_convention(model, target, chk, args, hs, conv):
         if other == conv:
             continue
         ehs, _ = model.oracle_forward(*args, other)
-        t_hs, _ = model.forward_tol(*args, other, target.dtype)
+        t_hs, _ = model.forward_tol(*args, other, tol.precision(target))
         if np.all(np.abs(hs.astype(np.float64) - ehs) <= t_hs):
             chk.fail("hs", f"matches {model.convention_key}={other!r}, but should match the declared "
                            f"{model.convention_key}={conv!r}: a convention mismatch (declare the one it implements)")
@@ -350,4 +350,4 @@ def state_jacobian(model: SeqModel, target, chk, xs, states, p, conv):
     n = states[0].shape[1]
     out = model.vjp(target, chk, (*tiled, p), cots)
     rows = np.concatenate([chk.array(f"d {s}", out[s], (R * B, n)) for s in model.states], -1)
-    return _rows(rows, R, B), state_jacobian_tol(model, xs, states, p, conv, target.dtype)
+    return _rows(rows, R, B), state_jacobian_tol(model, xs, states, p, conv, tol.precision(target))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}
+UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53, "tf32": 2.0 ** -11}
 ACT_ULPS = 4.0
 SAFETY = 2.0
 
@@ -34,7 +34,19 @@ TOLERANCE_FORMULA = (
 )
 
 
+def precision(target) -> str:
+    """The precision the error model is evaluated at: the target's dtype, or "tf32" for a float32 target that
+    declares matmul_precision = "tf32". TF32 rounds the products' inputs to 11 significant bits (u = 2^-11) and
+    accumulates in float32; the model then uses u = 2^-11 for every operation, which over-covers (a valid,
+    looser bound: the elementwise work is float32)."""
+    if target.convention("matmul_precision") == "tf32" and target.dtype == "float32":
+        return "tf32"
+    return target.dtype
+
+
 def unit_roundoff(dtype: str) -> float:
+    if dtype == "tf32":
+        return UNIT_ROUNDOFF["tf32"]
     try:
         return UNIT_ROUNDOFF[str(np.dtype(dtype))]
     except KeyError:
