@@ -59,10 +59,22 @@ def pytest_sessionfinish(session):
         return
     worker = getattr(session.config, "workerinput", {}).get("workerid", "controller")
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    rec = {"process": worker, "cpu_s": me.ru_utime + me.ru_stime, "max_rss_mb": me.ru_maxrss / 1024,
+    rec = {"process": worker, "cpu_s": me.ru_utime + me.ru_stime, "max_rss_mb": _peak_rss_mb(me),
            "subprocess_cpu_s": kids.ru_utime + kids.ru_stime, "testscollected": session.testscollected,
            "testsfailed": session.testsfailed}
     Path(folder, f"{worker}.json").write_text(json.dumps(rec), encoding="utf-8")
+
+
+def _peak_rss_mb(usage) -> float:
+    """This process' own peak RSS: VmHWM of /proc/self/status (Linux). Not ru_maxrss, which Linux carries over
+    from the parent through fork + exec (a pytest launched by a 1 GB benchmark process would report 1 GB)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return usage.ru_maxrss / 1024
 
 
 # ---- helpers ------------------------------------------------------------------------------------------

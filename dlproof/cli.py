@@ -124,6 +124,31 @@ def _summaries(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from pathlib import Path
+
+    from dlproof import sweep
+    from dlproof.loader import TargetLoadError, load_target
+
+    if args.seeds < 1 or args.jobs < 1:
+        print("dlproof sweep: --seeds and --jobs must be >= 1", file=sys.stderr)
+        return 2
+    specs = args.targets or sweep.default_specs()
+    for spec in specs:
+        try:
+            load_target(spec)
+        except TargetLoadError as exc:
+            print(f"dlproof sweep: {exc}", file=sys.stderr)
+            return 2
+    out = Path(args.out)
+    res = sweep.sweep(specs, range(args.first_seed, args.first_seed + args.seeds), args.jobs, out,
+                      progress=lambda line: print(line, flush=True))
+    sweep.write(res, out)
+    print(f"dlproof sweep: {res['failures']} failure(s) over {len(specs)} target(s) x {args.seeds} seed(s); "
+          f"report in {out / 'sweep.md'}")
+    return 1 if res["failures"] else 0
+
+
 def _golden(args) -> int:
     from dlproof.golden import export_golden
 
@@ -217,11 +242,12 @@ def _list(args) -> int:
 
 
 def _repro(args) -> int:
+    from dlproof.loader import TargetLoadError
     from dlproof.properties.harness import replay
 
     try:
         out = replay(args.file)
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, TargetLoadError) as exc:  # a refused target spec too: exit 2, not 1 ("fail")
         print(f"dlproof repro: cannot replay {args.file}: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(out, indent=1, default=str))
@@ -268,6 +294,14 @@ def main(argv=None) -> int:
     g.add_argument("dir")
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(fn=_golden)
+    sw = sub.add_parser("sweep", help="the suite on targets under many Hypothesis seeds: any failure is a false alarm "
+                                      "on a correct target")
+    sw.add_argument("targets", nargs="*", help="specs (default: every available built-in except CUDA ones)")
+    sw.add_argument("--seeds", type=int, default=20, help="number of seeds (default 20)")
+    sw.add_argument("--first-seed", type=int, default=1, help="the first seed (default 1)")
+    sw.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    sw.add_argument("--out", default="reports/latest/sweep", help="output folder (default: reports/latest/sweep)")
+    sw.set_defaults(fn=_sweep)
     rp = sub.add_parser("repro", help="replay a saved failing example (.npz from a report)")
     rp.add_argument("file")
     rp.set_defaults(fn=_repro)

@@ -28,7 +28,10 @@ DEVIATIONS = {
     "torch.nn": ["clip_grad_norm_ scales by min(1, c/(||g|| + 1e-6)), applied always: clip_eps = 1e-6, not idempotent",
                  "two bias vectors (bias = two): the canonical bias is loaded as b_ih with b_hh = 0, except the GRU "
                  "candidate's b_hn; dL/db is reported as dL/db_ih",
-                 "GRU is reset-after (r applied to W_hn h + b_hn), as cuDNN"],
+                 "GRU is reset-after (r applied to W_hn h + b_hn), as cuDNN",
+                 "clip_norm_scaling = unscaled: clip_grad_norm_ forms sum g^2 in the dtype; once it overflows "
+                 "(float32 ||g|| > ~1.8e19, float64 > ~1.3e154) it returns N = inf and scales every gradient to 0, "
+                 "once every square underflows (|g| < ~2.6e-23 / 1.6e-162) it returns N = 0"],
     "torch.nn.float64": ["as torch.nn, in float64"],
     "torch.nn.relu": ["as torch.nn, nonlinearity='relu' (RNN capabilities only)"],
     "keras": ["bias per kind: SimpleRNN and LSTM have one bias vector, GRU(reset_after=True) a (2, 3n) bias "
@@ -39,17 +42,27 @@ DEVIATIONS = {
                                "as their sum and get the same gradient"],
     "keras.relu": ["SimpleRNN(activation='relu') and its Bidirectional"],
     "keras.clipnorm": ["optimizer clipnorm clips each tensor by its own norm: clip_scope = per_tensor, "
-                       "g c / max(||g||, c); no pre-clip norm is returned"],
-    "keras.global_clipnorm": ["optimizer global_clipnorm: c min(1/N, 1/c), no eps, the exact rule"],
+                       "g c / max(||g||, c); no pre-clip norm is returned",
+                       "clip_norm_scaling = unscaled_product_first: each tensor's sum g^2 is formed directly (inf once "
+                       "it overflows, 0 once every square underflows) and g c is computed first, so g c overflows to "
+                       "inf (NaN when N = inf too) or underflows to 0 at extreme max_norm (float32 g = 1e19, c = 1e20: inf)"],
+    "keras.global_clipnorm": ["optimizer global_clipnorm: c min(1/N, 1/c), no eps, the exact rule",
+                              "clip_norm_scaling = unscaled_nan: global_norm forms sum g^2 directly; once it overflows "
+                              "N = inf and the scale c min(1/N, 1/c) + (N - N) turns every gradient into NaN"],
     "flax": ["LSTM: no input-side bias (google/flax#3746): one bias per gate on the hidden-side Dense 'h*' (bias = one); "
              "the canonical b_* is loaded there",
              "LSTM carry is (c, h), c first; swapped to the protocol's (h, c)",
              "GRU is reset-after (GRU-A): b_r, b_z on 'ir', 'iz', b_xn on 'in', b_hn on 'hn'; 3(nm + n^2 + n) + n params",
-             "float32 (JAX's default); jitted on zero-padded shape buckets (exact; rerun unpadded on non-finite values)"],
+             "float32 (JAX's default); jitted on zero-padded shape buckets (exact; rerun unpadded on non-finite values)",
+             "subnormals = flush_to_zero: XLA on CPU reads subnormal operands as 0 and flushes subnormal results to 0 "
+             "(float32 and float64)"],
     "flax.float64": ["as flax, in float64 (jax.enable_x64 scoped to each call)"],
     "flax.optimized_lstm": ["as flax, with OptimizedLSTMCell (same params as LSTMCell, one concatenated matmul per side)"],
     "optax": ["clip_by_global_norm: select on N < c (strict), no eps: at N = c the clip branch (g/N) c runs, equal to g "
-              "up to rounding, so clip_eps = 0 (the exact rule); max_norm = 0 with N = 0 gives NaN (optax#1752, not drawn)"],
+              "up to rounding, so clip_eps = 0 (the exact rule); max_norm = 0 with N = 0 gives NaN (optax#1752, not drawn)",
+              "clip_norm_scaling = unscaled: optax.tree.norm forms sum g^2 directly; once it overflows N = inf and "
+              "(g / N) c = 0 zeroes every gradient; once every square underflows N = 0 (identity)",
+              "subnormals = flush_to_zero: XLA on CPU reads subnormal operands as 0 and flushes subnormal results to 0"],
 }
 
 #: which versions matter for a built-in, by the first part of its name

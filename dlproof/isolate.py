@@ -4,7 +4,8 @@
 each capability call is sent to a spawned worker process that loaded the target from ``spec``. A call
 that does not answer within ``timeout`` seconds kills the worker (a fresh one starts on the next call)
 and raises `TimeoutError`, which the suite reports as a failure. An exception in the worker comes
-back as `RuntimeError` with the worker's message.
+back as `RuntimeError` with the worker's message. What a call prints in the worker is captured there
+(as `dlproof.properties.assertions.call` does in-process); over the limit it comes back as `OutputFlood`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .target import CAPABILITIES, Target
 
 def _worker(spec: str, conn) -> None:
     from dlproof.loader import load_target
+    from dlproof.properties.assertions import CapturedOutput
 
     target = load_target(spec)
     while True:
@@ -23,9 +25,12 @@ def _worker(spec: str, conn) -> None:
             msg = conn.recv()
         except EOFError:
             return
-        capability, args = msg
+        capability, args, output_limit = msg
         try:
-            conn.send(("ok", getattr(target, capability)(*args)))
+            with CapturedOutput() as printed:  # what the call prints stays here, as in the parent's `call`
+                out = getattr(target, capability)(*args)
+            flood = printed.over(output_limit)
+            conn.send(("flood", flood) if flood else ("ok", out))
         except Exception as exc:  # noqa: BLE001 - sent back and re-raised in the parent
             conn.send(("err", f"{type(exc).__name__}: {exc}"))
 
@@ -50,7 +55,9 @@ class _Worker:
     def __call__(self, capability: str, *args):
         if self.proc is None or not self.proc.is_alive():
             self._start()
-        self.conn.send((capability, args))
+        from dlproof.properties import assertions
+
+        self.conn.send((capability, args, assertions.OUTPUT_LIMIT))
         # the first call also pays for the worker's start-up and imports
         if not self.conn.poll(self.timeout + 60.0 * (not getattr(self, "_warm", False))):
             self.stop()
@@ -59,6 +66,8 @@ class _Worker:
         status, value = self.conn.recv()
         if status == "err":
             raise RuntimeError(value)
+        if status == "flood":
+            raise assertions.OutputFlood(*value)
         return value
 
 

@@ -33,6 +33,17 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     # the arithmetic of the target's matrix products: IEEE in its dtype, or TF32 (10-bit mantissa inputs,
     # u = 2^-11; CUDA tensor cores with torch.backends.cuda.matmul / cudnn allow_tf32): loosens the tolerances
     "matmul_precision": ("'ieee' | 'tf32'", lambda v: v in ("ieee", "tf32")),
+    # how clip_grad_norm forms the norm N and applies the scale at the ends of the dtype's range
+    # (properties/extremes.py): "scaled" = exact math while N is representable (no overflow of the sum of
+    # squares, no underflow of tiny squares); "unscaled" = N = sqrt(sum g^2) formed directly in the dtype (inf
+    # once the sum of squares overflows, 0 once every square underflows), the rule then applied with that N
+    # (N = inf scales by 0); "unscaled_nan" = as unscaled, but a non-finite N turns every clipped entry into NaN;
+    # "unscaled_product_first" = as unscaled, the scale applied as fl(g c) / max(N, c) (g c may overflow/underflow)
+    "clip_norm_scaling": ("'scaled' | 'unscaled' | 'unscaled_nan' | 'unscaled_product_first'",
+                          lambda v: v in ("scaled", "unscaled", "unscaled_nan", "unscaled_product_first")),
+    # subnormal numbers: "gradual" = IEEE gradual underflow; "flush_to_zero" = subnormal operands are read as 0
+    # and results below the smallest normal number are flushed to 0 (DAZ + FTZ, e.g. XLA on CPU)
+    "subnormals": ("'gradual' | 'flush_to_zero'", lambda v: v in ("gradual", "flush_to_zero")),
 }
 
 #: Defaults of the exact math, used for any convention a target does not declare.
@@ -43,6 +54,8 @@ CONVENTION_DEFAULTS: dict[str, Any] = {
     "clip_eps": 0.0,
     "clip_scope": "global",
     "matmul_precision": "ieee",
+    "clip_norm_scaling": "scaled",
+    "subnormals": "gradual",
 }
 
 #: Capability name -> call signature, as documented in the README.

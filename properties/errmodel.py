@@ -12,7 +12,15 @@ line by line:
 - ``sigmoid``/``tanh``: L e + ACT_ULPS u, L = sup |phi'| on [a - e, a + e]
   (|sigmoid''| <= 0.0963, |tanh''| <= 0.7699, so L <= |phi'(a)| + c e, capped at 1/4 and 1);
 - ``relu``: 1-Lipschitz and exact; ``heaviside`` (relu'): exact unless |a| <= e (then 1);
-- ``total(axis)``: sums of k terms, gamma_k sum |terms| + sum e.
+- ``total(axis)``: sums of k terms, gamma_k sum |terms| + sum e;
+- underflow (``eta`` > 0, the extremes properties): with gradual underflow a product or quotient is
+  fl(x y) = x y (1 + d) + h with |h| <= eta/2 (eta the smallest positive subnormal; Higham §2.1, (2.8)),
+  while a sum that underflows is exact. So ``a * b`` adds eta and a dot product of length k adds k eta
+  (target and float64 oracle together: eta = eta_target + eta_float64). Under flush-to-zero a result below
+  the smallest normal number (tiny) becomes 0, sums included: ``eta`` = tiny and ``eta_add`` = tiny (per
+  addition; 0 under gradual underflow). ``eta`` = ``eta_add`` = 0 (the default) leaves every bound bit for
+  bit as before: the other strategies draw nothing within 10^20 of the underflow threshold, where these
+  terms are below the last bit of every bound.
 
 An ``E`` made without an error (``exact``) knows its ``e`` is exactly zero: the terms that ``e`` multiplies
 are left out of the sums. Adding an exact 0 changes no bit of a (non-negative, finite) bound, so the
@@ -34,9 +42,9 @@ def gamma(k: int, u: float) -> float:
 class E:
     """A float64 value ``v`` with an entry-wise error bound ``e`` for unit roundoff ``u``."""
 
-    __slots__ = ("v", "e", "u", "errfree")
+    __slots__ = ("v", "e", "u", "errfree", "eta", "eta_add")
 
-    def __init__(self, v, e=None, u: float = 2.0 ** -53):
+    def __init__(self, v, e=None, u: float = 2.0 ** -53, eta: float = 0.0, eta_add: float = 0.0):
         self.v = v = np.asarray(v, np.float64)
         self.errfree = e is None  # e is exactly zero: the terms it multiplies are skipped (see the module doc)
         if e is None:
@@ -45,36 +53,46 @@ class E:
             e = np.asarray(e, np.float64)
             self.e = e if e.shape == v.shape else np.broadcast_to(e, v.shape)
         self.u = u
+        self.eta, self.eta_add = eta, eta_add
 
     def _wrap(self, other):
-        return other if isinstance(other, E) else E(other, u=self.u)
+        return other if isinstance(other, E) else E(other, None, self.u, self.eta, self.eta_add)
+
+    def _E(self, v, e):
+        """A result of this E's arithmetic (same u, eta and eta_add)."""
+        return E(v, e, self.u, self.eta, self.eta_add)
 
     # arithmetic --------------------------------------------------------------------------------
     def __add__(self, other):
         o = self._wrap(other)
         v = self.v + o.v
-        return E(v, sum_terms(None if self.errfree else self.e, None if o.errfree else o.e, self.u * np.abs(v)), self.u)
+        rounding = self.u * np.abs(v) + self.eta_add if self.eta_add else self.u * np.abs(v)
+        return self._E(v, sum_terms(None if self.errfree else self.e, None if o.errfree else o.e, rounding))
 
     __radd__ = __add__
 
     def __sub__(self, other):
         o = self._wrap(other)
         v = self.v - o.v
-        return E(v, sum_terms(None if self.errfree else self.e, None if o.errfree else o.e, self.u * np.abs(v)), self.u)
+        rounding = self.u * np.abs(v) + self.eta_add if self.eta_add else self.u * np.abs(v)
+        return self._E(v, sum_terms(None if self.errfree else self.e, None if o.errfree else o.e, rounding))
 
     def __rsub__(self, other):
         return self._wrap(other) - self
 
     def __neg__(self):
-        return E(-self.v, None if self.errfree else self.e, self.u)
+        return self._E(-self.v, None if self.errfree else self.e)
 
     def __mul__(self, other):
         o = self._wrap(other)
         v = self.v * o.v
         a0, b0 = self.errfree, o.errfree
+        rounding = self.u * np.abs(v)
+        if self.eta:
+            rounding = rounding + self.eta
         e = sum_terms(None if b0 else np.abs(self.v) * o.e, None if a0 else self.e * np.abs(o.v),
-                      None if a0 or b0 else self.e * o.e, self.u * np.abs(v))
-        return E(v, e, self.u)
+                      None if a0 or b0 else self.e * o.e, rounding)
+        return self._E(v, e)
 
     __rmul__ = __mul__
 
@@ -83,22 +101,24 @@ class E:
         k = self.v.shape[-1]
         av, bv = np.abs(self.v), np.abs(o.v)
         a0, b0 = self.errfree, o.errfree
-        e = sum_terms(gamma(k, self.u) * (av @ bv), None if b0 else av @ o.e, None if a0 else self.e @ bv,
-                      None if a0 or b0 else self.e @ o.e)
-        return E(self.v @ o.v, e, self.u)
+        eta = self.eta + self.eta_add  # per term of the dot product: its product and its addition
+        e = sum_terms(gamma(k, self.u) * (av @ bv), k * eta if eta else None, None if b0 else av @ o.e,
+                      None if a0 else self.e @ bv, None if a0 or b0 else self.e @ o.e)
+        return self._E(self.v @ o.v, e)
 
     @property
     def T(self):
-        return E(np.swapaxes(self.v, -1, -2), None if self.errfree else np.swapaxes(self.e, -1, -2), self.u)
+        return self._E(np.swapaxes(self.v, -1, -2), None if self.errfree else np.swapaxes(self.e, -1, -2))
 
     def __getitem__(self, idx):
-        return E(self.v[idx], None if self.errfree else self.e[idx], self.u)
+        return self._E(self.v[idx], None if self.errfree else self.e[idx])
 
     def total(self, axis):
         """Sum over ``axis`` (an int or tuple)."""
         k = int(np.prod([self.v.shape[a] for a in np.atleast_1d(axis)]))
-        return E(self.v.sum(axis), sum_terms(gamma(max(k, 1), self.u) * np.abs(self.v).sum(axis),
-                                             None if self.errfree else self.e.sum(axis)), self.u)
+        return self._E(self.v.sum(axis), sum_terms(gamma(max(k, 1), self.u) * np.abs(self.v).sum(axis),
+                                                   k * self.eta_add if self.eta_add else None,
+                                                   None if self.errfree else self.e.sum(axis)))
 
 
 def sum_terms(*terms):
@@ -110,9 +130,9 @@ def sum_terms(*terms):
     return out
 
 
-def exact(v, u: float) -> E:
-    """An input the target receives exactly (already in its dtype)."""
-    return E(v, None, u)
+def exact(v, u: float, eta: float = 0.0, eta_add: float = 0.0) -> E:
+    """An input the target receives exactly (already in its dtype); ``eta``, ``eta_add``: the module doc (underflow)."""
+    return E(v, None, u, eta, eta_add)
 
 
 def affine(x: E, W_x: E, h: E, W_h: E, b: E) -> E:
@@ -122,32 +142,34 @@ def affine(x: E, W_x: E, h: E, W_h: E, b: E) -> E:
     v = x.v @ W_x.v.T + h.v @ W_h.v.T + b.v
     ax, aWx, ah, aWh = np.abs(x.v), np.abs(W_x.v).T, np.abs(h.v), np.abs(W_h.v).T
     mag = ax @ aWx + ah @ aWh + np.abs(b.v)
-    e = sum_terms(gamma(k, u) * mag, None if W_x.errfree else ax @ W_x.e.T, None if x.errfree else x.e @ aWx,
-                  None if W_h.errfree else ah @ W_h.e.T, None if h.errfree else h.e @ aWh, None if b.errfree else b.e)
-    return E(v, e, u)
+    eta = x.eta + x.eta_add  # per term of the dot product: its product and its addition
+    e = sum_terms(gamma(k, u) * mag, k * eta if eta else None, None if W_x.errfree else ax @ W_x.e.T,
+                  None if x.errfree else x.e @ aWx, None if W_h.errfree else ah @ W_h.e.T,
+                  None if h.errfree else h.e @ aWh, None if b.errfree else b.e)
+    return x._E(v, e)
 
 
 def sigmoid(a: E) -> E:
     s = 0.5 * (1 + np.tanh(0.5 * a.v))
     L = np.minimum(0.25, s * (1 - s) + 0.0963 * a.e)
-    return E(s, L * a.e + ACT_ULPS * a.u, a.u)
+    return a._E(s, L * a.e + ACT_ULPS * a.u)
 
 
 def tanh(a: E) -> E:
     t = np.tanh(a.v)
     L = np.minimum(1.0, 1 - t * t + 0.7699 * a.e)
-    return E(t, L * a.e + ACT_ULPS * a.u, a.u)
+    return a._E(t, L * a.e + ACT_ULPS * a.u)
 
 
 def relu(a: E) -> E:
-    return E(np.maximum(a.v, 0.0), None if a.errfree else a.e, a.u)
+    return a._E(np.maximum(a.v, 0.0), None if a.errfree else a.e)
 
 
 def heaviside(a: E) -> E:
-    return E((a.v > 0).astype(np.float64), (np.abs(a.v) <= a.e).astype(np.float64), a.u)
+    return a._E((a.v > 0).astype(np.float64), (np.abs(a.v) <= a.e).astype(np.float64))
 
 
 def stack(items) -> E:
     items = list(items)
     e = None if all(i.errfree for i in items) else np.stack([i.e for i in items])
-    return E(np.stack([i.v for i in items]), e, items[0].u)
+    return items[0]._E(np.stack([i.v for i in items]), e)

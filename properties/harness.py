@@ -21,6 +21,7 @@ PROFILES = {
     "dev": dict(max_examples=20, derandomize=False),
     "ci": dict(max_examples=100, derandomize=True),
     "thorough": dict(max_examples=1000, derandomize=False),
+    "seeded": dict(max_examples=100, derandomize=False),  # ci's count, drawn from a seed (dlproof sweep)
 }
 DEFAULT_PROFILE = "ci"
 #: every phase but ``explain``: after a failure is found and shrunk, Hypothesis' explain phase re-runs the

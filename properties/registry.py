@@ -39,6 +39,6 @@ def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=No
 
 
 def all_properties() -> dict:
-    from . import bidirectional, clipping, gru, lstm, rnn  # noqa: F401 - registration
+    from . import bidirectional, clipping, extremes, gru, lstm, protocol, rnn  # noqa: F401 - registration
 
     return dict(PROPERTIES)

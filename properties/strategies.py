@@ -3,7 +3,9 @@
 Arrays come from a drawn seed through NumPy's PCG64, so an example is (shape, scales, seed): small,
 shrinkable and reproducible. Values are cast to the target's dtype before anyone sees them, so the
 oracle and the target get bit-identical inputs. Scales reach saturation (|a| up to ~10) and the
-contracting and expanding regimes of W_h. Not generated yet: NaN/inf inputs (the hostile-target
+contracting and expanding regimes of W_h. The ends of the range (|pre-activation| up to 1e4, exact zeros,
+subnormals, sums of squares that overflow or underflow) come from `extreme_cell_problems` and
+`extreme_gradient_lists` (properties/extremes.py). Not generated yet: NaN/inf inputs (the hostile-target
 suite), T = 0 (checked by deterministic examples).
 """
 from __future__ import annotations
@@ -168,3 +170,156 @@ def bi_problems(kind: str, dtype: str = "float64", **kw):
     """Problems for rnn_bi / lstm_bi / gru_bi: forward params as usual, backward ones under "bwd:"."""
     base = rnn_problems(dtype=dtype, **kw) if kind == "rnn" else gated_problems(kind, dtype=dtype, **kw)
     return base.map(with_backward_direction)
+
+
+# ---- extremes (properties/extremes.py): saturation, exact zeros, subnormals, huge and tiny norms --------------
+
+#: pre-activation scales of the extreme cells: |W_x x + W_h h + b| reaches about this (1e4: every gate saturated)
+EXTREME_SCALES = (1.0, 30.0, 1e2, 1e3, 1e4)
+_EXTREME_SCALE = st.sampled_from(EXTREME_SCALES)
+#: magnitude classes of an input column: exact zero, subnormal, tiny normal, order one (c also "big": ~ scale)
+MAGNITUDE_CLASSES = ("zero", "subnormal", "tiny", "unit", "big")
+
+
+def _log10_range(dt: np.dtype, cls: str) -> tuple:
+    fi = np.finfo(dt)
+    sub = float(fi.smallest_subnormal)
+    if cls == "subnormal":  # [4 eta, smallest normal): a subnormal after the cast, never 0
+        return np.log10(4 * sub), np.log10(float(fi.tiny)) - 0.05
+    if cls == "tiny":  # normal, far below 1
+        return np.log10(float(fi.tiny)) + 1, (-20.0 if dt == np.float32 else -100.0)
+    raise ValueError(cls)
+
+
+def _magnitudes(rng, dt, classes, scale):
+    """One reference magnitude per column (0 for the zero class)."""
+    out = np.empty(len(classes))
+    for j, cls in enumerate(classes):
+        if cls == "zero":
+            out[j] = 0.0
+        elif cls in ("subnormal", "tiny"):
+            lo, hi = _log10_range(dt, cls)
+            out[j] = 10.0 ** rng.uniform(lo, hi)
+        elif cls == "unit":
+            out[j] = 1.0
+        else:  # big
+            out[j] = scale
+    return out
+
+
+def _columns(rng, B, mags):
+    """(B, k) entries: random sign times mag_j times U(0.5, 1) (zeros stay exact zeros)."""
+    return rng.choice((-1.0, 1.0), size=(B, len(mags))) * mags * rng.uniform(0.5, 1.0, size=(B, len(mags)))
+
+
+def _extreme_weights(rng, dt, n, mags, scale, K):
+    """(n, k) weights whose products with a column of magnitude mag_j are about scale / sqrt(K): a subnormal
+    input times a huge weight is a normal contribution, so a target that flushes it to zero is caught.
+    The factor is capped at max / 64 (|N(0,1)| stays far below 16), so no weight overflows the dtype."""
+    cap = float(np.finfo(dt).max) / 64
+    target = scale / np.sqrt(K)
+    factor = np.array([target if m == 0 else (cap if m * cap < target else min(cap, target / m)) for m in mags])
+    W = rng.standard_normal((n, len(mags))) * factor
+    return np.clip(W, -16 * cap, 16 * cap)
+
+
+@st.composite
+def extreme_cell_problems(draw, kind: str, dtype: str = "float64", max_n: int = 3, max_m: int = 3, max_B: int = 2):
+    """One cell step at the extremes: pre-activations up to ``scale`` (1e4 saturates every gate), input columns
+    of x and h (and c) each an exact zero, a subnormal, a tiny normal or order one (c also ~ scale), weights
+    scaled so every column contributes about scale / sqrt(m + n + 1), a few gate rows exactly zero
+    (pre-activation exactly 0). Arrays: x (B, m), h (B, n), c (B, n) for "lstm", params by protocol name."""
+    if kind not in ("rnn", "lstm", "gru"):
+        raise ValueError(f"extreme_cell_problems: kind={kind!r}, but should be 'rnn', 'lstm' or 'gru'")
+    n = draw(_ints(1, max_n), label="n")
+    m = draw(_ints(1, max_m), label="m")
+    B = draw(_ints(1, max_B), label="B")
+    scale = draw(_EXTREME_SCALE, label="pre-activation scale")
+    seed = draw(_SEED, label="seed")
+    rng = _rng(seed)
+    dt = np.dtype(dtype)
+    p_cls = (0.2, 0.3, 0.15, 0.35)
+    x_cls = [str(v) for v in rng.choice(MAGNITUDE_CLASSES[:4], size=m, p=p_cls)]
+    h_cls = [str(v) for v in rng.choice(MAGNITUDE_CLASSES[:4], size=n, p=p_cls)]
+    x_mag, h_mag = _magnitudes(rng, dt, x_cls, scale), _magnitudes(rng, dt, h_cls, scale)
+    K = m + n + 1
+    arrays = {"x": _columns(rng, B, x_mag), "h": np.clip(_columns(rng, B, h_mag), -1.0, 1.0)}
+    if kind == "lstm":
+        c_cls = [str(v) for v in rng.choice(MAGNITUDE_CLASSES, size=n, p=(0.2, 0.25, 0.15, 0.2, 0.2))]
+        arrays["c"] = _columns(rng, B, _magnitudes(rng, dt, c_cls, scale))
+    names = {"rnn": ("",), "lstm": LSTM_GATES, "gru": ("r", "z", "n")}[kind]
+    for q in names:
+        wx, wh = ("W_x", "W_h") if kind == "rnn" else (f"W_x{q}", f"W_h{q}")
+        arrays[wx] = _extreme_weights(rng, dt, n, x_mag, scale, K)
+        arrays[wh] = _extreme_weights(rng, dt, n, h_mag, scale, K)
+        biases = ("b",) if kind == "rnn" else (("b_xn", "b_hn") if q == "n" and kind == "gru" else (f"b_{q}",))
+        for bn in biases:
+            arrays[bn] = rng.standard_normal(n) * scale / np.sqrt(K)
+        dead = rng.random(n) < 0.15  # rows whose pre-activation is exactly 0
+        for k_ in (wx, wh) + biases:
+            arrays[k_][dead] = 0.0
+    arrays = {k: v.astype(dt) for k, v in arrays.items()}
+    scalars = {"n": n, "m": m, "B": B, "scale": scale, "seed": seed, "x classes": x_cls, "h classes": h_cls}
+    if kind == "lstm":
+        scalars["c classes"] = c_cls
+    return Problem(arrays, scalars)
+
+
+def scaled_norm(grads) -> float:
+    """sqrt(sum g^2) in float64 without overflow or underflow (s sqrt(sum (g/s)^2), s = max |g|)."""
+    flat = np.concatenate([np.ravel(np.asarray(g, np.float64)) for g in grads])
+    s = float(np.max(np.abs(flat))) if flat.size else 0.0
+    return 0.0 if s == 0.0 else s * float(np.sqrt(np.sum((flat / s) ** 2)))
+
+
+#: max_norm relative to the drawn norm N; "unit" is max_norm = 1 (a typical setting)
+EXTREME_CLIP_REGIMES = {"far_below": 10.0, "below": 1.25, "above": 0.8, "far_above": 0.05, "unit": None}
+_CLIP_WHERE = st.sampled_from(tuple(EXTREME_CLIP_REGIMES))
+
+
+@st.composite
+def extreme_gradient_lists(draw, dtype: str = "float64", regime: str = "huge", max_tensors: int = 3):
+    """Gradient lists whose sum of squares leaves the dtype's range while the norm N stays a normal number.
+
+    "huge": every tensor either overflows on its own (its norm >= 4 sqrt(max), so sum g^2 >= 16 max, whatever
+    the rounding) or stays far from it (norm <= sqrt(max) / 4), at least one overflows; N <= max / 16.
+    "tiny": every |g| <= sqrt(eta) / 4 (eta the smallest subnormal), so every square is < eta / 16 and rounds
+    to 0, while N >= the largest |g|, a normal number; some entries are subnormal, some tensors all zero.
+    Entries carry exact zeros too; max_norm is N times 10, 1.25, 0.8, 0.05, or 1."""
+    if regime not in ("huge", "tiny"):
+        raise ValueError(f"extreme_gradient_lists: regime={regime!r}, but should be 'huge' or 'tiny'")
+    dt = np.dtype(dtype)
+    fi = np.finfo(dt)
+    k = draw(_ints(1, max_tensors), label="tensors")
+    shapes = [tuple(draw(_ints(1, 3), label=f"shape{i}[{j}]") for j in range(draw(_ints(1, 2), label=f"ndim{i}")))
+              for i in range(k)]
+    seed = draw(_SEED, label="seed")
+    where = draw(_CLIP_WHERE, label="max_norm regime")
+    rng = _rng(seed)
+    big, sub = float(fi.max), float(fi.smallest_subnormal)
+    grads = []
+    for i, s in enumerate(shapes):
+        v = rng.standard_normal(s)
+        v[rng.random(s) < 0.2] = 0.0
+        v.flat[int(rng.integers(v.size))] = rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 1.0)  # never all zero
+        if regime == "huge":
+            overflow = i == 0 or rng.random() < 0.5
+            lo, hi = (np.log10(4 * np.sqrt(big)), np.log10(big / 64)) if overflow else (0.0, np.log10(np.sqrt(big) / 4))
+            g = v / np.sqrt(np.sum(v * v)) * 10.0 ** rng.uniform(lo, hi)
+        else:
+            if i > 0 and rng.random() < 0.2:
+                g = np.zeros(s)
+            else:
+                hi = np.log10(np.sqrt(sub) / 4)
+                g = v / np.max(np.abs(v)) * 10.0 ** rng.uniform(hi - 7, hi)
+                lo_s, hi_s = _log10_range(dt, "subnormal")
+                subn = rng.random(s) < 0.2
+                subn.flat[int(np.argmax(np.abs(g)))] = False  # the largest entry stays normal: N is a normal number
+                k_sub = int(subn.sum())
+                g[subn] = rng.choice((-1.0, 1.0), size=k_sub) * 10.0 ** rng.uniform(lo_s, hi_s, size=k_sub)
+        grads.append(g.astype(dt))
+    N = scaled_norm(grads)
+    factor = EXTREME_CLIP_REGIMES[where]
+    max_norm = 1.0 if factor is None or N == 0 else float(np.asarray(N * factor, dt))
+    return Problem({f"g{i}": g for i, g in enumerate(grads)},
+                   {"max_norm": max_norm, "regime": regime, "max_norm regime": where, "seed": seed})

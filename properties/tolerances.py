@@ -18,12 +18,26 @@ target's error and the float64 oracle's together (`u_total`); the tolerance is S
 running-error arithmetic of properties.errmodel.
 Clipping: the norm of K entries has relative error <= gamma_{K+2}; each clipped entry is then within
 (K + 6) u |g| of the exact rule (scale factor: a division, a min and a product).
+
+Underflow (the extremes properties, `underflow_terms`): with gradual underflow a product is x y (1 + d) + h,
+|h| <= eta/2, eta the dtype's smallest positive subnormal (Higham §2.1, (2.8)); sums that underflow are
+exact. With ``underflow="gradual"`` the forward bounds add eta per product (k eta per dot product of length
+k), at eta = eta_target + eta_float64. Under the declared convention subnormals = "flush_to_zero" (DAZ + FTZ)
+any result below the smallest normal number tiny may become 0, sums included: ``underflow="flush_to_zero"``
+adds tiny per product and per addition (the inputs' subnormals are read as 0: the reference is evaluated on
+the flushed inputs). The other strategies draw nothing within 10^20 of the underflow threshold, so there the
+terms are below the last bit of every bound and are left out (``underflow=None``, bit-identical).
+Saturation needs no change: the bounds are entry-wise and first order in the rounding, with the activation's
+Lipschitz constant on [a - e, a + e], valid for any |a| (1e4 included; the float64 model values are never
+evaluated where they overflow).
 """
 from __future__ import annotations
 
 import numpy as np
 
 UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53, "tf32": 2.0 ** -11}
+#: smallest positive subnormal (TF32 keeps float32's exponent range)
+SMALLEST_SUBNORMAL = {"float32": 2.0 ** -149, "float64": 2.0 ** -1074, "tf32": 2.0 ** -149}
 ACT_ULPS = 4.0
 SAFETY = 2.0
 
@@ -60,6 +74,31 @@ def u_total(dtype: str) -> float:
     return unit_roundoff(dtype) + UNIT_ROUNDOFF["float64"]
 
 
+def eta_total(dtype: str) -> float:
+    """The smallest positive subnormal of the target's precision plus float64's (the oracle's rounding): the
+    absolute error bound of one product that underflows, for the target and the reference together."""
+    unit_roundoff(dtype)  # validates
+    key = "tf32" if dtype == "tf32" else str(np.dtype(dtype))
+    return SMALLEST_SUBNORMAL[key] + SMALLEST_SUBNORMAL["float64"]
+
+
+UNDERFLOW = (None, "gradual", "flush_to_zero")
+
+
+def underflow_terms(dtype: str, underflow) -> tuple:
+    """(eta per product, eta_add per addition) of the model (module doc): (0, 0) for None, (eta_total, 0) for
+    "gradual", (tiny + eta_64, tiny + eta_64) for "flush_to_zero" (tiny: the dtype's smallest normal)."""
+    if underflow not in UNDERFLOW:
+        raise ValueError(f"tolerances: underflow={underflow!r}, but should be one of {UNDERFLOW}")
+    if underflow is None:
+        return 0.0, 0.0
+    if underflow == "gradual":
+        return eta_total(dtype), 0.0
+    key = "float32" if dtype == "tf32" else str(np.dtype(dtype))
+    t = float(np.finfo(key).tiny) + SMALLEST_SUBNORMAL["float64"]
+    return t, t
+
+
 def gamma(k: int, u: float) -> float:
     if k * u >= 1:
         raise ValueError(f"gamma_k undefined: k={k}, u={u} gives k u >= 1")
@@ -74,8 +113,9 @@ def _dphi(a, activation):
     raise ValueError(f"tolerances: activation={activation!r}, but should be 'tanh' or 'relu'")
 
 
-def _rnn_forward_bound(xs, h0, p, activation, u):
-    """(hs, pres, e_h (T,B,n), e_a (T,B,n)) for inputs exactly representable in the target dtype."""
+def _rnn_forward_bound(xs, h0, p, activation, u, eta=0.0):
+    """(hs, pres, e_h (T,B,n), e_a (T,B,n)) for inputs exactly representable in the target dtype; ``eta``:
+    the underflow term per term of the dot product (module doc), 0 unless asked for."""
     W_x, W_h, b = (np.asarray(p[k], np.float64) for k in ("W_x", "W_h", "b"))
     n, m = W_x.shape
     g = gamma(m + n + 1, u)
@@ -87,6 +127,8 @@ def _rnn_forward_bound(xs, h0, p, activation, u):
     for t in range(T):
         a = xs[t] @ W_x.T + h @ W_h.T + b
         e_a = g * (np.abs(xs[t]) @ aWx.T + np.abs(h) @ aWh.T + ab) + e @ aWh.T
+        if eta:
+            e_a = e_a + (m + n + 1) * eta
         if activation == "tanh":
             L = np.minimum(1.0, _dphi(a, "tanh") + e_a)
             h = np.tanh(a)
@@ -98,10 +140,12 @@ def _rnn_forward_bound(xs, h0, p, activation, u):
     return hs, pres, eh, ea
 
 
-def rnn_forward_tol(xs, h0, p, activation: str, dtype: str):
-    """Entry-wise tolerances (tol_hs (T,B,n), tol_hT (B,n)) for a target's rnn forward in ``dtype``."""
+def rnn_forward_tol(xs, h0, p, activation: str, dtype: str, underflow=None):
+    """Entry-wise tolerances (tol_hs (T,B,n), tol_hT (B,n)) for a target's rnn forward in ``dtype``
+    (``underflow``: None, "gradual" or "flush_to_zero", module doc)."""
     xs = np.asarray(xs, np.float64)
-    tol = SAFETY * _rnn_forward_bound(xs, np.asarray(h0, np.float64), p, activation, u_total(dtype))[2]
+    eta = sum(underflow_terms(dtype, underflow))
+    tol = SAFETY * _rnn_forward_bound(xs, np.asarray(h0, np.float64), p, activation, u_total(dtype), eta)[2]
     return tol, (tol[-1] if len(tol) else np.zeros_like(np.asarray(h0, np.float64)))
 
 
@@ -168,6 +212,16 @@ def norm_tol(norm: float, K: int, dtype: str) -> float:
     return SAFETY * gamma(K + 2, u) * abs(norm)
 
 
+def clip_result_tol(expected, K: int, dtype: str, underflow: str = "gradual"):
+    """Entry-wise tolerance of a clipped entry g' = s g against the exact value, at the ends of the range:
+    SAFETY ((K + 6) u |g'| + eta). The scale s (a norm of K entries, a division, a min) has relative error
+    <= gamma_{K+3}, the product one more u, so the error is relative to |s g| (<= |g|, tighter than
+    `clip_tol`); eta covers the product's underflow (module doc: the smallest subnormal, or the smallest
+    normal under "flush_to_zero", where a subnormal g may also be read as 0)."""
+    u = u_total(dtype)
+    return SAFETY * ((K + 6) * u * np.abs(np.asarray(expected, np.float64)) + underflow_terms(dtype, underflow)[0])
+
+
 # ---- gated cells: the same model written with running-error arithmetic (properties.errmodel) ----------
 from . import errmodel as em  # noqa: E402
 
@@ -181,7 +235,10 @@ def _fused(pairs):
     v = sum(a.v @ B.v for a, B in pairs)
     mag = sum(np.abs(a.v) @ np.abs(B.v) for a, B in pairs)
     e = em.gamma(K, u) * mag + sum(_propagated(a, B) for a, B in pairs)
-    return em.E(v, e, u)
+    eta, eta_add = pairs[0][0].eta, pairs[0][0].eta_add
+    if eta or eta_add:
+        e = e + K * (eta + eta_add)
+    return em.E(v, e, u, eta, eta_add)
 
 
 def _propagated(a, B):
@@ -197,17 +254,18 @@ def _weight_grad(das, ins):
     da, x = em.stack(das), em.stack(ins)
 
     def flat(z):
-        return em.E(z.v.reshape(-1, z.v.shape[-1]), None if z.errfree else z.e.reshape(-1, z.e.shape[-1]), z.u)
+        return em.E(z.v.reshape(-1, z.v.shape[-1]), None if z.errfree else z.e.reshape(-1, z.e.shape[-1]), z.u,
+                    z.eta, z.eta_add)
 
     return flat(da).T @ flat(x)
 
 
-def _lstm_model(xs, h0, c0, p, u, d_hs=None, d_hT=None, d_cT=None):
-    P = {k: em.exact(np.asarray(v, np.float64), u) for k, v in p.items()}
-    h, c = em.exact(h0, u), em.exact(c0, u)
+def _lstm_model(xs, h0, c0, p, u, d_hs=None, d_hT=None, d_cT=None, eta=(0.0, 0.0)):
+    P = {k: em.exact(np.asarray(v, np.float64), u, *eta) for k, v in p.items()}
+    h, c = em.exact(h0, u, *eta), em.exact(c0, u, *eta)
     steps = []
     for t in range(xs.shape[0]):
-        x = em.exact(xs[t], u)
+        x = em.exact(xs[t], u, *eta)
         i, f, o = (em.sigmoid(em.affine(x, P[f"W_x{q}"], h, P[f"W_h{q}"], P[f"b_{q}"])) for q in "ifo")
         g = em.tanh(em.affine(x, P["W_xg"], h, P["W_hg"], P["b_g"]))
         c_new = f * c + i * g
@@ -220,8 +278,8 @@ def _lstm_model(xs, h0, c0, p, u, d_hs=None, d_hT=None, d_cT=None):
     grads = {q: {"x": [], "h": []} for q in LSTM_GATES}
     das = {q: [] for q in LSTM_GATES}
     d_xs = [None] * len(steps)
-    dh = em.exact(d_hs[-1], u) + em.exact(d_hT, u)
-    dc = em.exact(d_cT, u)
+    dh = em.exact(d_hs[-1], u, *eta) + em.exact(d_hT, u, *eta)
+    dc = em.exact(d_cT, u, *eta)
     for t in range(len(steps) - 1, -1, -1):
         x, h_prev, c_prev, i, f, g, o, tc, _ = steps[t]
         dc = dc + dh * o * (1 - tc * tc)
@@ -234,7 +292,7 @@ def _lstm_model(xs, h0, c0, p, u, d_hs=None, d_hT=None, d_cT=None):
         d_xs[t] = _fused([(da[q], P[f"W_x{q}"]) for q in LSTM_GATES])
         dh = _fused([(da[q], P[f"W_h{q}"]) for q in LSTM_GATES])
         if t > 0:
-            dh = dh + em.exact(d_hs[t - 1], u)
+            dh = dh + em.exact(d_hs[t - 1], u, *eta)
         dc = dc * f
     params = {}
     for q in LSTM_GATES:
@@ -249,10 +307,11 @@ def _scaled(bounds: dict) -> dict:
     return {k: ({kk: SAFETY * vv.e for kk, vv in v.items()} if k == "params" else SAFETY * v.e) for k, v in bounds.items()}
 
 
-def lstm_forward_tol(xs, h0, c0, p, dtype: str):
-    """Entry-wise tolerances (tol_hs (T,B,n), (tol_hT, tol_cT)) of an LSTM forward in ``dtype``."""
+def lstm_forward_tol(xs, h0, c0, p, dtype: str, underflow=None):
+    """Entry-wise tolerances (tol_hs (T,B,n), (tol_hT, tol_cT)) of an LSTM forward in ``dtype``
+    (``underflow``: None, "gradual" or "flush_to_zero", module doc)."""
     xs, h0, c0 = (np.asarray(a, np.float64) for a in (xs, h0, c0))
-    steps, h, c = _lstm_model(xs, h0, c0, p, u_total(dtype))
+    steps, h, c = _lstm_model(xs, h0, c0, p, u_total(dtype), eta=underflow_terms(dtype, underflow))
     return SAFETY * np.stack([s[-1].e for s in steps]), (SAFETY * h.e, SAFETY * c.e)
 
 
@@ -263,14 +322,14 @@ def lstm_vjp_tol(xs, h0, c0, p, d_hs, d_hT, d_cT, dtype: str) -> dict:
     return _scaled(_lstm_model(*args, p, u_total(dtype), *cots))
 
 
-def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None):
-    P = {k: em.exact(np.asarray(v, np.float64), u) for k, v in p.items()}
-    h = em.exact(h0, u)
-    zero_x = em.exact(np.zeros((h0.shape[0], 0)), u)
-    empty_W = em.exact(np.zeros((p["W_hn"].shape[0], 0)), u)
+def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None, eta=(0.0, 0.0)):
+    P = {k: em.exact(np.asarray(v, np.float64), u, *eta) for k, v in p.items()}
+    h = em.exact(h0, u, *eta)
+    zero_x = em.exact(np.zeros((h0.shape[0], 0)), u, *eta)
+    empty_W = em.exact(np.zeros((p["W_hn"].shape[0], 0)), u, *eta)
     steps = []
     for t in range(xs.shape[0]):
-        x = em.exact(xs[t], u)
+        x = em.exact(xs[t], u, *eta)
         r = em.sigmoid(em.affine(x, P["W_xr"], h, P["W_hr"], P["b_r"]))
         z = em.sigmoid(em.affine(x, P["W_xz"], h, P["W_hz"], P["b_z"]))
         if variant == "reset_after":
@@ -287,7 +346,7 @@ def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None):
     das = {q: [] for q in "rzn"}
     ins = {"x": [], "h": [], "hn_in": []}
     d_xs = [None] * len(steps)
-    dh = em.exact(d_hs[-1], u) + em.exact(d_hT, u)
+    dh = em.exact(d_hs[-1], u, *eta) + em.exact(d_hT, u, *eta)
     dhn_list = []
     for t in range(len(steps) - 1, -1, -1):
         x, h_prev, r, z, n, hn, _ = steps[t]
@@ -315,7 +374,7 @@ def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None):
         d_xs[t] = _fused([(dar, P["W_xr"]), (daz, P["W_xz"]), (dan, P["W_xn"])])
         dh = _fused([(dar, P["W_hr"]), (daz, P["W_hz"])]) + back + dh_direct
         if t > 0:
-            dh = dh + em.exact(d_hs[t - 1], u)
+            dh = dh + em.exact(d_hs[t - 1], u, *eta)
     params = {"W_xr": _weight_grad(das["r"], ins["x"]), "W_hr": _weight_grad(das["r"], ins["h"]),
               "b_r": em.stack(das["r"]).total((0, 1)), "W_xz": _weight_grad(das["z"], ins["x"]),
               "W_hz": _weight_grad(das["z"], ins["h"]), "b_z": em.stack(das["z"]).total((0, 1)),
@@ -324,10 +383,11 @@ def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None):
     return {"xs": em.stack(d_xs), "h0": dh, "params": params}
 
 
-def gru_forward_tol(xs, h0, p, variant: str, dtype: str):
-    """Entry-wise tolerances (tol_hs (T,B,n), tol_hT) of a GRU forward in ``dtype``."""
+def gru_forward_tol(xs, h0, p, variant: str, dtype: str, underflow=None):
+    """Entry-wise tolerances (tol_hs (T,B,n), tol_hT) of a GRU forward in ``dtype``
+    (``underflow``: None, "gradual" or "flush_to_zero", module doc)."""
     xs, h0 = np.asarray(xs, np.float64), np.asarray(h0, np.float64)
-    steps, h = _gru_model(xs, h0, p, variant, u_total(dtype))
+    steps, h = _gru_model(xs, h0, p, variant, u_total(dtype), eta=underflow_terms(dtype, underflow))
     return SAFETY * np.stack([s[-1].e for s in steps]), SAFETY * h.e
 
 

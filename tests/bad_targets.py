@@ -1,4 +1,4 @@
-"""Hostile targets: they break the protocol's contract (raise, wrong shape/dtype/type, NaN), not the math.
+"""Hostile targets: they break the protocol's contract (raise, wrong shape/dtype/type, NaN, inf), not the math.
 
 Each is the NumPy reference with one capability replaced (``dataclasses.replace``), so every other
 capability stays correct. `BAD_TARGETS` maps a name to (target, property id, what the message must say).
@@ -42,6 +42,13 @@ def _rnn_nan(xs, h0, p):
     return hs, hT
 
 
+def _rnn_inf_final(xs, h0, p):
+    hs, hT = R.rnn_forward(xs, h0, p)
+    hT = hT.copy()
+    hT[-1, -1] = -np.inf  # the last entry of the final state only; hs is finite
+    return hs, hT
+
+
 def _clip_no_norm(grads, max_norm):
     clipped, _ = C.clip_grad_norm(grads, max_norm)
     return clipped  # a bare list instead of (clipped, norm)
@@ -52,6 +59,7 @@ WRONG_SHAPE = replace(BASE, name="bad: batch-major hs", rnn=_rnn_batch_major)
 WRONG_DTYPE = replace(BASE, name="bad: float32 out of a float64 target", rnn=_rnn_float32)
 LISTS = replace(BASE, name="bad: python lists", rnn=_rnn_lists)
 NAN = replace(BASE, name="bad: NaN in hs", rnn=_rnn_nan)
+INF = replace(BASE, name="bad: -inf in h_T", rnn=_rnn_inf_final)
 CLIP_NOT_TUPLE = replace(BASE, name="bad: clip returns a bare list", clip_grad_norm=_clip_no_norm)
 
 BAD_TARGETS = {
@@ -60,5 +68,6 @@ BAD_TARGETS = {
     "wrong_dtype": WRONG_DTYPE,
     "lists": LISTS,
     "nan": NAN,
+    "inf": INF,
     "clip_not_tuple": CLIP_NOT_TUPLE,
 }

@@ -273,7 +273,7 @@ def test_float64_is_scoped_and_inputs_are_not_mutated(t64, t32):
 
 
 def test_conventions_and_names(t32):
-    assert t32.conventions == {"gru": "reset_after", "bias": "one"}
+    assert t32.conventions == {"gru": "reset_after", "bias": "one", "subnormals": "flush_to_zero"}
     assert "flax" in t32.name and "float32" in t32.name and t32.dtype == "float32"
     assert set(t32.capabilities) == {"lstm_cell", "lstm", "lstm_vjp", "lstm_bi", "gru_cell", "gru", "gru_vjp",
                                      "gru_bi", "param_count"}
@@ -333,7 +333,8 @@ def _grads(rng, scale):
 @pytest.mark.parametrize("factor", [0.05, 0.8, 1.25, 10.0])
 def test_clip_by_global_norm_is_the_exact_rule_and_returns_the_norm(dtype, factor):
     t = oc.target(dtype=dtype)
-    assert t.conventions == {"clip_eps": 0.0, "clip_scope": "global"}
+    assert t.conventions == {"clip_eps": 0.0, "clip_scope": "global", "clip_norm_scaling": "unscaled",
+                             "subnormals": "flush_to_zero"}
     grads = [g.astype(dtype) for g in _grads(np.random.default_rng(1), 1.0)]
     N_ = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads)))
     c = factor * N_

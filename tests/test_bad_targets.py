@@ -38,6 +38,7 @@ def test_raising_target_is_an_error(tmp_path):
     assert exc.capability == "rnn" and isinstance(exc.exc, RuntimeError)
     assert row["verdict"] == "error"
     assert "rnn raised RuntimeError: cuDNN exploded" in row["message"]
+    assert f"but should return its result [{B.RAISES.name} :: rnn.forward]" in row["message"]
     assert row["repro"] is not None and (tmp_path / "repro").is_dir()
 
 
@@ -75,6 +76,15 @@ def test_nan_fails_as_non_finite(tmp_path):
     assert f"[{B.NAN.name} :: rnn.forward]" in str(exc)
 
 
+def test_inf_fails_as_non_finite(tmp_path):
+    """-inf in the last entry of h_T (hs finite): named with its output, value and index."""
+    exc, row = _run(B.INF, "rnn.forward", "bad_targets:INF", tmp_path, PropertyFailure)
+    assert row["verdict"] == "fail"
+    d = _example_dims(row["message"])
+    assert str(exc).startswith(f"h_T: non-finite value -inf at index ({d['B'] - 1}, {d['n'] - 1}), but should be finite")
+    assert f"[{B.INF.name} :: rnn.forward]" in str(exc)
+
+
 def test_clip_returning_non_tuple_fails(tmp_path):
     exc, row = _run(B.CLIP_NOT_TUPLE, "clip.norm.rule", "bad_targets:CLIP_NOT_TUPLE", tmp_path, PropertyFailure)
     assert row["verdict"] == "fail"
@@ -82,7 +92,7 @@ def test_clip_returning_non_tuple_fails(tmp_path):
     assert f"[{B.CLIP_NOT_TUPLE.name} :: clip.norm.rule]" in str(exc)
 
 
-@pytest.mark.parametrize("name", ["raises", "wrong_shape", "nan"])
+@pytest.mark.parametrize("name", ["raises", "wrong_shape", "nan", "inf"])
 def test_other_capabilities_still_pass(name, tmp_path):
     """Only the broken capability is blamed: the clipping rule still passes on an rnn-broken target."""
     row = harness.run(all_properties()["clip.norm.rule"], B.BAD_TARGETS[name], f"bad_targets:{name}",

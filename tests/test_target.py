@@ -46,6 +46,8 @@ def test_unknown_convention_key():
     ("rnn_activation", "sigmoid", "'tanh' | 'relu'"),
     ("bias", 2, "'one' | 'two'"),
     ("clip_scope", "layer", "'global' | 'per_tensor'"),
+    ("clip_norm_scaling", "naive", "'scaled' | 'unscaled' | 'unscaled_nan' | 'unscaled_product_first'"),
+    ("subnormals", "ftz", "'gradual' | 'flush_to_zero'"),
 ])
 def test_bad_convention_value(key, value, allowed):
     with pytest.raises(TargetError) as info:
@@ -59,6 +61,8 @@ def test_bad_convention_value(key, value, allowed):
 @pytest.mark.parametrize("key, value", [
     ("clip_eps", 0), ("clip_eps", 0.0), ("clip_eps", 1e-6), ("gru", "reset_before"),
     ("rnn_activation", "relu"), ("bias", "two"), ("clip_scope", "per_tensor"),
+    ("clip_norm_scaling", "unscaled"), ("clip_norm_scaling", "unscaled_nan"),
+    ("clip_norm_scaling", "unscaled_product_first"), ("subnormals", "flush_to_zero"),
 ])
 def test_good_convention_value(key, value):
     assert Target(name="mine", conventions={key: value}).convention(key) == value

@@ -112,8 +112,10 @@ def versions() -> dict:
 
 
 def conventions() -> dict:
-    """What flax.linen declares: reset-after GRU (GRU-A), one bias per gate (LSTM: hidden side only)."""
-    return {"gru": "reset_after", "bias": "one"}
+    """What flax.linen declares: reset-after GRU (GRU-A), one bias per gate (LSTM: hidden side only), and
+    XLA's flush-to-zero on CPU (measured, float32 and float64: a subnormal operand is read as 0, a subnormal
+    result is flushed to 0)."""
+    return {"gru": "reset_after", "bias": "one", "subnormals": "flush_to_zero"}
 
 
 # ---- the weight map (NumPy only) ----------------------------------------------------------------------

@@ -476,7 +476,10 @@ def _clip_target(scope: str, dtype: str) -> Target:
     _check_dtype(dtype)
     option = "clipnorm" if scope == "per_tensor" else "global_clipnorm"
     return Target(name=f"keras {KERAS_VERSION} optimizer {option} / clipvalue", dtype=dtype,
-                  conventions={"clip_scope": scope, "clip_eps": 0.0},
+                  conventions={"clip_scope": scope, "clip_eps": 0.0,
+                               # measured: global_clipnorm's scale c min(1/N, 1/c) + (N - N) is NaN for N = inf;
+                               # clipnorm computes (g c) / max(N, c), g c overflowing or underflowing first
+                               "clip_norm_scaling": "unscaled_product_first" if scope == "per_tensor" else "unscaled_nan"},
                   clip_grad_norm=functools.partial(keras_clip_norm, scope=scope), clip_grad_value=keras_clip_value)
 
 

@@ -60,8 +60,10 @@ def versions() -> dict:
 
 
 def conventions() -> dict:
-    """What optax declares: no epsilon, one global norm (its strict `<` gives the exact rule's values)."""
-    return {"clip_eps": 0.0, "clip_scope": "global"}
+    """What optax declares: no epsilon, one global norm (its strict `<` gives the exact rule's values), an
+    unscaled norm (optax.tree.norm forms sum g^2 in the dtype: inf once it overflows, and (g / inf) c = 0), and
+    XLA's flush-to-zero on CPU (a subnormal operand is read as 0, a subnormal result is flushed to 0)."""
+    return {"clip_eps": 0.0, "clip_scope": "global", "clip_norm_scaling": "unscaled", "subnormals": "flush_to_zero"}
 
 
 def _global_norm(optax, tree):

@@ -78,9 +78,12 @@ def torch_version() -> str:
 
 
 def conventions(nonlinearity: str = "tanh") -> dict:
-    """What torch.nn declares: two bias vectors, reset-after GRU, clip eps 1e-6 on the global norm."""
+    """What torch.nn declares: two bias vectors, reset-after GRU, clip eps 1e-6 on the global norm, and an
+    unscaled norm: clip_grad_norm_ forms sum g^2 in the dtype (float32 overflows once ||g|| > ~1.8e19, float64
+    once ||g|| > ~1.3e154: the norm is inf and every gradient becomes 0; entries below ~2.6e-23 / 1.6e-162
+    square to 0; a one-entry vector's norm is |g|, measured with torch 2.13)."""
     return {"rnn_activation": nonlinearity, "gru": "reset_after", "bias": "two", "clip_eps": CLIP_EPS,
-            "clip_scope": "global"}
+            "clip_scope": "global", "clip_norm_scaling": "unscaled"}
 
 
 # ---- the weight map (NumPy only) ----------------------------------------------------------------------

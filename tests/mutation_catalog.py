@@ -1,0 +1,444 @@
+"""The mutation meta-suite's catalog: broken implementations, each a Target built through the public protocol.
+
+Every mutant is the NumPy reference with the capabilities of one family replaced by a broken version
+(`Mutant.mutated` names them; the other capabilities stay correct, so only the properties that call a
+mutated capability can kill it). tests/test_mutation_suite.py runs, for every mutant, every property of
+the suite (ci profile) that calls one of its mutated capabilities and asserts that at least one fails;
+`EQUIVALENT` holds rewrites that are mathematically the same model, argued in writing, which must survive.
+
+Parameter mutants (`param_mutant`) compute the whole family (cell, sequence, VJP, bidirectional) with
+transformed parameters q = f(p) and pull the gradients back through f: a consistent model that is the
+wrong one, as a storage-layout bug gives. The others change the code of one capability.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from dlproof.impl.numpy_ref import clipping as C
+from dlproof.impl.numpy_ref import gru as G
+from dlproof.impl.numpy_ref import lstm as L
+from dlproof.impl.numpy_ref import rnn as R
+from dlproof.impl.targets import numpy_gru_reset_before_target, numpy_target, param_count
+
+from mutants import MUTANTS as PINNED
+
+BASE = numpy_target("float64")
+BASE32 = numpy_target("float32")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    target: object
+    mutated: tuple  # the capabilities that differ from the reference
+    bug: str  # what is wrong, in words
+
+
+@dataclass(frozen=True)
+class Transform:
+    """q = forward(p) on a parameter dict; pull(g_q) = the gradient w.r.t. p (the chain rule through forward)."""
+    forward: Callable
+    pull: Callable
+
+
+def swap(*pairs) -> Transform:
+    """Exchange parameter names pairwise (a permutation: its own inverse, for values and gradients)."""
+    def f(p):
+        q = dict(p)
+        for a, b in pairs:
+            if a in p and b in p:
+                q[a], q[b] = p[b], p[a]
+        return q
+    return Transform(f, f)
+
+
+def gate_swap(kind: str, a: str, b: str) -> Transform:
+    if kind == "lstm":
+        return swap((f"W_x{a}", f"W_x{b}"), (f"W_h{a}", f"W_h{b}"), (f"b_{a}", f"b_{b}"))
+    bias = {"r": "b_r", "z": "b_z", "n": "b_xn"}
+    return swap((f"W_x{a}", f"W_x{b}"), (f"W_h{a}", f"W_h{b}"), (bias[a], bias[b]))
+
+
+def each(keys, fwd, pull) -> Transform:
+    """Apply fwd to the values of ``keys`` and pull to their gradients (an elementwise-linear map)."""
+    def f(p):
+        return {k: (fwd(v) if k in keys else v) for k, v in p.items()}
+
+    def g(gq):
+        return {k: (pull(v) if k in keys else v) for k, v in gq.items()}
+    return Transform(f, g)
+
+
+def transposed(*keys) -> Transform:
+    return each(keys, lambda v: np.ascontiguousarray(v.T), lambda g: np.ascontiguousarray(g.T))
+
+
+def scaled(c: float, *keys) -> Transform:
+    return each(keys, lambda v: c * v, lambda g: c * g)
+
+
+def shifted(d: float, *keys) -> Transform:
+    return each(keys, lambda v: v + d, lambda g: g)
+
+
+FAMILY = {
+    "rnn": ("rnn_cell", "rnn", "rnn_vjp", "rnn_bi"),
+    "lstm": ("lstm_cell", "lstm", "lstm_vjp", "lstm_bi"),
+    "gru": ("gru_cell", "gru", "gru_vjp", "gru_bi"),
+}
+
+
+def param_mutant(kind: str, tr: Transform, bug: str, base=BASE) -> Mutant:
+    """Every capability of ``kind`` computed with q = tr.forward(p); VJP parameter gradients pulled back."""
+    b = base
+    cell, seq, vjp, bi = (getattr(b, c) for c in FAMILY[kind])
+    F = tr.forward
+
+    def vjp_m(*args):
+        *head, p = args[:-(3 if kind == "lstm" else 2)]
+        cots = args[len(head) + 1:]
+        out = vjp(*head, F(p), *cots)
+        return {**out, "params": tr.pull(out["params"])}
+
+    if kind == "lstm":
+        caps = {"lstm_cell": lambda x, h, c, p: cell(x, h, c, F(p)), "lstm": lambda xs, h0, c0, p: seq(xs, h0, c0, F(p)),
+                "lstm_vjp": vjp_m, "lstm_bi": lambda xs, sf, sb, pf, pb: bi(xs, sf, sb, F(pf), F(pb))}
+    else:
+        caps = {f"{kind}_cell": lambda x, h, p: cell(x, h, F(p)), kind: lambda xs, h0, p: seq(xs, h0, F(p)),
+                f"{kind}_vjp": vjp_m, f"{kind}_bi": lambda xs, hf, hb, pf, pb: bi(xs, hf, hb, F(pf), F(pb))}
+    return Mutant(replace(b, name=f"mutant: {bug}", **caps), FAMILY[kind], bug)
+
+
+def code_mutant(bug: str, base=BASE, **caps) -> Mutant:
+    return Mutant(replace(base, name=f"mutant: {bug}", **caps), tuple(caps), bug)
+
+
+# ---- hand-written broken code ---------------------------------------------------------------------------
+
+def _sig(a):
+    return 0.5 * (1 + np.tanh(0.5 * a))
+
+
+def _lstm_forward(act_i=_sig, act_g=np.tanh, twice_f_at_zero_h=False):
+    """The LSTM forward written out, with a chosen activation for gates i and g and an optional bug that adds
+    the forget bias twice on a step whose h is all zeros."""
+    def fwd(xs, h0, c0, p):
+        h, c, hs = h0, c0, []
+        for x in xs:
+            a = {q: x @ p[f"W_x{q}"].T + h @ p[f"W_h{q}"].T + p[f"b_{q}"] for q in "ifgo"}
+            if twice_f_at_zero_h and not np.any(h):
+                a["f"] = a["f"] + p["b_f"]
+            c = _sig(a["f"]) * c + act_i(a["i"]) * act_g(a["g"])
+            h = _sig(a["o"]) * np.tanh(c)
+            hs.append(h)
+        return np.stack(hs), (h, c)
+    return fwd
+
+
+def _lstm_cell_from(fwd):
+    def cell(x, h, c, p):
+        _, (h1, c1) = fwd(x[None], h, c, p)
+        return h1, c1
+    return cell
+
+
+def _lstm_bptt(drop_h=False):
+    """Hand-written LSTM BPTT; drop_h: the carry through h (dh_{t-1} = W_h^T da_t) is dropped, c's kept."""
+    def vjp(xs, h0, c0, p, d_hs, d_hT, d_cT):
+        h, c, cache = h0, c0, []
+        for x in xs:
+            a = {q: x @ p[f"W_x{q}"].T + h @ p[f"W_h{q}"].T + p[f"b_{q}"] for q in "ifgo"}
+            i, f, g, o = _sig(a["i"]), _sig(a["f"]), np.tanh(a["g"]), _sig(a["o"])
+            c_new = f * c + i * g
+            cache.append((x, h, c, i, f, g, o, c_new))
+            h, c = o * np.tanh(c_new), c_new
+        grads = {k: np.zeros_like(v) for k, v in p.items()}
+        d_xs = np.zeros_like(xs)
+        dh, dc = d_hs[-1] + d_hT, d_cT
+        for t in range(len(cache) - 1, -1, -1):
+            x, h_prev, c_prev, i, f, g, o, c_new = cache[t]
+            tc = np.tanh(c_new)
+            dc = dc + dh * o * (1 - tc ** 2)
+            da = {"o": dh * tc * o * (1 - o), "i": dc * g * i * (1 - i), "f": dc * c_prev * f * (1 - f),
+                  "g": dc * i * (1 - g ** 2)}
+            for q, d in da.items():
+                grads[f"W_x{q}"] += d.T @ x
+                grads[f"W_h{q}"] += d.T @ h_prev
+                grads[f"b_{q}"] += d.sum(0)
+            d_xs[t] = sum(d @ p[f"W_x{q}"] for q, d in da.items())
+            carry = sum(d @ p[f"W_h{q}"] for q, d in da.items())
+            dh = (0 * carry if drop_h else carry) + (d_hs[t - 1] if t else 0)
+            dc = dc * f
+        return {"xs": d_xs, "h0": dh, "c0": dc, "params": grads}
+    return vjp
+
+
+def _states(kind, xs, h0, c0, p):
+    """The state after every step: [(h_t, c_t)] for t = 0..T (index 0 = the initial state)."""
+    out = [(h0, c0)]
+    for t in range(len(xs)):
+        if kind == "rnn":
+            out.append((R.rnn_cell(xs[t], out[-1][0], p), None))
+        elif kind == "lstm":
+            out.append(L.lstm_cell(xs[t], out[-1][0], out[-1][1], p))
+        else:
+            out.append((G.gru_cell(xs[t], out[-1][0], p), None))
+    return out
+
+
+def _step_vjp(kind, x, h, c, p, d_h, d_c):
+    if kind == "rnn":
+        return R.rnn_vjp(x[None], h, p, np.zeros_like(d_h)[None], d_h)
+    if kind == "lstm":
+        return L.lstm_vjp(x[None], h, c, p, np.zeros_like(d_h)[None], d_h, d_c)
+    return G.gru_vjp(x[None], h, p, np.zeros_like(d_h)[None], d_h)
+
+
+def truncated_vjp(kind: str):
+    """BPTT truncated to one step: each step's cotangent stops at its own inputs (no carry into h_{t-1}, c_{t-1}).
+    The parameter gradients sum the one-step ones; d_h0 comes from step 0 alone."""
+    def vjp(xs, h0, *rest):
+        if kind == "lstm":
+            c0, p, d_hs, d_hT, d_cT = rest
+        else:
+            (p, d_hs, d_hT), c0, d_cT = rest, None, None
+        st = _states(kind, xs, h0, c0, p)
+        T = len(xs)
+        out = {"xs": np.zeros_like(xs), "params": {k: np.zeros_like(v) for k, v in p.items()}}
+        for t in range(T):
+            d_h = d_hs[t] + (d_hT if t == T - 1 else 0)
+            d_c = (d_cT if t == T - 1 else np.zeros_like(h0)) if kind == "lstm" else None
+            g = _step_vjp(kind, xs[t], st[t][0], st[t][1], p, d_h, d_c)
+            out["xs"][t] = g["xs"][0]
+            for k in p:
+                out["params"][k] += g["params"][k]
+            if t == 0:
+                out["h0"] = g["h0"]
+                if kind == "lstm":
+                    out["c0"] = g["c0"]
+        return out
+    return vjp
+
+
+def last_step_weights(kind: str):
+    """The correct VJP, except that the weight gradients are those of the last step alone."""
+    full_vjp = getattr(BASE, f"{kind}_vjp")
+
+    def vjp(xs, h0, *rest):
+        if kind == "lstm":
+            c0, p, d_hs, d_hT, d_cT = rest
+            full = full_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT)
+        else:
+            (p, d_hs, d_hT), c0, d_cT = rest, None, None
+            full = full_vjp(xs, h0, p, d_hs, d_hT)
+        st = _states(kind, xs, h0, c0, p)
+        g = _step_vjp(kind, xs[-1], st[-2][0], st[-2][1], p, d_hs[-1] + d_hT, d_cT)
+        return {**full, "params": g["params"]}
+    return vjp
+
+
+def _shift_time(fwd, n_state):
+    """hs shifted by one step: hs[t] = h_{t-1} (h_0 first), the final state(s) unchanged."""
+    def seq(xs, h0, *rest):
+        hs, fin = fwd(xs, h0, *rest)
+        return np.concatenate([h0[None], hs[:-1]]), fin
+    return seq
+
+
+def _fp16(a):
+    return np.asarray(a, np.float16).astype(np.float32)
+
+
+def _lstm_fp16_products(xs, h0, c0, p):
+    """A float32 LSTM whose products round their inputs to float16 (u = 2^-11): far above float32's model."""
+    return BASE32.lstm(_fp16(xs), _fp16(h0), c0, {k: _fp16(v) for k, v in p.items()})
+
+
+def _gru_vjp_fp16_accumulate(xs, h0, p, d_hs, d_hT):
+    """A float32 GRU VJP whose weight gradients are accumulated in float16."""
+    out = BASE32.gru_vjp(xs, h0, p, d_hs, d_hT)
+    return {**out, "params": {k: _fp16(v) for k, v in out["params"].items()}}
+
+
+def _bi_not_reversed(kind):
+    """The backward direction reads xs in forward order (never reversed)."""
+    def bi(xs, sf, sb, pf, pb):
+        fwd = getattr(BASE, kind)
+        if kind == "lstm":
+            ys_f, fin_f = fwd(xs, *sf, pf)
+            ys_b, fin_b = fwd(xs, *sb, pb)
+        else:
+            ys_f, fin_f = fwd(xs, sf, pf)
+            ys_b, fin_b = fwd(xs, sb, pb)
+        return np.concatenate([ys_f, ys_b], -1), fin_f, fin_b
+    return bi
+
+
+def _bi_swapped_halves(kind):
+    def bi(xs, sf, sb, pf, pb):
+        ys, fin_f, fin_b = getattr(BASE, f"{kind}_bi")(xs, sf, sb, pf, pb)
+        n = ys.shape[-1] // 2
+        return np.concatenate([ys[..., n:], ys[..., :n]], -1), fin_f, fin_b
+    return bi
+
+
+def _bi_h_b_wrong_end(kind):
+    """h_b taken from the backward direction's first step (at t = T-1) instead of its last (at t = 0)."""
+    def bi(xs, sf, sb, pf, pb):
+        ys, fin_f, fin_b = getattr(BASE, f"{kind}_bi")(xs, sf, sb, pf, pb)
+        n = ys.shape[-1] // 2
+        h_b = ys[-1, :, n:].copy()
+        if kind == "lstm":
+            return ys, fin_f, (h_b, fin_b[1])
+        return ys, fin_f, h_b
+    return bi
+
+
+def _clip_l1(grads, c):
+    N1 = float(sum(np.abs(g).sum() for g in grads))
+    N2 = C.global_norm(grads)
+    s = min(1.0, c / N1) if N1 > 0 else 1.0
+    return [g * s for g in grads], N2
+
+
+def _clip_returns_post_norm(grads, c):
+    out, _ = C.clip_grad_norm(grads, c)
+    return out, C.global_norm(out)
+
+
+def _clip_value_by_scaling(grads, v):
+    """clip_grad_value written as a rescale: g * min(1, v / max|g|) (keeps the direction, not the rule)."""
+    m = max((float(np.max(np.abs(g))) if g.size else 0.0) for g in grads)
+    s = min(1.0, v / m) if m > 0 else 1.0
+    return [g * s for g in grads]
+
+
+def _clip_value_lower_zero(grads, v):
+    """Clamps to [0, v] instead of [-v, v]."""
+    return [np.clip(g, 0, v) for g in grads]
+
+
+def _param_count_lstm_one_bias_shared(kind, n, m):
+    return 4 * (n * m + n * n) + n if kind == "lstm" else param_count(kind, n, m)
+
+
+def _param_count_gru_no_b_hn(kind, n, m):
+    return param_count(kind, n, m, gru="reset_before") if kind == "gru" else param_count(kind, n, m)
+
+
+_gru_rb = numpy_gru_reset_before_target()
+_lstm_sig_tanh = _lstm_forward(act_i=np.tanh, act_g=_sig)
+_lstm_f_twice = _lstm_forward(twice_f_at_zero_h=True)
+
+NEW = {
+    # LSTM: every gate-pair swap (i-f is in the pinned set), W_h transposed, biases, activations, time
+    **{f"lstm_swap_{a}_{b}": param_mutant("lstm", gate_swap("lstm", a, b), f"LSTM gate blocks {a} and {b} swapped")
+       for a, b in (("i", "g"), ("i", "o"), ("f", "g"), ("f", "o"), ("g", "o"))},
+    "lstm_W_hf_transposed": param_mutant("lstm", transposed("W_hf"), "LSTM W_hf transposed"),
+    "lstm_b_f_dropped": param_mutant("lstm", scaled(0.0, "b_f"), "LSTM forget bias dropped"),
+    "lstm_b_o_doubled": param_mutant("lstm", scaled(2.0, "b_o"), "LSTM output bias doubled"),
+    "lstm_b_f_off_1e-3": param_mutant("lstm", shifted(1e-3, "b_f"), "LSTM forget bias + 1e-3"),
+    "lstm_sigmoid_tanh_swapped": code_mutant("LSTM: tanh on gate i, sigmoid on g", lstm=_lstm_sig_tanh,
+                                             lstm_cell=_lstm_cell_from(_lstm_sig_tanh)),
+    "lstm_forget_bias_twice_at_h0": code_mutant("LSTM adds b_f twice on a step whose h is all zeros",
+                                                lstm=_lstm_f_twice, lstm_cell=_lstm_cell_from(_lstm_f_twice)),
+    "lstm_off_by_one_time": code_mutant("LSTM hs shifted by one step", lstm=_shift_time(BASE.lstm, 2)),
+    "lstm_bptt_drops_h": code_mutant("LSTM BPTT drops the path through h (keeps c's)", lstm_vjp=_lstm_bptt(drop_h=True)),
+    "lstm_bptt_truncated": code_mutant("LSTM BPTT truncated to one step", lstm_vjp=truncated_vjp("lstm")),
+    "lstm_last_step_weights": code_mutant("LSTM weight gradients of the last step only",
+                                          lstm_vjp=last_step_weights("lstm")),
+    "lstm_fp16_products": code_mutant("float32 LSTM with float16 products", base=BASE32, lstm=_lstm_fp16_products),
+    # GRU
+    **{f"gru_swap_{a}_{b}": param_mutant("gru", gate_swap("gru", a, b), f"GRU gate blocks {a} and {b} swapped")
+       for a, b in (("r", "z"), ("r", "n"), ("z", "n"))},
+    "gru_W_hr_transposed": param_mutant("gru", transposed("W_hr"), "GRU W_hr transposed"),
+    "gru_b_hn_doubled": param_mutant("gru", scaled(2.0, "b_hn"), "GRU b_hn doubled"),
+    "gru_z_exchanged_everywhere": param_mutant("gru", scaled(-1.0, "W_xz", "W_hz", "b_z"),
+                                               "GRU z and 1 - z exchanged (cell, sequence, VJP, bi)"),
+    "gru_reset_after_declared_before": Mutant(
+        replace(_gru_rb, name="mutant: GRU computes reset_after, declared reset_before",
+                gru=lambda xs, h0, p: G.gru_forward(xs, h0, p, "reset_after"),
+                gru_cell=lambda x, h, p: G.gru_cell(x, h, p, "reset_after")), ("gru", "gru_cell"),
+        "GRU computes reset_after, declared reset_before"),
+    "gru_off_by_one_time": code_mutant("GRU hs shifted by one step", gru=_shift_time(BASE.gru, 1)),
+    "gru_bptt_truncated": code_mutant("GRU BPTT truncated to one step", gru_vjp=truncated_vjp("gru")),
+    "gru_last_step_weights": code_mutant("GRU weight gradients of the last step only", gru_vjp=last_step_weights("gru")),
+    "gru_vjp_fp16_accumulation": code_mutant("float32 GRU VJP accumulating weight gradients in float16", base=BASE32,
+                                             gru_vjp=_gru_vjp_fp16_accumulate),
+    # vanilla RNN
+    "rnn_bias_doubled": param_mutant("rnn", scaled(2.0, "b"), "RNN bias doubled"),
+    "rnn_W_x_scaled_by_1.001": param_mutant("rnn", scaled(1.001, "W_x"), "RNN W_x scaled by 1.001"),
+    "rnn_bptt_truncated": code_mutant("RNN BPTT truncated to one step", rnn_vjp=truncated_vjp("rnn")),
+    # bidirectional
+    "lstm_bi_not_reversed": code_mutant("LSTM backward direction never reversed", lstm_bi=_bi_not_reversed("lstm")),
+    "gru_bi_not_reversed": code_mutant("GRU backward direction never reversed", gru_bi=_bi_not_reversed("gru")),
+    "gru_bi_halves_swapped": code_mutant("GRU halves concatenated [bwd ; fwd]", gru_bi=_bi_swapped_halves("gru")),
+    "rnn_bi_h_b_wrong_end": code_mutant("RNN h_b from the wrong end", rnn_bi=_bi_h_b_wrong_end("rnn")),
+    "lstm_bi_h_b_wrong_end": code_mutant("LSTM h_b from the wrong end", lstm_bi=_bi_h_b_wrong_end("lstm")),
+    # clipping
+    "clip_l1_norm": code_mutant("clip by the L1 norm", clip_grad_norm=_clip_l1),
+    "clip_returns_post_clip_norm": code_mutant("clip_grad_norm returns the post-clip norm",
+                                               clip_grad_norm=_clip_returns_post_norm),
+    "clip_value_by_scaling": code_mutant("clip_grad_value as a rescale", clip_grad_value=_clip_value_by_scaling),
+    "clip_value_lower_bound_zero": code_mutant("clip_grad_value clamps to [0, v]", clip_grad_value=_clip_value_lower_zero),
+    # parameter counts
+    "param_count_lstm_one_shared_bias": code_mutant("LSTM parameter count with one shared bias vector",
+                                                   param_count=_param_count_lstm_one_bias_shared),
+    "param_count_gru_without_b_hn": code_mutant("GRU reset_after parameter count without b_hn",
+                                               param_count=_param_count_gru_no_b_hn),
+}
+
+
+def _same(a, b) -> bool:
+    """The same callable: identical, or partials of one function with the same arguments."""
+    if a is b:
+        return True
+    fa, fb = getattr(a, "func", None), getattr(b, "func", None)
+    return fa is not None and fa is fb and a.args == b.args and a.keywords == b.keywords
+
+
+def _pinned_mutated(target) -> tuple:
+    """The capabilities of a pinned mutant (tests/mutants.py) that differ from the reference's."""
+    return tuple(c for c in target.capabilities if not _same(getattr(target, c), getattr(BASE, c)))
+
+
+MUTANTS: dict[str, Mutant] = {
+    **{name: Mutant(t, _pinned_mutated(t), t.name.removeprefix("mutant: ")) for name, (t, _) in PINNED.items()},
+    **NEW,
+}
+
+
+# ---- equivalent rewrites: the same model, written differently; they must survive --------------------------
+
+def _sigmoid_classic(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def _rnn_sum_order(xs, h0, p):
+    """h_t = tanh((b + W_h h) + W_x x): the same sum in another order (rounding differs, math does not)."""
+    h, hs = h0, []
+    for x in xs:
+        h = np.tanh((p["b"] + h @ p["W_h"].T) + x @ p["W_x"].T)
+        hs.append(h)
+    return np.stack(hs), h.copy()
+
+
+def _lstm_classic_sigmoid(xs, h0, c0, p):
+    return _lstm_forward(act_i=_sigmoid_classic)(xs, h0, c0, p)
+
+
+EQUIVALENT = {
+    "rnn_sum_reordered": (code_mutant("RNN pre-activation summed in another order", rnn=_rnn_sum_order),
+                          "Addition is commutative and associative in exact arithmetic; in floating point the "
+                          "reordering changes the rounding only, within gamma_{m+n+1} of the error model, which "
+                          "holds for any summation order."),
+    "lstm_sigmoid_as_exp": (code_mutant("LSTM gate i through 1 / (1 + exp(-a)) instead of tanh", lstm=_lstm_classic_sigmoid),
+                            "sigmoid(a) = 1 / (1 + exp(-a)) = (1 + tanh(a / 2)) / 2 exactly (derivation "
+                            "act.tanh_via_sigmoid, tanh(a) = 2 sigmoid(2a) - 1); both evaluations are accurate to a "
+                            "few ulps, inside the model's 4 ulps per activation."),
+    "gru_identity_param_map": (param_mutant("gru", Transform(lambda p: p, lambda g: g), "GRU with an identity parameter map"),
+                                 "The identity map: the model and its gradients are the reference's; a control that the "
+                                 "meta-suite's machinery itself accuses no correct target."),
+}
