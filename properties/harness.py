@@ -77,7 +77,11 @@ def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, re
         return row
     stats = {"n": 0, "worst": 0.0, "last_failing": None}
 
-    @settings(**profile_settings(profile))
+    conf = profile_settings(profile)
+    if prop.max_examples is not None and profile != "thorough":
+        conf["max_examples"] = min(conf["max_examples"], prop.max_examples)
+
+    @settings(**conf)
     @given(problem=prop.strategy(target))
     def inner(problem):
         chk = Checker(target, prop.id)

@@ -19,6 +19,7 @@ class Property:
     check: Callable
     applies: Callable = lambda target: True  # e.g. only under a declared convention
     shared: Callable = None  # target -> key: a target-independent property runs once per key (e.g. the oracle's own checks)
+    max_examples: int | None = None  # a cap below the profile's count (not in "thorough"): for checks that one example decides
 
     def provided_by(self, target) -> bool:
         return all(target.provides(c) for c in self.capabilities)
@@ -27,12 +28,12 @@ class Property:
 PROPERTIES: dict[str, Property] = {}
 
 
-def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=None, shared=None):
+def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=None, shared=None, max_examples=None):
     def deco(check):
         if id in PROPERTIES:
             raise ValueError(f"duplicate property id {id!r}")
         PROPERTIES[id] = Property(id, title, tuple(capabilities), tuple(derivations), strategy, check,
-                                  applies or (lambda target: True), shared)
+                                  applies or (lambda target: True), shared, max_examples)
         return check
 
     return deco

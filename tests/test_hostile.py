@@ -10,6 +10,7 @@ import pytest
 
 from dlproof.properties import assertions, harness, results
 from dlproof.properties.assertions import PropertyFailure, TargetTimeout
+from dlproof.properties.protocol import STATELESS_EXAMPLES
 from dlproof.properties.registry import all_properties
 
 import hostile_targets as H
@@ -80,7 +81,7 @@ def test_a_pure_cell_is_stateless(kind, dtype, tmp_path):
 
     prop = all_properties()[f"protocol.{kind}_cell.stateless"]
     row = harness.run(prop, numpy_target(dtype), "numpy", profile="ci", report_dir=tmp_path)
-    assert row["verdict"] == "pass" and row["examples"] == 100
+    assert row["verdict"] == "pass" and row["examples"] == STATELESS_EXAMPLES
     other = {"rnn": H.one_call_late, "lstm": H.caches_h, "gru": H.caches_h}[kind]
     assert harness.run(prop, other, "hostile", profile="dev", report_dir=tmp_path)["verdict"] == "pass"
 
@@ -129,6 +130,7 @@ def test_printing_in_an_isolated_worker_is_a_failure(tmp_path):
 
 # ---- end to end: `dlproof conform` on a target with several hostile capabilities ------------------
 
+@pytest.mark.slow
 def test_conform_reports_every_hostile_capability(tmp_path):
     """``dlproof conform`` in a subprocess: exit 1, both reports written, each hostile capability failed with
     its own message, the correct capabilities pass, and the 3.5 MiB a call of rnn never reaches the output."""

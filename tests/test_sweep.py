@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dlproof import sweep
 
 HERE = Path(__file__).resolve().parent
@@ -23,6 +25,7 @@ def test_sweep_of_a_correct_target_has_no_failures(tmp_path, monkeypatch):
     assert "**0 failure(s).**" in (tmp_path / "sweep.md").read_text()
 
 
+@pytest.mark.slow
 def test_cli_reports_a_failing_target_and_exits_1(tmp_path):
     out = tmp_path / "sw"
     proc = subprocess.run([sys.executable, "-m", "dlproof", "sweep", "sweep_targets:wrong_counts", "--seeds", "2",
