@@ -145,27 +145,30 @@ def _lstm_forward(**flags):
     return fwd
 
 
-def _lstm_vjp_without_c_carry(xs, h0, c0, p, d_hs, d_hT, d_cT):
-    """BPTT that drops the path through c: dc_{t-1} = 0 instead of dc_t * f_t."""
-    hs, h, c, cache = _lstm_steps(xs, h0, c0, p)
-    grads = {k: np.zeros_like(v) for k, v in p.items()}
-    d_xs = np.zeros_like(xs)
-    dh, dc = d_hs[-1] + d_hT, d_cT
-    for t in range(len(cache) - 1, -1, -1):
-        x, h_prev, c_prev, i, f, g, o, c_new = cache[t]
-        tc = np.tanh(c_new)
-        dc = dc + dh * o * (1 - tc ** 2)
-        da = {"o": dh * tc * o * (1 - o), "i": dc * g * i * (1 - i), "f": dc * c_prev * f * (1 - f),
-              "g": dc * i * (1 - g ** 2)}
-        for q, d in da.items():
-            grads[f"W_x{q}"] += d.T @ x
-            grads[f"W_h{q}"] += d.T @ h_prev
-            grads[f"b_{q}"] += d.sum(0)
-        d_xs[t] = sum(d @ p[f"W_x{q}"] for q, d in da.items())
-        dh = sum(d @ p[f"W_h{q}"] for q, d in da.items()) + (d_hs[t - 1] if t else 0)
-        dc_prev = dc * f
-        dc = np.zeros_like(dc)  # the bug: the carry through c is dropped
-    return {"xs": d_xs, "h0": dh, "c0": dc_prev * 0, "params": grads}
+def lstm_bptt(drop_c=False, drop_h=False):
+    """Hand-written LSTM BPTT with a carry dropped: drop_c sets dc_{t-1} = 0 instead of dc_t * f_t, drop_h sets
+    the recurrent part of dh_{t-1} (sum_q W_hq^T da_q) to 0."""
+    def vjp(xs, h0, c0, p, d_hs, d_hT, d_cT):
+        hs, h, c, cache = _lstm_steps(xs, h0, c0, p)
+        grads = {k: np.zeros_like(v) for k, v in p.items()}
+        d_xs = np.zeros_like(xs)
+        dh, dc = d_hs[-1] + d_hT, d_cT
+        for t in range(len(cache) - 1, -1, -1):
+            x, h_prev, c_prev, i, f, g, o, c_new = cache[t]
+            tc = np.tanh(c_new)
+            dc = dc + dh * o * (1 - tc ** 2)
+            da = {"o": dh * tc * o * (1 - o), "i": dc * g * i * (1 - i), "f": dc * c_prev * f * (1 - f),
+                  "g": dc * i * (1 - g ** 2)}
+            for q, d in da.items():
+                grads[f"W_x{q}"] += d.T @ x
+                grads[f"W_h{q}"] += d.T @ h_prev
+                grads[f"b_{q}"] += d.sum(0)
+            d_xs[t] = sum(d @ p[f"W_x{q}"] for q, d in da.items())
+            carry = sum(d @ p[f"W_h{q}"] for q, d in da.items())
+            dh = (0 * carry if drop_h else carry) + (d_hs[t - 1] if t else 0)
+            dc = 0 * dc if drop_c else dc * f
+        return {"xs": d_xs, "h0": dh, "c0": dc, "params": grads}
+    return vjp
 
 
 def _swap_if(p):
@@ -204,7 +207,7 @@ MUTANTS.update({
                                  lstm=lambda xs, h0, c0, p: (lambda hs, hc: (hs, hc[::-1]))(*L.lstm_forward(xs, h0, c0, p))),
                          "lstm.forward"),
     "lstm_bptt_drops_c": (replace(BASE, name="mutant: LSTM BPTT drops the path through c",
-                                  lstm_vjp=_lstm_vjp_without_c_carry), "lstm.vjp"),
+                                  lstm_vjp=lstm_bptt(drop_c=True)), "lstm.vjp"),
     "gru_z_exchanged": (replace(BASE, name="mutant: GRU z and 1 - z exchanged",
                                 gru=lambda xs, h0, p: G.gru_forward(xs, h0, _negate_z(p))), "gru.forward"),
     "gru_reset_wrong_place": (replace(BASE, name="mutant: GRU reset before the matmul, declared reset_after",

@@ -24,6 +24,7 @@ from dlproof.impl.numpy_ref import rnn as R
 from dlproof.impl.targets import numpy_gru_reset_before_target, numpy_target, param_count
 
 from mutants import MUTANTS as PINNED
+from mutants import lstm_bptt
 
 BASE = numpy_target("float64")
 BASE32 = numpy_target("float32")
@@ -142,37 +143,6 @@ def _lstm_cell_from(fwd):
         _, (h1, c1) = fwd(x[None], h, c, p)
         return h1, c1
     return cell
-
-
-def _lstm_bptt(drop_h=False):
-    """Hand-written LSTM BPTT; drop_h: the carry through h (dh_{t-1} = W_h^T da_t) is dropped, c's kept."""
-    def vjp(xs, h0, c0, p, d_hs, d_hT, d_cT):
-        h, c, cache = h0, c0, []
-        for x in xs:
-            a = {q: x @ p[f"W_x{q}"].T + h @ p[f"W_h{q}"].T + p[f"b_{q}"] for q in "ifgo"}
-            i, f, g, o = _sig(a["i"]), _sig(a["f"]), np.tanh(a["g"]), _sig(a["o"])
-            c_new = f * c + i * g
-            cache.append((x, h, c, i, f, g, o, c_new))
-            h, c = o * np.tanh(c_new), c_new
-        grads = {k: np.zeros_like(v) for k, v in p.items()}
-        d_xs = np.zeros_like(xs)
-        dh, dc = d_hs[-1] + d_hT, d_cT
-        for t in range(len(cache) - 1, -1, -1):
-            x, h_prev, c_prev, i, f, g, o, c_new = cache[t]
-            tc = np.tanh(c_new)
-            dc = dc + dh * o * (1 - tc ** 2)
-            da = {"o": dh * tc * o * (1 - o), "i": dc * g * i * (1 - i), "f": dc * c_prev * f * (1 - f),
-                  "g": dc * i * (1 - g ** 2)}
-            for q, d in da.items():
-                grads[f"W_x{q}"] += d.T @ x
-                grads[f"W_h{q}"] += d.T @ h_prev
-                grads[f"b_{q}"] += d.sum(0)
-            d_xs[t] = sum(d @ p[f"W_x{q}"] for q, d in da.items())
-            carry = sum(d @ p[f"W_h{q}"] for q, d in da.items())
-            dh = (0 * carry if drop_h else carry) + (d_hs[t - 1] if t else 0)
-            dc = dc * f
-        return {"xs": d_xs, "h0": dh, "c0": dc, "params": grads}
-    return vjp
 
 
 def _states(kind, xs, h0, c0, p):
@@ -345,7 +315,7 @@ NEW = {
     "lstm_forget_bias_twice_at_h0": code_mutant("LSTM adds b_f twice on a step whose h is all zeros",
                                                 lstm=_lstm_f_twice, lstm_cell=_lstm_cell_from(_lstm_f_twice)),
     "lstm_off_by_one_time": code_mutant("LSTM hs shifted by one step", lstm=_shift_time(BASE.lstm, 2)),
-    "lstm_bptt_drops_h": code_mutant("LSTM BPTT drops the path through h (keeps c's)", lstm_vjp=_lstm_bptt(drop_h=True)),
+    "lstm_bptt_drops_h": code_mutant("LSTM BPTT drops the path through h (keeps c's)", lstm_vjp=lstm_bptt(drop_h=True)),
     "lstm_bptt_truncated": code_mutant("LSTM BPTT truncated to one step", lstm_vjp=truncated_vjp("lstm")),
     "lstm_last_step_weights": code_mutant("LSTM weight gradients of the last step only",
                                           lstm_vjp=last_step_weights("lstm")),
