@@ -1059,7 +1059,7 @@ def merged(path: Path, doc: dict) -> dict:
         if SECTIONS[k].summarize:
             summary.update(SECTIONS[k].summarize(results[k]))
     runtime = {**old.get("runtime_s", {}).get("sections", {}), **doc["runtime_s"]["sections"]}
-    return {**doc, "command": "python benchmarks/performance.py (sections merged, see section_dates)",
+    return {**doc, "command": "python benchmarks/performance.py",
             "section_dates": dates, "results": results, "summary": summary,
             "runtime_s": {"total": round(sum(runtime.values()), 1), "sections": runtime}}
 
