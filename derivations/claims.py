@@ -48,6 +48,8 @@ S_CLIP = "6. 梯度裁剪 (gradient clipping)"
 S_CODE = "代码实现 / 应用场景 (code, applications)"
 S_VALUE = "独特价值: 梯度问题深入分析 (gradient problems in depth)"
 S_SELF = "统计 / 里程碑 / 评分 (statistics, milestones, ratings)"
+S_TRAIN = "深度学习数学模块: 训练技术 (the module's training techniques: documents 03-05)"
+S_REG = "深度学习数学模块: 正则化 (the module's regularization: document 07)"
 
 PASCANU = "Pascanu, Mikolov & Bengio (2013), On the difficulty of training recurrent neural networks, ICML"
 BENGIO94 = "Bengio, Simard & Frasconi (1994), Learning long-term dependencies with gradient descent is difficult, IEEE TNN 5(2)"
@@ -65,6 +67,13 @@ WERBOS = "Werbos (1990), Backpropagation through time: what it does and how to d
 ELMAN = "Elman (1990), Finding structure in time, Cognitive Science 14(2)"
 MIKOLOV = "Mikolov et al. (2010), Recurrent neural network based language model, Interspeech"
 SUTSKEVER = "Sutskever, Vinyals & Le (2014), Sequence to sequence learning with neural networks, NeurIPS"
+RUMELHART = "Rumelhart, Hinton & Williams (1986), Learning representations by back-propagating errors, Nature 323"
+GRIEWANK = "Griewank & Walther (2008), Evaluating derivatives, 2nd ed., SIAM (the cheap-gradient principle)"
+HE2016 = "He, Zhang, Ren & Sun (2016), Identity mappings in deep residual networks, ECCV"
+VEIT = "Veit, Wilber & Belongie (2016), Residual networks behave like ensembles of relatively shallow networks, NeurIPS"
+IOFFE = "Ioffe & Szegedy (2015), Batch normalization: accelerating deep network training by reducing internal covariate shift, ICML"
+SRIVASTAVA = "Srivastava, Hinton, Krizhevsky, Sutskever & Salakhutdinov (2014), Dropout, JMLR 15"
+WAGER = "Wager, Wang & Liang (2013), Dropout training as adaptive regularization, NeurIPS"
 
 CLAIMS: tuple[Claim, ...] = (
     # ---------------------------------------------------------------- 1. vanilla RNN
@@ -289,6 +298,79 @@ CLAIMS: tuple[Claim, ...] = (
           proves=("lstm.cec.product", "clip.norm.norm"), context=("lstm.claim.gates_no_vanishing",),
           conditions=("the forget gates stay near 1 over the lag", "clipping only addresses exploding gradients"),
           properties=("lstm.cec.product",), literature=(HOCHREITER, GERS, PASCANU)),
+
+    # ---------------------------------------------------------------- the module's other documents (issue 8)
+    Claim("claim.value.residual_gradient_flow", S_VALUE,
+          "梯度问题深入分析: 残差网络的梯度流",
+          "Gradient problems in depth: the gradient flow of residual networks (skip connections keep the gradient "
+          "from vanishing).",
+          "The flow is exact: a block $x + F(x)$ has Jacobian $I + J_F$, the gradient through $L$ blocks is "
+          "$\\prod_l (I + J_l)$, and its expansion into $2^L$ paths contains the identity path $I$. That the "
+          "identity path keeps the gradient from vanishing needs a condition the source leaves out: with "
+          "$\\|J_l\\|_2 \\le \\delta_l < 1$, $\\sigma_{\\min}(\\prod_l (I + J_l)) \\ge \\prod_l (1 - \\delta_l)"
+          " \\ge 1 - \\sum_l \\delta_l$. Without it the claim fails: a tanh block with $W_2 = -W_1^{-1}$ has "
+          "$I + J_F = 0$ at $x = 0$, and the gradient is exactly 0 after one block (the exact counterexample).",
+          proves=("resnet.block.jacobian", "resnet.chain.product", "resnet.chain.expansion",
+                  "resnet.no_vanishing.condition"),
+          context=("resnet.no_vanishing.counterexample",),
+          conditions=("every block's Jacobian is small: ||J_l||_2 <= delta_l < 1",
+                      "prod_l (1 - delta_l) stays bounded away from 0 (e.g. sum_l delta_l < 1)"),
+          properties=("resnet.vjp", "resnet.identity_path", "resnet.jacobian"), literature=(HE2016, VEIT)),
+    Claim("claim.module.backpropagation", S_TRAIN,
+          "训练技术 (3篇): 03-Backpropagation.md (反向传播) ✅",
+          "Backpropagation is one of the module's training techniques (document 03).",
+          "The source names the document only; the ledger records the statements of its topic that dlproof "
+          "proves. The backward recursion $\\delta^l = \\operatorname{diag}(\\varphi'(z^l)) (W^{l+1})^\\top "
+          "\\delta^{l+1}$ and $\\partial L/\\partial W^l = \\delta^l (a^{l-1})^\\top$ are proved against the "
+          "element-wise chain rule. Its cost: for an $L$-layer dense network with widths $n_0, \\ldots, n_L$ the "
+          "gradient takes $n_L$ backward passes in reverse mode against $n_0$ forward (tangent) passes in forward "
+          "mode, each of the same multiply count, so reverse mode wins by $n_0/n_L$ (for a scalar loss, $n_0$).",
+          proves=("mlp.backprop.delta", "mlp.backprop.weight_grad", "mlp.backprop.input_grad",
+                  "mlp.cost.reverse_vs_forward"),
+          context=("mlp.forward",),
+          properties=("mlp.forward", "mlp.vjp", "mlp.vjp.fd"), literature=(RUMELHART, GRIEWANK)),
+    Claim("claim.module.residual", S_TRAIN,
+          "训练技术 (3篇): 04-Residual-Networks.md (残差网络) ✅",
+          "Residual networks are one of the module's training techniques (document 04).",
+          "The source names the document only. The block $y = x + F(x)$ has the Jacobian $I + J_F$ (proved), "
+          "and with $F = 0$ the block is exactly the identity: the property `resnet.identity_path` catches a "
+          "block that drops its identity term. The gradient-flow claim is the entry above.",
+          proves=("resnet.block.jacobian", "resnet.chain.expansion"),
+          properties=("resnet.forward", "resnet.vjp", "resnet.identity_path"), literature=(HE2016,)),
+    Claim("claim.module.batch_normalization", S_TRAIN,
+          "训练技术 (3篇): 05-Batch-Normalization.md (批归一化) ✅",
+          "Batch normalization is one of the module's training techniques (document 05).",
+          "The source names the document only. Proved: the three-term backward $dx = \\frac{\\gamma}{N"
+          "\\sqrt{\\sigma^2+\\epsilon}}(N\\,dy - \\sum dy - \\hat x \\sum dy\\,\\hat x)$; the input gradient "
+          "sums to 0 exactly. Two textbook statements hold only as $\\epsilon \\to 0$: the gradient is "
+          "orthogonal to $\\hat x$ only up to an exact residual proportional to $\\epsilon/(\\sigma^2+\\epsilon)$ "
+          "(the exact orthogonality is refuted for $\\epsilon > 0$), and the scale invariance "
+          "$\\mathrm{BN}(aWx) = \\mathrm{BN}(Wx)$, $a > 0$, holds exactly with $\\epsilon$ replaced by "
+          "$\\epsilon/a^2$, with the error bounded in terms of $\\epsilon/\\sigma^2$.",
+          proves=("bn.forward.train", "bn.backward.three_term", "bn.backward.gamma_beta",
+                  "bn.grad.orthogonal_ones", "bn.grad.xhat_residual", "bn.scale_invariance"),
+          context=("bn.grad.orthogonal_xhat.refuted", "bn.forward.eval", "bn.running_stats"),
+          conditions=("orthogonality to xhat only as eps -> 0: the exact residual is proportional to eps/(var + eps)",
+                      "scale invariance exact only as eps -> 0: BN_eps(a z) = BN_{eps/a^2}(z), the error bounded by the "
+                      "derived eps term"),
+          properties=("bn.forward.train", "bn.vjp", "bn.grad.sum_zero", "bn.grad.xhat_residual",
+                      "bn.scale_invariance"), literature=(IOFFE,)),
+    Claim("claim.module.dropout", S_REG,
+          "正则化 (1篇): 07-Dropout-Theory.md (Dropout) ✅",
+          "Dropout is the module's regularization technique (document 07).",
+          "The source names the document only. Proved for inverted dropout with keep probability $q$: "
+          "$E[m x/q] = x$, $\\operatorname{Var}[m x/q] = x^2 (1-q)/q$, the identity at inference. Dropout is a "
+          "regularizer in an exact sense for linear regression: the expected dropout loss is the plain squared "
+          "loss plus the adaptive L2 penalty $\\frac{1-q}{q} w^\\top \\operatorname{diag}(X^\\top X) w$ "
+          "(Wager et al. 2013), proved symbolically; for other models that equivalence is only a second-order "
+          "approximation.",
+          proves=("dropout.inverted.mean", "dropout.inverted.variance", "dropout.inference.identity",
+                  "dropout.wager.linear_regression"),
+          context=("dropout.inverted.rule",),
+          conditions=("the L2 equivalence is exact for linear regression with squared loss; elsewhere it is a "
+                      "second-order approximation",),
+          properties=("dropout.values", "dropout.mean", "dropout.variance", "dropout.inference.identity"),
+          literature=(SRIVASTAVA, WAGER)),
 
     # ---------------------------------------------------------------- code, applications, self-assessment
     Claim("claim.code.implementations", S_CODE,

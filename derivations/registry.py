@@ -18,7 +18,8 @@ from typing import Callable, Optional
 from .prove import PROVED, REFUTED, UNDECIDED, ProofResult
 
 #: the modules that register derivations and kernels, in book order
-MODULES = ("activations", "rnn_cell", "bptt", "clipping", "lstm", "gru", "bidirectional")
+MODULES = ("activations", "rnn_cell", "bptt", "clipping", "lstm", "gru", "bidirectional", "backprop", "residual",
+           "batchnorm", "dropout")
 
 KINDS = ("theorem", "refutation", "definition")
 

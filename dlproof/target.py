@@ -6,6 +6,22 @@ suite (`dlproof.properties`) can both depend on it.
 Conventions (column vectors, numerator layout) are those of the derivations: a cell computes
 ``x @ W_x.T + h @ W_h.T + b`` on batch rows, sequences are time-major ``(T, B, features)``.
 Every array in and out is NumPy. A capability left as ``None`` is reported "not provided".
+
+Feed-forward capabilities (protocol version 1, added compatibly), all on batch rows x (B, n):
+- ``mlp(x, layers, activation)``: layers = [(W_1, b_1), ..., (W_L, b_L)], W_l (n_l, n_{l-1}), b_l (n_l,);
+  a_0 = x, a_l = phi(a_{l-1} @ W_l.T + b_l) for l < L, y = a_{L-1} @ W_L.T + b_L (the last layer linear);
+  activation is "tanh" | "sigmoid" | "relu" (relu'(0) = 0). ``mlp_vjp`` returns the gradients of
+  L = <dy, y>.
+- ``residual(x, blocks, activation)``: blocks = [(W1, b1, W2, b2), ...], W1 (k, n), W2 (n, k); each block
+  maps x to x + phi(x @ W1.T + b1) @ W2.T + b2. ``residual_vjp`` as for mlp.
+- ``batchnorm(x, gamma, beta, running_mean, running_var, training, momentum, eps)``: per feature over the
+  batch axis. Training: y = gamma (x - mean) / sqrt(var + eps) + beta with the biased batch variance, and
+  running' = (1 - momentum) running + momentum stat (torch's momentum; the variance folded in is declared by
+  ``bn_running_var``). Inference: the running statistics normalize, and come back unchanged.
+  ``batchnorm_vjp`` is the training-mode gradient of L = <dy, y>.
+- ``dropout(x, p, training, seed)``: p is the drop probability (torch's p, Keras' rate; keep q = 1 - p);
+  training: y = m * x / q with m_i ~ Bernoulli(q) i.i.d., drawn from ``seed`` (same seed, same mask);
+  inference: y = x. ``dropout_vjp(x, p, seed, dy)`` = m * dy / q with the mask of that seed.
 """
 from __future__ import annotations
 
@@ -44,6 +60,9 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     # subnormal numbers: "gradual" = IEEE gradual underflow; "flush_to_zero" = subnormal operands are read as 0
     # and results below the smallest normal number are flushed to 0 (DAZ + FTZ, e.g. XLA on CPU)
     "subnormals": ("'gradual' | 'flush_to_zero'", lambda v: v in ("gradual", "flush_to_zero")),
+    # the variance batch norm folds into running_var in training mode: "unbiased" = N/(N-1) times the batch's
+    # biased variance (torch.nn.BatchNorm1d); "biased" = the biased variance itself (Keras BatchNormalization)
+    "bn_running_var": ("'unbiased' | 'biased'", lambda v: v in ("unbiased", "biased")),
 }
 
 #: Defaults of the exact math, used for any convention a target does not declare.
@@ -56,6 +75,7 @@ CONVENTION_DEFAULTS: dict[str, Any] = {
     "matmul_precision": "ieee",
     "clip_norm_scaling": "scaled",
     "subnormals": "gradual",
+    "bn_running_var": "unbiased",
 }
 
 #: Capability name -> call signature, as documented in the README.
@@ -75,6 +95,14 @@ CAPABILITIES: dict[str, str] = {
     "clip_grad_norm": "(grads: list, max_norm) -> (clipped list, pre-clip global norm or None)",
     "clip_grad_value": "(grads: list, clip_value) -> clipped list",
     "param_count": "(kind, n, m) -> int",
+    "mlp": "(x, layers, activation) -> y",
+    "mlp_vjp": "(x, layers, activation, dy) -> {'x', 'layers': [(dW, db), ...]}",
+    "residual": "(x, blocks, activation) -> y",
+    "residual_vjp": "(x, blocks, activation, dy) -> {'x', 'blocks': [(dW1, db1, dW2, db2), ...]}",
+    "batchnorm": "(x, gamma, beta, running_mean, running_var, training, momentum, eps) -> (y, running_mean', running_var')",
+    "batchnorm_vjp": "(x, gamma, beta, eps, dy) -> {'x', 'gamma', 'beta'}",
+    "dropout": "(x, p, training, seed) -> y",
+    "dropout_vjp": "(x, p, seed, dy) -> dx",
 }
 
 
@@ -109,6 +137,14 @@ class Target:
     clip_grad_norm: Optional[Callable] = None
     clip_grad_value: Optional[Callable] = None
     param_count: Optional[Callable] = None
+    mlp: Optional[Callable] = None
+    mlp_vjp: Optional[Callable] = None
+    residual: Optional[Callable] = None
+    residual_vjp: Optional[Callable] = None
+    batchnorm: Optional[Callable] = None
+    batchnorm_vjp: Optional[Callable] = None
+    dropout: Optional[Callable] = None
+    dropout_vjp: Optional[Callable] = None
     protocol_version: int = PROTOCOL_VERSION
 
     def __post_init__(self) -> None:

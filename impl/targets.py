@@ -61,6 +61,26 @@ def _capabilities(mods, clip, activation: str, gru: str) -> dict:
     }
 
 
+#: feed-forward capabilities -> (module of numpy_ref / torch_ref, function name)
+FEEDFORWARD = {
+    "mlp": ("mlp", "mlp_forward"), "mlp_vjp": ("mlp", "mlp_vjp"),
+    "residual": ("residual", "residual_forward"), "residual_vjp": ("residual", "residual_vjp"),
+    "batchnorm": ("batchnorm", "batchnorm"), "batchnorm_vjp": ("batchnorm", "batchnorm_vjp"),
+    "dropout": ("dropout", "dropout"), "dropout_vjp": ("dropout", "dropout_vjp"),
+}
+
+
+def _feedforward(package: str) -> dict:
+    """The MLP, residual, batch-norm and dropout capabilities of ``package`` (numpy_ref or torch_ref)."""
+    import importlib
+
+    out = {}
+    for cap, (module, fn) in FEEDFORWARD.items():
+        mod = importlib.import_module(f"{__package__}.{package}.{module}")
+        out[cap] = getattr(mod, fn, None)
+    return out
+
+
 def _suffix(activation: str, gru: str) -> str:
     tags = ([] if activation == "tanh" else [activation]) + ([] if gru == "reset_after" else [f"gru {gru}"])
     return f" ({', '.join(tags)})" if tags else ""
@@ -82,6 +102,7 @@ def numpy_target(dtype: str = "float64", activation: str = "tanh", gru: str = "r
         dtype=dtype,
         conventions=conventions,
         **_capabilities((rnn, lstm, gru_mod, bidirectional), clipping, activation, gru),
+        **_feedforward("numpy_ref"),
     )
 
 
@@ -115,6 +136,7 @@ def torch_target(dtype: str = "float64", activation: str = "tanh", gru: str = "r
         dtype=dtype,
         conventions=conventions,
         **_capabilities((rnn, lstm, gru_mod, bidirectional), clipping, activation, gru),
+        **_feedforward("torch_ref"),
     )
 
 

@@ -40,6 +40,7 @@ def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=No
 
 
 def all_properties() -> dict:
-    from . import bidirectional, clipping, extremes, gru, lstm, protocol, rnn  # noqa: F401 - registration
+    from . import (  # noqa: F401 - registration
+        batchnorm, bidirectional, clipping, dropout, extremes, gru, lstm, mlp, protocol, residual, rnn)
 
     return dict(PROPERTIES)

@@ -569,7 +569,8 @@ def _intro(r: _Renderer, records: dict, ledger: list, figures: dict) -> str:
     return (
         "<header>\n<h1>dlproof: derivations and claims</h1>\n"
         '<p class="lead">The mathematics of recurrent networks (activations, RNN cells and '
-        "backpropagation through time, gradient clipping, LSTM, GRU, bidirectional RNNs), derived "
+        "backpropagation through time, gradient clipping, LSTM, GRU, bidirectional RNNs) and of the "
+        "module's feed-forward pieces (backpropagation, residual networks, batch normalization, dropout), derived "
         "symbolically and checked against implementations; and the ledger of the source's claims, "
         "each with its verdict.</p>\n"
         f'<p class="intro">{_plural(len(records), "derivation")} ({_e(summary)}); '

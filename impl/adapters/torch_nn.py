@@ -83,7 +83,7 @@ def conventions(nonlinearity: str = "tanh") -> dict:
     once ||g|| > ~1.3e154: the norm is inf and every gradient becomes 0; entries below ~2.6e-23 / 1.6e-162
     square to 0; a one-entry vector's norm is |g|, measured with torch 2.13)."""
     return {"rnn_activation": nonlinearity, "gru": "reset_after", "bias": "two", "clip_eps": CLIP_EPS,
-            "clip_scope": "global", "clip_norm_scaling": "unscaled"}
+            "clip_scope": "global", "clip_norm_scaling": "unscaled", "bn_running_var": "unbiased"}
 
 
 # ---- the weight map (NumPy only) ----------------------------------------------------------------------
@@ -558,6 +558,28 @@ def _dtype(fn: str, dtype) -> str:
     return dtype
 
 
+#: feed-forward capabilities -> (adapter module, function): real torch.nn.Linear / activation modules,
+#: BatchNorm1d and Dropout, one module per concept
+FEEDFORWARD = {
+    "mlp": ("torch_nn_mlp", "mlp"), "mlp_vjp": ("torch_nn_mlp", "mlp_vjp"),
+    "residual": ("torch_nn_mlp", "residual"), "residual_vjp": ("torch_nn_mlp", "residual_vjp"),
+    "batchnorm": ("torch_nn_batchnorm", "batchnorm"), "batchnorm_vjp": ("torch_nn_batchnorm", "batchnorm_vjp"),
+    "dropout": ("torch_nn_dropout", "dropout"), "dropout_vjp": ("torch_nn_dropout", "dropout_vjp"),
+}
+
+
+def feedforward(dtype: str) -> dict:
+    """The feed-forward capabilities of the torch.nn target, bound to ``dtype``."""
+    import importlib
+    from functools import partial
+
+    out = {}
+    for cap, (module, fn) in FEEDFORWARD.items():
+        f = getattr(importlib.import_module(f"{__package__}.{module}"), fn, None)
+        out[cap] = partial(f, dtype=dtype) if f is not None else None
+    return out
+
+
 def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:
     """Every capability, each running the real torch.nn module (fresh per call) or torch.nn.utils function."""
     dtype = _dtype("target", dtype)
@@ -570,7 +592,7 @@ def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:
                                        "lstm_vjp", "gru_vjp", "rnn_bi", "lstm_bi", "gru_bi", "clip_grad_norm",
                                        "clip_grad_value")}
     return Target(name=f"torch.nn (torch {torch_version()}, {', '.join(tags)})", dtype=dtype,
-                  conventions=conventions(nonlinearity), param_count=param_count, **caps)
+                  conventions=conventions(nonlinearity), param_count=param_count, **caps, **feedforward(dtype))
 
 
 def relu_target(dtype: str = "float32") -> Target:
