@@ -1,0 +1,248 @@
+"""Backpropagation through an MLP: the derivations' statuses, the NumPy / torch references and the torch.nn
+adapter against the float64 oracle (explicit Jacobian products) and central differences, input validation,
+the properties on every implementation and dtype, and the mutants they must catch.
+
+Expected values come from dlproof.derivations.oracle_mlp (a route different from the implementations:
+products of per-layer Jacobians), never from the code under test.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+from functools import partial
+
+import numpy as np
+import pytest
+
+from dlproof.derivations import oracle_mlp as O
+from dlproof.derivations import registry
+from dlproof.impl.numpy_ref import mlp as NM
+from dlproof.properties import harness, results
+from dlproof.properties.assertions import PropertyFailure, TargetRaised
+from dlproof.properties.registry import all_properties
+from dlproof.target import Target
+
+torch = pytest.importorskip("torch")
+from dlproof.impl.adapters import torch_nn_mlp as AD  # noqa: E402
+from dlproof.impl.torch_ref import mlp as TM  # noqa: E402
+
+ACTS = ("tanh", "sigmoid", "relu")
+EXPECTED = {"mlp.forward": "definition", "mlp.backprop.delta": "proved", "mlp.backprop.weight_grad": "proved",
+            "mlp.backprop.input_grad": "proved", "mlp.cost.reverse_vs_forward": "proved"}
+PROPS = ("mlp.forward", "mlp.vjp", "mlp.vjp.fd", "mlp.vjp.fd_own_dtype")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_rows():
+    saved = list(results.ROWS)
+    yield
+    results.ROWS[:] = saved
+
+
+def _problem(seed=0, widths=(3, 4, 2, 3), B=4, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    layers = [(rng.standard_normal((widths[l], widths[l - 1])).astype(dtype), rng.standard_normal(widths[l]).astype(dtype))
+              for l in range(1, len(widths))]
+    return rng.standard_normal((B, widths[0])).astype(dtype), layers, rng.standard_normal((B, widths[-1])).astype(dtype)
+
+
+# ---- derivations -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def records():
+    importlib.import_module("dlproof.derivations.backprop")
+    return {rid: registry.run_spec(registry._SPECS[rid]) for rid in EXPECTED}
+
+
+@pytest.mark.parametrize("rid", sorted(EXPECTED))
+def test_derivation_status(records, rid):
+    rec = records[rid]
+    assert rec["status"] == EXPECTED[rid], [o for o in rec["obligations"] if o["status"] != "proved"]
+    assert rec["obligations"] and all(o["status"] == "proved" for o in rec["obligations"])
+    assert rec["steps"] and rec["citation"]["seed"].startswith("seed: 深度学习数学模块")
+
+
+def test_cost_counts_are_the_exact_formula(records):
+    from dlproof.derivations.backprop import pass_cost
+
+    assert pass_cost((2, 3, 2, 2)) == 2 * 3 + 3 * 2 + 2 * 2 + 3 + 2  # sum n_l n_{l-1} + hidden scalings
+    statements = " ".join(o["statement"] for o in records["mlp.cost.reverse_vs_forward"]["obligations"])
+    assert "n_0/n_L" in statements and "m k n" in statements
+
+
+# ---- implementations vs the oracle and finite differences -----------------------------------------------
+
+IMPLS = {"numpy": (NM.mlp_forward, NM.mlp_vjp), "torch": (TM.mlp_forward, TM.mlp_vjp),
+         "torch.nn": (AD.mlp, AD.mlp_vjp)}
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("act", ACTS)
+def test_impl_matches_oracle(impl, act):
+    fwd, vjp = IMPLS[impl]
+    x, layers, dy = _problem(1)
+    np.testing.assert_allclose(fwd(x, layers, act), O.mlp_forward(x, layers, act), rtol=1e-12, atol=1e-13)
+    got, exp = vjp(x, layers, act, dy), O.mlp_vjp(x, layers, act, dy)
+    np.testing.assert_allclose(got["x"], exp["x"], rtol=1e-11, atol=1e-12)
+    assert isinstance(got["layers"], list) and all(isinstance(p, tuple) for p in got["layers"])
+    for (dW, db), (eW, eb) in zip(got["layers"], exp["layers"]):
+        np.testing.assert_allclose(dW, eW, rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(db, eb, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_oracle_matches_central_differences(act):
+    x, layers, dy = _problem(2)
+    g = O.mlp_vjp(x, layers, act, dy)
+    eps = 1e-6
+
+    def L(xx, ll):
+        return float(np.sum(dy * O.mlp_forward(xx, ll, act)))
+
+    for (l, j), (i, k) in (((0, 0), (1, 2)), ((2, 1), (0, 1))):
+        Wp = [(W.copy(), b.copy()) for W, b in layers]
+        Wm = [(W.copy(), b.copy()) for W, b in layers]
+        Wp[l][0][i, k] += eps
+        Wm[l][0][i, k] -= eps
+        assert (L(x, Wp) - L(x, Wm)) / (2 * eps) == pytest.approx(g["layers"][l][0][i, k], rel=1e-6, abs=1e-8)
+    xp, xm = x.copy(), x.copy()
+    xp[1, 2] += eps
+    xm[1, 2] -= eps
+    assert (L(xp, layers) - L(xm, layers)) / (2 * eps) == pytest.approx(g["x"][1, 2], rel=1e-6, abs=1e-8)
+
+
+def test_oracle_jacobian_is_the_layer_product():
+    x, layers, _ = _problem(3, widths=(2, 3, 2))
+    J = O.mlp_jacobian(x, layers, "tanh")
+    W1, b1 = layers[0]
+    W2 = layers[1][0]
+    for b in range(x.shape[0]):
+        z = W1 @ x[b] + b1
+        np.testing.assert_allclose(J[b], W2 @ np.diag(1 - np.tanh(z) ** 2) @ W1, rtol=1e-13)
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_float32_in_float32_out_and_inputs_unchanged(impl):
+    fwd, vjp = IMPLS[impl]
+    x, layers, dy = _problem(4, dtype=np.float32)
+    before = [x.copy()] + [a.copy() for p in layers for a in p]
+    kw = {"dtype": "float32"} if impl == "torch.nn" else {}
+    assert fwd(x, layers, "relu", **kw).dtype == np.float32
+    out = vjp(x, layers, "relu", dy, **kw)
+    assert out["x"].dtype == np.float32 and all(a.dtype == np.float32 for p in out["layers"] for a in p)
+    for a, b in zip(before, [x] + [a for p in layers for a in p]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_relu_derivative_at_zero_is_zero():
+    layers = [(np.eye(2), np.zeros(2)), (np.ones((1, 2)), np.zeros(1))]
+    x, dy = np.array([[0.0, 1.0]]), np.ones((1, 1))
+    for vjp in (NM.mlp_vjp, TM.mlp_vjp, AD.mlp_vjp):
+        np.testing.assert_array_equal(vjp(x, layers, "relu", dy)["x"], [[0.0, 1.0]])
+
+
+# ---- input validation ----------------------------------------------------------------------------------
+
+def _bad_cases():
+    x, layers, dy = _problem(5)
+    W2_bad = [layers[0], (np.ones((2, 5)), np.ones(2))]
+    return [
+        ("x", (x[0], layers, "tanh"), ValueError, "argument 'x' should have 2 dimension"),
+        ("act", (x, layers, "gelu"), ValueError, "argument 'activation' should be one of"),
+        ("empty", (x, [], "tanh"), ValueError, "at least one"),
+        ("width", (x, W2_bad, "tanh"), ValueError, "argument 'layers[1][0]' should have shape (n_l, 4)"),
+        ("bias", (x, [(layers[0][0], np.ones(3))], "tanh"), ValueError, "argument 'layers[0][1]' should have shape (4,)"),
+        ("nan", (np.where(x > 0, np.nan, x), layers, "tanh"), ValueError, "argument 'x' should be finite"),
+        ("int", (x.astype(int), layers, "tanh"), TypeError, "floating dtype"),
+        ("pair", (x, [layers[0][0]], "tanh"), TypeError, "argument 'layers[0]' should be a tuple (W, b)"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_cases(), ids=lambda c: c[0])
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_bad_input_is_refused_clearly(impl, case):
+    _, args, exc, msg = case
+    fwd, _ = IMPLS[impl]
+    with pytest.raises(exc) as info:
+        fwd(*args)
+    assert msg in str(info.value) and "mlp" in str(info.value)
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_bad_cotangent_is_refused(impl):
+    _, vjp = IMPLS[impl]
+    x, layers, dy = _problem(6)
+    with pytest.raises(ValueError, match="argument 'dy' should have the output's shape"):
+        vjp(x, layers, "tanh", dy[:, :1])
+
+
+# ---- the properties on every implementation, and the mutants ---------------------------------------------
+
+def _target(name, dtype, fwd, vjp):
+    return Target(name=name, dtype=dtype, mlp=fwd, mlp_vjp=vjp)
+
+
+TARGETS = {
+    "numpy": _target("numpy-mlp", "float64", NM.mlp_forward, NM.mlp_vjp),
+    "numpy.float32": _target("numpy-mlp.float32", "float32", NM.mlp_forward, NM.mlp_vjp),
+    "torch.float32": _target("torch-mlp.float32", "float32", TM.mlp_forward, TM.mlp_vjp),
+    "torch.nn": _target("torch.nn-mlp", "float64", partial(AD.mlp, dtype="float64"), partial(AD.mlp_vjp, dtype="float64")),
+    "torch.nn.float32": _target("torch.nn-mlp.float32", "float32", partial(AD.mlp, dtype="float32"),
+                                partial(AD.mlp_vjp, dtype="float32")),
+}
+
+
+@pytest.mark.parametrize("spec", sorted(TARGETS))
+def test_properties_pass(spec, tmp_path):
+    props = all_properties()
+    for pid in PROPS:
+        row = harness.run(props[pid], TARGETS[spec], spec, profile="ci", report_dir=tmp_path)
+        assert row["verdict"] == "pass", row
+
+
+def _mutant_vjp(kind):
+    """mlp_vjp with one backprop bug, over the NumPy forward states."""
+    def vjp(x, layers, activation, dy):
+        zs, acts = NM._forward(x, layers, activation, x.dtype)
+        f = NM._PHI[activation]
+        delta, grads = dy.copy(), [None] * len(layers)
+        for l in range(len(layers), 0, -1):
+            W = layers[l - 1][0]
+            a_in = acts[l] if kind == "a_l" else acts[l - 1]
+            dW = delta.T @ a_in
+            grads[l - 1] = (dW.T.copy() if kind == "transposed" else dW, delta.sum(0))
+            back = delta @ W
+            if l > 1:
+                if kind == "no_dphi":
+                    delta = back
+                elif kind == "phi_not_dphi":
+                    delta = f(zs[l - 2]) * back
+                else:
+                    delta = NM.dphi(activation, zs[l - 2], acts[l - 1]) * back
+        return {"x": back, "layers": grads}
+    return vjp
+
+
+def _last_activated(x, layers, activation):
+    return NM._PHI[activation](NM.mlp_forward(x, layers, activation))
+
+
+BASE = TARGETS["numpy"]
+MUTANTS = {
+    "no_dphi": (replace(BASE, name="mlp-no-dphi", mlp_vjp=_mutant_vjp("no_dphi")), "mlp.vjp", "dW_"),
+    "phi_not_dphi": (replace(BASE, name="mlp-phi-not-dphi", mlp_vjp=_mutant_vjp("phi_not_dphi")), "mlp.vjp", "dW_"),
+    "transposed": (replace(BASE, name="mlp-dW-transposed", mlp_vjp=_mutant_vjp("transposed")), "mlp.vjp", "dW_"),
+    "a_l": (replace(BASE, name="mlp-dW-a_l", mlp_vjp=_mutant_vjp("a_l")), "mlp.vjp", "dW_"),
+    "last_activated": (replace(BASE, name="mlp-last-activated", mlp=_last_activated), "mlp.forward",
+                       "applied to the last layer's output"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_is_caught(name, tmp_path):
+    target, pid, hint = MUTANTS[name]
+    with pytest.raises((PropertyFailure, TargetRaised)) as info:
+        harness.run(all_properties()[pid], target, f"tests:{name}", profile="ci", report_dir=tmp_path)
+    msg = str(info.value)
+    assert target.name in msg and pid in msg and "but should" in msg and hint in msg, msg
+    assert results.ROWS[-1]["verdict"] == "fail"

@@ -1,0 +1,233 @@
+"""Residual networks: the derivations' statuses (the refutation's counterexample included), the NumPy / torch
+references and the torch.nn adapter against the float64 oracle (explicit products of I + J_l) and central
+differences, input validation, the properties on every implementation and dtype, and the mutant without
+the identity term.
+
+Expected values come from dlproof.derivations.oracle_mlp and the derivations, never from the code under test.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+from functools import partial
+
+import numpy as np
+import pytest
+
+from dlproof.derivations import oracle_mlp as O
+from dlproof.derivations import registry
+from dlproof.impl.numpy_ref import residual as NR
+from dlproof.properties import harness, results
+from dlproof.properties.assertions import PropertyFailure, TargetRaised
+from dlproof.properties.registry import all_properties
+from dlproof.target import Target
+
+torch = pytest.importorskip("torch")
+from dlproof.impl.adapters import torch_nn_mlp as AD  # noqa: E402
+from dlproof.impl.torch_ref import residual as TR  # noqa: E402
+
+ACTS = ("tanh", "sigmoid", "relu")
+EXPECTED = {"resnet.forward": "definition", "resnet.block.jacobian": "proved", "resnet.chain.product": "proved",
+            "resnet.chain.expansion": "proved", "resnet.no_vanishing.condition": "proved",
+            "resnet.no_vanishing.counterexample": "refuted", "resnet.identity_block": "proved"}
+PROPS = ("resnet.forward", "resnet.vjp", "resnet.identity_path", "resnet.jacobian", "resnet.vjp.fd")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_rows():
+    saved = list(results.ROWS)
+    yield
+    results.ROWS[:] = saved
+
+
+def _problem(seed=0, n=3, k=2, L=3, B=4, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    blocks = [tuple(a.astype(dtype) for a in (rng.standard_normal((k, n)), rng.standard_normal(k),
+                                              rng.standard_normal((n, k)), rng.standard_normal(n))) for _ in range(L)]
+    return rng.standard_normal((B, n)).astype(dtype), blocks, rng.standard_normal((B, n)).astype(dtype)
+
+
+# ---- derivations -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def records():
+    importlib.import_module("dlproof.derivations.residual")
+    return {rid: registry.run_spec(registry._SPECS[rid]) for rid in EXPECTED}
+
+
+@pytest.mark.parametrize("rid", sorted(EXPECTED))
+def test_derivation_status(records, rid):
+    rec = records[rid]
+    assert rec["status"] == EXPECTED[rid], [o for o in rec["obligations"] if o["status"] != "proved"]
+    assert rec["obligations"] and all(o["status"] == "proved" for o in rec["obligations"])
+    assert rec["steps"] and rec["citation"]["seed"].startswith("seed: 深度学习数学模块")
+
+
+def test_counterexample_is_recorded(records):
+    cex = records["resnet.no_vanishing.counterexample"]["counterexample"]
+    assert cex["point"]["phi"] == "tanh" and cex["point"]["W2"] == "-1" and "= 0" in cex["value"]
+    assert records["resnet.no_vanishing.counterexample"]["kind"] == "refutation"
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch", "torch.nn"])
+def test_counterexample_gradient_vanishes_in_every_impl(impl):
+    """The refutation's point: n = 2, tanh, W1 = I, b1 = 0, W2 = -I, b2 = 0 at x = 0 gives dL/dx = 0 exactly."""
+    _, vjp = IMPLS[impl]
+    blocks = [(np.eye(2), np.zeros(2), -np.eye(2), np.zeros(2))]
+    dx = vjp(np.zeros((1, 2)), blocks, "tanh", np.array([[1.0, -2.0]]))["x"]
+    np.testing.assert_array_equal(dx, np.zeros((1, 2)))
+
+
+# ---- implementations vs the oracle and finite differences -----------------------------------------------
+
+IMPLS = {"numpy": (NR.residual_forward, NR.residual_vjp), "torch": (TR.residual_forward, TR.residual_vjp),
+         "torch.nn": (AD.residual, AD.residual_vjp)}
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("act", ACTS)
+def test_impl_matches_oracle(impl, act):
+    fwd, vjp = IMPLS[impl]
+    x, blocks, dy = _problem(1)
+    np.testing.assert_allclose(fwd(x, blocks, act), O.residual_forward(x, blocks, act), rtol=1e-12, atol=1e-13)
+    got, exp = vjp(x, blocks, act, dy), O.residual_vjp(x, blocks, act, dy)
+    np.testing.assert_allclose(got["x"], exp["x"], rtol=1e-11, atol=1e-12)
+    assert isinstance(got["blocks"], list) and all(isinstance(p, tuple) and len(p) == 4 for p in got["blocks"])
+    for g, e in zip(got["blocks"], exp["blocks"]):
+        for a, b in zip(g, e):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_oracle_matches_central_differences(act):
+    x, blocks, dy = _problem(2)
+    g = O.residual_vjp(x, blocks, act, dy)
+    eps = 1e-6
+
+    def L(xx, bb):
+        return float(np.sum(dy * O.residual_forward(xx, bb, act)))
+
+    for l, p, idx in ((0, 0, (1, 2)), (1, 2, (0, 1)), (2, 3, (2,)), (0, 1, (1,))):
+        bp = [tuple(a.copy() for a in blk) for blk in blocks]
+        bm = [tuple(a.copy() for a in blk) for blk in blocks]
+        bp[l][p][idx] += eps
+        bm[l][p][idx] -= eps
+        assert (L(x, bp) - L(x, bm)) / (2 * eps) == pytest.approx(g["blocks"][l][p][idx], rel=1e-6, abs=1e-8)
+    xp, xm = x.copy(), x.copy()
+    xp[3, 0] += eps
+    xm[3, 0] -= eps
+    assert (L(xp, blocks) - L(xm, blocks)) / (2 * eps) == pytest.approx(g["x"][3, 0], rel=1e-6, abs=1e-8)
+
+
+def test_oracle_block_jacobian_is_identity_plus_JF():
+    x, blocks, _ = _problem(3, L=1)
+    W1, b1, W2, _ = blocks[0]
+    J = O.residual_jacobian(x, blocks, "tanh")
+    for b in range(x.shape[0]):
+        np.testing.assert_allclose(J[b], np.eye(3) + W2 @ np.diag(1 - np.tanh(W1 @ x[b] + b1) ** 2) @ W1, rtol=1e-13)
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_float32_in_float32_out_and_inputs_unchanged(impl):
+    fwd, vjp = IMPLS[impl]
+    x, blocks, dy = _problem(4, dtype=np.float32)
+    before = [x.copy()] + [a.copy() for p in blocks for a in p]
+    kw = {"dtype": "float32"} if impl == "torch.nn" else {}
+    assert fwd(x, blocks, "sigmoid", **kw).dtype == np.float32
+    out = vjp(x, blocks, "sigmoid", dy, **kw)
+    assert out["x"].dtype == np.float32 and all(a.dtype == np.float32 for p in out["blocks"] for a in p)
+    for a, b in zip(before, [x] + [a for p in blocks for a in p]):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---- input validation ----------------------------------------------------------------------------------
+
+def _bad_cases():
+    x, blocks, _ = _problem(5)
+    W1, b1, W2, b2 = blocks[0]
+    return [
+        ("act", (x, blocks, "elu"), ValueError, "argument 'activation' should be one of"),
+        ("W1", (x, [(W1[:, :2], b1, W2, b2)], "tanh"), ValueError, "argument 'blocks[0][0]' (W1) should have shape (k, 3)"),
+        ("b1", (x, [(W1, b2, W2, b2)], "tanh"), ValueError, "argument 'blocks[0][1]' (b1) should have shape (2,)"),
+        ("W2", (x, [(W1, b1, W2.T, b2)], "tanh"), ValueError, "argument 'blocks[0][2]' (W2) should have shape (3, 2)"),
+        ("b2", (x, [(W1, b1, W2, b1)], "tanh"), ValueError, "argument 'blocks[0][3]' (b2) should have shape (3,)"),
+        ("inf", (x, [(W1, b1, W2 * np.inf, b2)], "tanh"), ValueError, "argument 'blocks[0][2]' should be finite"),
+        ("tuple", (x, [(W1, b1, W2)], "tanh"), TypeError, "argument 'blocks[0]' should be a tuple (W1, b1, W2, b2)"),
+        ("list", (x, blocks[0], "tanh"), TypeError, "should be a tuple"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_cases(), ids=lambda c: c[0])
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_bad_input_is_refused_clearly(impl, case):
+    _, args, exc, msg = case
+    fwd, _ = IMPLS[impl]
+    with pytest.raises(exc) as info:
+        fwd(*args)
+    assert msg in str(info.value) and "residual" in str(info.value)
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_bad_cotangent_is_refused(impl):
+    _, vjp = IMPLS[impl]
+    x, blocks, dy = _problem(6)
+    with pytest.raises(ValueError, match="argument 'dy' should have the output's shape"):
+        vjp(x, blocks, "tanh", dy[:2])
+
+
+# ---- the properties on every implementation, and the mutant --------------------------------------------
+
+def _target(name, dtype, fwd, vjp):
+    return Target(name=name, dtype=dtype, residual=fwd, residual_vjp=vjp)
+
+
+TARGETS = {
+    "numpy": _target("numpy-resnet", "float64", NR.residual_forward, NR.residual_vjp),
+    "numpy.float32": _target("numpy-resnet.float32", "float32", NR.residual_forward, NR.residual_vjp),
+    "torch.float32": _target("torch-resnet.float32", "float32", TR.residual_forward, TR.residual_vjp),
+    "torch.nn": _target("torch.nn-resnet", "float64", partial(AD.residual, dtype="float64"),
+                        partial(AD.residual_vjp, dtype="float64")),
+    "torch.nn.float32": _target("torch.nn-resnet.float32", "float32", partial(AD.residual, dtype="float32"),
+                                partial(AD.residual_vjp, dtype="float32")),
+}
+
+
+@pytest.mark.parametrize("spec", sorted(TARGETS))
+def test_properties_pass(spec, tmp_path):
+    props = all_properties()
+    for pid in PROPS:
+        row = harness.run(props[pid], TARGETS[spec], spec, profile="ci", report_dir=tmp_path)
+        assert row["verdict"] == "pass", row
+
+
+def _no_skip_forward(x, blocks, activation):
+    phi = {"tanh": np.tanh, "sigmoid": lambda z: 0.5 * (1 + np.tanh(0.5 * z)), "relu": lambda z: np.maximum(z, 0)}
+    for W1, b1, W2, b2 in blocks:
+        x = phi[activation](x @ W1.T + b1) @ W2.T + b2
+    return x
+
+
+def _no_skip_vjp(x, blocks, activation, dy):
+    """The backward of the block without its identity term: g <- dz @ W1 (the '+ g' dropped)."""
+    xs, zs, hs = NR._forward(x, blocks, activation, x.dtype)
+    out = NR.residual_vjp(x, blocks, activation, dy)
+    g = dy.copy()
+    for l in range(len(blocks), 0, -1):
+        W1, _, W2, _ = blocks[l - 1]
+        g = (NR.dphi(activation, zs[l - 1], hs[l - 1]) * (g @ W2)) @ W1
+    return {"x": g, "blocks": out["blocks"]}
+
+
+BASE = TARGETS["numpy"]
+NO_SKIP = replace(BASE, name="resnet-no-identity", residual=_no_skip_forward, residual_vjp=_no_skip_vjp)
+
+
+@pytest.mark.parametrize("pid, hint", [("resnet.forward", "identity term of each residual block looks missing"),
+                                       ("resnet.identity_path", "identity (skip) term of the block is missing"),
+                                       ("resnet.jacobian", "row "), ("resnet.vjp", "dx")])
+def test_block_without_identity_is_caught(pid, hint, tmp_path):
+    with pytest.raises((PropertyFailure, TargetRaised)) as info:
+        harness.run(all_properties()[pid], NO_SKIP, "tests:no_skip", profile="ci", report_dir=tmp_path)
+    msg = str(info.value)
+    assert NO_SKIP.name in msg and pid in msg and "but should" in msg and hint in msg, msg
+    assert results.ROWS[-1]["verdict"] == "fail"
