@@ -1,0 +1,244 @@
+"""Properties of dropout: the values of the rule, the statistics of the mask, inference, seeding, the gradient.
+
+p is the drop probability, q = 1 - p. Exact checks (values, inference, seed, vjp) compare entry-wise within
+rounding; statistical checks (keep_rate, mean, variance, the seed's second mask) compare a sum over the mask with
+its derived expectation within a concentration bound of false-alarm probability ALPHA = 1e-10 per check
+(properties/concentration.py: Hoeffding, Bernstein, the binomial KL tail; the union bound over a full run,
+every target and profile, is below 1e-4). A wrong scale (p, q or 1 instead of 1/q) moves the sums by a
+multiple of sum |x|, far beyond the bounds for n >= 1000 unless p is near 0 or the wrong scale happens to
+coincide with 1/q (p = 0).
+
+Rounding (the error model of properties/tolerances.py): a kept entry fl(x / q) or fl(x * fl(1/fl(1 - p))) is
+within ROUND_ULPS = 4 rounding errors of x/q, relative; with SAFETY = 2 and u = u_target + u_float64 the
+entry-wise tolerance is 8 u |x|/q (likewise |dy|/q for the gradient). The sums are formed in float64 from the
+target's outputs: their slack adds each entry's tolerance and gamma_{n+2} times the sum of magnitudes.
+"""
+from __future__ import annotations
+
+import random
+import sys
+
+import numpy as np
+
+from dlproof.derivations import oracle_dropout as od
+
+from . import concentration as conc
+from . import tolerances as tol
+from .assertions import call
+from .registry import prop
+from .strategies_dropout import dropout_problems
+
+ROUND_ULPS = 4.0
+CAPS = ("dropout",)
+
+
+def _stat(target):
+    return dropout_problems(dtype=target.dtype, size="statistical")
+
+
+def _any(target):
+    return dropout_problems(dtype=target.dtype, size="any")
+
+
+def _rel(target) -> float:
+    """Entry-wise relative tolerance of y against m x / q (module doc)."""
+    return tol.SAFETY * ROUND_ULPS * tol.u_total(tol.precision(target))
+
+
+def _forward(target, chk, x, p, training, seed, what="dropout(x, p, training, seed)"):
+    y = call(target, "dropout", x, p, training, seed)
+    return chk.array(what, y, x.shape).astype(np.float64)
+
+
+def _scale_hint(x, y, q, p, rel) -> str:
+    """What the kept entries are scaled by, if not 1/q: names p, q or 1 when it matches."""
+    kept = y != 0
+    if not kept.any():
+        return ""
+    r = float(np.median(y[kept] / x[kept]))
+    if abs(r - 1.0 / q) <= 4 * rel / q:
+        return ""
+    names = [name for name, v in (("p", p), ("q = 1 - p", q), ("1 (no scaling)", 1.0))
+             if abs(r - v) <= 4 * rel * max(1.0, v)]
+    return (f"; the kept entries are y = r x with r = {r:.6g}" + (f" = {names[0]}" if names else "")
+            + f", but should be r = 1/q = {1.0 / q:.6g} (inverted dropout)")
+
+
+def _within(chk, quantity: str, value: float, expected: float, bound: float, why: str) -> None:
+    """|value - expected| <= bound (bound > 0), else a failure that says why that is the bound."""
+    ratio = abs(value - expected) / max(bound, np.finfo(np.float64).tiny)
+    chk.worst = max(chk.worst, ratio)
+    if ratio > 1.0:
+        chk.fail(quantity, f"= {value:.10g}, but should be {expected:.10g} within {bound:.4g} ({ratio:.3g} x the "
+                           f"bound; {why})")
+
+
+def _sum_slack(terms, entry_err) -> float:
+    """Rounding slack of sum(terms) formed in float64 from outputs each within entry_err of exact."""
+    n = int(np.size(terms))
+    return float(np.sum(entry_err)) + tol.gamma(n + 2, tol.UNIT_ROUNDOFF["float64"]) * float(np.sum(np.abs(terms)))
+
+
+@prop("dropout.values", title="training: every y_i is 0 or x_i / q (inverted scaling)", capabilities=CAPS,
+      derivations=("dropout.inverted.rule",), strategy=_any)
+def values(target, problem, chk):
+    x, p, seed = problem["x"], problem["p"], problem["seed"]
+    q, xf = 1.0 - p, x.astype(np.float64)
+    y = _forward(target, chk, x, p, True, seed)
+    rel = _rel(target)
+    kept = y != 0
+    bad = kept & (np.abs(y - od.kept_value(xf, q)) > rel * np.abs(xf) / q)
+    if bad.any():
+        i = tuple(int(v) for v in np.argwhere(bad)[0])
+        chk.fail("y", f"entry {i} = {y[i]!r} is neither 0 nor x/q = {xf[i] / q!r} (x = {xf[i]!r}, q = {q!r}, within "
+                      f"{rel * abs(xf[i]) / q:.3g}); {int(bad.sum())} of {y.size} entries"
+                      + _scale_hint(xf, y, q, p, rel))
+
+
+@prop("dropout.keep_rate", title="the kept count is Binomial(n, q): within the KL tail bound of n q",
+      capabilities=CAPS, derivations=("dropout.count.binomial", "dropout.concentration.binomial_kl"), strategy=_stat)
+def keep_rate(target, problem, chk):
+    x, p, seed = problem["x"], problem["p"], problem["seed"]
+    q = 1.0 - p
+    y = _forward(target, chk, x, p, True, seed)
+    n, K = y.size, int(np.count_nonzero(y))
+    lo, hi = conc.binomial_interval(n, q)
+    if not lo <= K <= hi:
+        swapped = n > 0 and abs(K / n - p) < abs(K / n - q)
+        chk.fail("kept count (y != 0)",
+                 f"K = {K} of n = {n} (fraction {K / n:.4g}), but should be Binomial(n, q = {q:.6g}): in [{lo}, {hi}] "
+                 f"around n q = {n * q:.6g} (Hoeffding's KL tail, false alarm <= {conc.ALPHA:g})"
+                 + ("; the kept fraction is near p: entries look kept with probability p instead of 1 - p (drop and "
+                    "keep probabilities swapped)" if swapped else ""))
+    chk.worst = max(chk.worst, abs(K - n * q) / max(hi - n * q, n * q - lo, 1e-300))
+
+
+@prop("dropout.mean", title="E[y] = x: sum w (y - x) within the Hoeffding/Bernstein bound (w = 1 and w = sign x)",
+      capabilities=CAPS, derivations=("dropout.inverted.mean", "dropout.deviation.moments", "dropout.two_point.moments",
+                                      "dropout.concentration.hoeffding", "dropout.concentration.bernstein"),
+      strategy=_stat)
+def mean(target, problem, chk):
+    x, p, seed = problem["x"], problem["p"], problem["seed"]
+    q, xf = 1.0 - p, x.astype(np.float64)
+    y = _forward(target, chk, x, p, True, seed)
+    rel = _rel(target)
+    kept, dropped = od.deviation_terms(xf, q)
+    for label, w in (("sum(y - x)", 1.0), ("sum(sign(x) (y - x))", np.sign(xf))):
+        terms = w * (y - xf)
+        bound = conc.two_point_threshold(w * kept, w * dropped, q)
+        slack = _sum_slack(terms, np.abs(w) * rel * np.abs(xf) / q)
+        _within(chk, label, float(np.sum(terms)), bound["mean"], bound["threshold"] + slack,
+                f"E = 0 by dropout.inverted.mean; n = {y.size}, q = {q:.6g}, min(Hoeffding {bound['hoeffding']:.4g}, "
+                f"Bernstein {bound['bernstein']:.4g}) at false alarm {conc.ALPHA:g}" + _scale_hint(xf, y, q, p, rel))
+
+
+@prop("dropout.variance", title="E[(y - x)^2] = x^2 (1 - q)/q: the sum within the Hoeffding/Bernstein bound",
+      capabilities=CAPS, derivations=("dropout.inverted.variance", "dropout.deviation.moments",
+                                      "dropout.two_point.moments", "dropout.concentration.hoeffding",
+                                      "dropout.concentration.bernstein"), strategy=_stat)
+def variance(target, problem, chk):
+    x, p, seed = problem["x"], problem["p"], problem["seed"]
+    q, xf = 1.0 - p, x.astype(np.float64)
+    y = _forward(target, chk, x, p, True, seed)
+    rel = _rel(target)
+    kept, dropped = od.squared_deviation_terms(xf, q)
+    terms = (y - xf) ** 2
+    e = rel * np.abs(xf) / q  # |y_target - m x/q| per entry
+    dev_max = np.abs(xf) * max(1.0, p / q)  # |m x/q - x|
+    bound = conc.two_point_threshold(kept, dropped, q)
+    slack = _sum_slack(terms, e * (2 * dev_max + e)) + tol.gamma(terms.size + 2, tol.UNIT_ROUNDOFF["float64"]) * \
+        float(np.sum(od.squared_deviation_mean(xf, q)))
+    _within(chk, "sum((y - x)^2)", float(np.sum(terms)), float(np.sum(od.squared_deviation_mean(xf, q))),
+            bound["threshold"] + slack,
+            f"E = sum x^2 (1 - q)/q by dropout.inverted.variance; n = {y.size}, q = {q:.6g}, min(Hoeffding "
+            f"{bound['hoeffding']:.4g}, Bernstein {bound['bernstein']:.4g}) at false alarm {conc.ALPHA:g}"
+            + _scale_hint(xf, y, q, p, rel))
+
+
+@prop("dropout.inference.identity", title="inference (training=False) returns x exactly, as a new array",
+      capabilities=CAPS, derivations=("dropout.inference.identity",), strategy=_any)
+def inference(target, problem, chk):
+    x, p, seed = problem["x"], problem["p"], problem["seed"]
+    y = call(target, "dropout", x, p, False, seed)
+    chk.array("dropout(x, p, training=False, seed)", y, x.shape)
+    if not np.array_equal(y, x):
+        diff = np.argwhere(y != x)
+        i = tuple(int(v) for v in diff[0])
+        chk.fail("dropout(x, p, training=False, seed)",
+                 f"entry {i} = {y[i]!r}, but should be x = {x[i]!r} bitwise (inference is the identity; "
+                 f"{len(diff)} of {x.size} entries differ"
+                 + ("; dropout looks applied at inference" if np.any(y == 0) else "") + ")")
+    chk.holds("dropout(x, p, training=False, seed)", not np.shares_memory(y, x),
+              "returned an array sharing memory with the input x, but should return a copy")
+
+
+def _rng_states():
+    states = {"random": random.getstate(), "numpy.random": np.random.get_state(legacy=False)}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        states["torch"] = torch.random.get_rng_state().numpy().tobytes()
+    return states
+
+
+def _same_state(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+@prop("dropout.seed.deterministic",
+      title="the same seed gives the same y, another seed another mask, p = 0 gives x; the global RNGs untouched",
+      capabilities=CAPS, derivations=("dropout.inverted.rule", "dropout.seed.agreement"), strategy=_any)
+def seed_deterministic(target, problem, chk):
+    x, p, seed, seed2 = problem["x"], problem["p"], problem["seed"], problem["seed2"]
+    q, xf = 1.0 - p, x.astype(np.float64)
+    before = _rng_states()
+    y1 = _forward(target, chk, x, p, True, seed)
+    y2 = _forward(target, chk, x, p, True, seed)
+    after = _rng_states()
+    changed = [k for k in before if not _same_state(before[k], after[k])]
+    chk.holds("global RNG state", not changed,
+              f"dropout changed the global RNG state of {changed}, but should draw from its seed only and leave "
+              "the caller's RNG state untouched")
+    if not np.array_equal(y1, y2):
+        i = tuple(int(v) for v in np.argwhere(y1 != y2)[0])
+        chk.fail("dropout(x, p, True, seed) twice", f"entry {i} = {y1[i]!r} then {y2[i]!r}, but should be the same: "
+                                                    "the same seed must give the same mask")
+    y0 = _forward(target, chk, x, 0.0, True, seed, "dropout(x, p=0, True, seed)")
+    rel = _rel(target)
+    bad = np.abs(y0 - xf) > rel * np.abs(xf)
+    if bad.any():
+        i = tuple(int(v) for v in np.argwhere(bad)[0])
+        chk.fail("dropout(x, p=0, True, seed)", f"entry {i} = {y0[i]!r}, but should be x = {xf[i]!r} (q = 1: every "
+                                                f"entry kept, scale 1); {int(bad.sum())} of {x.size} entries differ")
+    if od.mask_agreement(x.size, q) <= conc.ALPHA:
+        y3 = _forward(target, chk, x, p, True, seed2, "dropout(x, p, True, seed2)")
+        chk.holds("masks of two seeds", not np.array_equal(y1 != 0, y3 != 0),
+                  f"seeds {seed} and {seed2} gave the same mask of {x.size} entries, but should give independent "
+                  f"masks (they agree with probability (q^2 + p^2)^n = {od.mask_agreement(x.size, q):.3g}): the "
+                  "seed looks ignored")
+
+
+@prop("dropout.vjp", title="dropout_vjp = m * dy / q with the mask of dropout(x, p, True, seed)",
+      capabilities=("dropout", "dropout_vjp"), derivations=("dropout.vjp",), strategy=_any)
+def vjp(target, problem, chk):
+    x, dy, p, seed = problem["x"], problem["dy"], problem["p"], problem["seed"]
+    q, dyf = 1.0 - p, dy.astype(np.float64)
+    y = _forward(target, chk, x, p, True, seed)
+    m = y != 0
+    dx = call(target, "dropout_vjp", x, p, seed, dy)
+    dx = chk.array("dropout_vjp(x, p, seed, dy)", dx, x.shape)
+    tolv = _rel(target) * np.abs(dyf) / q
+    expected = np.where(m, dyf / q, 0.0)
+    if np.any(np.abs(dx.astype(np.float64) - expected) > tolv):
+        other = int(np.count_nonzero((dx != 0) != m))
+        hint = (f"; dx is zero/non-zero unlike y = dropout(x, p, True, seed) in {other} of {x.size} entries: a "
+                "different mask" if other else "")
+        if not other and m.any():
+            r = float(np.median(dx[m] / dyf[m]))
+            hint = f"; kept entries are dx = r dy with r = {r:.6g}, but should be r = 1/q = {1.0 / q:.6g}"
+        chk.close("dropout_vjp(x, p, seed, dy)" + hint, dx, expected, tolv)
+    else:
+        chk.close("dropout_vjp(x, p, seed, dy)", dx, expected, tolv)

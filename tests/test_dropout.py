@@ -1,0 +1,356 @@
+"""Dropout end to end: the derivations' statuses, the oracle against the SymPy expressions, the false-alarm
+arithmetic of the concentration bounds, the implementations (NumPy, torch, torch.nn adapters) and their
+validation, the caller's RNG state, and the mutants the properties must catch."""
+from __future__ import annotations
+
+import math
+import random
+from fractions import Fraction
+from functools import partial
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from dlproof.derivations import dropout as D
+from dlproof.derivations import oracle_dropout as od
+from dlproof.derivations import registry
+from dlproof.impl.adapters import torch_nn_dropout as A
+from dlproof.impl.numpy_ref import dropout as N
+from dlproof.impl.targets import numpy_target
+from dlproof.impl.torch_ref import dropout as T
+from dlproof.properties import concentration as conc
+from dlproof.properties import harness, results
+from dlproof.properties.assertions import PropertyFailure, TargetRaised
+from dlproof.properties.registry import all_properties
+from dlproof.target import Target
+
+STATUS = {
+    "dropout.inverted.rule": "definition",
+    "dropout.inverted.mean": "proved",
+    "dropout.inverted.variance": "proved",
+    "dropout.deviation.moments": "proved",
+    "dropout.two_point.moments": "proved",
+    "dropout.inference.identity": "proved",
+    "dropout.vjp": "proved",
+    "dropout.wager.linear_regression": "proved",
+    "dropout.count.binomial": "proved",
+    "dropout.seed.agreement": "proved",
+    "dropout.concentration.hoeffding": "proved",
+    "dropout.concentration.bernstein": "proved",
+    "dropout.concentration.binomial_kl": "proved",
+}
+PROPS = ("dropout.values", "dropout.keep_rate", "dropout.mean", "dropout.variance", "dropout.inference.identity",
+         "dropout.seed.deterministic", "dropout.vjp")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_rows():
+    saved = list(results.ROWS)
+    yield
+    results.ROWS[:] = saved
+
+
+# ---------------------------------------------------------------- derivations
+
+def test_every_dropout_id_is_listed():
+    registry.load_modules()
+    assert {k for k in registry._SPECS if k.startswith("dropout.")} == set(STATUS)
+
+
+@pytest.mark.parametrize("sid", sorted(STATUS))
+def test_derivation_status(sid):
+    registry.load_modules()
+    spec = registry._SPECS[sid]
+    rec = registry.run_spec(spec)
+    assert rec["status"] == STATUS[sid], [o for o in rec["obligations"] if o["status"] != "proved"]
+    assert rec["obligations"] and all(o["status"] == "proved" for o in rec["obligations"])
+    assert spec.seed.startswith("seed: ") and "07-Dropout-Theory.md" in spec.seed
+    assert spec.primary and spec.steps and spec.latex
+
+
+def test_a_wrong_claim_is_not_proved():
+    """The route decides: the un-inverted mean q x is not x, a wrong variance is refuted."""
+    from dlproof.derivations.prove import prove_equal
+
+    assert prove_equal(D.bernoulli_expectation(D.m * D.x, D.m), D.x).status == "refuted"
+    assert prove_equal(D.bernoulli_expectation(D.DEV ** 2, D.m), D.x ** 2 * D.q).status == "refuted"
+
+
+def test_oracle_matches_the_derived_expressions():
+    pts = [(sp.Rational(-7, 3), sp.Rational(1, 10)), (sp.Rational(5, 2), sp.Rational(3, 4)),
+           (sp.Integer(1), sp.Integer(1))]
+    for xv, qv in pts:
+        sub = {D.x: xv, D.q: qv}
+        kept, dropped = od.deviation_terms(float(xv), float(qv))
+        assert kept == pytest.approx(float(D.DEV_KEPT.subs(sub)), rel=1e-14, abs=1e-300)
+        assert dropped == pytest.approx(float(D.DEV_DROPPED.subs(sub)))
+        sk, sd = od.squared_deviation_terms(float(xv), float(qv))
+        assert sk == pytest.approx(float(D.SQ_KEPT.subs(sub)), rel=1e-14, abs=1e-300)
+        assert sd == pytest.approx(float(D.SQ_DROPPED.subs(sub)), rel=1e-14)
+        assert od.squared_deviation_mean(float(xv), float(qv)) == pytest.approx(float(D.SQ_MEAN.subs(sub)), rel=1e-14,
+                                                                                 abs=1e-300)
+        assert od.kept_value(float(xv), float(qv)) == pytest.approx(float(D.Y.subs(sub).subs(D.m, 1)), rel=1e-14)
+        # the two-point moments of the squared deviation are the derived ones
+        assert od.two_point_mean(sk, sd, float(qv)) == pytest.approx(float(D.SQ_MEAN.subs(sub)), rel=1e-13, abs=1e-300)
+        assert od.two_point_variance(sk, sd, float(qv)) == pytest.approx(float(D.SQ_VARIANCE.subs(sub)), rel=1e-13,
+                                                                         abs=1e-300)
+    q = sp.Rational(7, 10)
+    assert od.mask_agreement(5, 0.7) == pytest.approx(float((q ** 2 + (1 - q) ** 2) ** 5), rel=1e-14)
+
+
+# ---------------------------------------------------------------- false-alarm arithmetic
+
+@pytest.mark.parametrize("alpha", [1e-10, 1e-3, 0.05])
+def test_thresholds_give_exactly_alpha(alpha):
+    S, V, b = 123.456, 7.5, 0.9
+    t = conc.hoeffding_threshold(S, alpha)
+    assert 2 * math.exp(-2 * t * t / S) == pytest.approx(alpha, rel=1e-12)
+    t = conc.bernstein_threshold(V, b, alpha)
+    assert 2 * math.exp(-t * t / (2 * (V + b * t / 3))) == pytest.approx(alpha, rel=1e-12)
+
+
+def test_run_budget_below_1e4():
+    """5 statistical checks per example, 2x the examples, 16 targets, alpha = 1e-10 (exact fractions)."""
+    assert sum(conc.CHECKS.values()) == 5
+    assert conc.run_bound("ci") == Fraction(16, 10 ** 7)
+    assert conc.run_bound("thorough") == Fraction(16, 10 ** 6)
+    assert conc.run_bound("sweep") == Fraction(32, 10 ** 6)
+    assert all(conc.run_bound(k) < conc.RUN_BUDGET for k in conc.PROFILE_EXAMPLES)
+    assert set(conc.CHECKS) <= set(PROPS)
+
+
+def _exact_outside(n, q: Fraction, lo, hi) -> Fraction:
+    pmf = [math.comb(n, k) * q ** k * (1 - q) ** (n - k) for k in range(n + 1)]
+    return sum(pmf[:lo]) + sum(pmf[hi + 1:])
+
+
+@pytest.mark.parametrize("n,q", [(200, Fraction(3, 10)), (300, Fraction(9, 10)), (150, Fraction(1, 2)),
+                                 (400, Fraction(1, 10))])
+def test_binomial_interval_false_alarm_is_bounded(n, q):
+    alpha = 1e-6
+    lo, hi = conc.binomial_interval(n, float(q), alpha, delta=0.0)
+    assert lo <= n * q <= hi
+    assert _exact_outside(n, q, lo, hi) <= Fraction(alpha)
+    # and sharper than Hoeffding's plain bound for the count (ranges 1: t = sqrt(n ln(2/alpha) / 2))
+    t = conc.hoeffding_threshold(n, alpha)
+    assert hi - lo <= 2 * t + 1
+
+
+def test_binomial_interval_edges():
+    assert conc.binomial_interval(1000, 1.0) == (1000, 1000)
+    assert conc.binomial_interval(0, 0.5) == (0, 0)
+    with pytest.raises(ValueError, match="binomial_interval"):
+        conc.binomial_interval(10, 0.0)
+
+
+def test_two_point_threshold_is_the_smaller_valid_bound():
+    rng = np.random.default_rng(3)
+    x, q = rng.standard_normal(2000), 0.8
+    kept, dropped = od.deviation_terms(x, q)
+    out = conc.two_point_threshold(kept, dropped, q, delta=0.0)
+    V = float(np.sum(od.two_point_variance(kept, dropped, q)))
+    assert out["bernstein"] == pytest.approx(conc.bernstein_threshold(V, max(q, 1 - q) * np.max(np.abs(x)) / q))
+    assert out["hoeffding"] == pytest.approx(conc.hoeffding_threshold(np.sum((x / q) ** 2)))
+    assert out["threshold"] == min(out["hoeffding"], out["bernstein"]) and out["bias"] == 0.0
+    assert out["mean"] == pytest.approx(0.0, abs=1e-9)
+
+
+# ---------------------------------------------------------------- implementations
+
+def _impls(dtype="float64"):
+    return {
+        "numpy": (N.dropout, N.dropout_vjp),
+        "torch": (T.dropout, T.dropout_vjp),
+        "torch.nn.Dropout": (partial(A.dropout, dtype=dtype), partial(A.dropout_vjp, dtype=dtype)),
+        "F.dropout": (partial(A.functional_dropout, dtype=dtype), partial(A.functional_dropout_vjp, dtype=dtype)),
+    }
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch", "torch.nn.Dropout", "F.dropout"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rule_inference_and_vjp(name, dtype):
+    fwd, vjp = _impls(dtype)[name]
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((4, 50)) + 3.0).astype(dtype)  # no zeros
+    dy = rng.standard_normal((4, 50)).astype(dtype)
+    p, q = 0.3, 0.7
+    y = fwd(x, p, True, 11)
+    assert isinstance(y, np.ndarray) and y.dtype == np.dtype(dtype) and y.shape == x.shape
+    m = y != 0
+    u = np.finfo(dtype).eps
+    assert np.allclose(y[m], x[m] / q, rtol=4 * u, atol=0)
+    assert 0 < m.sum() < m.size
+    np.testing.assert_array_equal(fwd(x, p, True, 11), y)  # same seed, same mask
+    y_inf = fwd(x, p, False, 11)
+    np.testing.assert_array_equal(y_inf, x)
+    assert not np.shares_memory(y_inf, x)
+    dx = vjp(x, p, 11, dy)
+    assert dx.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(dx, np.where(m, dy.astype(np.float64) / q, 0.0), rtol=4 * u, atol=0)
+    np.testing.assert_array_equal(fwd(x, 0.0, True, 5), x)  # p = 0: every entry kept, scale 1
+    assert fwd(x[0, 0][()], p, True, 1).shape == ()  # a 0-d array in, a 0-d array out
+    assert fwd(np.ones((0, 3), dtype), p, True, 1).shape == (0, 3)
+
+
+def test_numpy_mask_is_default_rng_below_q():
+    x = np.arange(1.0, 101.0)
+    y = N.dropout(x, 0.25, True, 42)
+    np.testing.assert_array_equal(y != 0, np.random.default_rng(42).random(100) < 0.75)
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_adapters_are_torch_with_the_seed(functional):
+    """The adapter's y equals torch's own dropout run after seeding torch directly (another route)."""
+    x = np.linspace(0.5, 3.0, 64).reshape(8, 8)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(9)
+        xt = torch.tensor(x, dtype=torch.float32)
+        want = (torch.nn.functional.dropout(xt, 0.4, True) if functional else torch.nn.Dropout(0.4)(xt)).numpy()
+    got = (A.functional_dropout if functional else A.dropout)(x, 0.4, True, 9, dtype="float32")
+    np.testing.assert_array_equal(got, want)
+    # nn.Dropout and F.dropout draw the same mask from the same seed
+    np.testing.assert_array_equal(A.dropout(x, 0.4, True, 9), A.functional_dropout(x, 0.4, True, 9))
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch", "torch.nn.Dropout", "F.dropout"])
+def test_callers_rng_state_untouched(name):
+    fwd, vjp = _impls()[name]
+    random.seed(1)
+    np.random.seed(2)
+    torch.manual_seed(3)
+    before = (random.getstate(), np.random.get_state(legacy=False), torch.random.get_rng_state().clone())
+    x = np.ones((5, 7))
+    fwd(x, 0.5, True, 123)
+    fwd(x, 0.5, False, 123)
+    vjp(x, 0.5, 123, x)
+    after = (random.getstate(), np.random.get_state(legacy=False), torch.random.get_rng_state())
+    assert before[0] == after[0]
+    assert before[1]["state"]["pos"] == after[1]["state"]["pos"]
+    np.testing.assert_array_equal(before[1]["state"]["key"], after[1]["state"]["key"])
+    assert torch.equal(before[2], after[2])
+
+
+BAD_FORWARD = [
+    (dict(p=1.0), ValueError, "'p'.*< 1"),
+    (dict(p=1.5), ValueError, "'p'"),
+    (dict(p=-0.1), ValueError, "'p'"),
+    (dict(p=float("nan")), ValueError, "'p'"),
+    (dict(p="0.5"), TypeError, "'p'"),
+    (dict(p=True), TypeError, "'p'"),
+    (dict(seed=-1), ValueError, "'seed'"),
+    (dict(seed=1.5), TypeError, "'seed'"),
+    (dict(seed=True), TypeError, "'seed'"),
+    (dict(training=1), TypeError, "'training'"),
+    (dict(x=np.array([1.0, np.nan])), ValueError, "'x'.*finite"),
+    (dict(x=np.array([1.0, np.inf])), ValueError, "'x'.*finite"),
+    (dict(x=np.array([1, 2])), TypeError, "'x'.*floating"),
+    (dict(x=None), TypeError, "'x'"),
+]
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch", "torch.nn.Dropout", "F.dropout"])
+@pytest.mark.parametrize("bad,exc,match", BAD_FORWARD)
+def test_forward_validation(name, bad, exc, match):
+    fwd, _ = _impls()[name]
+    args = dict(x=np.ones(3), p=0.5, training=True, seed=0)
+    args.update(bad)
+    with pytest.raises(exc, match=match) as info:
+        fwd(args["x"], args["p"], args["training"], args["seed"])
+    assert "dropout" in str(info.value).lower()
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch", "torch.nn.Dropout", "F.dropout"])
+def test_vjp_validation(name):
+    _, vjp = _impls()[name]
+    with pytest.raises(ValueError, match="'dy' should have x's shape"):
+        vjp(np.ones(3), 0.5, 0, np.ones(4))
+    with pytest.raises(ValueError, match="'dy'.*finite"):
+        vjp(np.ones(3), 0.5, 0, np.array([1.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="'p'"):
+        vjp(np.ones(3), 1.0, 0, np.ones(3))
+
+
+def test_torch_seed_range_and_adapter_dtype():
+    for fwd in (T.dropout, A.dropout, A.functional_dropout):
+        with pytest.raises(ValueError, match="'seed' should be < 18446744073709551616"):
+            fwd(np.ones(3), 0.5, True, 2 ** 64)
+    with pytest.raises(ValueError, match="'dtype'"):
+        A.dropout(np.ones(3), 0.5, True, 0, dtype="float16")
+    with pytest.raises(ValueError, match="dtype"):
+        A.capabilities("int8")
+
+
+# ---------------------------------------------------------------- the properties on the adapters, and the mutants
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("functional", [False, True])
+def test_adapters_pass_every_property(dtype, functional):
+    target = Target(name=f"torch.nn dropout ({'F' if functional else 'module'}, {dtype})", dtype=dtype,
+                    **A.capabilities(dtype, functional))
+    props = all_properties()
+    for pid in PROPS:
+        row = harness.run(props[pid], target, "tests.test_dropout:adapter", profile="dev", seed_value=0)
+        assert row["verdict"] == "pass" and row["examples"] > 0
+
+
+BASE = numpy_target("float64")
+
+
+def _scaled(factor):
+    """y = m x * factor(q, p) instead of m x / q (from the correct y = m x / q)."""
+    def fwd(x, p, training, seed):
+        y = N.dropout(x, p, training, seed)
+        return np.asarray(y * (1 - p) * factor(1 - p, p), dtype=x.dtype) if training else y
+    return fwd
+
+
+def _swapped(x, p, training, seed):
+    if not training:
+        return x.copy()
+    m = np.random.default_rng(seed).random(x.shape) < p  # drops with probability q
+    return np.asarray(m * x / (1 - p), dtype=x.dtype)
+
+
+def _global_rng(x, p, training, seed):
+    np.random.seed(seed)  # the bug: reseeds the caller's global NumPy RNG
+    return N.dropout(x, p, training, seed)
+
+
+MUTANTS = {
+    # name: (replacements, properties that must catch it, a phrase of the message)
+    "scale_by_p": (dict(dropout=_scaled(lambda q, p: p)), ("dropout.values", "dropout.mean", "dropout.variance"),
+                   "= p"),
+    "scale_by_q": (dict(dropout=_scaled(lambda q, p: q)), ("dropout.values", "dropout.mean", "dropout.variance"),
+                   "= q = 1 - p"),
+    "no_scaling": (dict(dropout=_scaled(lambda q, p: 1.0)), ("dropout.values", "dropout.mean", "dropout.variance"),
+                   "1 (no scaling)"),
+    "drop_with_q": (dict(dropout=_swapped), ("dropout.keep_rate", "dropout.mean"), ""),
+    "dropout_at_inference": (dict(dropout=lambda x, p, training, seed: N.dropout(x, p, True, seed)),
+                             ("dropout.inference.identity",), "inference is the identity"),
+    "vjp_other_seed": (dict(dropout_vjp=lambda x, p, seed, dy: N.dropout_vjp(x, p, seed + 1, dy)),
+                       ("dropout.vjp",), "a different mask"),
+    "vjp_without_1_over_q": (dict(dropout_vjp=lambda x, p, seed, dy: N.dropout_vjp(x, p, seed, dy) * (1 - p)),
+                             ("dropout.vjp",), "should be r = 1/q"),
+    "seed_ignored": (dict(dropout=lambda x, p, training, seed: N.dropout(x, p, training, 0)),
+                     ("dropout.seed.deterministic",), "the seed looks ignored"),
+    "global_rng": (dict(dropout=_global_rng), ("dropout.seed.deterministic",), "global RNG state"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_is_caught(name, tmp_path):
+    from dataclasses import replace
+
+    repl, prop_ids, phrase = MUTANTS[name]
+    target = replace(BASE, name=f"mutant {name}", **repl)
+    props = all_properties()
+    for pid in prop_ids:
+        with pytest.raises((PropertyFailure, TargetRaised)) as info:
+            harness.run(props[pid], target, f"tests.test_dropout:{name}", profile="ci", report_dir=tmp_path)
+        msg = str(info.value)
+        assert target.name in msg and pid in msg and "but should" in msg
+        assert results.ROWS[-1]["verdict"] == "fail"
+        if pid == prop_ids[0]:
+            assert phrase in msg, msg
