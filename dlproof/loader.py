@@ -43,6 +43,7 @@ BUILTINS = {
     "torch.nn": _adapter("torch_nn", "target", dtype="float32"),
     "torch.nn.float64": _adapter("torch_nn", "target", dtype="float64"),
     "torch.nn.relu": _adapter("torch_nn", "relu_target", dtype="float32"),
+    "torch.nn.functional": _adapter("torch_nn", "functional_target", dtype="float32"),
     "torch.cuda": _adapter("torch_device", "torch_ref_cuda_target", dtype="float64"),
     "torch.cuda.float32": _adapter("torch_device", "torch_ref_cuda_target", dtype="float32"),
     "torch.nn.cuda": _adapter("torch_device", "torch_nn_cuda_target", dtype="float32"),

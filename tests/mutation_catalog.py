@@ -23,6 +23,7 @@ from dlproof.impl.numpy_ref import lstm as L
 from dlproof.impl.numpy_ref import rnn as R
 from dlproof.impl.targets import numpy_gru_reset_before_target, numpy_target, param_count
 
+import mutants_ff as FF
 from mutants import MUTANTS as PINNED
 from mutants import lstm_bptt
 
@@ -358,6 +359,36 @@ NEW = {
                                                    param_count=_param_count_lstm_one_bias_shared),
     "param_count_gru_without_b_hn": code_mutant("GRU reset_after parameter count without b_hn",
                                                param_count=_param_count_gru_no_b_hn),
+    # backpropagation (MLP) and residual networks
+    "mlp_backward_without_dphi": code_mutant("MLP backward without diag(phi')", mlp_vjp=FF.mlp_vjp_bug("no_dphi")),
+    "mlp_backward_phi_for_dphi": code_mutant("MLP backward with phi where phi' belongs",
+                                             mlp_vjp=FF.mlp_vjp_bug("phi_not_dphi")),
+    "mlp_dW_transposed": code_mutant("MLP weight gradient transposed", mlp_vjp=FF.mlp_vjp_bug("transposed")),
+    "mlp_dW_from_own_output": code_mutant("MLP dW^l from a^l instead of a^(l-1)", mlp_vjp=FF.mlp_vjp_bug("a_l")),
+    "mlp_last_layer_activated": code_mutant("MLP applies the activation to the last layer", mlp=FF.mlp_last_activated),
+    "residual_without_identity": code_mutant("residual block without its identity term", residual=FF.residual_no_skip,
+                                             residual_vjp=FF.residual_no_skip_vjp),
+    # dropout
+    "dropout_scale_by_p": code_mutant("dropout scales by p instead of 1/q",
+                                      dropout=FF.dropout_scaled(lambda q, p: p)),
+    "dropout_scale_by_q": code_mutant("dropout scales by q instead of 1/q",
+                                      dropout=FF.dropout_scaled(lambda q, p: q)),
+    "dropout_unscaled": code_mutant("dropout without the 1/q scaling", dropout=FF.dropout_scaled(lambda q, p: 1.0)),
+    "dropout_keeps_with_p": code_mutant("dropout keeps with probability p", dropout=FF.dropout_keep_with_p),
+    "dropout_at_inference": code_mutant("dropout applied at inference", dropout=FF.dropout_at_inference),
+    "dropout_vjp_other_mask": code_mutant("dropout backward with another seed's mask",
+                                          dropout_vjp=FF.dropout_vjp_other_seed),
+    "dropout_vjp_without_1_over_q": code_mutant("dropout backward without the 1/q",
+                                                dropout_vjp=FF.dropout_vjp_without_1_over_q),
+    # batch normalization
+    "bn_unbiased_variance_forward": code_mutant("batch norm normalizes with the unbiased variance",
+                                                batchnorm=FF.bn_forward_bug("unbiased_forward")),
+    "bn_eps_outside_sqrt": code_mutant("batch norm divides by sqrt(var) + eps", batchnorm=FF.bn_forward_bug("eps_outside_sqrt")),
+    "bn_biased_running_var": code_mutant("batch norm folds the biased variance into running_var (declared unbiased)",
+                                         batchnorm=FF.bn_forward_bug("biased_running_var")),
+    "bn_keras_momentum": code_mutant("batch norm momentum weights the old value", batchnorm=FF.bn_keras_momentum),
+    "bn_backward_two_terms": code_mutant("batch norm backward without xhat sum(dy xhat)",
+                                         batchnorm_vjp=FF.bn_vjp_missing_term),
 }
 
 

@@ -22,6 +22,8 @@ from dlproof.properties.assertions import PropertyFailure, TargetRaised
 from dlproof.properties.registry import all_properties
 from dlproof.target import Target
 
+import mutants_ff as FF
+
 torch = pytest.importorskip("torch")
 from dlproof.impl.adapters import torch_nn_mlp as AD  # noqa: E402
 from dlproof.impl.torch_ref import mlp as TM  # noqa: E402
@@ -200,40 +202,13 @@ def test_properties_pass(spec, tmp_path):
         assert row["verdict"] == "pass", row
 
 
-def _mutant_vjp(kind):
-    """mlp_vjp with one backprop bug, over the NumPy forward states."""
-    def vjp(x, layers, activation, dy):
-        zs, acts = NM._forward(x, layers, activation, x.dtype)
-        f = NM._PHI[activation]
-        delta, grads = dy.copy(), [None] * len(layers)
-        for l in range(len(layers), 0, -1):
-            W = layers[l - 1][0]
-            a_in = acts[l] if kind == "a_l" else acts[l - 1]
-            dW = delta.T @ a_in
-            grads[l - 1] = (dW.T.copy() if kind == "transposed" else dW, delta.sum(0))
-            back = delta @ W
-            if l > 1:
-                if kind == "no_dphi":
-                    delta = back
-                elif kind == "phi_not_dphi":
-                    delta = f(zs[l - 2]) * back
-                else:
-                    delta = NM.dphi(activation, zs[l - 2], acts[l - 1]) * back
-        return {"x": back, "layers": grads}
-    return vjp
-
-
-def _last_activated(x, layers, activation):
-    return NM._PHI[activation](NM.mlp_forward(x, layers, activation))
-
-
 BASE = TARGETS["numpy"]
 MUTANTS = {
-    "no_dphi": (replace(BASE, name="mlp-no-dphi", mlp_vjp=_mutant_vjp("no_dphi")), "mlp.vjp", "dW_"),
-    "phi_not_dphi": (replace(BASE, name="mlp-phi-not-dphi", mlp_vjp=_mutant_vjp("phi_not_dphi")), "mlp.vjp", "dW_"),
-    "transposed": (replace(BASE, name="mlp-dW-transposed", mlp_vjp=_mutant_vjp("transposed")), "mlp.vjp", "dW_"),
-    "a_l": (replace(BASE, name="mlp-dW-a_l", mlp_vjp=_mutant_vjp("a_l")), "mlp.vjp", "dW_"),
-    "last_activated": (replace(BASE, name="mlp-last-activated", mlp=_last_activated), "mlp.forward",
+    "no_dphi": (replace(BASE, name="mlp-no-dphi", mlp_vjp=FF.mlp_vjp_bug("no_dphi")), "mlp.vjp", "dW_"),
+    "phi_not_dphi": (replace(BASE, name="mlp-phi-not-dphi", mlp_vjp=FF.mlp_vjp_bug("phi_not_dphi")), "mlp.vjp", "dW_"),
+    "transposed": (replace(BASE, name="mlp-dW-transposed", mlp_vjp=FF.mlp_vjp_bug("transposed")), "mlp.vjp", "dW_"),
+    "a_l": (replace(BASE, name="mlp-dW-a_l", mlp_vjp=FF.mlp_vjp_bug("a_l")), "mlp.vjp", "dW_"),
+    "last_activated": (replace(BASE, name="mlp-last-activated", mlp=FF.mlp_last_activated), "mlp.forward",
                        "applied to the last layer's output"),
 }
 

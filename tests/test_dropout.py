@@ -26,6 +26,8 @@ from dlproof.properties.assertions import PropertyFailure, TargetRaised
 from dlproof.properties.registry import all_properties
 from dlproof.target import Target
 
+import mutants_ff as FF
+
 STATUS = {
     "dropout.inverted.rule": "definition",
     "dropout.inverted.mean": "proved",
@@ -298,44 +300,24 @@ def test_adapters_pass_every_property(dtype, functional):
 BASE = numpy_target("float64")
 
 
-def _scaled(factor):
-    """y = m x * factor(q, p) instead of m x / q (from the correct y = m x / q)."""
-    def fwd(x, p, training, seed):
-        y = N.dropout(x, p, training, seed)
-        return np.asarray(y * (1 - p) * factor(1 - p, p), dtype=x.dtype) if training else y
-    return fwd
-
-
-def _swapped(x, p, training, seed):
-    if not training:
-        return x.copy()
-    m = np.random.default_rng(seed).random(x.shape) < p  # drops with probability q
-    return np.asarray(m * x / (1 - p), dtype=x.dtype)
-
-
-def _global_rng(x, p, training, seed):
-    np.random.seed(seed)  # the bug: reseeds the caller's global NumPy RNG
-    return N.dropout(x, p, training, seed)
-
-
 MUTANTS = {
     # name: (replacements, properties that must catch it, a phrase of the message)
-    "scale_by_p": (dict(dropout=_scaled(lambda q, p: p)), ("dropout.values", "dropout.mean", "dropout.variance"),
+    "scale_by_p": (dict(dropout=FF.dropout_scaled(lambda q, p: p)), ("dropout.values", "dropout.mean", "dropout.variance"),
                    "= p"),
-    "scale_by_q": (dict(dropout=_scaled(lambda q, p: q)), ("dropout.values", "dropout.mean", "dropout.variance"),
+    "scale_by_q": (dict(dropout=FF.dropout_scaled(lambda q, p: q)), ("dropout.values", "dropout.mean", "dropout.variance"),
                    "= q = 1 - p"),
-    "no_scaling": (dict(dropout=_scaled(lambda q, p: 1.0)), ("dropout.values", "dropout.mean", "dropout.variance"),
+    "no_scaling": (dict(dropout=FF.dropout_scaled(lambda q, p: 1.0)), ("dropout.values", "dropout.mean", "dropout.variance"),
                    "1 (no scaling)"),
-    "drop_with_q": (dict(dropout=_swapped), ("dropout.keep_rate", "dropout.mean"), ""),
-    "dropout_at_inference": (dict(dropout=lambda x, p, training, seed: N.dropout(x, p, True, seed)),
+    "drop_with_q": (dict(dropout=FF.dropout_keep_with_p), ("dropout.keep_rate", "dropout.mean"), ""),
+    "dropout_at_inference": (dict(dropout=FF.dropout_at_inference),
                              ("dropout.inference.identity",), "inference is the identity"),
-    "vjp_other_seed": (dict(dropout_vjp=lambda x, p, seed, dy: N.dropout_vjp(x, p, seed + 1, dy)),
+    "vjp_other_seed": (dict(dropout_vjp=FF.dropout_vjp_other_seed),
                        ("dropout.vjp",), "a different mask"),
-    "vjp_without_1_over_q": (dict(dropout_vjp=lambda x, p, seed, dy: N.dropout_vjp(x, p, seed, dy) * (1 - p)),
+    "vjp_without_1_over_q": (dict(dropout_vjp=FF.dropout_vjp_without_1_over_q),
                              ("dropout.vjp",), "should be r = 1/q"),
-    "seed_ignored": (dict(dropout=lambda x, p, training, seed: N.dropout(x, p, training, 0)),
+    "seed_ignored": (dict(dropout=FF.dropout_seed_ignored),
                      ("dropout.seed.deterministic",), "the seed looks ignored"),
-    "global_rng": (dict(dropout=_global_rng), ("dropout.seed.deterministic",), "global RNG state"),
+    "global_rng": (dict(dropout=FF.dropout_global_rng), ("dropout.seed.deterministic",), "global RNG state"),
 }
 
 

@@ -22,6 +22,8 @@ from dlproof.properties.assertions import PropertyFailure, TargetRaised
 from dlproof.properties.registry import all_properties
 from dlproof.target import Target
 
+import mutants_ff as FF
+
 torch = pytest.importorskip("torch")
 from dlproof.impl.adapters import torch_nn_mlp as AD  # noqa: E402
 from dlproof.impl.torch_ref import residual as TR  # noqa: E402
@@ -200,26 +202,8 @@ def test_properties_pass(spec, tmp_path):
         assert row["verdict"] == "pass", row
 
 
-def _no_skip_forward(x, blocks, activation):
-    phi = {"tanh": np.tanh, "sigmoid": lambda z: 0.5 * (1 + np.tanh(0.5 * z)), "relu": lambda z: np.maximum(z, 0)}
-    for W1, b1, W2, b2 in blocks:
-        x = phi[activation](x @ W1.T + b1) @ W2.T + b2
-    return x
-
-
-def _no_skip_vjp(x, blocks, activation, dy):
-    """The backward of the block without its identity term: g <- dz @ W1 (the '+ g' dropped)."""
-    xs, zs, hs = NR._forward(x, blocks, activation, x.dtype)
-    out = NR.residual_vjp(x, blocks, activation, dy)
-    g = dy.copy()
-    for l in range(len(blocks), 0, -1):
-        W1, _, W2, _ = blocks[l - 1]
-        g = (NR.dphi(activation, zs[l - 1], hs[l - 1]) * (g @ W2)) @ W1
-    return {"x": g, "blocks": out["blocks"]}
-
-
 BASE = TARGETS["numpy"]
-NO_SKIP = replace(BASE, name="resnet-no-identity", residual=_no_skip_forward, residual_vjp=_no_skip_vjp)
+NO_SKIP = replace(BASE, name="resnet-no-identity", residual=FF.residual_no_skip, residual_vjp=FF.residual_no_skip_vjp)
 
 
 @pytest.mark.parametrize("pid, hint", [("resnet.forward", "identity term of each residual block looks missing"),

@@ -595,6 +595,15 @@ def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:
                   conventions=conventions(nonlinearity), param_count=param_count, **caps, **feedforward(dtype))
 
 
+def functional_target(dtype: str = "float32") -> Target:
+    """torch.nn.functional.dropout (dropout, dropout_vjp) on its own: the function rather than the nn.Dropout module."""
+    from .torch_nn_dropout import capabilities as dropout_capabilities
+
+    dtype = _dtype("functional_target", dtype)
+    return Target(name=f"torch.nn.functional.dropout (torch {torch_version()}, {dtype})", dtype=dtype,
+                  **dropout_capabilities(dtype, functional=True))
+
+
 def relu_target(dtype: str = "float32") -> Target:
     """torch.nn.RNNCell / RNN / bidirectional RNN with nonlinearity='relu' (relu'(0) = 0): the RNN capabilities
     and param_count only (the LSTM, GRU and clipping ones do not depend on it)."""

@@ -1,0 +1,193 @@
+"""Properties of batch normalization (capabilities batchnorm, batchnorm_vjp), each from a bn.* derivation.
+
+Expected values come from the float64 oracle (derivations/oracle_bn.py: the VJP through the explicit Jacobian
+of bn.jacobian.xhat, a route the references do not take); tolerances from properties/tolerances_bn.py. The
+running-variance convention is declared (``bn_running_var``: "unbiased", torch's default, or "biased"); a
+target matching the other one is told to declare it, never absorbed into a tolerance.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dlproof.derivations import oracle_bn as oracle
+
+from . import tolerances as tol
+from . import tolerances_bn as tbn
+from .assertions import call
+from .registry import prop
+from .strategies_bn import bn_problems
+
+OTHER = {"unbiased": "biased", "biased": "unbiased"}
+
+
+def _strategy(target):
+    return bn_problems(dtype=target.dtype)
+
+
+def _args(P, training):
+    return (P["x"], P["gamma"], P["beta"], P["running_mean"], P["running_var"], training, P["momentum"], P["eps"])
+
+
+def _bn(target, chk, P, training, x=None):
+    args = _args(P, training)
+    if x is not None:
+        args = (x,) + args[1:]
+    out = call(target, "batchnorm", *args)
+    chk.holds("batchnorm(x, gamma, beta, running_mean, running_var, training, momentum, eps)",
+              isinstance(out, (tuple, list)) and len(out) == 3,
+              f"returned {type(out).__name__}, but should be a tuple (y, running_mean', running_var')")
+    N, C = args[0].shape
+    y, rm, rv = out
+    return (chk.array("y", y, (N, C)), chk.array("running_mean'", rm, (C,)), chk.array("running_var'", rv, (C,)))
+
+
+def _within(a, e, t) -> bool:
+    return bool(np.all(np.abs(np.asarray(a, np.float64) - e) <= t))
+
+
+def _alt_forward(P, how):
+    """y of a known wrong forward (for the failure message): the unbiased variance, or eps outside the sqrt."""
+    x, g, b = (np.asarray(P[k], np.float64) for k in ("x", "gamma", "beta"))
+    mu, var = oracle.stats(x)
+    N = x.shape[0]
+    if how == "unbiased":
+        return g * (x - mu) / np.sqrt(var * N / (N - 1) + P["eps"]) + b
+    return g * (x - mu) / (np.sqrt(var) + P["eps"]) + b
+
+
+@prop("bn.forward.train", title="training-mode batch norm: y = gamma (x - mu)/sqrt(var + eps) + beta, biased batch variance",
+      capabilities=("batchnorm",), derivations=("bn.forward.train", "bn.forward.zero_mean_unit_var"), strategy=_strategy)
+def forward_train(target, P, chk):
+    y, _, _ = _bn(target, chk, P, True)
+    expected = oracle.forward_train(P["x"], P["gamma"], P["beta"], P["eps"])
+    t_y, _, _ = tbn.forward_tol(*_args(P, True), tol.precision(target), target.convention("bn_running_var"))
+    if not _within(y, expected, t_y):
+        for how, what in (("unbiased", "normalizes with the unbiased variance N/(N-1) var, but should use the biased "
+                                       "(1/N) batch variance (Ioffe & Szegedy, Algorithm 1; torch, Keras)"),
+                          ("eps_outside", "computes (x - mu)/(sqrt(var) + eps), but should compute (x - mu)/sqrt(var + eps): "
+                                          "eps belongs inside the square root")):
+            if _within(y, _alt_forward(P, how), t_y):
+                chk.fail("y", what)
+    chk.close(f"y (training, eps={P['eps']})", y, expected, t_y)
+
+
+@prop("bn.forward.eval", title="inference-mode batch norm normalizes with the running statistics and returns them unchanged",
+      capabilities=("batchnorm",), derivations=("bn.forward.eval",), strategy=_strategy)
+def forward_eval(target, P, chk):
+    y, rm, rv = _bn(target, chk, P, False)
+    expected = oracle.forward_eval(P["x"], P["gamma"], P["beta"], P["running_mean"], P["running_var"], P["eps"])
+    t_y, _, _ = tbn.forward_tol(*_args(P, False), tol.precision(target))
+    if _within(y, oracle.forward_train(P["x"], P["gamma"], P["beta"], P["eps"]), t_y) and not _within(y, expected, t_y):
+        chk.fail("y (training=False)", "normalizes with the batch statistics, but should use running_mean and "
+                                       "running_var in inference mode")
+    chk.close(f"y (inference, eps={P['eps']})", y, expected, t_y)
+    for name, got, given in (("running_mean'", rm, P["running_mean"]), ("running_var'", rv, P["running_var"])):
+        if not np.array_equal(got, given):
+            j = int(np.argmax(got != given))
+            chk.fail(f"{name} (training=False)", f"entry {j} = {got[j]!r}, but should come back unchanged = {given[j]!r}")
+
+
+@prop("bn.running_stats", title="training updates running = (1 - m) running + m stat, the variance stat per bn_running_var",
+      capabilities=("batchnorm",), derivations=("bn.running_stats", "bn.running_var.unbiased"), strategy=_strategy)
+def running_stats(target, P, chk):
+    conv = target.convention("bn_running_var")
+    _, rm, rv = _bn(target, chk, P, True)
+    x, m = P["x"], P["momentum"]
+    exp_rm, exp_rv = oracle.running_update(x, P["running_mean"], P["running_var"], m, conv)
+    _, t_rm, t_rv = tbn.forward_tol(*_args(P, True), tol.precision(target), conv)
+    if not (_within(rm, exp_rm, t_rm) and _within(rv, exp_rv, t_rv)):
+        alt_rm, alt_rv = oracle.running_update(x, P["running_mean"], P["running_var"], m, OTHER[conv])
+        _, _, t_alt = tbn.forward_tol(*_args(P, True), tol.precision(target), OTHER[conv])
+        if _within(rm, exp_rm, t_rm) and _within(rv, alt_rv, t_alt):
+            chk.fail("running_var'", f"matches bn_running_var={OTHER[conv]!r} ((1 - m) running_var + m "
+                                     f"{'N/(N-1) var' if OTHER[conv] == 'unbiased' else 'var'}), but should match the "
+                                     f"declared bn_running_var={conv!r}: convention mismatch: declare "
+                                     f"bn_running_var={OTHER[conv]!r}")
+        k_rm, k_rv = oracle.running_update(x, P["running_mean"], P["running_var"], 1 - m, conv)
+        if _within(rm, k_rm, t_rm) and _within(rv, k_rv, t_rv):
+            chk.fail("running statistics", f"match m running + (1 - m) stat with m = momentum = {m!r} (Keras' "
+                                           "convention: momentum weighs the OLD value), but should be (1 - m) running "
+                                           "+ m stat (torch's momentum, the protocol's)")
+    chk.close(f"running_mean' (momentum={m})", rm, exp_rm, t_rm)
+    chk.close(f"running_var' (momentum={m}, bn_running_var={conv!r})", rv, exp_rv, t_rv)
+
+
+def _vjp(target, chk, P):
+    x = P["x"]
+    out = call(target, "batchnorm_vjp", x, P["gamma"], P["beta"], P["eps"], P["dy"])
+    chk.holds("batchnorm_vjp(x, gamma, beta, eps, dy)", isinstance(out, dict) and {"x", "gamma", "beta"} <= set(out),
+              f"returned {type(out).__name__}{sorted(out) if isinstance(out, dict) else ''}, but should be a dict with "
+              "keys 'x', 'gamma', 'beta'")
+    N, C = x.shape
+    return (chk.array("dx", out["x"], (N, C)), chk.array("dgamma", out["gamma"], (C,)),
+            chk.array("dbeta", out["beta"], (C,)))
+
+
+def _vjp_tol(target, P):
+    return tbn.vjp_tol(P["x"], P["gamma"], P["eps"], P["dy"], tol.precision(target))
+
+
+@prop("bn.vjp", title="training-mode gradients: dx (three terms), dgamma = sum dy xhat, dbeta = sum dy",
+      capabilities=("batchnorm_vjp",), derivations=("bn.backward.three_term", "bn.backward.gamma_beta", "bn.jacobian.xhat"),
+      strategy=_strategy)
+def vjp(target, P, chk):
+    dx, dg, db = _vjp(target, chk, P)
+    exp = oracle.vjp(P["x"], P["gamma"], P["eps"], P["dy"])
+    t = _vjp_tol(target, P)
+    chk.close("dbeta", db, exp["beta"], t["beta"])
+    chk.close("dgamma", dg, exp["gamma"], t["gamma"])
+    chk.close(f"dx (eps={P['eps']})", dx, exp["x"], t["x"])
+
+
+@prop("bn.grad.sum_zero", title="the input gradient sums to zero over the batch, per feature",
+      capabilities=("batchnorm_vjp",), derivations=("bn.grad.orthogonal_ones",), strategy=_strategy)
+def sum_zero(target, P, chk):
+    dx, _, _ = _vjp(target, chk, P)
+    t = _vjp_tol(target, P)["x"]
+    s = np.asarray(dx, np.float64).sum(axis=0)
+    chk.close("sum_i dx[i, :] (per feature)", s.astype(target.dtype), np.zeros_like(s), tbn.column_sum_tol(dx, t))
+
+
+@prop("bn.grad.xhat_residual", title="dx . xhat = gamma/s (sum dy xhat) eps/(var + eps) per feature (not 0 for eps > 0)",
+      capabilities=("batchnorm_vjp",), derivations=("bn.grad.xhat_residual", "bn.grad.orthogonal_xhat.refuted"),
+      strategy=_strategy)
+def xhat_residual(target, P, chk):
+    dx, _, _ = _vjp(target, chk, P)
+    t = _vjp_tol(target, P)["x"]
+    xh = oracle.xhat(P["x"], P["eps"])[0]
+    got = (np.asarray(dx, np.float64) * xh).sum(axis=0)
+    expected = oracle.xhat_residual(P["x"], P["gamma"], P["eps"], P["dy"])
+    err = tbn.residual_float64_err(P["x"], P["gamma"], P["eps"], P["dy"], expected)
+    tol_dot = tbn.dot_tol(dx, t, xh, tbn.xhat_float64_err(P["x"], P["eps"]), err)
+    ok = np.abs(got - expected) <= tol_dot
+    if not np.all(ok):
+        j = int(np.argmax(~ok))
+        chk.fail(f"sum_i dx[i, {j}] xhat[i, {j}]", f"= {got[j]!r}, but should be the derived residual "
+                                                   f"gamma/s (sum dy xhat) eps/(var + eps) = {expected[j]!r} within "
+                                                   f"{tol_dot[j]:.3g} (eps={P['eps']})")
+    chk.worst = max(chk.worst, float(np.max(np.abs(got - expected) / np.maximum(tol_dot, np.finfo(float).tiny))))
+
+
+@prop("bn.scale_invariance", title="BN(a z) differs from BN(z) by at most the derived eps/var bound (plus rounding)",
+      capabilities=("batchnorm",), derivations=("bn.scale_invariance",), strategy=_strategy)
+def scale_invariance(target, P, chk):
+    a = P["a"]
+    z = P["x"]
+    az = (z * z.dtype.type(a)).astype(z.dtype)  # a is a power of two: exact
+    y1, _, _ = _bn(target, chk, P, True)
+    ya, _, _ = _bn(target, chk, P, True, x=az)
+    prec, conv = tol.precision(target), target.convention("bn_running_var")
+    t1, _, _ = tbn.forward_tol(*_args(P, True), prec, conv)
+    ta, _, _ = tbn.forward_tol(az, *_args(P, True)[1:], prec, conv)
+    bound = oracle.scale_gap_bound(z, P["gamma"], P["eps"], a) * (1 + 1e-12)
+    gap = np.abs(np.asarray(ya, np.float64) - np.asarray(y1, np.float64))
+    allowed = bound + t1 + ta
+    ok = gap <= allowed
+    if not np.all(ok):
+        i = tuple(int(v) for v in np.argwhere(~ok)[0])
+        chk.fail(f"|BN(a z) - BN(z)|{i} (a={a}, eps={P['eps']})",
+                 f"= {gap[i]:.6g}, but should be <= |gamma| |z - mu|/sigma * eps |1 - 1/a^2| / (2 sigma^2) = "
+                 f"{bound[i]:.6g} plus rounding {t1[i] + ta[i]:.3g}")
+    # the share of the rounding allowance used beyond the proved bound (<= 1 passes)
+    used = np.maximum(gap - bound, 0.0) / np.maximum(t1 + ta, np.finfo(float).tiny)
+    chk.worst = max(chk.worst, float(np.max(used, initial=0.0)))

@@ -1,0 +1,297 @@
+"""Batch normalization end to end: derivations (bn.*), the float64 oracle, the NumPy / torch references, the
+torch.nn.BatchNorm1d adapter, the properties, and the mutants they must catch."""
+from dataclasses import replace
+from functools import partial
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from dlproof.derivations import oracle_bn as oracle
+from dlproof.derivations import registry
+from dlproof.impl.numpy_ref import batchnorm as NB
+from dlproof.properties import harness, results
+from dlproof.properties.assertions import PropertyFailure, TargetRaised
+from dlproof.properties.registry import all_properties
+from dlproof.target import Target
+
+import mutants_ff as FF
+
+torch = pytest.importorskip("torch")
+from dlproof.impl.adapters import torch_nn_batchnorm as AB  # noqa: E402
+from dlproof.impl.torch_ref import batchnorm as TB  # noqa: E402
+
+EXPECTED_STATUS = {
+    "bn.forward.train": "definition", "bn.forward.eval": "definition", "bn.running_stats": "definition",
+    "bn.running_var.unbiased": "proved", "bn.jacobian.xhat": "proved", "bn.backward.three_term": "proved",
+    "bn.backward.gamma_beta": "proved", "bn.forward.zero_mean_unit_var": "proved", "bn.grad.orthogonal_ones": "proved",
+    "bn.grad.xhat_residual": "proved", "bn.grad.orthogonal_xhat.refuted": "refuted", "bn.scale_invariance": "proved",
+}
+PROPS = ("bn.forward.train", "bn.forward.eval", "bn.running_stats", "bn.vjp", "bn.grad.sum_zero",
+         "bn.grad.xhat_residual", "bn.scale_invariance")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_rows():
+    saved = list(results.ROWS)
+    yield
+    results.ROWS[:] = saved
+
+
+# ---------------------------------------------------------------- derivations
+
+@pytest.fixture(scope="module")
+def bn_records():
+    registry.load_modules()
+    return {sid: registry.run_spec(registry._SPECS[sid]) for sid in EXPECTED_STATUS}
+
+
+def test_every_bn_id_is_registered_and_has_its_status(bn_records):
+    registry.load_modules()
+    assert {s for s in registry._SPECS if s.startswith("bn.")} == set(EXPECTED_STATUS)
+    for sid, want in EXPECTED_STATUS.items():
+        rec = bn_records[sid]
+        assert rec["status"] == want, (sid, rec["obligations"])
+        assert {o["status"] for o in rec["obligations"]} == {"proved"}, (sid, rec["obligations"])
+        assert rec["steps"] and rec["citation"]["primary"] and "05-Batch-Normalization.md" in rec["citation"]["seed"]
+
+
+def test_refutation_carries_its_exact_counterexample(bn_records):
+    cex = bn_records["bn.grad.orthogonal_xhat.refuted"]["counterexample"]
+    assert cex["point"]["eps"] == "3" and "-3/16" in cex["value"]
+
+
+def test_the_three_term_check_discriminates():
+    """The same exact check refutes the formula without its xhat sum(dy xhat) term (the mutant's)."""
+    from dlproof.derivations import batchnorm as D
+    from dlproof.derivations.prove import prove_zero
+
+    c = D.column(2)
+    wrong = D.gamma / (2 * c.s) * (2 * c.dy[0] - sum(c.dy))
+    assert prove_zero(sp.diff(c.L, c.x[0]) - wrong, use_simplify=False).status == "refuted"
+
+
+# ---------------------------------------------------------------- references vs oracle vs finite differences
+
+def _problem(seed=0, N=5, C=3, eps=1e-3):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C)) * [0.1, 3.0, 1.0][:C] + [10.0, -1.0, 0.0][:C]
+    x[:, 0] = 10.0 + np.sqrt(eps) * rng.standard_normal(N)  # var comparable to eps
+    return dict(x=x, gamma=rng.standard_normal(C), beta=rng.standard_normal(C), rm=rng.standard_normal(C),
+                rv=rng.random(C) + 0.1, dy=rng.standard_normal((N, C)), eps=eps)
+
+
+def _fd_vjp(p, h=1e-6):
+    """Central differences of L = <dy, y> through the oracle's forward (float64)."""
+    def L(x, gamma, beta):
+        return float(np.sum(p["dy"] * oracle.forward_train(x, gamma, beta, p["eps"])))
+
+    out = {}
+    for name in ("x", "gamma", "beta"):
+        base = {"x": p["x"], "gamma": p["gamma"], "beta": p["beta"]}
+        arr = base[name]
+        g = np.zeros_like(arr)
+        for idx in np.ndindex(arr.shape):
+            plus, minus = arr.copy(), arr.copy()
+            plus[idx] += h
+            minus[idx] -= h
+            g[idx] = (L(**{**base, name: plus}) - L(**{**base, name: minus})) / (2 * h)
+        out[name] = g
+    return out
+
+
+def _adapter64(fn):
+    return partial(fn, dtype="float64")
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch", "torch.nn"])
+def test_forward_matches_oracle(impl):
+    fwd = {"numpy": NB.batchnorm, "torch": TB.batchnorm, "torch.nn": _adapter64(AB.batchnorm)}[impl]
+    p = _problem()
+    for training in (True, False):
+        got = fwd(p["x"], p["gamma"], p["beta"], p["rm"], p["rv"], training, 0.3, p["eps"])
+        want = oracle.batchnorm(p["x"], p["gamma"], p["beta"], p["rm"], p["rv"], training, 0.3, p["eps"])
+        for g, w in zip(got, want):
+            assert g.dtype == np.float64
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch", "torch.nn"])
+def test_vjp_matches_oracle_and_finite_differences(impl):
+    vjp = {"numpy": NB.batchnorm_vjp, "torch": TB.batchnorm_vjp, "torch.nn": _adapter64(AB.batchnorm_vjp)}[impl]
+    p = _problem(1)
+    got = vjp(p["x"], p["gamma"], p["beta"], p["eps"], p["dy"])
+    want = oracle.vjp(p["x"], p["gamma"], p["eps"], p["dy"])
+    fd = _fd_vjp(p)
+    for k in ("x", "gamma", "beta"):
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(want[k], fd[k], rtol=1e-5, atol=1e-5)
+
+
+def test_oracle_jacobian_is_the_derivative_of_xhat():
+    p = _problem(2, N=4, C=2)
+    J = oracle.jacobian_xhat(p["x"], p["eps"])
+    h = 1e-6
+    for j in range(4):
+        plus, minus = p["x"].copy(), p["x"].copy()
+        plus[j] += h
+        minus[j] -= h
+        col = (oracle.xhat(plus, p["eps"])[0] - oracle.xhat(minus, p["eps"])[0]) / (2 * h)  # (N, C): d xhat_i / d x_j
+        np.testing.assert_allclose(J[:, :, j].T, col, rtol=1e-5, atol=1e-5)
+
+
+def test_running_update_conventions_and_eval_returns_copies():
+    p = _problem(3)
+    N = p["x"].shape[0]
+    mu, var = p["x"].mean(0), p["x"].var(0)
+    rm, rv = oracle.running_update(p["x"], p["rm"], p["rv"], 0.25, "unbiased")
+    np.testing.assert_allclose(rv, 0.75 * p["rv"] + 0.25 * var * N / (N - 1), rtol=1e-14)
+    np.testing.assert_allclose(oracle.running_update(p["x"], p["rm"], p["rv"], 0.25, "biased")[1],
+                               0.75 * p["rv"] + 0.25 * var, rtol=1e-14)
+    np.testing.assert_allclose(rm, 0.75 * p["rm"] + 0.25 * mu, rtol=1e-14)
+    for fwd in (NB.batchnorm, TB.batchnorm, _adapter64(AB.batchnorm)):
+        x0, rm0 = p["x"].copy(), p["rm"].copy()
+        _, rm_out, rv_out = fwd(p["x"], p["gamma"], p["beta"], p["rm"], p["rv"], False, 0.5, p["eps"])
+        assert np.array_equal(rm_out, p["rm"]) and np.array_equal(rv_out, p["rv"])
+        rm_out[:] = 7.0  # a copy: writing to it leaves the caller's array alone
+        assert np.array_equal(p["rm"], rm0) and np.array_equal(p["x"], x0)
+
+
+def test_float32_in_float32_out():
+    p = _problem(4)
+    args = [p[k].astype(np.float32) for k in ("x", "gamma", "beta", "rm", "rv")]
+    for fwd in (NB.batchnorm, TB.batchnorm, partial(AB.batchnorm, dtype="float32")):
+        assert all(a.dtype == np.float32 for a in fwd(*args, True, 0.1, 1e-5))
+    g = NB.batchnorm_vjp(args[0], args[1], args[2], 1e-5, p["dy"].astype(np.float32))
+    assert all(v.dtype == np.float32 for v in g.values())
+
+
+# ---------------------------------------------------------------- validation
+
+_GOOD = _problem(5, N=3, C=2)
+_FWD_ARGS = ("x", "gamma", "beta", "running_mean", "running_var", "training", "momentum", "eps")
+
+
+def _fwd_call(**over):
+    p = _GOOD
+    kw = dict(x=p["x"], gamma=p["gamma"], beta=p["beta"], running_mean=p["rm"], running_var=p["rv"], training=True,
+              momentum=0.1, eps=1e-5)
+    kw.update(over)
+    return tuple(kw[k] for k in _FWD_ARGS)
+
+
+BAD_FORWARD = [
+    (dict(x=np.ones(3)), ValueError, "'x'"),
+    (dict(x=np.ones((3, 2), dtype=np.int64)), ValueError, "floating dtype"),
+    (dict(gamma=np.ones(3)), ValueError, "'gamma'"),
+    (dict(beta=np.ones((2, 1))), ValueError, "'beta'"),
+    (dict(running_var=np.array([1.0, -0.5])), ValueError, "'running_var' should be >= 0"),
+    (dict(x=np.array([[1.0, np.nan], [2.0, 3.0], [0.0, 1.0]])), ValueError, "'x' should be finite"),
+    (dict(running_mean=np.array([np.inf, 0.0])), ValueError, "'running_mean' should be finite"),
+    (dict(x=np.ones((1, 2))), ValueError, "N >= 2"),
+    (dict(eps=0.0), ValueError, "'eps' should be a finite number > 0"),
+    (dict(eps=-1e-5), ValueError, "'eps'"),
+    (dict(eps=float("nan")), ValueError, "'eps'"),
+    (dict(momentum=1.5), ValueError, "'momentum' should be a finite number >= 0 and <= 1"),
+    (dict(momentum=-0.1), ValueError, "'momentum'"),
+    (dict(momentum="0.1"), ValueError, "'momentum'"),
+    (dict(training="yes"), TypeError, "'training' should be a bool"),
+]
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch", "torch.nn"])
+@pytest.mark.parametrize("over,exc,msg", BAD_FORWARD, ids=[f"bad{i}" for i in range(len(BAD_FORWARD))])
+def test_forward_rejects_bad_input(impl, over, exc, msg):
+    fwd = {"numpy": NB.batchnorm, "torch": TB.batchnorm, "torch.nn": _adapter64(AB.batchnorm)}[impl]
+    with pytest.raises(exc, match="batchnorm: .*" + msg.replace("(", r"\(").replace(")", r"\)")):
+        fwd(*_fwd_call(**over))
+
+
+def test_eval_mode_accepts_one_row():
+    y, _, _ = NB.batchnorm(*_fwd_call(x=np.ones((1, 2)), training=False))
+    np.testing.assert_allclose(y, oracle.forward_eval(np.ones((1, 2)), _GOOD["gamma"], _GOOD["beta"], _GOOD["rm"],
+                                                      _GOOD["rv"], 1e-5))
+
+
+BAD_VJP = [
+    (dict(dy=np.ones((2, 2))), "'dy' should have shape"),
+    (dict(x=np.ones((1, 2)), dy=np.ones((1, 2))), "N >= 2"),
+    (dict(eps=0), "'eps'"),
+    (dict(dy=np.full((3, 2), np.nan)), "'dy' should be finite"),
+    (dict(gamma=np.ones(5)), "'gamma'"),
+]
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch", "torch.nn"])
+@pytest.mark.parametrize("over,msg", BAD_VJP, ids=[f"bad{i}" for i in range(len(BAD_VJP))])
+def test_vjp_rejects_bad_input(impl, over, msg):
+    vjp = {"numpy": NB.batchnorm_vjp, "torch": TB.batchnorm_vjp, "torch.nn": _adapter64(AB.batchnorm_vjp)}[impl]
+    kw = dict(x=_GOOD["x"], gamma=_GOOD["gamma"], beta=_GOOD["beta"], eps=1e-5, dy=_GOOD["dy"])
+    kw.update(over)
+    with pytest.raises(ValueError, match="batchnorm_vjp: .*" + msg):
+        vjp(kw["x"], kw["gamma"], kw["beta"], kw["eps"], kw["dy"])
+
+
+def test_adapter_rejects_unknown_dtype():
+    with pytest.raises(ValueError, match="dtype should be one of"):
+        AB.batchnorm(*_fwd_call(), dtype="float16")
+
+
+# ---------------------------------------------------------------- the properties on the torch.nn adapter
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adapter_passes_every_bn_property(dtype):
+    target = AB.target(dtype)
+    assert target.convention("bn_running_var") == "unbiased"
+    props = all_properties()
+    for pid in PROPS:
+        row = harness.run(props[pid], target, f"torch_nn_batchnorm:{dtype}", profile="ci")
+        assert row["verdict"] == "pass" and row["examples"] > 0, row
+
+
+# ---------------------------------------------------------------- mutants
+
+BASE = Target(name="numpy batchnorm", dtype="float64", batchnorm=NB.batchnorm, batchnorm_vjp=NB.batchnorm_vjp)
+MUTANTS = {
+    "unbiased_forward": (replace(BASE, name="mutant: unbiased variance in the forward",
+                                 batchnorm=FF.bn_forward_bug("unbiased_forward")), "bn.forward.train",
+                         "normalizes with the unbiased variance"),
+    "biased_running_var": (replace(BASE, name="mutant: biased running_var declared unbiased",
+                                   batchnorm=FF.bn_forward_bug("biased_running_var")), "bn.running_stats",
+                           "convention mismatch: declare bn_running_var='biased'"),
+    "keras_momentum": (replace(BASE, name="mutant: Keras momentum", batchnorm=FF.bn_keras_momentum), "bn.running_stats",
+                       "Keras' convention"),
+    "vjp_missing_term": (replace(BASE, name="mutant: backward without xhat sum(dy xhat)",
+                                 batchnorm_vjp=FF.bn_vjp_missing_term), "bn.vjp", "dx"),
+    "vjp_missing_term_residual": (replace(BASE, name="mutant: backward without xhat sum(dy xhat)",
+                                          batchnorm_vjp=FF.bn_vjp_missing_term), "bn.grad.xhat_residual", "derived residual"),
+    "eps_outside_sqrt": (replace(BASE, name="mutant: eps outside the sqrt", batchnorm=FF.bn_forward_bug("eps_outside_sqrt")),
+                         "bn.forward.train", "eps belongs inside the square root"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_is_caught(name):
+    target, pid, hint = MUTANTS[name]
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()[pid], target, f"mutant:{name}", profile="ci")
+    msg = str(info.value)
+    assert target.name in msg and pid in msg and "but should" in msg and hint in msg, msg
+    assert results.ROWS[-1]["verdict"] == "fail"
+
+
+def test_declared_biased_running_var_passes():
+    """The same biased running variance, declared, is conformant (a convention, not a bug)."""
+    target = replace(BASE, name="numpy batchnorm, biased running_var", conventions={"bn_running_var": "biased"},
+                     batchnorm=FF.bn_forward_bug("biased_running_var"))
+    row = harness.run(all_properties()["bn.running_stats"], target, "biased", profile="ci")
+    assert row["verdict"] == "pass"
+
+
+def test_a_raising_target_is_an_error_not_a_pass():
+    def boom(*a):
+        raise RuntimeError("no")
+
+    target = replace(BASE, name="raises", batchnorm=boom)
+    with pytest.raises(TargetRaised):
+        harness.run(all_properties()["bn.forward.eval"], target, "raises", profile="ci")
