@@ -309,7 +309,7 @@ CLAIMS: tuple[Claim, ...] = (
           "identity path keeps the gradient from vanishing needs a condition the source leaves out: with "
           "$\\|J_l\\|_2 \\le \\delta_l < 1$, $\\sigma_{\\min}(\\prod_l (I + J_l)) \\ge \\prod_l (1 - \\delta_l)"
           " \\ge 1 - \\sum_l \\delta_l$. Without it the claim fails: a tanh block with $W_2 = -W_1^{-1}$ has "
-          "$I + J_F = 0$ at $x = 0$, and the gradient is exactly 0 after one block (the exact counterexample).",
+          "$I + J_F = 0$ at $x = 0$ when $b_1 = 0$, and the gradient is exactly 0 after one block (the exact counterexample).",
           proves=("resnet.block.jacobian", "resnet.chain.product", "resnet.chain.expansion",
                   "resnet.no_vanishing.condition"),
           context=("resnet.no_vanishing.counterexample",),

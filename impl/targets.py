@@ -61,24 +61,12 @@ def _capabilities(mods, clip, activation: str, gru: str) -> dict:
     }
 
 
-#: feed-forward capabilities -> (module of numpy_ref / torch_ref, function name)
-FEEDFORWARD = {
-    "mlp": ("mlp", "mlp_forward"), "mlp_vjp": ("mlp", "mlp_vjp"),
-    "residual": ("residual", "residual_forward"), "residual_vjp": ("residual", "residual_vjp"),
-    "batchnorm": ("batchnorm", "batchnorm"), "batchnorm_vjp": ("batchnorm", "batchnorm_vjp"),
-    "dropout": ("dropout", "dropout"), "dropout_vjp": ("dropout", "dropout_vjp"),
-}
-
-
-def _feedforward(package: str) -> dict:
-    """The MLP, residual, batch-norm and dropout capabilities of ``package`` (numpy_ref or torch_ref)."""
-    import importlib
-
-    out = {}
-    for cap, (module, fn) in FEEDFORWARD.items():
-        mod = importlib.import_module(f"{__package__}.{package}.{module}")
-        out[cap] = getattr(mod, fn, None)
-    return out
+def _feedforward(mlp, residual, batchnorm, dropout) -> dict:
+    """The MLP, residual, batch-norm and dropout capabilities of one reference (numpy_ref or torch_ref)."""
+    return {"mlp": mlp.mlp_forward, "mlp_vjp": mlp.mlp_vjp,
+            "residual": residual.residual_forward, "residual_vjp": residual.residual_vjp,
+            "batchnorm": batchnorm.batchnorm, "batchnorm_vjp": batchnorm.batchnorm_vjp,
+            "dropout": dropout.dropout, "dropout_vjp": dropout.dropout_vjp}
 
 
 def _suffix(activation: str, gru: str) -> str:
@@ -94,7 +82,7 @@ def _conventions(activation: str, gru: str) -> dict:
 
 def numpy_target(dtype: str = "float64", activation: str = "tanh", gru: str = "reset_after") -> Target:
     """The hand-written NumPy reference (BPTT by hand); ``gru`` picks the GRU variant of the gru capabilities."""
-    from .numpy_ref import bidirectional, clipping, gru as gru_mod, lstm, rnn
+    from .numpy_ref import batchnorm, bidirectional, clipping, dropout, gru as gru_mod, lstm, mlp, residual, rnn
 
     conventions = _conventions(activation, gru)
     return Target(
@@ -102,7 +90,7 @@ def numpy_target(dtype: str = "float64", activation: str = "tanh", gru: str = "r
         dtype=dtype,
         conventions=conventions,
         **_capabilities((rnn, lstm, gru_mod, bidirectional), clipping, activation, gru),
-        **_feedforward("numpy_ref"),
+        **_feedforward(mlp, residual, batchnorm, dropout),
     )
 
 
@@ -126,7 +114,7 @@ def numpy_gru_reset_before_target(dtype: str = "float64") -> Target:
 
 def torch_target(dtype: str = "float64", activation: str = "tanh", gru: str = "reset_after") -> Target:
     """Torch ops forward, torch.autograd gradients; needs torch (ImportError with install hint otherwise)."""
-    from .torch_ref import bidirectional, clipping, gru as gru_mod, lstm, rnn
+    from .torch_ref import batchnorm, bidirectional, clipping, dropout, gru as gru_mod, lstm, mlp, residual, rnn
     from .torch_ref._torch import torch
 
     conventions = _conventions(activation, gru)
@@ -136,7 +124,7 @@ def torch_target(dtype: str = "float64", activation: str = "tanh", gru: str = "r
         dtype=dtype,
         conventions=conventions,
         **_capabilities((rnn, lstm, gru_mod, bidirectional), clipping, activation, gru),
-        **_feedforward("torch_ref"),
+        **_feedforward(mlp, residual, batchnorm, dropout),
     )
 
 

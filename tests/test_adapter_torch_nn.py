@@ -203,7 +203,8 @@ def test_float32_target_computes_and_returns_float32_without_touching_inputs():
 
 def test_conventions_and_names():
     assert tn.target().conventions == {"rnn_activation": "tanh", "gru": "reset_after", "bias": "two",
-                                       "clip_eps": 1e-6, "clip_scope": "global", "clip_norm_scaling": "unscaled"}
+                                       "clip_eps": 1e-6, "clip_scope": "global", "clip_norm_scaling": "unscaled",
+                                       "bn_running_var": "unbiased"}
     relu = tn.relu_target(dtype="float64")
     assert relu.convention("rnn_activation") == "relu" and relu.name.endswith("float64, relu)")
     assert set(relu.capabilities) == {"rnn_cell", "rnn", "rnn_vjp", "rnn_bi", "param_count"}

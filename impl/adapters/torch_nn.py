@@ -558,26 +558,17 @@ def _dtype(fn: str, dtype) -> str:
     return dtype
 
 
-#: feed-forward capabilities -> (adapter module, function): real torch.nn.Linear / activation modules,
-#: BatchNorm1d and Dropout, one module per concept
-FEEDFORWARD = {
-    "mlp": ("torch_nn_mlp", "mlp"), "mlp_vjp": ("torch_nn_mlp", "mlp_vjp"),
-    "residual": ("torch_nn_mlp", "residual"), "residual_vjp": ("torch_nn_mlp", "residual_vjp"),
-    "batchnorm": ("torch_nn_batchnorm", "batchnorm"), "batchnorm_vjp": ("torch_nn_batchnorm", "batchnorm_vjp"),
-    "dropout": ("torch_nn_dropout", "dropout"), "dropout_vjp": ("torch_nn_dropout", "dropout_vjp"),
-}
-
-
 def feedforward(dtype: str) -> dict:
-    """The feed-forward capabilities of the torch.nn target, bound to ``dtype``."""
-    import importlib
+    """The feed-forward capabilities of the torch.nn target, bound to ``dtype``: nn.Linear + activation stacks
+    (MLP, residual blocks), nn.BatchNorm1d and nn.Dropout, one adapter module per concept."""
     from functools import partial
 
-    out = {}
-    for cap, (module, fn) in FEEDFORWARD.items():
-        f = getattr(importlib.import_module(f"{__package__}.{module}"), fn, None)
-        out[cap] = partial(f, dtype=dtype) if f is not None else None
-    return out
+    from . import torch_nn_batchnorm as bn, torch_nn_dropout as do, torch_nn_mlp as ff
+
+    fns = {"mlp": ff.mlp, "mlp_vjp": ff.mlp_vjp, "residual": ff.residual, "residual_vjp": ff.residual_vjp,
+           "batchnorm": bn.batchnorm, "batchnorm_vjp": bn.batchnorm_vjp, "dropout": do.dropout,
+           "dropout_vjp": do.dropout_vjp}
+    return {cap: partial(f, dtype=dtype) for cap, f in fns.items()}
 
 
 def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:

@@ -56,7 +56,15 @@ def _numpy(t, npdt):
 
 @contextmanager
 def _seeded(torch, seed):
-    """The caller's CPU RNG state saved, the CPU generator seeded with ``seed``, the state restored after."""
+    """The caller's RNG state saved, the generator of the current default device seeded with ``seed`` (the CPU
+    one, or under ``torch.device("cuda")`` that CUDA device's: impl/adapters/torch_device.py), restored after."""
+    device = torch.get_default_device()
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        with torch.random.fork_rng(devices=[index], device_type="cuda"):
+            torch.cuda.manual_seed(seed)
+            yield
+        return
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)
         yield

@@ -20,12 +20,13 @@ SEED_LIMIT = 2 ** 64
 def _mask(shape, p: float, seed: int):
     g = torch.Generator(device="cpu")
     g.manual_seed(seed)
-    return torch.rand(tuple(shape), generator=g, dtype=torch.float64) < (1.0 - p)
+    # drawn on the CPU always (the generator is a CPU one), so the same seed gives the same mask on any device
+    return torch.rand(tuple(shape), generator=g, dtype=torch.float64, device="cpu") < (1.0 - p)
 
 
 def _forward(xt, p: float, seed: int):
     m = _mask(xt.shape, p, seed)
-    return m.to(xt.dtype) * xt / (1.0 - p)
+    return m.to(device=xt.device, dtype=xt.dtype) * xt / (1.0 - p)
 
 
 def dropout(x, p, training, seed):
