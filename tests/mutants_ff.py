@@ -101,6 +101,19 @@ def dropout_seed_ignored(x, p, training, seed):
     return ND.dropout(x, p, training, 0)
 
 
+def _other_stream(seed: int) -> int:
+    return (seed * 2654435761 + 7919) % 2 ** 63
+
+
+def dropout_other_stream(x, p, training, seed):
+    """A correct dropout whose masks come from another RNG stream (seed -> a * seed + c): an equivalent rewrite."""
+    return ND.dropout(x, p, training, _other_stream(seed))
+
+
+def dropout_vjp_other_stream(x, p, seed, dy):
+    return ND.dropout_vjp(x, p, _other_stream(seed), dy)
+
+
 # ---- batch normalization --------------------------------------------------------------------------------
 
 def bn_forward_bug(kind: str):

@@ -442,4 +442,9 @@ EQUIVALENT = {
     "gru_identity_param_map": (param_mutant("gru", Transform(lambda p: p, lambda g: g), "GRU with an identity parameter map"),
                                  "The identity map: the model and its gradients are the reference's; a control that the "
                                  "meta-suite's machinery itself accuses no correct target."),
+    "dropout_other_rng_stream": (code_mutant("dropout masks from another RNG stream", dropout=FF.dropout_other_stream,
+                                             dropout_vjp=FF.dropout_vjp_other_stream),
+                                 "Another seed-to-mask map is still i.i.d. Bernoulli(q) masks with the same seed giving "
+                                 "the same mask in forward and backward: a correct dropout. The statistical properties "
+                                 "must not accuse it (their false-alarm probability is at most 1e-10 per check)."),
 }
