@@ -50,6 +50,9 @@ S_VALUE = "独特价值: 梯度问题深入分析 (gradient problems in depth)"
 S_SELF = "统计 / 里程碑 / 评分 (statistics, milestones, ratings)"
 S_TRAIN = "深度学习数学模块: 训练技术 (the module's training techniques: documents 03-05)"
 S_REG = "深度学习数学模块: 正则化 (the module's regularization: document 07)"
+S_THEORY = "深度学习数学模块: 理论基础 (the module's theoretical foundations: documents 01-02)"
+S_ARCH = "深度学习数学模块: 核心架构 (the module's core architectures: documents 06, 08)"
+S_THREE = "三大架构完整覆盖 (CNN + RNN + Transformer)"
 
 PASCANU = "Pascanu, Mikolov & Bengio (2013), On the difficulty of training recurrent neural networks, ICML"
 BENGIO94 = "Bengio, Simard & Frasconi (1994), Learning long-term dependencies with gradient descent is difficult, IEEE TNN 5(2)"
@@ -74,6 +77,14 @@ VEIT = "Veit, Wilber & Belongie (2016), Residual networks behave like ensembles 
 IOFFE = "Ioffe & Szegedy (2015), Batch normalization: accelerating deep network training by reducing internal covariate shift, ICML"
 SRIVASTAVA = "Srivastava, Hinton, Krizhevsky, Sutskever & Salakhutdinov (2014), Dropout, JMLR 15"
 WAGER = "Wager, Wang & Liang (2013), Dropout training as adaptive regularization, NeurIPS"
+VASWANI = "Vaswani et al. (2017), Attention is all you need, NeurIPS, §3.2"
+GOODFELLOW = "Goodfellow, Bengio & Courville (2016), Deep Learning, MIT Press, ch. 9"
+DUMOULIN = "Dumoulin & Visin (2016), A guide to convolution arithmetic for deep learning, arXiv:1603.07285"
+ARAUJO = "Araujo, Norris & Sim (2019), Computing receptive fields of convolutional neural networks, Distill"
+CYBENKO = "Cybenko (1989), Approximation by superpositions of a sigmoidal function, Math. Control Signals Systems 2"
+LESHNO = "Leshno, Lin, Pinkus & Schocken (1993), Multilayer feedforward networks with a nonpolynomial activation function can approximate any function, Neural Networks 6"
+JACOT = "Jacot, Gabriel & Hongler (2018), Neural tangent kernel: convergence and generalization in neural networks, NeurIPS"
+CHO_SAUL = "Cho & Saul (2009), Kernel methods for deep learning, NeurIPS (arc-cosine kernels)"
 
 CLAIMS: tuple[Claim, ...] = (
     # ---------------------------------------------------------------- 1. vanilla RNN
@@ -372,6 +383,88 @@ CLAIMS: tuple[Claim, ...] = (
           properties=("dropout.values", "dropout.mean", "dropout.variance", "dropout.inference.identity"),
           literature=(SRIVASTAVA, WAGER)),
 
+    Claim("claim.module.attention", S_ARCH,
+          "核心架构 (3篇): 06-Attention-Mechanism.md ✅ (Transformer)",
+          "Attention (the Transformer) is one of the module's core architectures (document 06).",
+          "The source names the document only. Proved: the softmax Jacobian is $\\operatorname{diag}(s) - s s^\\top$, "
+          "symmetric, with rows summing to 0, and positive semidefinite with kernel exactly $\\operatorname{span}(1)$ "
+          "(so it is never invertible: refuted as stated for $\\mathbb{R}^n$); softmax is shift invariant, so the "
+          "max-shifted form never overflows; the gradients of $\\operatorname{softmax}(QK^\\top/\\sqrt d)V$ with "
+          "respect to $Q$, $K$ and $V$; $\\operatorname{Var}(q\\cdot k) = d$ for independent zero-mean unit-variance "
+          "entries (why $1/\\sqrt d$); the causal mask makes $y_i$ independent of later keys and values; multi-head "
+          "attention is the concatenation of heads times $W_o$.",
+          proves=("attn.softmax.jacobian", "attn.softmax.jacobian.rows_sum_zero", "attn.softmax.jacobian.symmetric",
+                  "attn.softmax.jacobian.psd", "attn.softmax.shift_invariance", "attn.softmax.stable",
+                  "attn.sdpa.grad_q", "attn.sdpa.grad_k", "attn.sdpa.grad_v", "attn.scale.variance",
+                  "attn.causal.mask", "attn.mha.concat"),
+          context=("attn.softmax.jacobian.invertible.refuted", "attn.sdpa.forward", "attn.softmax.definition"),
+          properties=("attn.softmax.forward", "attn.softmax.vjp", "attn.forward", "attn.vjp", "attn.causal",
+                      "attn.scale.variance", "attn.mha.forward", "attn.mha.heads"), literature=(VASWANI,)),
+    Claim("claim.module.convolution", S_ARCH,
+          "核心架构 (3篇): 08-Convolutional-Networks.md ✅ (CNN)",
+          "Convolutional networks are one of the module's core architectures (document 08).",
+          "The source names the document only. A 'convolution' layer computes a cross-correlation (the textbook "
+          "convolution is refuted with an exact counterexample; the layer is a true convolution with the flipped "
+          "kernel). Proved: the output size $\\lfloor (n + 2p - d(k-1) - 1)/s\\rfloor + 1$; the parameter count "
+          "$C_{out}(C_{in}/g)\\prod k + C_{out}$; the input gradient is the full cross-correlation of $dy$ with the "
+          "flipped kernel, with $dy$ dilated by the stride when $s > 1$ (both omissions refuted); the kernel gradient "
+          "is the cross-correlation of the padded input with $dy$.",
+          proves=("conv.true_convolution_flip", "conv.output_size", "conv.param_count", "conv.grad_input",
+                  "conv.grad_input.strided", "conv.grad_weight", "conv.grad_bias", "conv.groups.block_diagonal"),
+          context=("conv.cross_correlation", "conv.true_convolution.refuted", "conv.grad_input.unflipped.refuted",
+                   "conv.grad_input.undilated.refuted"),
+          properties=("conv1d.forward", "conv2d.forward", "conv1d.vjp", "conv2d.vjp", "conv.output_size"),
+          literature=(GOODFELLOW, DUMOULIN)),
+    Claim("claim.arch.cnn_spatial_features", S_THREE,
+          "CNN：空间特征提取",
+          "CNNs extract spatial features.",
+          "Its mathematical content is locality and weight sharing: an output depends only on its receptive field, "
+          "which grows over a stack as $r_L = 1 + \\sum_l (k_l - 1) d_l \\prod_{i<l} s_i$, and the same kernel at "
+          "every position makes the layer translation equivariant. Equivariance is exact for shifts by multiples of "
+          "the stride only: with stride 2 a shift by one position is not a shift of the output (refuted).",
+          proves=("conv.receptive_field", "conv.equivariance"), context=("conv.equivariance.stride.refuted",),
+          conditions=("equivariance holds for input shifts by multiples of the stride (all shifts only at stride 1)",
+                      "away from the borders, or with the zero padding shifted along"),
+          properties=("conv.receptive_field", "conv.equivariance"), literature=(GOODFELLOW, ARAUJO)),
+    Claim("claim.arch.transformer_global_dependencies", S_THREE,
+          "Transformer：全局依赖捕获",
+          "Transformers capture global dependencies.",
+          "In one attention layer every output position depends on every key and value position: "
+          "$\\partial y_i/\\partial v_j = P_{ij} I$ with $P_{ij} > 0$ (softmax weights are positive), unlike a "
+          "convolution's bounded receptive field or a recurrence's path through $t - k$ steps. With a causal mask "
+          "the dependence is on the prefix $j \\le i$ only (proved exactly: the derivatives with respect to later "
+          "positions are 0).",
+          proves=("attn.sdpa.grad_v", "attn.causal.mask"), context=("attn.sdpa.forward",),
+          conditions=("without a mask; with a causal mask only positions j <= i",),
+          properties=("attn.vjp", "attn.causal"), literature=(VASWANI,)),
+    Claim("claim.module.universal_approximation", S_THEORY,
+          "理论基础 (2篇): 01-Universal-Approximation-Theorem.md (通用逼近定理) ✅",
+          "The universal approximation theorem is one of the module's theoretical foundations (document 01).",
+          "The source names the document only. dlproof proves a constructive, quantitative form: a one-hidden-layer "
+          "ReLU network with $N$ units equals the piecewise-linear interpolant on a uniform grid, so for $f \\in "
+          "C^2[a,b]$ its sup error is at most $(b-a)^2 \\max|f''|/(8N^2)$ (attained for quadratics); and steep "
+          "sigmoids approach the step function, $|\\sigma(kx) - H(x)| \\le e^{-k|x|}$. The existence theorem for "
+          "every continuous $f$ (Cybenko, Leshno et al.) is cited, not proved; tests/test_uat.py checks the bound "
+          "over drawn smooth functions with Hypothesis.",
+          proves=("uat.relu.interpolant", "uat.relu.units", "uat.relu.error_bound", "uat.sigmoid.step",
+                  "uat.sigmoid.step_network"),
+          conditions=("f in C^2[a, b] for the 1/N^2 rate", "a uniform grid of N cells on a bounded interval"),
+          literature=(CYBENKO, LESHNO)),
+    Claim("claim.module.neural_tangent_kernel", S_THEORY,
+          "理论基础 (2篇): 02-Neural-Tangent-Kernel.md (NTK理论) ✅",
+          "The neural tangent kernel is one of the module's theoretical foundations (document 02).",
+          "The source names the document only. For $f(x) = a^\\top \\mathrm{relu}(Wx)/\\sqrt m$ with "
+          "$N(0,1)$ initialization, proved: the arc-cosine expectations, so the infinite-width NTK is "
+          "$\\Theta(x,x') = \\frac{|x||x'|}{2\\pi}(\\sin\\theta + (\\pi-\\theta)\\cos\\theta) + "
+          "x\\cdot x'\\,\\frac{\\pi-\\theta}{2\\pi}$; the finite-width kernel is unbiased with variance "
+          "$v/m$ (error of order $1/\\sqrt m$); the kernel is positive semidefinite. The training-dynamics "
+          "statements (the kernel stays constant during training as $m \\to \\infty$) are cited, not proved.",
+          proves=("ntk.arccos.kappa0", "ntk.arccos.kappa1", "ntk.analytic", "ntk.empirical.mean",
+                  "ntk.empirical.variance", "ntk.psd"),
+          context=("ntk.empirical.definition",),
+          conditions=("the NTK parametrization: the 1/sqrt(width) factor and N(0, 1) weights",),
+          properties=("ntk.empirical.definition", "ntk.psd", "ntk.convergence"), literature=(JACOT, CHO_SAUL)),
+
     # ---------------------------------------------------------------- code, applications, self-assessment
     Claim("claim.code.implementations", S_CODE,
           "代码实现: ✅ 从零实现Vanilla RNN ✅ PyTorch LSTM完整实现 ✅ GRU实现 ✅ 双向LSTM ✅ 梯度裁剪工具",
@@ -395,7 +488,8 @@ CLAIMS: tuple[Claim, ...] = (
           "RNN, Transformer (attention).",
           "A teaching order and a map of uses, not mathematics. As history the order is loose: bidirectional "
           "RNNs (Schuster & Paliwal 1997) are as old as the LSTM (1997) and older than the GRU (2014). The "
-          "Transformer's claims get their entries with the attention chapter.",
+          "Transformer's and the CNN's claims have their own entries (claim.module.attention, "
+          "claim.arch.transformer_global_dependencies, claim.arch.cnn_spatial_features).",
           not_math="a map of applications and a teaching order", literature=(ELMAN, HOCHREITER, SCHUSTER, CHO)),
     Claim("claim.meta.self_assessment", S_SELF,
           "状态: ✅ RNN/LSTM数学原理完成！ 深度学习数学模块: 100% 完成; 完整性: ⭐⭐⭐⭐⭐; 总体评分: 100/100 🏆; "

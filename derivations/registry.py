@@ -19,7 +19,7 @@ from .prove import PROVED, REFUTED, UNDECIDED, ProofResult
 
 #: the modules that register derivations and kernels, in book order
 MODULES = ("activations", "rnn_cell", "bptt", "clipping", "lstm", "gru", "bidirectional", "backprop", "residual",
-           "batchnorm", "dropout")
+           "batchnorm", "dropout", "attention", "convolution", "uat", "ntk")
 
 KINDS = ("theorem", "refutation", "definition")
 

@@ -22,6 +22,22 @@ Feed-forward capabilities (protocol version 1, added compatibly), all on batch r
 - ``dropout(x, p, training, seed)``: p is the drop probability (torch's p, Keras' rate; keep q = 1 - p);
   training: y = m * x / q with m_i ~ Bernoulli(q) i.i.d., drawn from ``seed`` (same seed, same mask);
   inference: y = x. ``dropout_vjp(x, p, seed, dy)`` = m * dy / q with the mask of that seed.
+
+Attention, convolution and kernel capabilities (batch first here, as torch's functional API):
+- ``softmax(x)``: s = exp(x - max) / sum exp(x - max) over the last axis; ``softmax_vjp(x, ds)`` = the VJP
+  (diag(s) - s s^T) ds per row.
+- ``attention(q, k, v, causal)``: q (B, Tq, d), k (B, Tk, d), v (B, Tk, dv);
+  y = softmax(q k^T / sqrt(d) + M) v with M[i, j] = -inf where j > i when ``causal`` (top-left aligned, as
+  torch's is_causal), else 0. ``attention_vjp`` returns the gradients of L = <dy, y>.
+- ``mha(query, key, value, params, num_heads, causal)``: inputs (B, T, E); params W_q, W_k, W_v, W_o (E, E),
+  b_q, b_k, b_v, b_o (E,); head h takes rows [h E/H, (h+1) E/H) of W_q, W_k, W_v; y = concat_h(attention(
+  query W_q^T + b_q, ...)_h) W_o^T + b_o. ``mha_vjp`` returns the gradients of <dy, y>.
+- ``conv1d(x, w, b, stride, padding, dilation, groups)``: x (B, C_in, L), w (C_out, C_in/groups, K), b (C_out,)
+  or None; cross-correlation y[n, o, i] = b[o] + sum_{c, k} w[o, c, k] x_pad[n, g(o) C_in/groups + c,
+  i s + k d] with zero padding p on both sides; ``conv2d`` the same over (H, W) with int pairs for stride,
+  padding and dilation. ``conv*_vjp`` return the gradients of <dy, y> (b: None when b is None).
+- ``empirical_ntk(X1, X2, W, a)``: f(x) = a^T relu(W x) / sqrt(m), W (m, d), a (m,), X (n, d);
+  K[i, j] = <grad_theta f(X1[i]), grad_theta f(X2[j])> over theta = (W, a), relu'(0) = 0.
 """
 from __future__ import annotations
 
@@ -103,6 +119,17 @@ CAPABILITIES: dict[str, str] = {
     "batchnorm_vjp": "(x, gamma, beta, eps, dy) -> {'x', 'gamma', 'beta'}",
     "dropout": "(x, p, training, seed) -> y",
     "dropout_vjp": "(x, p, seed, dy) -> dx",
+    "softmax": "(x) -> s",
+    "softmax_vjp": "(x, ds) -> dx",
+    "attention": "(q, k, v, causal) -> y",
+    "attention_vjp": "(q, k, v, causal, dy) -> {'q', 'k', 'v'}",
+    "mha": "(query, key, value, params, num_heads, causal) -> y",
+    "mha_vjp": "(query, key, value, params, num_heads, causal, dy) -> {'query', 'key', 'value', 'params'}",
+    "conv1d": "(x, w, b, stride, padding, dilation, groups) -> y",
+    "conv1d_vjp": "(x, w, b, stride, padding, dilation, groups, dy) -> {'x', 'w', 'b'}",
+    "conv2d": "(x, w, b, stride, padding, dilation, groups) -> y",
+    "conv2d_vjp": "(x, w, b, stride, padding, dilation, groups, dy) -> {'x', 'w', 'b'}",
+    "empirical_ntk": "(X1, X2, W, a) -> K",
 }
 
 
@@ -145,6 +172,17 @@ class Target:
     batchnorm_vjp: Optional[Callable] = None
     dropout: Optional[Callable] = None
     dropout_vjp: Optional[Callable] = None
+    softmax: Optional[Callable] = None
+    softmax_vjp: Optional[Callable] = None
+    attention: Optional[Callable] = None
+    attention_vjp: Optional[Callable] = None
+    mha: Optional[Callable] = None
+    mha_vjp: Optional[Callable] = None
+    conv1d: Optional[Callable] = None
+    conv1d_vjp: Optional[Callable] = None
+    conv2d: Optional[Callable] = None
+    conv2d_vjp: Optional[Callable] = None
+    empirical_ntk: Optional[Callable] = None
     protocol_version: int = PROTOCOL_VERSION
 
     def __post_init__(self) -> None:

@@ -61,12 +61,17 @@ def _capabilities(mods, clip, activation: str, gru: str) -> dict:
     }
 
 
-def _feedforward(mlp, residual, batchnorm, dropout) -> dict:
-    """The MLP, residual, batch-norm and dropout capabilities of one reference (numpy_ref or torch_ref)."""
+def _feedforward(mlp, residual, bn, do, att, conv, ntk) -> dict:
+    """The feed-forward, attention, convolution and NTK capabilities of one reference (numpy_ref or torch_ref),
+    given its modules mlp, residual, batchnorm, dropout, attention, conv and ntk."""
     return {"mlp": mlp.mlp_forward, "mlp_vjp": mlp.mlp_vjp,
             "residual": residual.residual_forward, "residual_vjp": residual.residual_vjp,
-            "batchnorm": batchnorm.batchnorm, "batchnorm_vjp": batchnorm.batchnorm_vjp,
-            "dropout": dropout.dropout, "dropout_vjp": dropout.dropout_vjp}
+            "batchnorm": bn.batchnorm, "batchnorm_vjp": bn.batchnorm_vjp,
+            "dropout": do.dropout, "dropout_vjp": do.dropout_vjp,
+            "softmax": att.softmax, "softmax_vjp": att.softmax_vjp,
+            "attention": att.attention, "attention_vjp": att.attention_vjp, "mha": att.mha, "mha_vjp": att.mha_vjp,
+            "conv1d": conv.conv1d, "conv1d_vjp": conv.conv1d_vjp, "conv2d": conv.conv2d, "conv2d_vjp": conv.conv2d_vjp,
+            "empirical_ntk": ntk.empirical_ntk}
 
 
 def _suffix(activation: str, gru: str) -> str:
@@ -82,7 +87,8 @@ def _conventions(activation: str, gru: str) -> dict:
 
 def numpy_target(dtype: str = "float64", activation: str = "tanh", gru: str = "reset_after") -> Target:
     """The hand-written NumPy reference (BPTT by hand); ``gru`` picks the GRU variant of the gru capabilities."""
-    from .numpy_ref import batchnorm, bidirectional, clipping, dropout, gru as gru_mod, lstm, mlp, residual, rnn
+    from .numpy_ref import (attention, batchnorm, bidirectional, clipping, conv, dropout, gru as gru_mod, lstm, mlp, ntk,
+                            residual, rnn)
 
     conventions = _conventions(activation, gru)
     return Target(
@@ -90,7 +96,7 @@ def numpy_target(dtype: str = "float64", activation: str = "tanh", gru: str = "r
         dtype=dtype,
         conventions=conventions,
         **_capabilities((rnn, lstm, gru_mod, bidirectional), clipping, activation, gru),
-        **_feedforward(mlp, residual, batchnorm, dropout),
+        **_feedforward(mlp, residual, batchnorm, dropout, attention, conv, ntk),
     )
 
 
@@ -114,7 +120,8 @@ def numpy_gru_reset_before_target(dtype: str = "float64") -> Target:
 
 def torch_target(dtype: str = "float64", activation: str = "tanh", gru: str = "reset_after") -> Target:
     """Torch ops forward, torch.autograd gradients; needs torch (ImportError with install hint otherwise)."""
-    from .torch_ref import batchnorm, bidirectional, clipping, dropout, gru as gru_mod, lstm, mlp, residual, rnn
+    from .torch_ref import (attention, batchnorm, bidirectional, clipping, conv, dropout, gru as gru_mod, lstm, mlp, ntk,
+                            residual, rnn)
     from .torch_ref._torch import torch
 
     conventions = _conventions(activation, gru)
@@ -124,7 +131,7 @@ def torch_target(dtype: str = "float64", activation: str = "tanh", gru: str = "r
         dtype=dtype,
         conventions=conventions,
         **_capabilities((rnn, lstm, gru_mod, bidirectional), clipping, activation, gru),
-        **_feedforward(mlp, residual, batchnorm, dropout),
+        **_feedforward(mlp, residual, batchnorm, dropout, attention, conv, ntk),
     )
 
 

@@ -279,7 +279,8 @@ class Checker:
         err = np.abs(actual.astype(np.float64) - expected)
         tol = np.broadcast_to(np.asarray(tol, np.float64), err.shape)
         floor = np.finfo(np.float64).tiny
-        ratio = err / np.maximum(tol, floor)
+        with np.errstate(over="ignore"):  # a zero tolerance and any error: the ratio is inf, a clear failure
+            ratio = err / np.maximum(tol, floor)
         worst = float(ratio.max()) if ratio.size else 0.0
         self.worst = max(self.worst, worst)
         if worst > 1.0:

@@ -41,6 +41,7 @@ def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=No
 
 def all_properties() -> dict:
     from . import (  # noqa: F401 - registration
-        batchnorm, bidirectional, clipping, dropout, extremes, gru, lstm, mlp, protocol, residual, rnn)
+        attention, batchnorm, bidirectional, clipping, convolution, dropout, extremes, gru, lstm, mlp, ntk, protocol,
+        residual, rnn)
 
     return dict(PROPERTIES)

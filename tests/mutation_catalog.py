@@ -23,7 +23,10 @@ from dlproof.impl.numpy_ref import lstm as L
 from dlproof.impl.numpy_ref import rnn as R
 from dlproof.impl.targets import numpy_gru_reset_before_target, numpy_target, param_count
 
+import mutants_attention as MA
+import mutants_conv as MC
 import mutants_ff as FF
+import mutants_ntk as MN
 from mutants import MUTANTS as PINNED
 from mutants import lstm_bptt
 
@@ -111,6 +114,11 @@ def param_mutant(kind: str, tr: Transform, bug: str, base=BASE) -> Mutant:
         caps = {f"{kind}_cell": lambda x, h, p: cell(x, h, F(p)), kind: lambda xs, h0, p: seq(xs, h0, F(p)),
                 f"{kind}_vjp": vjp_m, f"{kind}_bi": lambda xs, hf, hb, pf, pb: bi(xs, hf, hb, F(pf), F(pb))}
     return Mutant(replace(b, name=f"mutant: {bug}", **caps), FAMILY[kind], bug)
+
+
+def _changed(caps: dict, correct: dict) -> dict:
+    """The capabilities of ``caps`` that differ from ``correct`` (a builder returning a whole family)."""
+    return {k: v for k, v in caps.items() if v is not correct.get(k)}
 
 
 def code_mutant(bug: str, base=BASE, **caps) -> Mutant:
@@ -389,6 +397,35 @@ NEW = {
     "bn_keras_momentum": code_mutant("batch norm momentum weights the old value", batchnorm=FF.bn_keras_momentum),
     "bn_backward_two_terms": code_mutant("batch norm backward without xhat sum(dy xhat)",
                                          batchnorm_vjp=FF.bn_vjp_missing_term),
+    # attention
+    "softmax_without_max_shift": code_mutant("softmax without the max shift", softmax=MA.softmax_no_shift),
+    "softmax_vjp_diag_only": code_mutant("softmax backward with diag(s) only", softmax_vjp=MA.softmax_vjp_diag_only),
+    "attention_scaled_by_1_over_d": code_mutant("attention scaled by 1/d", attention=MA.attention_bug("scale_1_over_d")),
+    "attention_unscaled": code_mutant("attention without the 1/sqrt(d)", attention=MA.attention_bug("no_scale")),
+    "attention_mask_covers_diagonal": code_mutant("causal mask also hides j = i", attention=MA.attention_bug("mask_diag")),
+    "attention_mask_one_late": code_mutant("causal mask lets j = i + 1 through", attention=MA.attention_bug("mask_plus_one")),
+    "attention_mask_after_softmax": code_mutant("causal mask applied after the softmax (no renormalization)",
+                                                attention=MA.attention_bug("mask_after_softmax")),
+    "attention_dq_unscaled": code_mutant("attention dq without the 1/sqrt(d)", attention_vjp=MA.attention_vjp_dq_unscaled),
+    "mha_in_proj_kqv": code_mutant("multi-head attention with in_proj blocks in the order k, q, v",
+                                   mha=MA.mha_in_proj_kqv, mha_vjp=MA.mha_vjp_in_proj_kqv),
+    # convolution
+    **{f"conv_{name}": code_mutant(f"convolution: {bug}", **_changed(MC.MUTANTS[name](), MC.CORRECT))
+       for name, bug in (("no_flip_grad", "input gradient without the kernel flip"),
+                         ("true_convolution", "a true convolution (kernel flipped) in the forward"),
+                         ("one_sided_padding", "zero padding on the left only"),
+                         ("stride_ignored_in_dx", "input gradient with dy not dilated by the stride"),
+                         ("groups_ignored", "groups ignored (every output channel reads every input)"),
+                         ("dilation_ignored", "kernel dilation ignored"),
+                         ("dilation_on_input", "the input dilated instead of the kernel"),
+                         ("dw_unpadded", "kernel gradient from the unpadded input"),
+                         ("dw_transposed", "kernel gradient with its channel axes swapped"))},
+    # neural tangent kernel
+    "ntk_without_1_over_sqrt_width": code_mutant("NTK without the 1/sqrt(width)", empirical_ntk=MN.ntk_unscaled),
+    "ntk_without_a_gradient": code_mutant("NTK without the a-gradient term", empirical_ntk=MN.ntk_bug("no_a_grad")),
+    "ntk_without_W_gradient": code_mutant("NTK without the W-gradient term", empirical_ntk=MN.ntk_bug("no_w_grad")),
+    "ntk_relu_for_drelu": code_mutant("NTK with relu where relu' belongs", empirical_ntk=MN.ntk_bug("relu_for_drelu")),
+    "ntk_asymmetric": code_mutant("NTK kernel not symmetric", empirical_ntk=MN.ntk_asymmetric),
 }
 
 

@@ -570,7 +570,8 @@ def _intro(r: _Renderer, records: dict, ledger: list, figures: dict) -> str:
         "<header>\n<h1>dlproof: derivations and claims</h1>\n"
         '<p class="lead">The mathematics of recurrent networks (activations, RNN cells and '
         "backpropagation through time, gradient clipping, LSTM, GRU, bidirectional RNNs) and of the "
-        "module's feed-forward pieces (backpropagation, residual networks, batch normalization, dropout), derived "
+        "module's other pieces (backpropagation, residual networks, batch normalization, dropout, attention, "
+        "convolution, universal approximation, the neural tangent kernel), derived "
         "symbolically and checked against implementations; and the ledger of the source's claims, "
         "each with its verdict.</p>\n"
         f'<p class="intro">{_plural(len(records), "derivation")} ({_e(summary)}); '

@@ -560,15 +560,18 @@ def _dtype(fn: str, dtype) -> str:
 
 def feedforward(dtype: str) -> dict:
     """The feed-forward capabilities of the torch.nn target, bound to ``dtype``: nn.Linear + activation stacks
-    (MLP, residual blocks), nn.BatchNorm1d and nn.Dropout, one adapter module per concept."""
+    (MLP, residual blocks, the NTK network), nn.BatchNorm1d, nn.Dropout, F.softmax,
+    F.scaled_dot_product_attention, nn.MultiheadAttention, nn.Conv1d / nn.Conv2d; one adapter module per concept."""
     from functools import partial
 
-    from . import torch_nn_batchnorm as bn, torch_nn_dropout as do, torch_nn_mlp as ff
+    from . import torch_nn_attention, torch_nn_batchnorm as bn, torch_nn_conv, torch_nn_dropout as do, torch_nn_mlp as ff
+    from . import torch_nn_ntk
 
     fns = {"mlp": ff.mlp, "mlp_vjp": ff.mlp_vjp, "residual": ff.residual, "residual_vjp": ff.residual_vjp,
            "batchnorm": bn.batchnorm, "batchnorm_vjp": bn.batchnorm_vjp, "dropout": do.dropout,
            "dropout_vjp": do.dropout_vjp}
-    return {cap: partial(f, dtype=dtype) for cap, f in fns.items()}
+    return {**{cap: partial(f, dtype=dtype) for cap, f in fns.items()}, **torch_nn_attention.capabilities(dtype),
+            **torch_nn_conv.capabilities(dtype), **torch_nn_ntk.capabilities(dtype)}
 
 
 def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:

@@ -1,0 +1,309 @@
+"""Softmax, attention and multi-head attention end to end: derivations (attn.*), the float64 oracle, the NumPy /
+torch references, the torch adapters (F.softmax, F.scaled_dot_product_attention, nn.MultiheadAttention), the
+properties, and the mutants they must catch."""
+from dataclasses import replace
+from functools import partial
+
+import numpy as np
+import pytest
+
+from dlproof.derivations import attention as D
+from dlproof.derivations import oracle_attention as oracle
+from dlproof.derivations import registry
+from dlproof.impl.numpy_ref import attention as NA
+from dlproof.properties import harness, results
+from dlproof.properties.assertions import PropertyFailure
+from dlproof.properties.registry import all_properties
+from dlproof.target import Target
+
+import mutants_attention as MA
+
+torch = pytest.importorskip("torch")
+from dlproof.impl.adapters import torch_nn_attention as AA  # noqa: E402
+from dlproof.impl.torch_ref import attention as TA  # noqa: E402
+
+CAPS = ("softmax", "softmax_vjp", "attention", "attention_vjp", "mha", "mha_vjp")
+EXPECTED_STATUS = {sid: "proved" for sid in D.IDS}
+EXPECTED_STATUS.update({"attn.softmax.definition": "definition", "attn.sdpa.forward": "definition",
+                        "attn.softmax.jacobian.invertible.refuted": "refuted"})
+PROPS = ("attn.softmax.forward", "attn.softmax.shift_invariance", "attn.softmax.vjp", "attn.forward", "attn.vjp",
+         "attn.causal", "attn.scale.variance", "attn.mha.forward", "attn.mha.heads", "attn.mha.vjp")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_rows():
+    saved = list(results.ROWS)
+    yield
+    results.ROWS[:] = saved
+
+
+def _target(mod, dtype, name=None, **over):
+    caps = {c: getattr(mod, c) for c in CAPS}
+    caps.update(over)
+    return Target(name=name or f"{mod.__name__} ({dtype})", dtype=dtype, **caps)
+
+
+# ---------------------------------------------------------------- derivations
+
+@pytest.fixture(scope="module")
+def attn_records():
+    registry.load_modules()
+    return {sid: registry.run_spec(registry._SPECS[sid]) for sid in EXPECTED_STATUS}
+
+
+def test_every_attn_id_is_registered_and_has_its_status(attn_records):
+    assert {s for s in registry._SPECS if s.startswith("attn.")} == set(EXPECTED_STATUS)
+    for sid, want in EXPECTED_STATUS.items():
+        rec = attn_records[sid]
+        assert rec["status"] == want, (sid, rec["obligations"])
+        assert {o["status"] for o in rec["obligations"]} == {"proved"}, (sid, rec["obligations"])
+        assert rec["steps"] and rec["citation"]["primary"] and "06-Attention-Mechanism.md" in rec["citation"]["seed"]
+
+
+def test_refutation_carries_its_exact_counterexample(attn_records):
+    cex = attn_records["attn.softmax.jacobian.invertible.refuted"]["counterexample"]
+    assert "det J = 0" in cex["value"] and "log 2" in cex["point"]["x"]
+
+
+def test_the_gradient_check_discriminates():
+    """The exact check that proves dQ refutes the dQ without 1/sqrt(d), and a softmax VJP with diag(s) only."""
+    import sympy as sp
+    from dlproof.derivations.prove import prove_zero
+
+    s = D.softmax(D.x_sym[:3])
+    g = sp.symbols("g1:4", real=True)
+    exact = sum(g[i] * sp.diff(s[i], D.x_sym[0]) for i in range(3))
+    assert prove_zero(exact - s[0] * g[0], use_simplify=False).status == "refuted"
+    Q, K, V, dY = D._mats(2, 2, 2, 1)
+    Y, P, _ = D.sdpa(Q, K, V)
+    L = sum(dY[i, 0] * Y[i, 0] for i in range(2))
+    dQ = D.backward(Q, K, V, dY, P)[0]
+    assert prove_zero(sp.diff(L, Q[0, 1]) - dQ[0, 1] * sp.sqrt(2), use_simplify=False).status == "refuted"
+
+
+# ---------------------------------------------------------------- references vs oracle vs finite differences
+
+def _p(seed=0, B=2, Tq=3, Tk=4, d=3, dv=2, E=6):
+    rng = np.random.default_rng(seed)
+    return dict(q=rng.standard_normal((B, Tq, d)), k=rng.standard_normal((B, Tk, d)),
+                v=rng.standard_normal((B, Tk, dv)), dy=rng.standard_normal((B, Tq, dv)),
+                x=rng.standard_normal((2, 3, 5)) * 3, ds=rng.standard_normal((2, 3, 5)),
+                query=rng.standard_normal((B, Tq, E)), key=rng.standard_normal((B, Tk, E)),
+                value=rng.standard_normal((B, Tk, E)), dY=rng.standard_normal((B, Tq, E)),
+                params={n: rng.standard_normal((E, E) if n[0] == "W" else E) / (np.sqrt(E) if n[0] == "W" else 1)
+                        for n in oracle.PARAMS})
+
+
+def _fd(f, arr, h=1e-6):
+    g = np.zeros_like(arr)
+    for idx in np.ndindex(arr.shape):
+        plus, minus = arr.copy(), arr.copy()
+        plus[idx] += h
+        minus[idx] -= h
+        g[idx] = (f(plus) - f(minus)) / (2 * h)
+    return g
+
+
+IMPLS = {"numpy": NA, "torch": TA, "torch.nn": None}
+
+
+def _fns(impl):
+    if impl == "torch.nn":
+        return {c: partial(getattr(AA, c), dtype="float64") for c in CAPS}
+    return {c: getattr(IMPLS[impl], c) for c in CAPS}
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_softmax_matches_oracle_at_huge_inputs(impl):
+    f = _fns(impl)
+    p = _p()
+    x = p["x"] * 300 + 1e3  # exp(x) alone overflows float64
+    np.testing.assert_allclose(f["softmax"](x), oracle.softmax(x), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(f["softmax_vjp"](x, p["ds"]), oracle.softmax_vjp(x, p["ds"]), rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("Tq,Tk", [(3, 4), (4, 2)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_matches_oracle(impl, Tq, Tk, causal):
+    f = _fns(impl)
+    p = _p(1, Tq=Tq, Tk=Tk)
+    np.testing.assert_allclose(f["attention"](p["q"], p["k"], p["v"], causal), oracle.attention(p["q"], p["k"], p["v"], causal),
+                               rtol=1e-12, atol=1e-13)
+    got = f["attention_vjp"](p["q"], p["k"], p["v"], causal, p["dy"])
+    want = oracle.attention_vjp(p["q"], p["k"], p["v"], causal, p["dy"])
+    for n in "qkv":
+        np.testing.assert_allclose(got[n], want[n], rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("causal", [False, True])
+def test_mha_matches_oracle(impl, causal):
+    f = _fns(impl)
+    p = _p(2)
+    args = (p["query"], p["key"], p["value"], p["params"], 3, causal)
+    np.testing.assert_allclose(f["mha"](*args), oracle.mha(*args), rtol=1e-11, atol=1e-12)
+    got, want = f["mha_vjp"](*args, p["dY"]), oracle.mha_vjp(*args, p["dY"])
+    for n in ("query", "key", "value"):
+        np.testing.assert_allclose(got[n], want[n], rtol=1e-10, atol=1e-12)
+    for n in oracle.PARAMS:
+        np.testing.assert_allclose(got["params"][n], want["params"][n], rtol=1e-10, atol=1e-12)
+
+
+def test_oracle_gradients_match_finite_differences():
+    p = _p(3, B=1, Tq=2, Tk=3, d=2, dv=2, E=4)
+    sm = oracle.softmax_vjp(p["x"], p["ds"])
+    np.testing.assert_allclose(sm, _fd(lambda x: float(np.sum(p["ds"] * oracle.softmax(x))), p["x"]), atol=1e-7)
+    g = oracle.attention_vjp(p["q"], p["k"], p["v"], True, p["dy"])
+    for n in "qkv":
+        def L(a, n=n):
+            args = {"q": p["q"], "k": p["k"], "v": p["v"], n: a}
+            return float(np.sum(p["dy"] * oracle.attention(args["q"], args["k"], args["v"], True)))
+        np.testing.assert_allclose(g[n], _fd(L, p[n]), atol=1e-7)
+    assert np.all(g["k"][:, 2] == 0) and np.all(g["v"][:, 2] == 0)  # key 2 is in no row's prefix (Tq = 2)
+    G = oracle.mha_vjp(p["query"], p["key"], p["value"], p["params"], 2, False, p["dY"])
+
+    def Lw(W):
+        return float(np.sum(p["dY"] * oracle.mha(p["query"], p["key"], p["value"], dict(p["params"], W_k=W), 2, False)))
+    np.testing.assert_allclose(G["params"]["W_k"], _fd(Lw, p["params"]["W_k"]), atol=1e-7)
+
+    def Lq(X):
+        return float(np.sum(p["dY"] * oracle.mha(X, p["key"], p["value"], p["params"], 2, False)))
+    np.testing.assert_allclose(G["query"], _fd(Lq, p["query"]), atol=1e-7)
+
+
+def test_float32_in_float32_out():
+    p = _p(4)
+    f32 = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) else {n: a.astype(np.float32) for n, a in v.items()})
+           for k, v in p.items()}
+    for f in (_fns("numpy"), _fns("torch"), {c: partial(getattr(AA, c), dtype="float32") for c in CAPS}):
+        assert f["softmax"](f32["x"]).dtype == np.float32
+        assert f["attention"](f32["q"], f32["k"], f32["v"], True).dtype == np.float32
+        assert all(a.dtype == np.float32 for a in f["attention_vjp"](f32["q"], f32["k"], f32["v"], True, f32["dy"]).values())
+        out = f["mha_vjp"](f32["query"], f32["key"], f32["value"], f32["params"], 2, False, f32["dY"])
+        assert out["query"].dtype == np.float32 and all(a.dtype == np.float32 for a in out["params"].values())
+
+
+# ---------------------------------------------------------------- validation
+
+_G = _p(5, B=1, Tq=2, Tk=2, d=2, dv=1, E=4)
+
+BAD = [
+    ("softmax", (np.ones((2, 0)),), ValueError, "'x' should have every axis of length >= 1"),
+    ("softmax", (np.array(1.0),), ValueError, "'x' should have >= 1 dimensions"),
+    ("softmax", (np.ones(3, dtype=np.int64),), TypeError, "'x' should have a floating dtype"),
+    ("softmax", (np.array([1.0, np.inf]),), ValueError, "'x' should be finite"),
+    ("softmax_vjp", (np.ones((2, 3)), np.ones((3, 2))), ValueError, "'ds' should have shape"),
+    ("attention", (_G["q"], _G["k"][..., :1], _G["v"], False), ValueError, "'k' should have shape"),
+    ("attention", (_G["q"], _G["k"], _G["v"][:, :1], False), ValueError, "'v' should have shape"),
+    ("attention", (_G["q"][0], _G["k"], _G["v"], False), ValueError, "'q' should have 3 dimensions"),
+    ("attention", (_G["q"], _G["k"], _G["v"], 1), TypeError, "'causal' should be a bool"),
+    ("attention", (np.full_like(_G["q"], np.nan), _G["k"], _G["v"], False), ValueError, "'q' should be finite"),
+    ("attention_vjp", (_G["q"], _G["k"], _G["v"], False, np.ones((1, 2, 3))), ValueError, "'dy' should have shape"),
+    ("mha", (_G["query"], _G["key"], _G["value"], _G["params"], 3, False), ValueError, "'num_heads' should be an int >= 1 dividing E = 4"),
+    ("mha", (_G["query"], _G["key"], _G["value"], _G["params"], 2.0, False), TypeError, "'num_heads'"),
+    ("mha", (_G["query"], _G["key"][..., :2], _G["value"], _G["params"], 2, False), ValueError, "kdim != E"),
+    ("mha", (_G["query"], _G["key"], _G["value"], {"W_q": _G["params"]["W_q"]}, 2, False), ValueError, "'params' is missing"),
+    ("mha", (_G["query"], _G["key"], _G["value"], dict(_G["params"], b_o=np.ones(3)), 2, False), ValueError, r"params\['b_o'\]"),
+    ("mha", (_G["query"], _G["key"], _G["value"][:, :1], _G["params"], 2, False), ValueError, "'value' should have shape"),
+    ("mha_vjp", (_G["query"], _G["key"], _G["value"], _G["params"], 2, False, np.ones((1, 2, 3))), ValueError, "'dy' should have shape"),
+]
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("fn,args,exc,msg", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
+def test_bad_input_is_rejected_clearly(impl, fn, args, exc, msg):
+    with pytest.raises(exc, match=f"{fn}: .*{msg}"):
+        _fns(impl)[fn](*args)
+
+
+def test_adapter_rejects_unknown_dtype_and_foreign_modules():
+    with pytest.raises(ValueError, match="dtype should be one of"):
+        AA.attention(_G["q"], _G["k"], _G["v"], False, dtype="float16")
+    with pytest.raises(ValueError, match="kdim/vdim.*add_bias_kv"):
+        AA.module_params(torch.nn.MultiheadAttention(4, 2, kdim=3, vdim=3, add_bias_kv=True, batch_first=True))
+    with pytest.raises(TypeError, match="should be a torch.nn.MultiheadAttention"):
+        AA.module_params(torch.nn.Linear(2, 2))
+
+
+def test_adapter_in_proj_layout_round_trips_a_user_module():
+    """A user's module read back with module_params gives the protocol's params: the oracle reproduces its output."""
+    torch.manual_seed(0)
+    mod = torch.nn.MultiheadAttention(4, 2, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():
+        mod.in_proj_bias.uniform_(-1, 1)
+    p = AA.module_params(mod)
+    q, k, v = (np.random.default_rng(i).standard_normal((2, 3, 4)) for i in range(3))
+    with torch.no_grad():
+        y = mod(*(torch.tensor(a) for a in (q, k, v)), need_weights=False)[0].numpy()
+    np.testing.assert_allclose(y, oracle.mha(q, k, v, p, 2, False), rtol=1e-12, atol=1e-12)
+    assert set(AA.capabilities("float64")) == set(CAPS)
+
+
+# ---------------------------------------------------------------- the properties on every target
+
+@pytest.fixture
+def quick(monkeypatch):
+    """A derandomized profile of 12 examples (the ci profile's draws start the same way)."""
+    monkeypatch.setitem(harness.PROFILES, "quick", dict(max_examples=12, derandomize=True))
+    return "quick"
+
+
+@pytest.mark.parametrize("which", ["numpy:float32", "torch:float64", "torch.nn:float32", "torch.nn:float64"])
+def test_every_attn_property_passes(which, quick):
+    impl, dtype = which.split(":")
+    target = AA.target(dtype) if impl == "torch.nn" else _target(IMPLS[impl], dtype)
+    for pid in PROPS:
+        row = harness.run(all_properties()[pid], target, which, profile=quick)
+        assert row["verdict"] == "pass" and row["examples"] > 0, row
+
+
+def test_numpy_float64_passes_at_the_ci_profile():
+    target = _target(NA, "float64")
+    for pid in PROPS:
+        row = harness.run(all_properties()[pid], target, "numpy", profile="ci")
+        assert row["verdict"] == "pass", row
+
+
+# ---------------------------------------------------------------- mutants
+
+BASE = _target(NA, "float64", name="numpy attention")
+MUTANTS = {
+    "softmax_no_shift": (dict(softmax=MA.softmax_no_shift), "attn.softmax.forward", "without the max shift"),
+    "softmax_no_shift_shift": (dict(softmax=MA.softmax_no_shift), "attn.softmax.shift_invariance", "max shift"),
+    "softmax_vjp_diag": (dict(softmax_vjp=MA.softmax_vjp_diag_only), "attn.softmax.vjp", "- s s^T term"),
+    "scale_1_over_d": (dict(attention=MA.attention_bug("scale_1_over_d")), "attn.forward", "by 1/d"),
+    "scale_1_over_d_variance": (dict(attention=MA.attention_bug("scale_1_over_d")), "attn.scale.variance", "= 1/d"),
+    "no_scale": (dict(attention=MA.attention_bug("no_scale")), "attn.forward", "does not scale"),
+    "no_scale_variance": (dict(attention=MA.attention_bug("no_scale")), "attn.scale.variance", "no scaling"),
+    "mask_diag": (dict(attention=MA.attention_bug("mask_diag")), "attn.forward", "masks row 0 entirely"),
+    "mask_plus_one": (dict(attention=MA.attention_bug("mask_plus_one")), "attn.forward", "off by one"),
+    "mask_plus_one_causal": (dict(attention=MA.attention_bug("mask_plus_one")), "attn.causal", "may depend only on"),
+    "mask_after_softmax": (dict(attention=MA.attention_bug("mask_after_softmax")), "attn.forward",
+                           "after the softmax"),
+    "mask_after_softmax_causal": (dict(attention=MA.attention_bug("mask_after_softmax")), "attn.causal",
+                                  "may depend only on"),
+    "in_proj_kqv": (dict(mha=MA.mha_in_proj_kqv), "attn.mha.heads", "in_proj layout bug"),
+    "in_proj_kqv_forward": (dict(mha=MA.mha_in_proj_kqv), "attn.mha.forward", "W_q and W_k blocks"),
+    "in_proj_kqv_vjp": (dict(mha_vjp=MA.mha_vjp_in_proj_kqv), "attn.mha.vjp", "dquery"),
+    "dq_unscaled": (dict(attention_vjp=MA.attention_vjp_dq_unscaled), "attn.vjp", "1/sqrt(d) of the logits is missing"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_is_caught(name):
+    over, pid, hint = MUTANTS[name]
+    target = replace(BASE, name=f"mutant: {name}", **over)
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()[pid], target, f"mutant:{name}", profile="ci")
+    msg = str(info.value)
+    assert target.name in msg and pid in msg and "but should" in msg and hint in msg, msg
+    assert results.ROWS[-1]["verdict"] == "fail"
+
+
+def test_the_variance_threshold_is_the_laurent_massart_interval():
+    """x = ln(2/alpha): both chi-square tails at e^-x = alpha/2, so the interval's false alarm is alpha."""
+    from dlproof.properties import attention as PA
+
+    assert PA.ALPHA == 1e-10 and np.isclose(2 * np.exp(-PA.LOG_TERM), PA.ALPHA, rtol=1e-12)
+    assert all_properties()["attn.scale.variance"].max_examples == PA.VARIANCE_EXAMPLES

@@ -1,0 +1,337 @@
+"""Convolutional layers end to end: derivations (conv.*), the float64 oracle, the NumPy / torch references, the
+torch.nn.Conv1d / Conv2d adapter, the properties, and the mutants they must catch."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from dlproof.derivations import convolution as D
+from dlproof.derivations import oracle_conv as oracle
+from dlproof.derivations import registry
+from dlproof.derivations.prove import prove_zero
+from dlproof.impl.numpy_ref import conv as NC
+from dlproof.properties import harness, results
+from dlproof.properties.assertions import PropertyFailure, TargetRaised
+from dlproof.properties.registry import all_properties
+from dlproof.target import Target
+
+import mutants_conv as MC
+
+torch = pytest.importorskip("torch")
+from dlproof.impl.adapters import torch_nn_conv as AC  # noqa: E402
+from dlproof.impl.torch_ref import conv as TC  # noqa: E402
+
+EXPECTED_STATUS = {
+    "conv.cross_correlation": "definition", "conv.true_convolution_flip": "proved",
+    "conv.true_convolution.refuted": "refuted", "conv.output_size": "proved", "conv.param_count": "proved",
+    "conv.groups.block_diagonal": "proved", "conv.grad_input": "proved", "conv.grad_input.strided": "proved",
+    "conv.grad_input.unflipped.refuted": "refuted", "conv.grad_input.undilated.refuted": "refuted",
+    "conv.grad_weight": "proved", "conv.grad_bias": "proved", "conv.equivariance": "proved",
+    "conv.equivariance.stride.refuted": "refuted", "conv.receptive_field": "proved",
+}
+PROPS = ("conv1d.forward", "conv2d.forward", "conv1d.vjp", "conv2d.vjp", "conv.output_size", "conv.equivariance",
+         "conv.receptive_field")
+CAPS = ("conv1d", "conv1d_vjp", "conv2d", "conv2d_vjp")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_rows():
+    saved = list(results.ROWS)
+    yield
+    results.ROWS[:] = saved
+
+
+# ---------------------------------------------------------------- derivations
+
+@pytest.fixture(scope="module")
+def conv_records():
+    registry.load_modules()
+    return {sid: registry.run_spec(registry._SPECS[sid]) for sid in EXPECTED_STATUS}
+
+
+def test_every_conv_id_is_registered_and_has_its_status(conv_records):
+    registry.load_modules()
+    assert {s for s in registry._SPECS if s.startswith("conv.")} == set(EXPECTED_STATUS)
+    for sid, want in EXPECTED_STATUS.items():
+        rec = conv_records[sid]
+        assert rec["status"] == want, (sid, rec["obligations"])
+        assert {o["status"] for o in rec["obligations"]} == {"proved"}, (sid, rec["obligations"])
+        assert rec["steps"] and rec["citation"]["primary"] and "08-Convolutional-Networks.md" in rec["citation"]["seed"]
+        if want == "refuted":
+            assert rec["counterexample"] and rec["counterexample"]["value"], sid
+
+
+def test_the_gradient_checks_discriminate():
+    """The exact checks behind conv.grad_input* refute the unflipped kernel and the undilated dy."""
+    L = D.layer((1, 4), (1, 1, 2))
+    dy = D.cotangent(L)
+    Lf = D.loss(D.forward(L), dy)
+    wrong = D.input_grad(L, dy, flipped=False)
+    assert prove_zero(sp.expand(sp.diff(Lf, L.x[(0, 0)]) - wrong[(0, 0)]), use_simplify=False).status == "refuted"
+    L = D.layer((1, 5), (1, 1, 2), s=2)
+    dy = D.cotangent(L)
+    Lf = D.loss(D.forward(L), dy)
+    wrong = D.input_grad(L, dy, dilate=False)
+    assert prove_zero(sp.expand(sp.diff(Lf, L.x[(0, 1)]) - wrong[(0, 1)]), use_simplify=False).status == "refuted"
+
+
+def test_oracle_forward_is_the_derivation_definition():
+    """The oracle's shift-and-add equals the symbolic layer of conv.cross_correlation at rational points."""
+    L = D.layer((4, 5, 4), (2, 2, 2, 3), s=(2, 1), p=(1, 2), d=(1, 2), G=2)
+    rng = np.random.default_rng(0)
+    vals = {s: sp.Rational(int(v), 7) for s, v in zip([*L.x.values(), *L.w.values(), *L.b],
+                                                      rng.integers(-20, 20, len(L.x) + len(L.w) + len(L.b)))}
+    x = np.array([float(vals[L.x[k]]) for k in sorted(L.x)]).reshape((1,) + L.xshape)
+    w = np.array([float(vals[L.w[k]]) for k in sorted(L.w)]).reshape(L.wshape)
+    b = np.array([float(vals[v]) for v in L.b])
+    y = oracle.forward(x, w, b, L.s, L.p, L.d, L.G)
+    sym = D.forward(L)
+    want = np.array([float(sym[k].xreplace(vals)) for k in sorted(sym)]).reshape(y.shape)
+    np.testing.assert_allclose(y, want, rtol=1e-13, atol=1e-13)
+
+
+def test_receptive_field_formula_and_dependence():
+    assert oracle.receptive_field((3, 3, 3), (1, 1, 1), (1, 1, 1)) == (7, 1)
+    assert oracle.receptive_field((3, 2, 2), (1, 2, 1), (1, 1, 2)) == (8, 2)
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        layers = [(int(rng.integers(1, 4)), int(rng.integers(1, 3)), int(rng.integers(0, 2)), int(rng.integers(1, 3)))
+                  for _ in range(int(rng.integers(2, 4)))]
+        n0 = 20
+        Dp, S = oracle.dependence(n0, layers), oracle.span(n0, layers)
+        assert Dp.shape == S.shape and np.all(~Dp | S)  # the dependence lies in the derived span
+
+
+# ---------------------------------------------------------------- references vs oracle vs finite differences
+
+CASES = [
+    dict(nd=1, B=2, Cin=4, Cout=2, n=(7,), K=(3,), s=(2,), p=(1,), d=(2,), G=2, bias=True),
+    dict(nd=1, B=1, Cin=2, Cout=3, n=(5,), K=(2,), s=(1,), p=(2,), d=(1,), G=1, bias=False),
+    dict(nd=2, B=2, Cin=2, Cout=2, n=(5, 6), K=(2, 3), s=(2, 1), p=(1, 0), d=(1, 2), G=2, bias=True),
+    dict(nd=2, B=1, Cin=3, Cout=2, n=(4, 4), K=(3, 3), s=(3, 2), p=(2, 1), d=(1, 1), G=1, bias=True),
+]
+
+
+def _case(c, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((c["B"], c["Cin"]) + c["n"])
+    w = rng.standard_normal((c["Cout"], c["Cin"] // c["G"]) + c["K"])
+    b = rng.standard_normal(c["Cout"]) if c["bias"] else None
+    outs = oracle.sizes(c["n"], c["K"], c["s"], c["p"], c["d"])
+    dy = rng.standard_normal((c["B"], c["Cout"]) + outs)
+    one = (lambda v: v[0]) if c["nd"] == 1 else (lambda v: v)
+    return x, w, b, dy, (one(c["s"]), one(c["p"]), one(c["d"]), c["G"]), (c["s"], c["p"], c["d"], c["G"])
+
+
+def _impl(name, nd, dtype="float64"):
+    mod = {"numpy": NC, "torch": TC}.get(name)
+    caps = AC.capabilities(dtype) if mod is None else {c: getattr(mod, c) for c in CAPS}
+    return caps[f"conv{nd}d"], caps[f"conv{nd}d_vjp"]
+
+
+def _fd(x, w, b, dy, geom, h=1e-6):
+    """Central differences of L = <dy, y> through the oracle's forward."""
+    base = {"x": x, "w": w, "b": b}
+
+    def L(**over):
+        a = {**base, **over}
+        return float(np.sum(dy * oracle.forward(a["x"], a["w"], a["b"], *geom)))
+
+    out = {}
+    for name, arr in base.items():
+        if arr is None:
+            continue
+        g = np.zeros_like(arr)
+        for idx in np.ndindex(arr.shape):
+            plus, minus = arr.copy(), arr.copy()
+            plus[idx] += h
+            minus[idx] -= h
+            g[idx] = (L(**{name: plus}) - L(**{name: minus})) / (2 * h)
+        out[name] = g
+    return out
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch", "torch.nn"])
+@pytest.mark.parametrize("ci", range(len(CASES)))
+def test_references_match_oracle(impl, ci):
+    c = CASES[ci]
+    x, w, b, dy, args, geom = _case(c, ci)
+    fwd, vjp = _impl(impl, c["nd"])
+    y = fwd(x, w, b, *args)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y, oracle.forward(x, w, b, *geom), rtol=1e-12, atol=1e-12)
+    g, want = vjp(x, w, b, *args, dy), oracle.vjp(x, w, b, *geom, dy)
+    for k in ("x", "w"):
+        np.testing.assert_allclose(g[k], want[k], rtol=1e-12, atol=1e-12)
+    if b is None:
+        assert g["b"] is None
+    else:
+        np.testing.assert_allclose(g["b"], want["b"], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("ci", [0, 2])
+def test_oracle_vjp_matches_finite_differences(ci):
+    c = CASES[ci]
+    x, w, b, dy, _, geom = _case(c, ci)
+    want, fd = oracle.vjp(x, w, b, *geom, dy), _fd(x, w, b, dy, geom)
+    for k in fd:
+        np.testing.assert_allclose(want[k], fd[k], rtol=1e-6, atol=1e-6)
+
+
+def test_float32_in_float32_out_and_inputs_untouched():
+    x, w, b, dy, args, _ = _case(CASES[2], 3)
+    x, w, b, dy = (a.astype(np.float32) for a in (x, w, b, dy))
+    saved = [a.copy() for a in (x, w, b, dy)]
+    for impl in ("numpy", "torch", "torch.nn"):
+        fwd, vjp = _impl(impl, 2, "float32")
+        assert fwd(x, w, b, *args).dtype == np.float32
+        assert all(v.dtype == np.float32 for v in vjp(x, w, b, *args, dy).values())
+    assert all(np.array_equal(a, s) for a, s in zip((x, w, b, dy), saved))
+
+
+def test_pairs_and_ints_agree_in_2d():
+    x, w, b, _, _, _ = _case(CASES[3], 4)
+    for impl in ("numpy", "torch", "torch.nn"):
+        fwd, _ = _impl(impl, 2)
+        np.testing.assert_array_equal(fwd(x, w, b, 2, 1, 1, 1), fwd(x, w, b, (2, 2), [1, 1], (1, 1), 1))
+
+
+# ---------------------------------------------------------------- validation
+
+_X, _W, _B, _DY = np.ones((1, 4, 6)), np.ones((2, 2, 3)), np.ones(2), np.ones((1, 2, 4))
+
+BAD = [
+    (dict(x=np.ones((4, 6))), ValueError, "'x' should have 3 dimensions"),
+    (dict(x=np.ones((1, 4, 6), dtype=np.int64)), ValueError, "'x' should have a floating dtype"),
+    (dict(w=np.ones((2, 3, 3))), ValueError, r"'w' should have shape .* C_in/groups = 4/2 = 2"),
+    (dict(groups=3), ValueError, "'groups' = 3 should divide C_in"),
+    (dict(w=np.ones((3, 2, 3))), ValueError, "should divide C_in = x.shape.1. = 4 and C_out = w.shape.0. = 3"),
+    (dict(b=np.ones(3)), ValueError, "'b' should have shape"),
+    (dict(w=np.ones((2, 2, 9))), ValueError, "empty output"),
+    (dict(x=np.ones((1, 4, 2)), dilation=2, padding=0), ValueError, "empty output"),
+    (dict(stride=0), ValueError, "'stride' should be an int >= 1"),
+    (dict(stride=1.5), TypeError, "'stride' should be an int"),
+    (dict(padding=-1), ValueError, "'padding' should be an int >= 0"),
+    (dict(dilation=True), TypeError, "'dilation' should be an int"),
+    (dict(groups=0), ValueError, "'groups' should be an int >= 1"),
+    (dict(x=np.full((1, 4, 6), np.nan)), ValueError, "'x' should be finite"),
+    (dict(w=np.full((2, 2, 3), np.inf)), ValueError, "'w' should be finite"),
+]
+
+
+def _call(fn, over, with_dy=False):
+    kw = dict(x=_X, w=_W, b=_B, stride=1, padding=0, dilation=1, groups=2, dy=_DY)
+    kw.update(over)
+    args = [kw[k] for k in ("x", "w", "b", "stride", "padding", "dilation", "groups")]
+    return fn(*args, kw["dy"]) if with_dy else fn(*args)
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch", "torch.nn"])
+@pytest.mark.parametrize("over,exc,msg", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
+def test_rejects_bad_input(impl, over, exc, msg):
+    fwd, vjp = _impl(impl, 1)
+    with pytest.raises(exc, match="conv1d: .*" + msg):
+        _call(fwd, over)
+    with pytest.raises(exc, match="conv1d_vjp: .*" + msg):
+        _call(vjp, over, with_dy=True)
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch", "torch.nn"])
+def test_rejects_bad_dy_and_2d_pairs(impl):
+    _, vjp = _impl(impl, 1)
+    with pytest.raises(ValueError, match=r"conv1d_vjp: argument 'dy' should have shape .* = \(1, 2, 4\), got \(1, 2, 5\)"):
+        _call(vjp, dict(dy=np.ones((1, 2, 5))), with_dy=True)
+    with pytest.raises(ValueError, match="conv1d_vjp: argument 'dy' should be finite"):
+        _call(vjp, dict(dy=np.full((1, 2, 4), np.nan)), with_dy=True)
+    fwd2, _ = _impl(impl, 2)
+    x, w = np.ones((1, 2, 4, 4)), np.ones((2, 2, 2, 2))
+    with pytest.raises(ValueError, match="conv2d: argument 'stride' should be an int or a pair"):
+        fwd2(x, w, None, (1, 1, 1), 0, 1, 1)
+    with pytest.raises(ValueError, match=r"conv2d: argument 'padding\[1\]' should be an int >= 0"):
+        fwd2(x, w, None, 1, (0, -1), 1, 1)
+
+
+def test_adapter_rejects_unknown_dtype():
+    with pytest.raises(ValueError, match="argument 'dtype' should be one of"):
+        AC.conv1d(_X, _W, _B, 1, 0, 1, 2, dtype="float16")
+
+
+# ---------------------------------------------------------------- parameter count vs the module
+
+@pytest.mark.parametrize("kw", [
+    dict(in_channels=4, out_channels=2, kernel_size=3, groups=2),
+    dict(in_channels=3, out_channels=6, kernel_size=2, groups=3, bias=False, stride=2, padding=1, dilation=2),
+    dict(in_channels=4, out_channels=4, kernel_size=(2, 3), groups=4),
+    dict(in_channels=2, out_channels=5, kernel_size=(3, 3), bias=False),
+])
+def test_param_count_matches_the_module(kw):
+    K = kw["kernel_size"]
+    want = oracle.param_count(kw["in_channels"], kw["out_channels"], K, kw.get("groups", 1), kw.get("bias", True))
+    assert AC.param_count(kw) == want
+
+
+# ---------------------------------------------------------------- the properties on the targets
+
+def _target(name, dtype, caps):
+    return Target(name=name, dtype=dtype, **caps)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adapter_passes_every_conv_property(dtype):
+    target = _target(f"torch.nn.Conv1d/Conv2d ({dtype})", dtype, AC.capabilities(dtype))
+    props = all_properties()
+    for pid in PROPS:
+        row = harness.run(props[pid], target, f"torch_nn_conv:{dtype}", profile="dev", seed_value=0)
+        assert row["verdict"] == "pass" and row["examples"] > 0, row
+
+
+@pytest.mark.parametrize("ref,dtype", [("numpy", "float32"), ("torch", "float64")])
+def test_references_pass_every_conv_property(ref, dtype):
+    mod = {"numpy": NC, "torch": TC}[ref]
+    target = _target(f"{ref} conv ({dtype})", dtype, {c: getattr(mod, c) for c in CAPS})
+    props = all_properties()
+    for pid in PROPS:
+        row = harness.run(props[pid], target, f"{ref}:{dtype}", profile="dev", seed_value=1)
+        assert row["verdict"] == "pass" and row["examples"] > 0, row
+
+
+# ---------------------------------------------------------------- mutants
+
+MUTANTS = {
+    "no_flip_grad": ("conv1d.vjp", "gradient without the kernel flip"),
+    "true_convolution": ("conv1d.forward", "true convolution (kernel flipped)"),
+    "one_sided_padding": ("conv.output_size", "output size floor((n + 2p - d(k-1) - 1)/s) + 1"),
+    "stride_ignored_in_dx": ("conv1d.vjp", "dx"),
+    "groups_ignored": ("conv1d.forward", "(groups ignored)"),
+    "dilation_ignored": ("conv1d.forward", "conv1d y"),
+    "dilation_on_input": ("conv2d.forward", "conv2d"),
+    "dw_unpadded": ("conv1d.vjp", "dw"),
+    "dw_transposed": ("conv2d.vjp", "dw"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_is_caught(name):
+    pid, hint = MUTANTS[name]
+    target = _target(f"mutant: {name}", "float64", MC.MUTANTS[name]())
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()[pid], target, f"mutant:{name}", profile="ci")
+    msg = str(info.value)
+    assert target.name in msg and pid in msg and "but should" in msg and hint in msg, msg
+    assert results.ROWS[-1]["verdict"] == "fail"
+
+
+def test_one_sided_padding_is_named_by_the_forward_too():
+    target = _target("mutant: one-sided padding", "float64", MC.one_sided_padding())
+    with pytest.raises(PropertyFailure, match=r"output shape: = .*but should be .*output size floor"):
+        harness.run(all_properties()["conv1d.forward"], target, "mutant", profile="ci")
+
+
+def test_a_raising_target_is_an_error_not_a_pass():
+    def boom(*a):
+        raise RuntimeError("no")
+
+    target = replace(_target("numpy conv", "float64", {c: getattr(NC, c) for c in CAPS}), name="raises", conv1d=boom)
+    with pytest.raises(TargetRaised):
+        harness.run(all_properties()["conv1d.forward"], target, "raises", profile="ci")

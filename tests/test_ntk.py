@@ -1,0 +1,325 @@
+"""The neural tangent kernel end to end: derivations (ntk.*), the float64 oracle against Monte Carlo and
+quadrature, the NumPy / torch references and the torch.nn adapter against the oracle and finite differences,
+validation, the properties on every implementation, the false-alarm arithmetic, and the mutants they must catch."""
+from dataclasses import replace
+from fractions import Fraction
+from functools import partial
+from math import comb
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from dlproof.derivations import oracle_ntk as oracle
+from dlproof.derivations import registry
+from dlproof.impl.numpy_ref import ntk as NN
+from dlproof.properties import harness, results
+from dlproof.properties import ntk as PN
+from dlproof.properties.assertions import PropertyFailure, TargetRaised
+from dlproof.properties.registry import all_properties
+from dlproof.target import Target
+
+import mutants_ntk as MN
+
+torch = pytest.importorskip("torch")
+from dlproof.impl.adapters import torch_nn_ntk as AN  # noqa: E402
+from dlproof.impl.torch_ref import ntk as TN  # noqa: E402
+
+EXPECTED_STATUS = {
+    "ntk.empirical.definition": "definition", "ntk.arccos.kappa0": "proved", "ntk.arccos.kappa1": "proved",
+    "ntk.analytic": "proved", "ntk.empirical.mean": "proved", "ntk.empirical.variance": "proved",
+    "ntk.psd": "proved", "ntk.concentration.median_of_means": "proved",
+}
+PROPS = ("ntk.empirical.definition", "ntk.psd", "ntk.convergence")
+IMPLS = {"numpy": NN.empirical_ntk, "torch": TN.empirical_ntk, "torch.nn": partial(AN.empirical_ntk, dtype="float64")}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_rows():
+    saved = list(results.ROWS)
+    yield
+    results.ROWS[:] = saved
+
+
+# ---------------------------------------------------------------- derivations
+
+@pytest.fixture(scope="module")
+def ntk_records():
+    registry.load_modules()
+    return {sid: registry.run_spec(registry._SPECS[sid]) for sid in EXPECTED_STATUS}
+
+
+def test_every_ntk_id_is_registered_and_has_its_status(ntk_records):
+    registry.load_modules()
+    assert {s for s in registry._SPECS if s.startswith("ntk.")} == set(EXPECTED_STATUS)
+    for sid, want in EXPECTED_STATUS.items():
+        rec = ntk_records[sid]
+        assert rec["status"] == want, (sid, rec["obligations"])
+        assert {o["status"] for o in rec["obligations"]} == {"proved"}, (sid, rec["obligations"])
+        assert rec["steps"] and rec["citation"]["primary"] and "02-Neural-Tangent-Kernel.md" in rec["citation"]["seed"]
+
+
+def test_the_kappa1_check_discriminates():
+    """The exact check that proves kappa1 refutes the formula with (pi + theta) in place of (pi - theta)."""
+    from dlproof.derivations import ntk as D
+    from dlproof.derivations.prove import prove_equal
+
+    wrong = D.nx * D.ny * (sp.sin(D.th) + (sp.pi + D.th) * sp.cos(D.th)) / (2 * sp.pi)
+    ang = D._sector(sp.cos(D.ph) * sp.cos(D.ph - D.th))
+    assert prove_equal(D.nx * D.ny * D._radial(2) * ang / (2 * sp.pi), wrong).status == "refuted"
+
+
+def test_the_median_of_means_constants_match_the_property():
+    from dlproof.derivations import ntk as D
+
+    assert PN.CHEB_P == Fraction(int(D.MOM_P.p), int(D.MOM_P.q)) and PN.GROUPS == D.MOM_GROUPS
+    assert PN.check_alpha() == Fraction(str(D.binomial_tail(D.MOM_GROUPS, D.MOM_P, 8)))
+
+
+# ---------------------------------------------------------------- the oracle against independent routes
+
+def _mc_points(seed=0, d=3):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((3, d)) * [[0.5], [1.0], [2.0]]
+
+
+def test_theta_and_variance_match_monte_carlo():
+    """Theta and v from the closed forms against a 400k-unit Monte Carlo average (5 sigma, plus v's own noise)."""
+    X = _mc_points()
+    rng = np.random.default_rng(1)
+    M = 400_000
+    W, a = rng.standard_normal((M, X.shape[1])), rng.standard_normal(M)
+    U = X @ W.T
+    th, v = oracle.theta(X, X), oracle.unit_variance(X, X)
+    for i in range(3):
+        for j in range(3):
+            t = np.maximum(U[i], 0) * np.maximum(U[j], 0) + a ** 2 * (U[i] > 0) * (U[j] > 0) * (X[i] @ X[j])
+            assert abs(t.mean() - th[i, j]) <= 5 * np.sqrt(v[i, j] / M), (i, j)
+            assert abs(t.var() - v[i, j]) <= 0.05 * v[i, j], (i, j)
+
+
+def test_kappa_closed_forms_match_planar_quadrature():
+    """kappa0, kappa1 and M22 against mpmath quadrature of the 2-D Gaussian integral in polar coordinates over the
+    whole circle (no sector assumed): the integrands are homogeneous of degree k = 0, 2, 4 in w, so
+    E = (1/2pi) int_0^oo r^(k+1) e^(-r^2/2) dr * int_(-pi)^(pi) g(cos phi, sin phi) dphi, both by quadrature."""
+    relu = lambda z: z if z > 0 else 0  # noqa: E731
+    H = lambda z: 1 if z > 0 else 0  # noqa: E731
+    radial = {k: mpmath.quad(lambda r: r ** (k + 1) * mpmath.exp(-r ** 2 / 2), [0, mpmath.inf]) for k in (0, 2, 4)}
+    for t in (0.3, 1.2, 2.5):
+        x, y = np.array([1.5, 0.0]), 0.8 * np.array([np.cos(t), np.sin(t)])
+        X1, X2 = x[None], y[None]
+        # break points at every zero of the two cosines, where the integrands have kinks or jumps
+        cuts = sorted({-np.pi, -np.pi / 2, np.pi / 2, np.pi, t - np.pi / 2, t + np.pi / 2 - 2 * np.pi * (t > np.pi / 2)})
+
+        def expect(f, k):
+            def g(p):
+                return f(x[0] * mpmath.cos(p), y[0] * mpmath.cos(p) + y[1] * mpmath.sin(p))
+            return float(radial[k] * mpmath.quad(g, [mpmath.mpf(c) for c in cuts]) / (2 * mpmath.pi))
+
+        np.testing.assert_allclose(expect(lambda u, v: H(u) * H(v), 0), oracle.kappa0(X1, X2)[0, 0], rtol=1e-10)
+        np.testing.assert_allclose(expect(lambda u, v: relu(u) * relu(v), 2), oracle.kappa1(X1, X2)[0, 0], rtol=1e-10)
+        np.testing.assert_allclose(expect(lambda u, v: relu(u) ** 2 * relu(v) ** 2, 4), oracle.m22(X1, X2)[0, 0],
+                                   rtol=1e-10)
+
+
+def test_stable_angle_near_parallel_and_zero_points():
+    x = np.array([[1.0, 2.0, 3.0]])
+    y = x * (1 + 1e-12)
+    t, _, _ = oracle.angle(x, y)
+    assert t[0, 0] < 1e-12  # arccos of the rounded cosine would give ~1e-8
+    np.testing.assert_allclose(oracle.theta(x, x), x @ x.T, rtol=1e-14)  # Theta(x, x) = |x|^2
+    z = np.zeros((1, 3))
+    assert oracle.theta(z, x)[0, 0] == 0 and oracle.unit_variance(z, x)[0, 0] == 0
+
+
+# ---------------------------------------------------------------- references vs oracle vs finite differences
+
+def _problem(seed=0, n1=3, n2=2, d=4, m=7):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n1, d)), rng.standard_normal((n2, d)), rng.standard_normal((m, d)), rng.standard_normal(m)
+
+
+def _fd_gradient(x, W, a, h=1e-6):
+    """Central differences of f(x) = a^T relu(W x)/sqrt(m) w.r.t. (vec W, a), in float64."""
+    m = W.shape[0]
+
+    def f(W_, a_):
+        return float(a_ @ np.maximum(W_ @ x, 0) / np.sqrt(m))
+
+    g = []
+    for idx in np.ndindex(W.shape):
+        P, M = W.copy(), W.copy()
+        P[idx] += h
+        M[idx] -= h
+        g.append((f(P, a) - f(M, a)) / (2 * h))
+    for r in range(m):
+        P, M = a.copy(), a.copy()
+        P[r] += h
+        M[r] -= h
+        g.append((f(W, P) - f(W, M)) / (2 * h))
+    return np.array(g)
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_kernel_matches_oracle_and_finite_differences(impl):
+    X1, X2, W, a = _problem()
+    K = IMPLS[impl](X1, X2, W, a)
+    assert K.dtype == np.float64 and K.shape == (3, 2)
+    np.testing.assert_allclose(K, oracle.empirical(X1, X2, W, a), rtol=1e-12, atol=1e-12)
+    J1 = np.stack([_fd_gradient(x, W, a) for x in X1])
+    J2 = np.stack([_fd_gradient(x, W, a) for x in X2])
+    np.testing.assert_allclose(oracle.empirical(X1, X2, W, a), J1 @ J2.T, rtol=1e-6, atol=1e-6)
+
+
+def test_numpy_jacobian_rows_are_the_gradients():
+    X1, _, W, a = _problem(1)
+    J = NN.jacobian(X1, W, a)
+    for i, x in enumerate(X1):
+        np.testing.assert_allclose(J[i], _fd_gradient(x, W, a), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_relu_prime_at_zero_is_zero(impl):
+    """A zero row of W: every pre-activation of that unit is exactly 0, so it contributes nothing (relu'(0) = 0)."""
+    X1, X2, W, a = _problem(2, m=3)
+    W[0] = 0.0
+    np.testing.assert_allclose(IMPLS[impl](X1, X2, W, a) * 3, oracle.empirical(X1, X2, W[1:], a[1:]) * 2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch", "torch.nn"])
+def test_float32_in_float32_out_and_empty_batches(impl):
+    fn = {"numpy": NN.empirical_ntk, "torch": TN.empirical_ntk, "torch.nn": partial(AN.empirical_ntk, dtype="float32")}[impl]
+    X1, X2, W, a = (v.astype(np.float32) for v in _problem(3))
+    assert fn(X1, X2, W, a).dtype == np.float32
+    assert fn(X1[:0], X2, W, a).shape == (0, 2)
+
+
+# ---------------------------------------------------------------- validation
+
+_X1, _X2, _W, _A = _problem(4, m=5)
+BAD = [
+    (dict(W=np.ones(5)), "'W' should have 2 dimensions"),
+    (dict(W=np.ones((0, 4))), "m >= 1 hidden units"),
+    (dict(a=np.ones(4)), "'a' should have shape"),
+    (dict(X1=np.ones((2, 3))), "'X1' should have shape \\(n, d\\) with d = W.shape\\[1\\] = 4"),
+    (dict(X2=np.ones(4)), "'X2' should have 2 dimensions"),
+    (dict(X1=np.ones((2, 4), dtype=np.int64)), "'X1' should have a floating dtype"),
+    (dict(a=np.array([1.0, np.nan, 0, 0, 0])), "'a' should be finite"),
+    (dict(W=np.full((5, 4), np.inf)), "'W' should be finite"),
+    (dict(X2=None), "'X2' should be a float array"),
+]
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("over,msg", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
+def test_rejects_bad_input(impl, over, msg):
+    kw = dict(X1=_X1, X2=_X2, W=_W, a=_A)
+    kw.update(over)
+    with pytest.raises(ValueError, match="empirical_ntk: .*" + msg):
+        IMPLS[impl](kw["X1"], kw["X2"], kw["W"], kw["a"])
+
+
+def test_adapter_rejects_unknown_dtype():
+    with pytest.raises(ValueError, match="argument 'dtype' should be one of"):
+        AN.empirical_ntk(_X1, _X2, _W, _A, dtype="float16")
+
+
+def test_inputs_are_not_mutated():
+    args = [v.copy() for v in (_X1, _X2, _W, _A)]
+    for fn in IMPLS.values():
+        fn(*args)
+        for v, w in zip(args, (_X1, _X2, _W, _A)):
+            np.testing.assert_array_equal(v, w)
+
+
+# ---------------------------------------------------------------- the false-alarm arithmetic
+
+def test_false_alarm_arithmetic_is_exact():
+    alpha = PN.check_alpha()
+    p = Fraction(1, 53)
+    assert alpha == sum(comb(15, k) * p ** k * (1 - p) ** (15 - k) for k in range(8, 16))
+    assert alpha <= Fraction(1, 10 ** 10)
+    assert PN.check_alpha(15, Fraction(1, 52)) > Fraction(1, 10 ** 10)  # p = 1/53 is the largest 1/k that works
+    for profile in PN.PROFILE_EXAMPLES:
+        assert PN.run_bound(profile) == 9 * 2 * PN.PROFILE_EXAMPLES[profile] * 16 * alpha
+        assert PN.run_bound(profile) < PN.RUN_BUDGET
+    assert float(PN.run_bound("uncapped")) == pytest.approx(5.29e-5, rel=1e-2)
+    with pytest.raises(ValueError, match="profile"):
+        PN.run_bound("nope")
+
+
+def test_chebyshev_threshold_is_the_level_p():
+    v = np.array([3.0, 0.2])
+    t = PN.threshold(v, 2048)
+    np.testing.assert_allclose(v / (2048 * t ** 2), float(PN.CHEB_P), rtol=1e-8)
+
+
+def test_the_group_medians_of_a_correct_kernel_concentrate():
+    """Empirically: over 200 draws of 15 groups (m = 256 each), the median's deviation stays below t, and the
+    per-group deviation exceeds t with frequency <= p (Chebyshev) -- the bound is honest, not tight."""
+    X = _mc_points(5)
+    th, v = oracle.theta(X, X), oracle.unit_variance(X, X)
+    t = PN.threshold(v, 256)
+    rng = np.random.default_rng(7)
+    draws, G, m = 200, 15, 256
+    U = X @ rng.standard_normal((3, draws * G * m))  # every unit's pre-activations, (3, units)
+    a2 = rng.standard_normal(draws * G * m) ** 2
+    R, H = np.maximum(U, 0), (U > 0).astype(float)
+    terms = R[:, None] * R[None] + a2 * H[:, None] * H[None] * (X @ X.T)[:, :, None]  # (3, 3, units)
+    Ks = terms.reshape(3, 3, draws, G, m).mean(axis=-1)  # (3, 3, draws, G): the group kernels
+    dev = np.abs(Ks - th[:, :, None, None])
+    assert np.all(np.abs(np.median(Ks, axis=-1) - th[:, :, None]) <= t[:, :, None])
+    assert np.sum(dev > t[:, :, None, None]) <= float(PN.CHEB_P) * dev.size
+
+
+# ---------------------------------------------------------------- the properties on every implementation
+
+@pytest.mark.parametrize("name,dtype", [("numpy", "float64"), ("numpy", "float32"), ("torch", "float64"),
+                                        ("torch", "float32"), ("torch.nn", "float32"), ("torch.nn", "float64")])
+def test_every_ntk_property_passes(name, dtype):
+    if name == "torch.nn":
+        target = Target(name=f"torch.nn ntk {dtype}", dtype=dtype, **AN.capabilities(dtype))
+    else:
+        target = Target(name=f"{name} ntk {dtype}", dtype=dtype, empirical_ntk=IMPLS[name])
+    props = all_properties()
+    for pid in PROPS:
+        row = harness.run(props[pid], target, f"{name}:{dtype}", profile="ci")
+        assert row["verdict"] == "pass" and row["examples"] > 0, row
+
+
+# ---------------------------------------------------------------- mutants
+
+BASE = Target(name="numpy ntk", dtype="float64", empirical_ntk=NN.empirical_ntk)
+MUTANTS = {
+    "unscaled/definition": (MN.ntk_unscaled, "ntk.empirical.definition", "scaled by m"),
+    "unscaled/convergence": (MN.ntk_unscaled, "ntk.convergence", "1/sqrt(m) of f missing"),
+    "no_a_grad/definition": (MN.ntk_bug("no_a_grad"), "ntk.empirical.definition", "without the a-gradient term"),
+    "no_a_grad/convergence": (MN.ntk_bug("no_a_grad"), "ntk.convergence", "but should be Theta"),
+    "no_w_grad/definition": (MN.ntk_bug("no_w_grad"), "ntk.empirical.definition", "without the W-gradient term"),
+    "no_w_grad/convergence": (MN.ntk_bug("no_w_grad"), "ntk.convergence", "but should be Theta"),
+    "relu_for_drelu/definition": (MN.ntk_bug("relu_for_drelu"), "ntk.empirical.definition", "relu in place of relu'"),
+    "relu_for_drelu/convergence": (MN.ntk_bug("relu_for_drelu"), "ntk.convergence", "but should be Theta"),
+    "drelu0_is_1/definition": (MN.ntk_drelu_zero_is_one, "ntk.empirical.definition", "relu'(0) = 1"),
+    "asymmetric/psd": (MN.ntk_asymmetric, "ntk.psd", "should be symmetric"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_is_caught(name):
+    fn, pid, hint = MUTANTS[name]
+    target = replace(BASE, name=f"mutant: {name.split('/')[0]}", empirical_ntk=fn)
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()[pid], target, f"mutant:{name}", profile="ci")
+    msg = str(info.value)
+    assert target.name in msg and pid in msg and "but should" in msg and hint in msg, msg
+    assert results.ROWS[-1]["verdict"] == "fail"
+
+
+def test_a_raising_target_is_an_error_not_a_pass():
+    def boom(*a):
+        raise RuntimeError("no")
+
+    with pytest.raises(TargetRaised):
+        harness.run(all_properties()["ntk.psd"], replace(BASE, name="raises", empirical_ntk=boom), "raises",
+                    profile="ci")
