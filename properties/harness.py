@@ -35,7 +35,11 @@ _SHARED: dict = {}  # (property id, shared key, profile, seed) -> result row of 
 def profile_settings(profile: str) -> dict:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {sorted(PROFILES)}")
+    # report_multiple_bugs=False: when a target fails in two distinct ways (e.g. it raises on one example and
+    # returns a wrong value on another), Hypothesis reports the one it shrank last instead of an ExceptionGroup,
+    # so the verdict is always one fail or error with one message and one repro
     return dict(PROFILES[profile], deadline=None, database=None, print_blob=True, phases=PHASES,
+                report_multiple_bugs=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 
 
