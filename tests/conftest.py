@@ -41,3 +41,13 @@ def pytest_collection_finish(session):
 
     gc.collect()
     gc.freeze()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_rows():
+    """Each test's property runs stay out of the session's report rows (dlproof.properties.results.ROWS)."""
+    from dlproof.properties import results
+
+    saved = list(results.ROWS)
+    yield
+    results.ROWS[:] = saved

@@ -39,13 +39,6 @@ VARIANTS = ("reset_after", "reset_before")
 RTOL, ATOL = 1e-5, 1e-6  # float32 Keras vs float64 oracle on the same float32 inputs (moderate weights)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 def _params(kind, rng, n=N, m=M, dtype=np.float32, scale=0.7):
     out = {}
     for k in keras3.PARAMS[kind]:

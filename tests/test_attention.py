@@ -30,13 +30,6 @@ PROPS = ("attn.softmax.forward", "attn.softmax.shift_invariance", "attn.softmax.
          "attn.causal", "attn.scale.variance", "attn.mha.forward", "attn.mha.heads", "attn.mha.vjp")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 def _target(mod, dtype, name=None, **over):
     caps = {c: getattr(mod, c) for c in CAPS}
     caps.update(over)

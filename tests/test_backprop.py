@@ -34,13 +34,6 @@ EXPECTED = {"mlp.forward": "definition", "mlp.backprop.delta": "proved", "mlp.ba
 PROPS = ("mlp.forward", "mlp.vjp", "mlp.vjp.fd", "mlp.vjp.fd_own_dtype")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 def _problem(seed=0, widths=(3, 4, 2, 3), B=4, dtype=np.float64):
     rng = np.random.default_rng(seed)
     layers = [(rng.standard_normal((widths[l], widths[l - 1])).astype(dtype), rng.standard_normal(widths[l]).astype(dtype))

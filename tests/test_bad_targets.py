@@ -10,13 +10,6 @@ from dlproof.properties.registry import all_properties
 import bad_targets as B
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 def _run(target, prop_id, spec, tmp_path, expected_exc=(PropertyFailure, TargetRaised)):
     prop = all_properties()[prop_id]
     n_rows = len(results.ROWS)

@@ -31,13 +31,6 @@ PROPS = ("bn.forward.train", "bn.forward.eval", "bn.running_stats", "bn.vjp", "b
          "bn.grad.xhat_residual", "bn.scale_invariance")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 # ---------------------------------------------------------------- derivations
 
 @pytest.fixture(scope="module")

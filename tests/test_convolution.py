@@ -35,13 +35,6 @@ PROPS = ("conv1d.forward", "conv2d.forward", "conv1d.vjp", "conv2d.vjp", "conv.o
 CAPS = ("conv1d", "conv1d_vjp", "conv2d", "conv2d_vjp")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 # ---------------------------------------------------------------- derivations
 
 @pytest.fixture(scope="module")

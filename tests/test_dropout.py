@@ -47,13 +47,6 @@ PROPS = ("dropout.values", "dropout.keep_rate", "dropout.mean", "dropout.varianc
          "dropout.seed.deterministic", "dropout.vjp")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 # ---------------------------------------------------------------- derivations
 
 def test_every_dropout_id_is_listed():

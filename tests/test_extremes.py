@@ -24,13 +24,6 @@ EXTREMES = ("extremes.rnn_cell.saturated", "extremes.lstm_cell.saturated", "extr
             "extremes.clip.norm.huge", "extremes.clip.norm.tiny")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 def _run(target, prop_id, tmp_path=None):
     return harness.run(all_properties()[prop_id], target, f"tests.test_extremes:{target.name}", profile="ci",
                        report_dir=tmp_path)

@@ -18,13 +18,6 @@ import hostile_targets as H
 pytest_plugins = ["pytester"]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows(monkeypatch):
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 def _run(prop_id, target, tmp_path):
     with pytest.raises(PropertyFailure) as info:
         harness.run(all_properties()[prop_id], target, "hostile", profile="dev", report_dir=tmp_path)

@@ -35,13 +35,6 @@ PROPS = ("ntk.empirical.definition", "ntk.psd", "ntk.convergence")
 IMPLS = {"numpy": NN.empirical_ntk, "torch": TN.empirical_ntk, "torch.nn": partial(AN.empirical_ntk, dtype="float64")}
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 # ---------------------------------------------------------------- derivations
 
 @pytest.fixture(scope="module")

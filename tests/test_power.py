@@ -8,13 +8,6 @@ from dlproof.properties.registry import all_properties
 from mutants import MUTANTS
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 #: mutants whose message must name the bug itself, not only the mismatch
 HINTS = {
     "lstm_returns_c_h": "look swapped",

@@ -35,13 +35,6 @@ EXPECTED = {"resnet.forward": "definition", "resnet.block.jacobian": "proved", "
 PROPS = ("resnet.forward", "resnet.vjp", "resnet.identity_path", "resnet.jacobian", "resnet.vjp.fd")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
-
-
 def _problem(seed=0, n=3, k=2, L=3, B=4, dtype=np.float64):
     rng = np.random.default_rng(seed)
     blocks = [tuple(a.astype(dtype) for a in (rng.standard_normal((k, n)), rng.standard_normal(k),

@@ -8,17 +8,10 @@ from dlproof.impl.adapters import torch_device  # noqa: E402
 from dlproof.impl.adapters.torch_nn import target as nn_target  # noqa: E402
 from dlproof.impl.targets import numpy_target, torch_target  # noqa: E402
 from dlproof.loader import TargetLoadError, load_target  # noqa: E402
-from dlproof.properties import harness, results  # noqa: E402
+from dlproof.properties import harness  # noqa: E402
 from dlproof.properties import tolerances as tol  # noqa: E402
 from dlproof.properties.registry import all_properties  # noqa: E402
 from dlproof.target import Target, TargetError  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _isolated_rows():
-    saved = list(results.ROWS)
-    yield
-    results.ROWS[:] = saved
 
 
 def _problem(rng, T=3, B=2, n=3, m=2):
