@@ -1,5 +1,7 @@
 """Activations: derivatives, ranges, tanh via sigmoid, and the bound gamma = sup |phi'|.
 
+Every statement is scalar (one real x, no dimension): ``sizes=()``, so each is proved for every x.
+
 Seed: §1 (h_t = tanh(...)) and §2 (tanh' in the Jacobian product).
 Primary: Pascanu, Mikolov & Bengio (2013), On the difficulty of training RNNs, §2.2 (gamma = 1 for
 tanh, 1/4 for sigmoid).
@@ -21,7 +23,7 @@ xn = sp.Symbol("x", negative=True)
 
 @derivation("act.sigmoid.derivative", title="Derivative of the logistic sigmoid",
             latex=r"\sigma'(x) = \sigma(x)\,(1-\sigma(x)),\quad \sigma(x) = \frac{1}{1+e^{-x}}",
-            seed=SEED_ACT, primary="Rumelhart, Hinton & Williams (1986), Nature 323",
+            seed=SEED_ACT, sizes=(), primary="Rumelhart, Hinton & Williams (1986), Nature 323",
             steps=(
                 r"\sigma(x) = (1+e^{-x})^{-1},\qquad 1 - \sigma(x) = \frac{e^{-x}}{1+e^{-x}}",
                 r"\sigma'(x) = -(1+e^{-x})^{-2}\cdot\frac{d}{dx}(1+e^{-x}) = \frac{e^{-x}}{(1+e^{-x})^2}",
@@ -38,7 +40,7 @@ def _sigmoid_derivative():
 
 
 @derivation("act.tanh.derivative", title="Derivative of tanh",
-            latex=r"\tanh'(x) = 1 - \tanh^2(x)", seed=SEED_ACT,
+            latex=r"\tanh'(x) = 1 - \tanh^2(x)", seed=SEED_ACT, sizes=(),
             primary="Abramowitz & Stegun (1964), 4.5.19",
             steps=(
                 r"\tanh(x) = \frac{e^x - e^{-x}}{e^x + e^{-x}}",
@@ -52,7 +54,7 @@ def _tanh_derivative():
 
 @derivation("act.relu.derivative", title="Derivative of relu, with relu'(0) declared 0",
             latex=r"\operatorname{relu}'(x) = H(x) = \begin{cases}1 & x>0\\ 0 & x \le 0\end{cases}",
-            seed=SEED_ACT, primary="Nair & Hinton (2010), ICML; torch.nn.ReLU backward (relu'(0) = 0)",
+            seed=SEED_ACT, sizes=(), primary="Nair & Hinton (2010), ICML; torch.nn.ReLU backward (relu'(0) = 0)",
             assumptions=("relu is not differentiable at 0; relu'(0) := 0 is a declared convention "
                          "(as in torch); finite differences stay away from the kink",),
             steps=(
@@ -70,7 +72,7 @@ def _relu_derivative():
 
 
 @derivation("act.sigmoid.range", title="sigmoid maps the reals into (0, 1)",
-            latex=r"0 < \sigma(x) < 1 \quad \forall x \in \mathbb{R}", seed=SEED_ACT,
+            latex=r"0 < \sigma(x) < 1 \quad \forall x \in \mathbb{R}", seed=SEED_ACT, sizes=(),
             primary="Gers, Schmidhuber & Cummins (2000), Neural Computation 12(10) (gates in (0,1))",
             notes="Over the reals. In float32, sigmoid rounds to exactly 1.0 for x above about 17.",
             steps=(
@@ -85,7 +87,7 @@ def _sigmoid_range():
 
 
 @derivation("act.tanh.range", title="tanh maps the reals into (-1, 1)",
-            latex=r"-1 < \tanh(x) < 1 \quad \forall x \in \mathbb{R}", seed=SEED_ACT,
+            latex=r"-1 < \tanh(x) < 1 \quad \forall x \in \mathbb{R}", seed=SEED_ACT, sizes=(),
             primary="Abramowitz & Stegun (1964), 4.5",
             steps=(
                 r"1 - \tanh(x) = \frac{2}{1+e^{2x}} > 0 \ \Rightarrow\ \tanh(x) < 1",
@@ -101,7 +103,7 @@ def _tanh_range():
 
 @derivation("act.relu.range", title="relu maps the reals onto [0, inf)",
             latex=r"\operatorname{relu}(x) \ge 0,\ \operatorname{relu}(x) = x \text{ for } x \ge 0",
-            seed=SEED_ACT, primary="Nair & Hinton (2010), ICML",
+            seed=SEED_ACT, sizes=(), primary="Nair & Hinton (2010), ICML",
             steps=(
                 r"x < 0:\ \operatorname{relu}(x) = \max(0, x) = 0",
                 r"x \ge 0:\ \operatorname{relu}(x) = \max(0, x) = x \ge 0",
@@ -114,7 +116,7 @@ def _relu_range():
 
 
 @derivation("act.tanh_via_sigmoid", title="tanh is a rescaled sigmoid",
-            latex=r"\tanh(x) = 2\,\sigma(2x) - 1", seed=SEED_ACT,
+            latex=r"\tanh(x) = 2\,\sigma(2x) - 1", seed=SEED_ACT, sizes=(),
             primary="Goodfellow, Bengio & Courville (2016), Deep Learning, eq. 6.4 context",
             steps=(
                 r"2\,\sigma(2x) - 1 = \frac{2}{1+e^{-2x}} - 1 = \frac{1 - e^{-2x}}{1 + e^{-2x}}",
@@ -132,7 +134,7 @@ def _gamma_record(dphi, gamma, square):
 
 
 @derivation("act.sigmoid.gamma", title="sup |sigma'| = 1/4",
-            latex=r"|\sigma'(x)| \le \gamma_\sigma = \tfrac14,\ \text{attained at } x=0", seed=SEED_ACT,
+            latex=r"|\sigma'(x)| \le \gamma_\sigma = \tfrac14,\ \text{attained at } x=0", seed=SEED_ACT, sizes=(),
             primary=PASCANU,
             steps=(
                 r"\sigma'(x) = \sigma(x)\,(1-\sigma(x)) > 0 \quad (0 < \sigma(x) < 1)",
@@ -149,7 +151,7 @@ def _sigmoid_gamma():
 
 
 @derivation("act.tanh.gamma", title="sup |tanh'| = 1",
-            latex=r"|\tanh'(x)| \le \gamma_{\tanh} = 1,\ \text{attained at } x=0", seed=SEED_ACT,
+            latex=r"|\tanh'(x)| \le \gamma_{\tanh} = 1,\ \text{attained at } x=0", seed=SEED_ACT, sizes=(),
             primary=PASCANU,
             steps=(
                 r"\tanh'(x) = 1 - \tanh^2(x) = \frac{4}{(e^x + e^{-x})^2} > 0",
@@ -165,7 +167,7 @@ def _tanh_gamma():
 
 
 @derivation("act.relu.gamma", title="sup |relu'| = 1",
-            latex=r"|\operatorname{relu}'(x)| \le \gamma_{\operatorname{relu}} = 1", seed=SEED_ACT,
+            latex=r"|\operatorname{relu}'(x)| \le \gamma_{\operatorname{relu}} = 1", seed=SEED_ACT, sizes=(),
             primary=PASCANU,
             steps=(
                 r"\operatorname{relu}'(x) = 1 \ (x > 0),\qquad \operatorname{relu}'(x) = 0 \ (x < 0),\qquad \operatorname{relu}'(0) = 0 \ (\text{declared})",

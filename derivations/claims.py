@@ -14,10 +14,25 @@ benchmark results), never typed in. The roles:
 - ``conditions``: hypotheses the source leaves out, under which the claim is proved.
 
 Claim ids are a public API, like derivation ids: a published id never disappears.
+
+One policy for statements that are not precise, applied to every claim:
+
+- a **document title** (the source lists "03-Backpropagation.md ✅") states nothing: its verdict is
+  not-a-mathematical-claim (``not_math=DOCUMENT_TITLE``), and what dlproof establishes on the topic is
+  listed as ``context``, each record with its own status (the project's theorems never lend a title
+  their verdict);
+- a **quality or comparison without a stated measure** ("more expressive", "extracts spatial features")
+  is not-a-mathematical-claim, with the related records as context and the literature;
+- a statement with one natural precise reading (which outputs depend on which inputs, a formula, a
+  bound) is a mathematical claim: the reading is stated in the explanation and its hypotheses the source
+  leaves out in ``conditions``; its verdict is the weakest status of its evidence (`dlproof.ledger`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: the reason given for a document title (policy: a title names a topic and states nothing to prove)
+DOCUMENT_TITLE = "a document title: the source names the document and states nothing about its content"
 
 SOURCE = "the source report (a Chinese progress report on a deep-learning math textbook, RNN/LSTM chapter)"
 
@@ -111,7 +126,8 @@ CLAIMS: tuple[Claim, ...] = (
           "BPTT: backpropagation through time.",
           "BPTT is reverse-mode differentiation of the unrolled network: the backward recursion "
           "$\\delta_{t-1} = J_t^\\top \\delta_t + \\partial L/\\partial h_{t-1}$ and the shared-weight sum are "
-          "proved, and every target's hand-written or autodiff backward is checked against them and against "
+          "derived for every length $T$ and every size (an induction on $T$, each step entry-wise at symbolic "
+          "sizes), and every target's hand-written or autodiff backward is checked against them and against "
           "finite differences.",
           proves=("rnn.bptt.gradient", "rnn.bptt.shared_weight_gradient"),
           properties=("rnn.vjp", "rnn.vjp.oracle_fd", "rnn.vjp.fd_own_dtype"), literature=(WERBOS,)),
@@ -135,7 +151,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("claim.rnn.vanishing_norm_lt_1", S_GRAD,
           "后果: $\\|W_{hh}\\| < 1$ → 梯度消失",
           "Consequence: $\\|W_{hh}\\| < 1$ → vanishing gradients.",
-          "Proved for the spectral norm (any submultiplicative induced norm) and an activation with "
+          "Proved from submultiplicativity of the induced norm (a cited lemma) for the spectral norm and an activation with "
           "$\\sup|\\varphi'| = \\gamma \\le 1$ (tanh, relu): $\\|\\partial h_t/\\partial h_k\\| \\le "
           "(\\gamma\\|W_{hh}\\|)^{t-k} \\to 0$. The sharp sufficient condition is $\\|W_{hh}\\|_2 < 1/\\gamma$ "
           "(Pascanu et al.).",
@@ -186,13 +202,17 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("claim.lstm.cell_long_term_memory", S_LSTM,
           "细胞状态: 长期记忆的载体",
           "The cell state is the carrier of long-term memory.",
-          "Along the cell path alone the gradient is the constant error carousel "
-          "$\\prod_i \\operatorname{diag}(f_i)$: the memory is kept over long lags only while the forget "
-          "gates stay near 1 (with $f \\equiv 1$, $i \\equiv 0$ it is kept exactly).",
-          proves=("lstm.cec.product",), context=("lstm.state.chain_not_blockwise",),
-          conditions=("along the c-path with h held fixed (the CEC)",
-                      "forget gates near 1 over the lag; f -> 0 erases the memory geometrically"),
-          properties=("lstm.cec.product",), literature=(HOCHREITER, GERS)),
+          "Not a mathematical claim as stated (policy: a quality without a stated measure): 'carrier of "
+          "long-term memory' is not defined. What holds: along the cell path alone, with $h$ held fixed, the "
+          "gradient is the constant error carousel $\\prod_i \\operatorname{diag}(f_i)$ (proved), so small forget "
+          "gates erase it geometrically. What does not: forget gates near 1 do not keep the *total* gradient "
+          "$dc_T/dc_0$ from vanishing, because the path through $h$ can cancel the carousel exactly "
+          "(refuted: $f_t = \\sigma(10)$ at every step, yet $dc_T/dc_0 = 0$ for $T \\ge 2$). The total gradient "
+          "is governed by the whole state Jacobian (lstm.state.jacobian), not by the forget gate alone.",
+          context=("lstm.cec.product", "lstm.claim.forget_near_one_preserves_gradient", "lstm.state.jacobian",
+                   "lstm.state.chain_not_blockwise"),
+          properties=("lstm.cec.product",), not_math="no measure of 'carrier of long-term memory' is stated",
+          literature=(HOCHREITER, GERS)),
     Claim("claim.lstm.gates_in_unit_interval", S_LSTM,
           "关键优势: 门控值在 $(0, 1)$ 之间",
           "Key advantage: the gate values lie in $(0, 1)$.",
@@ -207,9 +227,12 @@ CLAIMS: tuple[Claim, ...] = (
           "Key advantage: since the gate values lie in $(0, 1)$, the gradient does not vanish.",
           "False. A product of factors in $(0, 1)$ vanishes geometrically: with a forget gate near 0 "
           "($b_f = -10$) the gradient along $c$ and the full state chain both vanish like $\\sigma(-10)^{t-k}$. "
-          "The true condition is forget gates near 1, which is why a positive forget bias is used "
-          "(Gers et al. 2000; Jozefowicz et al. 2015 recommend $b_f = 1$).",
-          refuted_by=("lstm.claim.gates_no_vanishing",), context=("lstm.cec.product", "lstm.state.chain"),
+          "Forget gates near 1 keep the carousel (the path along $c$ with $h$ held fixed) from vanishing, which "
+          "is why a positive forget bias is used (Gers et al. 2000; Jozefowicz et al. 2015 recommend "
+          "$b_f = 1$), but they do not control the total gradient: the path through $h$ can cancel the "
+          "carousel exactly (lstm.claim.forget_near_one_preserves_gradient).",
+          refuted_by=("lstm.claim.gates_no_vanishing",),
+          context=("lstm.cec.product", "lstm.state.chain", "lstm.claim.forget_near_one_preserves_gradient"),
           properties=("lstm.state.jacobian_product",), literature=(GERS, JOZEFOWICZ)),
 
     # ---------------------------------------------------------------- 4. GRU
@@ -265,7 +288,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("claim.bi.past_and_future", S_BI,
           "同时看到过去和未来",
           "It sees the past and the future at once.",
-          "Proved: $y_t$ depends on every input $x_s$; the past reaches it only through the forward half "
+          "Read precisely: $y_t$ depends on every input $x_s$; the past reaches it only through the forward half "
           "and the future only through the backward half.",
           proves=("bi.full_dependence",), conditions=("generic parameters (the dependence is non-zero on an open dense set)",),
           properties=("bi.rnn.forward",), literature=(SCHUSTER,)),
@@ -302,12 +325,15 @@ CLAIMS: tuple[Claim, ...] = (
           "梯度问题深入分析: 梯度消失/爆炸的数学分析; LSTM如何解决梯度消失; 梯度裁剪技术",
           "Gradient problems in depth: the mathematical analysis of vanishing/exploding gradients, how the "
           "LSTM solves vanishing gradients, gradient clipping.",
-          "The analysis is summed up by the claims above. 'The LSTM solves vanishing gradients' holds only "
-          "along the cell path while the forget gates stay near 1 (the CEC); with small forget gates the LSTM "
-          "gradient vanishes too. Clipping bounds the update norm (exploding), it does nothing for vanishing "
-          "gradients.",
-          proves=("lstm.cec.product", "clip.norm.norm"), context=("lstm.claim.gates_no_vanishing",),
-          conditions=("the forget gates stay near 1 over the lag", "clipping only addresses exploding gradients"),
+          "Refuted as stated: 'the LSTM solves vanishing gradients' is false in general. With small forget "
+          "gates the gradient vanishes geometrically (lstm.claim.gates_no_vanishing), and even with every forget "
+          "gate near 1 the total gradient can vanish: the path through $h$ cancels the carousel exactly "
+          "($f_t = \\sigma(10)$, yet $dc_T/dc_0 = 0$ for $T \\ge 2$; "
+          "lstm.claim.forget_near_one_preserves_gradient). What holds is the carousel along $c$ with $h$ held "
+          "fixed (lstm.cec.product). Clipping bounds the update norm (exploding gradients, clip.norm.norm); it "
+          "does nothing for vanishing gradients.",
+          refuted_by=("lstm.claim.forget_near_one_preserves_gradient", "lstm.claim.gates_no_vanishing"),
+          context=("lstm.cec.product", "lstm.state.jacobian", "clip.norm.norm"),
           properties=("lstm.cec.product",), literature=(HOCHREITER, GERS, PASCANU)),
 
     # ---------------------------------------------------------------- the module's other documents (issue 8)
@@ -336,134 +362,130 @@ CLAIMS: tuple[Claim, ...] = (
           "element-wise chain rule. Its cost: for an $L$-layer dense network with widths $n_0, \\ldots, n_L$ the "
           "gradient takes $n_L$ backward passes in reverse mode against $n_0$ forward (tangent) passes in forward "
           "mode, each of the same multiply count, so reverse mode wins by $n_0/n_L$ (for a scalar loss, $n_0$).",
-          proves=("mlp.backprop.delta", "mlp.backprop.weight_grad", "mlp.backprop.input_grad",
-                  "mlp.cost.reverse_vs_forward"),
-          context=("mlp.forward",),
-          properties=("mlp.forward", "mlp.vjp", "mlp.vjp.fd"), literature=(RUMELHART, GRIEWANK)),
+          context=("mlp.backprop.delta", "mlp.backprop.weight_grad", "mlp.backprop.input_grad",
+                   "mlp.cost.reverse_vs_forward", "mlp.forward"),
+          properties=("mlp.forward", "mlp.vjp", "mlp.vjp.fd"), not_math=DOCUMENT_TITLE, literature=(RUMELHART, GRIEWANK)),
     Claim("claim.module.residual", S_TRAIN,
           "训练技术 (3篇): 04-Residual-Networks.md (残差网络) ✅",
           "Residual networks are one of the module's training techniques (document 04).",
-          "The source names the document only. The block $y = x + F(x)$ has the Jacobian $I + J_F$ (proved), "
+          "The source names the document only, so it states nothing to prove (policy: a document title is not a "
+          "claim). What dlproof establishes on the topic is listed below, each record with its own status. The block $y = x + F(x)$ has the Jacobian $I + J_F$, "
           "and with $F = 0$ the block is exactly the identity: the property `resnet.identity_path` catches a "
           "block that drops its identity term. The gradient-flow claim is the entry above.",
-          proves=("resnet.block.jacobian", "resnet.chain.expansion"),
-          properties=("resnet.forward", "resnet.vjp", "resnet.identity_path"), literature=(HE2016,)),
+          context=("resnet.block.jacobian", "resnet.chain.expansion"),
+          properties=("resnet.forward", "resnet.vjp", "resnet.identity_path"), not_math=DOCUMENT_TITLE, literature=(HE2016,)),
     Claim("claim.module.batch_normalization", S_TRAIN,
           "训练技术 (3篇): 05-Batch-Normalization.md (批归一化) ✅",
           "Batch normalization is one of the module's training techniques (document 05).",
-          "The source names the document only. Proved: the three-term backward $dx = \\frac{\\gamma}{N"
+          "The source names the document only, so it states nothing to prove (policy: a document title is not a "
+          "claim). What dlproof establishes on the topic is listed below, each record with its own status. The three-term backward $dx = \\frac{\\gamma}{N"
           "\\sqrt{\\sigma^2+\\epsilon}}(N\\,dy - \\sum dy - \\hat x \\sum dy\\,\\hat x)$; the input gradient "
           "sums to 0 exactly. Two textbook statements hold only as $\\epsilon \\to 0$: the gradient is "
           "orthogonal to $\\hat x$ only up to an exact residual proportional to $\\epsilon/(\\sigma^2+\\epsilon)$ "
           "(the exact orthogonality is refuted for $\\epsilon > 0$), and the scale invariance "
           "$\\mathrm{BN}(aWx) = \\mathrm{BN}(Wx)$, $a > 0$, holds exactly with $\\epsilon$ replaced by "
           "$\\epsilon/a^2$, with the error bounded in terms of $\\epsilon/\\sigma^2$.",
-          proves=("bn.forward.train", "bn.backward.three_term", "bn.backward.gamma_beta",
-                  "bn.grad.orthogonal_ones", "bn.grad.xhat_residual", "bn.scale_invariance"),
-          context=("bn.grad.orthogonal_xhat.refuted", "bn.forward.eval", "bn.running_stats"),
-          conditions=("orthogonality to xhat only as eps -> 0: the exact residual is proportional to eps/(var + eps)",
-                      "scale invariance exact only as eps -> 0: BN_eps(a z) = BN_{eps/a^2}(z), the error bounded by the "
-                      "derived eps term"),
+          context=("bn.forward.train", "bn.backward.three_term", "bn.backward.gamma_beta", "bn.grad.orthogonal_ones",
+                   "bn.grad.xhat_residual", "bn.scale_invariance", "bn.grad.orthogonal_xhat.refuted",
+                   "bn.forward.eval", "bn.running_stats"),
           properties=("bn.forward.train", "bn.vjp", "bn.grad.sum_zero", "bn.grad.xhat_residual",
-                      "bn.scale_invariance"), literature=(IOFFE,)),
+                      "bn.scale_invariance"), not_math=DOCUMENT_TITLE, literature=(IOFFE,)),
     Claim("claim.module.dropout", S_REG,
           "正则化 (1篇): 07-Dropout-Theory.md (Dropout) ✅",
           "Dropout is the module's regularization technique (document 07).",
-          "The source names the document only. Proved for inverted dropout with keep probability $q$: "
+          "The source names the document only, so it states nothing to prove (policy: a document title is not a "
+          "claim). What dlproof establishes on the topic is listed below, each record with its own status. For inverted dropout with keep probability $q$: "
           "$E[m x/q] = x$, $\\operatorname{Var}[m x/q] = x^2 (1-q)/q$, the identity at inference. Dropout is a "
           "regularizer in an exact sense for linear regression: the expected dropout loss is the plain squared "
           "loss plus the adaptive L2 penalty $\\frac{1-q}{q} w^\\top \\operatorname{diag}(X^\\top X) w$ "
-          "(Wager et al. 2013), proved symbolically; for other models that equivalence is only a second-order "
+          "(Wager et al. 2013), checked symbolically at fixed sizes; for other models that equivalence is only a second-order "
           "approximation.",
-          proves=("dropout.inverted.mean", "dropout.inverted.variance", "dropout.inference.identity",
-                  "dropout.wager.linear_regression"),
-          context=("dropout.inverted.rule",),
-          conditions=("the L2 equivalence is exact for linear regression with squared loss; elsewhere it is a "
-                      "second-order approximation",),
+          context=("dropout.inverted.mean", "dropout.inverted.variance", "dropout.inference.identity",
+                   "dropout.wager.linear_regression", "dropout.inverted.rule"),
           properties=("dropout.values", "dropout.mean", "dropout.variance", "dropout.inference.identity"),
-          literature=(SRIVASTAVA, WAGER)),
+          not_math=DOCUMENT_TITLE, literature=(SRIVASTAVA, WAGER)),
 
     Claim("claim.module.attention", S_ARCH,
           "核心架构 (3篇): 06-Attention-Mechanism.md ✅ (Transformer)",
           "Attention (the Transformer) is one of the module's core architectures (document 06).",
-          "The source names the document only. Proved: the softmax Jacobian is $\\operatorname{diag}(s) - s s^\\top$, "
+          "The source names the document only, so it states nothing to prove (policy: a document title is not a "
+          "claim). What dlproof establishes on the topic is listed below, each record with its own status. The softmax Jacobian is $\\operatorname{diag}(s) - s s^\\top$, "
           "symmetric, with rows summing to 0, and positive semidefinite with kernel exactly $\\operatorname{span}(1)$ "
           "(so it is never invertible: refuted as stated for $\\mathbb{R}^n$); softmax is shift invariant, so the "
           "max-shifted form never overflows; the gradients of $\\operatorname{softmax}(QK^\\top/\\sqrt d)V$ with "
           "respect to $Q$, $K$ and $V$; $\\operatorname{Var}(q\\cdot k) = d$ for independent zero-mean unit-variance "
           "entries (why $1/\\sqrt d$); the causal mask makes $y_i$ independent of later keys and values; multi-head "
           "attention is the concatenation of heads times $W_o$.",
-          proves=("attn.softmax.jacobian", "attn.softmax.jacobian.rows_sum_zero", "attn.softmax.jacobian.symmetric",
-                  "attn.softmax.jacobian.psd", "attn.softmax.shift_invariance", "attn.softmax.stable",
-                  "attn.sdpa.grad_q", "attn.sdpa.grad_k", "attn.sdpa.grad_v", "attn.scale.variance",
-                  "attn.causal.mask", "attn.mha.concat"),
-          context=("attn.softmax.jacobian.invertible.refuted", "attn.sdpa.forward", "attn.softmax.definition"),
+          context=("attn.softmax.jacobian", "attn.softmax.jacobian.rows_sum_zero", "attn.softmax.jacobian.symmetric",
+                   "attn.softmax.jacobian.psd", "attn.softmax.shift_invariance", "attn.softmax.stable",
+                   "attn.sdpa.grad_q", "attn.sdpa.grad_k", "attn.sdpa.grad_v", "attn.scale.variance",
+                   "attn.causal.mask", "attn.mha.concat", "attn.softmax.jacobian.invertible.refuted",
+                   "attn.sdpa.forward", "attn.softmax.definition"),
           properties=("attn.softmax.forward", "attn.softmax.vjp", "attn.forward", "attn.vjp", "attn.causal",
-                      "attn.scale.variance", "attn.mha.forward", "attn.mha.heads"), literature=(VASWANI,)),
+                      "attn.scale.variance", "attn.mha.forward", "attn.mha.heads"), not_math=DOCUMENT_TITLE, literature=(VASWANI,)),
     Claim("claim.module.convolution", S_ARCH,
           "核心架构 (3篇): 08-Convolutional-Networks.md ✅ (CNN)",
           "Convolutional networks are one of the module's core architectures (document 08).",
-          "The source names the document only. A 'convolution' layer computes a cross-correlation (the textbook "
+          "The source names the document only, so it states nothing to prove (policy: a document title is not a "
+          "claim). What dlproof establishes on the topic is listed below, each record with its own status. A 'convolution' layer computes a cross-correlation (the textbook "
           "convolution is refuted with an exact counterexample; the layer is a true convolution with the flipped "
-          "kernel). Proved: the output size $\\lfloor (n + 2p - d(k-1) - 1)/s\\rfloor + 1$; the parameter count "
+          "kernel). The output size $\\lfloor (n + 2p - d(k-1) - 1)/s\\rfloor + 1$; the parameter count "
           "$C_{out}(C_{in}/g)\\prod k + C_{out}$; the input gradient is the full cross-correlation of $dy$ with the "
           "flipped kernel, with $dy$ dilated by the stride when $s > 1$ (both omissions refuted); the kernel gradient "
           "is the cross-correlation of the padded input with $dy$.",
-          proves=("conv.true_convolution_flip", "conv.output_size", "conv.param_count", "conv.grad_input",
-                  "conv.grad_input.strided", "conv.grad_weight", "conv.grad_bias", "conv.groups.block_diagonal"),
-          context=("conv.cross_correlation", "conv.true_convolution.refuted", "conv.grad_input.unflipped.refuted",
+          context=("conv.true_convolution_flip", "conv.output_size", "conv.param_count", "conv.grad_input",
+                   "conv.grad_input.strided", "conv.grad_weight", "conv.grad_bias", "conv.groups.block_diagonal",
+                   "conv.cross_correlation", "conv.true_convolution.refuted", "conv.grad_input.unflipped.refuted",
                    "conv.grad_input.undilated.refuted"),
           properties=("conv1d.forward", "conv2d.forward", "conv1d.vjp", "conv2d.vjp", "conv.output_size"),
-          literature=(GOODFELLOW, DUMOULIN)),
+          not_math=DOCUMENT_TITLE, literature=(GOODFELLOW, DUMOULIN)),
     Claim("claim.arch.cnn_spatial_features", S_THREE,
           "CNN：空间特征提取",
           "CNNs extract spatial features.",
-          "Its mathematical content is locality and weight sharing: an output depends only on its receptive field, "
+          "Not a mathematical claim as stated (policy: a quality word without a stated measure): no definition of a spatial feature is given. What dlproof establishes on the topic is locality and weight sharing: an output depends only on its receptive field, "
           "which grows over a stack as $r_L = 1 + \\sum_l (k_l - 1) d_l \\prod_{i<l} s_i$, and the same kernel at "
           "every position makes the layer translation equivariant. Equivariance is exact for shifts by multiples of "
           "the stride only: with stride 2 a shift by one position is not a shift of the output (refuted).",
-          proves=("conv.receptive_field", "conv.equivariance"), context=("conv.equivariance.stride.refuted",),
-          conditions=("equivariance holds for input shifts by multiples of the stride (all shifts only at stride 1)",
-                      "away from the borders, or with the zero padding shifted along"),
-          properties=("conv.receptive_field", "conv.equivariance"), literature=(GOODFELLOW, ARAUJO)),
+          context=("conv.receptive_field", "conv.equivariance", "conv.equivariance.stride.refuted"),
+          properties=("conv.receptive_field", "conv.equivariance"), not_math="no measure of a spatial feature is stated", literature=(GOODFELLOW, ARAUJO)),
     Claim("claim.arch.transformer_global_dependencies", S_THREE,
           "Transformer：全局依赖捕获",
           "Transformers capture global dependencies.",
           "In one attention layer every output position depends on every key and value position: "
           "$\\partial y_i/\\partial v_j = P_{ij} I$ with $P_{ij} > 0$ (softmax weights are positive), unlike a "
           "convolution's bounded receptive field or a recurrence's path through $t - k$ steps. With a causal mask "
-          "the dependence is on the prefix $j \\le i$ only (proved exactly: the derivatives with respect to later "
-          "positions are 0).",
+          "the dependence is on the prefix $j \\le i$ only (the derivatives with respect to later "
+          "positions are exactly 0).",
           proves=("attn.sdpa.grad_v", "attn.causal.mask"), context=("attn.sdpa.forward",),
           conditions=("without a mask; with a causal mask only positions j <= i",),
           properties=("attn.vjp", "attn.causal"), literature=(VASWANI,)),
     Claim("claim.module.universal_approximation", S_THEORY,
           "理论基础 (2篇): 01-Universal-Approximation-Theorem.md (通用逼近定理) ✅",
           "The universal approximation theorem is one of the module's theoretical foundations (document 01).",
-          "The source names the document only. dlproof proves a constructive, quantitative form: a one-hidden-layer "
+          "The source names the document only, so it states nothing to prove (policy: a document title is not a "
+          "claim). What dlproof establishes on the topic is listed below, each record with its own status. A constructive, quantitative form: a one-hidden-layer "
           "ReLU network with $N$ units equals the piecewise-linear interpolant on a uniform grid, so for $f \\in "
           "C^2[a,b]$ its sup error is at most $(b-a)^2 \\max|f''|/(8N^2)$ (attained for quadratics); and steep "
           "sigmoids approach the step function, $|\\sigma(kx) - H(x)| \\le e^{-k|x|}$. The existence theorem for "
           "every continuous $f$ (Cybenko, Leshno et al.) is cited, not proved; tests/test_uat.py checks the bound "
-          "over drawn smooth functions with Hypothesis.",
-          proves=("uat.relu.interpolant", "uat.relu.units", "uat.relu.error_bound", "uat.sigmoid.step",
-                  "uat.sigmoid.step_network"),
-          conditions=("f in C^2[a, b] for the 1/N^2 rate", "a uniform grid of N cells on a bounded interval"),
-          literature=(CYBENKO, LESHNO)),
+          "over drawn smooth functions with Hypothesis. With the kinks fixed at the grid points, $N - 1$ units "
+          "cannot fit generic data on $N + 1$ points; with free kinks they can (refuted as a general statement).",
+          context=("uat.relu.interpolant", "uat.relu.units", "uat.relu.units.free_kinks.refuted",
+                   "uat.relu.error_bound", "uat.sigmoid.step", "uat.sigmoid.step_network"),
+          not_math=DOCUMENT_TITLE, literature=(CYBENKO, LESHNO)),
     Claim("claim.module.neural_tangent_kernel", S_THEORY,
           "理论基础 (2篇): 02-Neural-Tangent-Kernel.md (NTK理论) ✅",
           "The neural tangent kernel is one of the module's theoretical foundations (document 02).",
-          "The source names the document only. For $f(x) = a^\\top \\mathrm{relu}(Wx)/\\sqrt m$ with "
-          "$N(0,1)$ initialization, proved: the arc-cosine expectations, so the infinite-width NTK is "
+          "The source names the document only, so it states nothing to prove (policy: a document title is not a "
+          "claim). What dlproof establishes on the topic is listed below, each record with its own status. For $f(x) = a^\\top \\mathrm{relu}(Wx)/\\sqrt m$ with "
+          "$N(0,1)$ initialization: the arc-cosine expectations (from Cho & Saul's integrals, cited), so the infinite-width NTK is "
           "$\\Theta(x,x') = \\frac{|x||x'|}{2\\pi}(\\sin\\theta + (\\pi-\\theta)\\cos\\theta) + "
           "x\\cdot x'\\,\\frac{\\pi-\\theta}{2\\pi}$; the finite-width kernel is unbiased with variance "
           "$v/m$ (error of order $1/\\sqrt m$); the kernel is positive semidefinite. The training-dynamics "
           "statements (the kernel stays constant during training as $m \\to \\infty$) are cited, not proved.",
-          proves=("ntk.arccos.kappa0", "ntk.arccos.kappa1", "ntk.analytic", "ntk.empirical.mean",
-                  "ntk.empirical.variance", "ntk.psd"),
-          context=("ntk.empirical.definition",),
-          conditions=("the NTK parametrization: the 1/sqrt(width) factor and N(0, 1) weights",),
-          properties=("ntk.empirical.definition", "ntk.psd", "ntk.convergence"), literature=(JACOT, CHO_SAUL)),
+          context=("ntk.arccos.kappa0", "ntk.arccos.kappa1", "ntk.analytic", "ntk.empirical.mean",
+                   "ntk.empirical.variance", "ntk.psd", "ntk.empirical.definition"),
+          properties=("ntk.empirical.definition", "ntk.psd", "ntk.convergence"), not_math=DOCUMENT_TITLE, literature=(JACOT, CHO_SAUL)),
 
     # ---------------------------------------------------------------- code, applications, self-assessment
     Claim("claim.code.implementations", S_CODE,

@@ -20,8 +20,12 @@ import itertools
 
 import sympy as sp
 
+from . import scope as sc
+from .indexed import index, prove_entry_equal
 from .prove import combine, prove_equal, prove_positive, prove_true, prove_zero
 from .registry import derivation
+from .sums import prove_sums_equal
+from .scope import Lemma
 
 SEED = "seed: 深度学习数学模块 · 07-Dropout-Theory.md (Dropout)"
 SRIVASTAVA = ("Srivastava, Hinton, Krizhevsky, Sutskever & Salakhutdinov (2014), Dropout: a simple way to prevent "
@@ -33,6 +37,24 @@ HOEFFDING = ("Hoeffding (1963), Probability inequalities for sums of bounded ran
              "Theorem 1 (2.1) and Theorem 2")
 BERNSTEIN = ("Bernstein's inequality, as in Boucheron, Lugosi & Massart (2013), Concentration Inequalities, Oxford "
              "University Press, Theorem 2.10 / Corollary 2.11")
+
+#: the cited concentration inequalities (chapter lemmas: what the thresholds rest on, not re-proved here)
+HOEFFDING_LEMMA = Lemma(
+    "lemma.concentration.hoeffding",
+    r"Z_i \text{ independent},\ a_i \le Z_i \le b_i:\ P\big(|S_n - \mathbb{E}S_n| \ge t\big) \le "
+    r"2\exp\!\Big(-\frac{2t^2}{\sum_i (b_i - a_i)^2}\Big)",
+    HOEFFDING + " (Theorem 2)")
+BERNSTEIN_LEMMA = Lemma(
+    "lemma.concentration.bernstein",
+    r"Z_i \text{ independent},\ |Z_i - \mathbb{E}Z_i| \le b,\ V = \sum_i \operatorname{Var}Z_i:\ "
+    r"P\big(|S_n - \mathbb{E}S_n| \ge t\big) \le 2\exp\!\Big(-\frac{t^2}{2(V + bt/3)}\Big)",
+    BERNSTEIN)
+BINOMIAL_KL_LEMMA = Lemma(
+    "lemma.concentration.binomial_kl",
+    r"K = \sum_{i=1}^n Z_i,\ Z_i \in [0, 1] \text{ independent},\ \mathbb{E}K = nq,\ a \ge q:\ "
+    r"P(K \ge na) \le e^{-n D(a\Vert q)}",
+    HOEFFDING + " (Theorem 1, inequality (2.1)); Chernoff (1952), A measure of asymptotic efficiency for tests of "
+    "a hypothesis based on the sum of observations, Ann. Math. Statist. 23(4):493-507")
 
 KEEP = "q = 1 - p, 0 < q <= 1 (p in [0, 1), the drop probability)"
 IID = "m_i ~ Bernoulli(q) i.i.d., independent of x"
@@ -80,7 +102,7 @@ SQ_VARIANCE = x ** 4 * (1 - q) * (2 * q - 1) ** 2 / q ** 3
 
 @derivation("dropout.inverted.rule", kind="definition", title="Inverted dropout",
             latex=r"y_i = \frac{m_i\,x_i}{q},\quad m_i \sim \mathrm{Bernoulli}(q)\ \text{i.i.d.},\quad q = 1 - p",
-            seed=SEED, primary=SRIVASTAVA + "; " + TORCH_DROPOUT, assumptions=(KEEP, IID),
+            sizes=(), seed=SEED, primary=SRIVASTAVA + "; " + TORCH_DROPOUT, assumptions=(KEEP, IID),
             notes="Srivastava et al. keep units with probability p (their p is our q) and scale the weights by p at "
                   "test time; the inverted form scales by 1/q during training instead (torch, Keras).",
             steps=(
@@ -98,7 +120,7 @@ def _rule():
 
 @derivation("dropout.inverted.mean", title="Inverted dropout is unbiased: E[m x / q] = x",
             latex=r"\mathbb{E}_m\Big[\frac{m\,x}{q}\Big] = q\cdot\frac{x}{q} + (1 - q)\cdot 0 = x",
-            seed=SEED, primary=SRIVASTAVA + "; " + TORCH_DROPOUT, assumptions=(KEEP, IID, EXPECT),
+            sizes=(), seed=SEED, primary=SRIVASTAVA + "; " + TORCH_DROPOUT, assumptions=(KEEP, IID, EXPECT),
             steps=(
                 r"\mathbb{E}[f(m)] = q\,f(1) + (1 - q)\,f(0)",
                 r"\mathbb{E}\Big[\frac{m x}{q}\Big] = q\,\frac{x}{q} + (1 - q)\cdot 0 = x",
@@ -114,7 +136,7 @@ def _mean():
 @derivation("dropout.inverted.variance", title="Variance of inverted dropout: x^2 (1-q)/q = x^2 p/(1-p)",
             latex=r"\operatorname{Var}\Big[\frac{m\,x}{q}\Big] = \frac{x^2}{q} - x^2 = x^2\,\frac{1 - q}{q} = "
                   r"x^2\,\frac{p}{1 - p}",
-            seed=SEED, primary=SRIVASTAVA + "; " + WAGER, assumptions=(KEEP, IID, EXPECT),
+            sizes=(), seed=SEED, primary=SRIVASTAVA + "; " + WAGER, assumptions=(KEEP, IID, EXPECT),
             steps=(
                 r"\mathbb{E}[y^2] = q\,\frac{x^2}{q^2} + (1 - q)\cdot 0 = \frac{x^2}{q}",
                 r"\operatorname{Var}[y] = \mathbb{E}[y^2] - \mathbb{E}[y]^2 = \frac{x^2}{q} - x^2 = x^2\,\frac{1 - q}{q}",
@@ -135,7 +157,7 @@ def _variance():
             latex=r"D = y - x \in \Big\{x\,\frac{1-q}{q},\ -x\Big\}:\ \mathbb{E}D = 0,\ "
                   r"\operatorname{Var}D = x^2\frac{1-q}{q};\quad "
                   r"D^2:\ \mathbb{E}D^2 = x^2\frac{1-q}{q},\ \operatorname{Var}D^2 = x^4\,\frac{(1-q)(2q-1)^2}{q^3}",
-            seed=SEED, primary=SRIVASTAVA, assumptions=(KEEP, IID, EXPECT),
+            sizes=(), seed=SEED, primary=SRIVASTAVA, assumptions=(KEEP, IID, EXPECT),
             notes="At q = 1/2 the squared deviation is x^2 whatever the mask (variance 0). The ranges |a - c| feed "
                   "Hoeffding's bound, the variances Bernstein's (properties/concentration.py).",
             steps=(
@@ -167,7 +189,7 @@ def _deviation():
             latex=r"Z = \begin{cases} a & \text{prob. } q\\ c & \text{prob. } 1-q\end{cases}:\ "
                   r"\mathbb{E}Z = q a + (1-q) c,\ \operatorname{Var}Z = q(1-q)(a-c)^2,\ "
                   r"|Z - \mathbb{E}Z| \le \max(q, 1-q)\,|a - c|",
-            seed=SEED, primary=HOEFFDING + "; " + BERNSTEIN, assumptions=("0 <= q <= 1", EXPECT),
+            sizes=(), seed=SEED, primary=HOEFFDING + "; " + BERNSTEIN, assumptions=("0 <= q <= 1", EXPECT),
             notes="Each term of the statistical checks is such a Z (a kept value a, a dropped value c): Hoeffding "
                   "needs the range |a - c|, Bernstein the variance and the bound on |Z - E Z|.",
             steps=(
@@ -190,7 +212,7 @@ def _two_point():
             title="Inference is the identity, and equals the training-mode expectation (no rescaling needed)",
             latex=r"y_{\text{infer}} = x = \mathbb{E}_m\Big[\frac{m\,x}{q}\Big];\qquad "
                   r"\text{un-inverted: } \mathbb{E}_m[m\,x] = q\,x",
-            seed=SEED, primary=SRIVASTAVA + " (§4: test-time weights scaled by the retain probability); "
+            sizes=(), seed=SEED, primary=SRIVASTAVA + " (§4: test-time weights scaled by the retain probability); "
             + TORCH_DROPOUT, assumptions=(KEEP, IID, EXPECT),
             notes="Without the 1/q the training output averages q x, so the original paper multiplies the weights "
                   "by q at test time; inverted dropout moves that factor into training.",
@@ -210,24 +232,28 @@ def _inference():
 @derivation("dropout.vjp", title="The gradient of dropout reuses the mask: dy/dx = diag(m/q)",
             latex=r"\frac{\partial y}{\partial x} = \operatorname{diag}\Big(\frac{m}{q}\Big),\qquad "
                   r"\bar x = \Big(\frac{\partial y}{\partial x}\Big)^{\!\top}\bar y = \frac{m \odot \bar y}{q}",
-            seed=SEED, primary=SRIVASTAVA + "; " + TORCH_DROPOUT, layout="numerator",
+            seed=SEED, primary=SRIVASTAVA + "; " + TORCH_DROPOUT, layout="numerator", sizes=("n",),
             assumptions=(KEEP, "the mask m is fixed (drawn once, from the seed)", "numerator layout"),
+            notes="Proved entry-wise for a symbolic number n of entries (x, m, dy MatrixSymbols (n, 1)).",
             steps=(
                 r"y_i = \frac{m_i x_i}{q}\ \Rightarrow\ \frac{\partial y_i}{\partial x_j} = \frac{m_i}{q}\,\delta_{ij}",
                 r"\frac{\partial y}{\partial x} = \operatorname{diag}\Big(\frac{m_1}{q}, \ldots, \frac{m_n}{q}\Big)",
                 r"\bar x = \operatorname{diag}\Big(\frac{m}{q}\Big)^{\!\top} \bar y = \frac{m \odot \bar y}{q}\quad(\text{the same mask as the forward pass})",
             ))
 def _vjp():
-    n = 3
-    xs = sp.Matrix(sp.symbols(f"x1:{n + 1}", real=True))
-    ms = sp.Matrix(sp.symbols(f"m1:{n + 1}", real=True))
-    dy = sp.Matrix(sp.symbols(f"dy1:{n + 1}", real=True))
-    y = sp.Matrix([ms[i] * xs[i] / q for i in range(n)])
-    J = y.jacobian(xs)
-    return [("n = 3: the Jacobian dy/dx (numerator layout) is diag(m/q)", prove_equal(J, sp.diag(*(ms / q)))),
-            ("n = 3: J^T dy = m * dy / q", prove_equal(J.T * dy, sp.Matrix([ms[i] * dy[i] / q for i in range(n)]))),
-            ("the Jacobian does not depend on x (dropout is linear for a fixed mask)",
-             combine(prove_zero(sp.diff(e, v)) for e in J for v in xs))]
+    n = sp.Symbol("n", integer=True, positive=True)
+    i, j, k = index("i"), index("j"), index("k")
+    xs, ms, dy = (sp.MatrixSymbol(name, n, 1) for name in ("x", "m", "dy"))
+    y = lambda r: ms[r, 0] * xs[r, 0] / q  # noqa: E731
+    J = sp.diff(y(i), xs[j, 0])
+    c = sp.Dummy("c", integer=True)
+    vjp = sp.Sum(sp.diff(y(c), xs[j, 0]) * dy[c, 0], (c, 0, n - 1))
+    return [("symbolic n: dy_i/dx_j = (m_i/q) delta_ij, i.e. dy/dx = diag(m/q)",
+             prove_entry_equal(J, ms[i, 0] / q * sp.KroneckerDelta(i, j), {i: n, j: n}), sc.GENERAL),
+            ("symbolic n: (J^T dy)_j = sum_i (dy_i/dx_j) dy_i = m_j dy_j / q",
+             prove_entry_equal(vjp, ms[j, 0] * dy[j, 0] / q, {j: n}), sc.GENERAL),
+            ("symbolic n: the Jacobian does not depend on x (dropout is linear for a fixed mask)",
+             prove_entry_equal(sp.diff(J, xs[k, 0]), sp.Integer(0), {i: n, j: n, k: n}), sc.GENERAL)]
 
 
 # ---------------------------------------------------------------- Wager et al.: dropout as adaptive L2
@@ -245,42 +271,69 @@ def _wager_point(xv, yv, w, ms):
                   r"\frac{1-q}{q}\,w^\top \operatorname{diag}(X^\top X)\,w",
             seed=SEED, primary=WAGER + "; " + SRIVASTAVA + " §9.1 (linear regression)",
             assumptions=(KEEP, IID, "an independent mask per data point", EXPECT,
-                         "proved for d = 3 features (all 2^3 masks) and N = 2 data points (all 2^6 masks)"),
-            notes="The penalty scales each w_j by the feature's second moment: with 1-q/q = p/(1-p) it is "
+                         "d features and N data points, both symbolic"),
+            sizes=("d", "N"),
+            notes="Proved for every d and N: the square of the sum is expanded into a double sum, the expectation "
+                  "(a finite sum over the masks, hence linear) is taken term by term with the Bernoulli moments "
+                  "E[m_j] = q and E[m_j m_k] = q^2 + delta_jk q (1 - q), and the Kronecker delta is summed out. The "
+                  "penalty scales each w_j by the feature's second moment: with 1-q/q = p/(1-p) it is "
                   "Wager et al.'s (p/(1-p)) w^T diag(X^T X) w, an L2 penalty after normalizing the features.",
             steps=(
-                r"\mathbb{E}\big[(y - w^\top \tilde x)^2\big] = (y - w^\top \mathbb{E}\tilde x)^2 + \operatorname{Var}[w^\top \tilde x],\qquad \tilde x = \frac{m\odot x}{q}",
-                r"\mathbb{E}\tilde x = x\ (\texttt{dropout.inverted.mean}),\qquad \operatorname{Var}[w^\top \tilde x] = \sum_j w_j^2 \operatorname{Var}[\tilde x_j] = \frac{1-q}{q}\sum_j w_j^2 x_j^2",
-                r"\sum_{n=1}^{N} \sum_j w_j^2 x_{nj}^2 = \sum_j w_j^2 (X^\top X)_{jj} = w^\top \operatorname{diag}(X^\top X)\, w",
-                r"\text{proof: the expectation as the sum over all } 2^d \text{ masks, weights } \textstyle\prod_j q^{m_j}(1-q)^{1-m_j}",
+                r"\big(y - \tfrac1q\textstyle\sum_j m_j x_j w_j\big)^2 = y^2 - \tfrac{2y}{q}\sum_j m_j x_j w_j + "
+                r"\tfrac{1}{q^2}\sum_{j,k} m_j m_k\, x_j w_j\, x_k w_k",
+                r"\mathbb{E}m_j = q,\qquad \mathbb{E}[m_j m_k] = q^2 + \delta_{jk}\,q(1-q)\ (\mathbb{E}m_j^2 = q;\ "
+                r"\text{independent for } j \ne k)",
+                r"\mathbb{E}[\cdot] = y^2 - 2y\sum_j x_j w_j + \sum_{j,k} x_j w_j x_k w_k + \tfrac{1-q}{q}\sum_j x_j^2 w_j^2 "
+                r"= (y - w^\top x)^2 + \tfrac{1-q}{q}\sum_j w_j^2 x_j^2",
+                r"\sum_{n} \sum_j w_j^2 x_{nj}^2 = \sum_j w_j^2 (X^\top X)_{jj} = w^\top \operatorname{diag}(X^\top X)\, w",
             ))
 def _wager():
-    d = 3
-    w = sp.symbols(f"w1:{d + 1}", real=True)
-    xv = sp.symbols(f"x1:{d + 1}", real=True)
+    d, N = sp.symbols("d N", integer=True, positive=True)
+    w, xs, ms, X, Yv = (sp.IndexedBase(v, real=True) for v in ("w", "x", "m", "X", "Y"))
     yv = sp.Symbol("y", real=True)
-    ms = sp.symbols(f"m1:{d + 1}", real=True)
-    single = mask_expectation(_wager_point(xv, yv, w, ms), ms)
-    plain = (yv - sum(w[j] * xv[j] for j in range(d))) ** 2
-    penalty = (1 - q) / q * sum(w[j] ** 2 * xv[j] ** 2 for j in range(d))
-    # the dataset form: N = 2 points, each with its own mask, the joint expectation over all 2^6 masks
-    N = 2
-    X = sp.Matrix(N, d, lambda i, j: sp.Symbol(f"X{i + 1}{j + 1}", real=True))
-    Yv = sp.Matrix(sp.symbols(f"Y1:{N + 1}", real=True))
-    W = sp.Matrix(w)
-    M = [sp.symbols(f"M{i + 1}_1:{d + 1}", real=True) for i in range(N)]
-    loss = sum(_wager_point(list(X.row(i)), Yv[i], w, M[i]) for i in range(N))
-    joint = mask_expectation(loss, [v for row in M for v in row])
-    G = X.T * X
-    data_penalty = (1 - q) / q * (W.T * sp.diag(*[G[j, j] for j in range(d)]) * W)[0]
-    residual = Yv - X * W
-    return [("the 2^3 mask probabilities sum to 1", prove_equal(sum(mask_probabilities(d)), 1)),
-            ("d = 3: E_m[(y - w^T(m x)/q)^2] = (y - w^T x)^2 + ((1-q)/q) sum_j w_j^2 x_j^2",
-             prove_equal(single, plain + penalty)),
-            ("N = 2, d = 3 (2^6 joint masks): sum of expected losses = ||Y - X w||^2 + ((1-q)/q) w^T diag(X^T X) w",
-             prove_equal(joint, (residual.T * residual)[0] + data_penalty)),
-            ("the penalty is >= 0 (a sum of squares times (1-q)/q >= 0)",
-             prove_true(sp.Ge(sp.factor(penalty.subs(q, 1 / (1 + sp.Symbol("r", nonnegative=True)))), 0)))]
+    j, k, r = (sp.Dummy(v, integer=True) for v in "jkr")
+    b = lambda i: xs[i] * w[i]  # noqa: E731
+    S = lambda i, f: sp.Sum(f(i), (i, 0, d - 1))  # noqa: E731
+    # the square of the masked prediction's residual, as a product of two sums (bound indices j and k)
+    loss = (yv - S(j, lambda i: ms[i] * b(i)) / q) * (yv - S(k, lambda i: ms[i] * b(i)) / q)
+    expanded = (yv ** 2 - 2 * yv / q * S(j, lambda i: ms[i] * b(i))
+                + sp.Sum(ms[j] * ms[k] * b(j) * b(k), (j, 0, d - 1), (k, 0, d - 1)) / q ** 2)
+    # the Bernoulli moments, from the two-entry mask distribution (dimension-free)
+    m1, m2 = sp.symbols("m_1 m_2", real=True)
+    delta = sp.Symbol("delta", real=True)
+    moment = q ** 2 + delta * q * (1 - q)
+    # the expectation, term by term: E m_j = q, E m_j m_k = q^2 + delta_jk q (1 - q)
+    expected = (yv ** 2 - 2 * yv / q * S(j, lambda i: q * b(i))
+                + sp.Sum(moment.subs(delta, sp.KroneckerDelta(j, k)) * b(j) * b(k), (j, 0, d - 1), (k, 0, d - 1)) / q ** 2)
+    inner = sp.Sum(sp.KroneckerDelta(j, k) * b(k), (k, 0, d - 1))
+    split = (yv ** 2 - 2 * yv / q * S(j, lambda i: q * b(i))
+             + (q ** 2 * sp.Sum(b(j) * b(k), (j, 0, d - 1), (k, 0, d - 1)) + q * (1 - q) * S(j, lambda i: b(i) * inner.xreplace({j: i}))) / q ** 2)
+    jj = index("j")
+    plain = (yv - S(j, b)) * (yv - S(k, b))
+    penalty = (1 - q) / q * S(j, lambda i: w[i] ** 2 * xs[i] ** 2)
+    # the data set: N points, each with its own mask; sum of the per-point expected losses
+    resid = lambda n_, i: Yv[n_] - sp.Sum(X[n_, i] * w[i], (i, 0, d - 1))  # noqa: E731
+    per_point = sp.Sum(resid(r, j) * resid(r, k) + (1 - q) / q * sp.Sum(w[j] ** 2 * X[r, j] ** 2, (j, 0, d - 1)),
+                       (r, 0, N - 1))
+    data_form = (sp.Sum(resid(r, j) * resid(r, k), (r, 0, N - 1))
+                 + (1 - q) / q * S(j, lambda i: w[i] ** 2 * sp.Sum(X[r, i] ** 2, (r, 0, N - 1))))
+    rr = sp.Symbol("r", nonnegative=True)   # (1 - q)/q = r >= 0 for q = 1/(1 + r) in (0, 1]
+    return [("one entry: E m = q, E m^2 = q; two independent entries: E m_1 m_2 = q^2; so E m_j m_k = q^2 + delta_jk q(1-q)",
+             combine([prove_equal(bernoulli_expectation(m, m), q), prove_equal(bernoulli_expectation(m ** 2, m), moment.subs(delta, 1)),
+                      prove_equal(mask_expectation(m1 * m2, [m1, m2]), moment.subs(delta, 0))]), sc.GENERAL),
+            ("symbolic d: (y - sum_j m_j x_j w_j / q)^2 = y^2 - (2y/q) sum_j m_j x_j w_j + (1/q^2) sum_{j,k} m_j m_k x_j w_j x_k w_k",
+             prove_sums_equal(loss, expanded, None), sc.GENERAL),
+            ("symbolic d, the expectation term by term: (1/q^2) sum_{j,k} (q^2 + delta_jk q(1-q)) x_j w_j x_k w_k = "
+             "sum_{j,k} x_j w_j x_k w_k + ((1-q)/q) sum_j x_j w_j sum_k delta_jk x_k w_k", prove_sums_equal(expected, split, None),
+             sc.GENERAL),
+            ("symbolic d, 0 <= j <= d-1: sum_k delta_jk x_k w_k = x_j w_j",
+             prove_entry_equal(sp.Sum(sp.KroneckerDelta(jj, k) * b(k), (k, 0, d - 1)), b(jj), {jj: d}), sc.GENERAL),
+            ("symbolic d: E_m[(y - w^T(m x)/q)^2] = (y - w^T x)^2 + ((1-q)/q) sum_j w_j^2 x_j^2",
+             prove_sums_equal(split.xreplace({inner: b(j)}), plain + penalty, None), sc.GENERAL),
+            ("symbolic N, d: sum over the points of the expected losses = ||Y - X w||^2 + ((1-q)/q) sum_j w_j^2 (X^T X)_jj",
+             prove_sums_equal(per_point, data_form, None), sc.GENERAL),
+            ("symbolic d: the penalty is >= 0 (a sum of squares times (1-q)/q >= 0)",
+             prove_true(sp.Ge(rr * S(j, lambda i: w[i] ** 2 * xs[i] ** 2), 0)), sc.GENERAL)]
 
 
 # ---------------------------------------------------------------- the kept count, mask agreement
@@ -288,59 +341,57 @@ def _wager():
 @derivation("dropout.count.binomial", title="The number of kept entries is Binomial(n, q)",
             latex=r"K = \sum_{i=1}^n m_i \sim \mathrm{Binomial}(n, q):\ P(K = k) = \binom{n}{k} q^k (1-q)^{n-k},\ "
                   r"\mathbb{E}K = nq,\ \operatorname{Var}K = nq(1-q)",
-            seed=SEED, primary=SRIVASTAVA, assumptions=(KEEP, IID, EXPECT, "proved by enumeration for n = 4; "
-                                                                       "the moments for n = 1..8"),
+            seed=SEED, primary=SRIVASTAVA, assumptions=(KEEP, IID, EXPECT), sizes=("n",),
+            notes="Proved for every n by induction on n with symbolic n and k: K_{n+1} = K_n + m_{n+1}, m_{n+1} "
+                  "independent of K_n, so P(K_{n+1} = k) = q P(K_n = k - 1) + (1 - q) P(K_n = k) (Pascal's rule "
+                  "closes the step) and the moments add; base case n = 1 (one Bernoulli entry).",
             steps=(
                 r"\mathbb{E}m_i = q,\qquad \operatorname{Var}m_i = \mathbb{E}m_i^2 - q^2 = q - q^2 = q(1-q)",
                 r"\mathbb{E}K = \sum_i \mathbb{E}m_i = nq,\qquad \operatorname{Var}K = \sum_i \operatorname{Var}m_i = nq(1-q)\ (\text{independence})",
                 r"P(K = k) = \sum_{|S| = k} q^{k}(1-q)^{n-k} = \binom{n}{k} q^k (1-q)^{n-k}",
             ))
 def _count():
-    n = 4
-    ms = sp.symbols(f"m1:{n + 1}", real=True)
-    K = sum(ms)
-    out = [("Bernoulli: E m = q, Var m = q (1 - q)",
-            combine([prove_equal(bernoulli_expectation(m, m), q),
-                     prove_equal(bernoulli_expectation(m ** 2, m) - q ** 2, q * (1 - q))]))]
-    pmf = []
-    for k in range(n + 1):
-        prob = sum(w for w, bits in zip(mask_probabilities(n), itertools.product((0, 1), repeat=n)) if sum(bits) == k)
-        pmf.append(prove_equal(prob, sp.binomial(n, k) * q ** k * (1 - q) ** (n - k)))
-    out.append(("n = 4, all 16 masks: P(K = k) = C(4, k) q^k (1 - q)^(4-k), k = 0..4", combine(pmf)))
-    out.append(("n = 4: E K = 4q, Var K = 4 q (1 - q) (by enumeration)",
-                combine([prove_equal(mask_expectation(K, ms), n * q),
-                         prove_equal(mask_expectation(K ** 2, ms) - mask_expectation(K, ms) ** 2, n * q * (1 - q))])))
-    moments = []
-    for nn in range(1, 9):
-        ks = range(nn + 1)
-        f = [sp.binomial(nn, k) * q ** k * (1 - q) ** (nn - k) for k in ks]
-        moments += [prove_equal(sum(f), 1), prove_equal(sum(k * fk for k, fk in zip(ks, f)), nn * q),
-                    prove_equal(sum(k ** 2 * fk for k, fk in zip(ks, f)) - (nn * q) ** 2, nn * q * (1 - q))]
-    out.append(("n = 1..8: the binomial pmf sums to 1, with mean n q and variance n q (1 - q)", combine(moments)))
-    return out
+    n, k = sp.Symbol("n", integer=True, positive=True), sp.Symbol("k", integer=True, positive=True)
+    pmf = lambda nn, kk: sp.binomial(nn, kk) * q ** kk * (1 - q) ** (nn - kk)  # noqa: E731
+    EK, EK2 = sp.symbols("E_K E_K2", real=True)  # the hypothesis: E K_n = n q, E K_n^2 = n q (1 - q) + n^2 q^2
+    hyp = {EK: n * q, EK2: n * q * (1 - q) + (n * q) ** 2}
+    step_e2 = EK2 + 2 * EK * bernoulli_expectation(m, m) + bernoulli_expectation(m ** 2, m)  # E (K + m)^2, independent
+    return [("base case n = 1: P(K = 1) = q, P(K = 0) = 1 - q, E K = q, Var K = q (1 - q)",
+             combine([prove_equal(pmf(1, 1), bernoulli_expectation(m, m)), prove_equal(pmf(1, 0), 1 - q),
+                      prove_equal(bernoulli_expectation(m ** 2, m) - q ** 2, q * (1 - q))]), sc.base_case(n=1)),
+            ("induction step, 1 <= k <= n (symbolic n, k): q P_n(k - 1) + (1 - q) P_n(k) = P_{n+1}(k) (Pascal's rule)",
+             prove_zero(sp.combsimp((q * pmf(n, k - 1) + (1 - q) * pmf(n, k) - pmf(n + 1, k)) / (q ** k * (1 - q) ** (n + 1 - k)))),
+             sc.INDUCTION_STEP),
+            ("induction step, the edges: P_{n+1}(0) = (1 - q) P_n(0), P_{n+1}(n + 1) = q P_n(n)",
+             combine([prove_equal((1 - q) * pmf(n, 0), pmf(n + 1, 0)), prove_equal(q * pmf(n, n), pmf(n + 1, n + 1))]),
+             sc.INDUCTION_STEP),
+            ("induction step: E K_{n+1} = E K_n + E m = (n + 1) q",
+             prove_equal((EK + bernoulli_expectation(m, m)).xreplace(hyp), (n + 1) * q), sc.INDUCTION_STEP),
+            ("induction step: E K_{n+1}^2 - (E K_{n+1})^2 = (n + 1) q (1 - q) (m_{n+1} independent of K_n)",
+             prove_equal(step_e2.xreplace(hyp) - ((n + 1) * q) ** 2, (n + 1) * q * (1 - q)), sc.INDUCTION_STEP)]
 
 
 @derivation("dropout.seed.agreement", title="Two independent masks agree with probability (q^2 + (1-q)^2)^n",
             latex=r"P(m = m') = \prod_{i=1}^n P(m_i = m'_i) = \big(q^2 + (1-q)^2\big)^n",
-            seed=SEED, primary=SRIVASTAVA, assumptions=(KEEP, "m, m' independent masks of n i.i.d. Bernoulli(q)",
-                                                        "proved by enumeration for n = 2"),
-            notes="So a target that ignores the seed is caught: with n = 1000 and q = 0.9 two seeds give the same "
+            seed=SEED, primary=SRIVASTAVA, assumptions=(KEEP, "m, m' independent masks of n i.i.d. Bernoulli(q)"),
+            sizes=("n",),
+            notes="Proved for every n by induction: base case n = 1 by enumerating the 4 pairs; step: the entries "
+                  "are independent, so P(m = m' on n + 1 entries) = P(m = m' on n) P(m_{n+1} = m'_{n+1}). So a target that ignores the seed is caught: with n = 1000 and q = 0.9 two seeds give the same "
                   "mask with probability 0.82^1000 < 1e-86.",
             steps=(
                 r"P(m_i = m'_i) = P(1, 1) + P(0, 0) = q^2 + (1 - q)^2",
                 r"\text{independence across } i:\ P(m = m') = \big(q^2 + (1-q)^2\big)^n",
             ))
 def _agreement():
-    n = 2
-    ms, ms2 = sp.symbols(f"m1:{n + 1}", real=True), sp.symbols(f"mm1:{n + 1}", real=True)
-    indicator = sp.Mul(*[a * b + (1 - a) * (1 - b) for a, b in zip(ms, ms2)])  # 1 iff every pair agrees
-    return [("one entry: P(m_i = m'_i) = q^2 + (1 - q)^2",
-             prove_equal(mask_expectation(m * sp.Symbol("mm") + (1 - m) * (1 - sp.Symbol("mm")),
-                                          [m, sp.Symbol("mm")]), q ** 2 + (1 - q) ** 2)),
-            ("n = 2, all 16 mask pairs: P(m = m') = (q^2 + (1 - q)^2)^2",
-             prove_equal(mask_expectation(indicator, list(ms) + list(ms2)), (q ** 2 + (1 - q) ** 2) ** 2)),
+    n = sp.Symbol("n", integer=True, positive=True)
+    mm = sp.Symbol("mm", real=True)
+    one = mask_expectation(m * mm + (1 - m) * (1 - mm), [m, mm])  # P(m_i = m'_i), the 4 pairs enumerated
+    a = q ** 2 + (1 - q) ** 2
+    return [("base case n = 1, all 4 pairs: P(m_1 = m'_1) = q^2 + (1 - q)^2", prove_equal(one, a), sc.base_case(n=1)),
+            ("induction step (symbolic n): P_n = (q^2 + (1 - q)^2)^n, times the independent entry n + 1: "
+             "P_{n+1} = (q^2 + (1 - q)^2)^(n+1)", prove_equal(a ** n * one, a ** (n + 1)), sc.INDUCTION_STEP),
             ("q^2 + (1 - q)^2 = 1 - 2 q (1 - q) < 1 for 0 < q < 1 (q = 1/(1 + r), r > 0)",
-             prove_positive((2 * q * (1 - q)).subs(q, 1 / (1 + sp.Symbol("r", positive=True)))))]
+             prove_positive((2 * q * (1 - q)).subs(q, 1 / (1 + sp.Symbol("r", positive=True)))), sc.GENERAL)]
 
 
 # ---------------------------------------------------------------- concentration: the thresholds' algebra
@@ -365,7 +416,7 @@ def bernstein_threshold(L_, V_, b_):
             latex=r"P\big(|S_n - \mathbb{E}S_n| \ge t\big) \le 2\exp\!\Big(-\frac{2t^2}{\sum_i (b_i - a_i)^2}\Big);"
                   r"\quad t = \sqrt{\tfrac12 \ln(2/\alpha) \textstyle\sum_i (b_i - a_i)^2} \Rightarrow "
                   r"2\exp(\cdot) = \alpha",
-            seed=SEED, primary=HOEFFDING,
+            seed=SEED, primary=HOEFFDING, sizes=(), lemmas=(HOEFFDING_LEMMA,),
             assumptions=("independent terms a_i <= Z_i <= b_i (Hoeffding 1963, Theorem 2, cited, not re-proved)",
                          "0 < alpha < 2", "S = sum (b_i - a_i)^2 > 0"),
             steps=(
@@ -385,7 +436,7 @@ def _hoeffding():
             latex=r"P\big(|S_n - \mathbb{E}S_n| \ge t\big) \le 2\exp\!\Big(-\frac{t^2}{2(V + bt/3)}\Big);\quad "
                   r"t = \frac{Lb}{3} + \sqrt{\Big(\frac{Lb}{3}\Big)^2 + 2VL},\ L = \ln\frac{2}{\alpha} "
                   r"\Rightarrow 2\exp(\cdot) = \alpha",
-            seed=SEED, primary=BERNSTEIN,
+            seed=SEED, primary=BERNSTEIN, sizes=(), lemmas=(BERNSTEIN_LEMMA,),
             assumptions=("independent terms with |Z_i - E Z_i| <= b, V = sum Var Z_i (Bernstein's inequality, cited, "
                          "not re-proved)", "0 < alpha < 2 (L > 0)"),
             notes="Sharper than Hoeffding when the variance is small against the range (q near 1, or q near 1/2 "
@@ -408,6 +459,7 @@ def _bernstein():
             latex=r"P(K \ge na) \le \Big[\Big(\frac{q}{a}\Big)^{a}\Big(\frac{1-q}{1-a}\Big)^{1-a}\Big]^n = "
                   r"e^{-n\,D(a\,\Vert\,q)},\ a \ge q;\quad D(a\Vert q) = a\ln\frac{a}{q} + (1-a)\ln\frac{1-a}{1-q}",
             seed=SEED, primary=HOEFFDING + " (Theorem 1, inequality (2.1)); Chernoff (1952), Ann. Math. Statist. 23",
+            sizes=("n",), lemmas=(BINOMIAL_KL_LEMMA,),
             assumptions=(KEEP, "K = sum of n independent terms in [0, 1] with mean q (Hoeffding 1963, Theorem 1, "
                                "cited); the lower tail by K -> n - K", "0 < a < 1"),
             notes="D(a||q) increases for a > q and decreases for a < q, so {k : exp(-n D(k/n||q)) > alpha/2} is an "
@@ -426,20 +478,20 @@ def _binomial_kl():
     n = sp.Symbol("n", positive=True)
     bound_log = n * (aa * sp.log(qq / aa) + (1 - aa) * sp.log((1 - qq) / (1 - aa)))
     dD = sp.diff(D, aa)
-    out = [("log of Hoeffding's (2.1) bound = -n D(a||q)",
-            prove_equal(sp.expand_log(bound_log, force=True), sp.expand_log(-n * D, force=True))),
+    G = sc.GENERAL
+    out = [("symbolic n: log of Hoeffding's (2.1) bound = -n D(a||q)",
+            prove_equal(sp.expand_log(bound_log, force=True), sp.expand_log(-n * D, force=True)), G),
            ("dD/da = ln(a/q) - ln((1-a)/(1-q))",
             prove_equal(sp.expand_log(dD, force=True),
-                        sp.expand_log(sp.log(aa / qq) - sp.log((1 - aa) / (1 - qq)), force=True))),
-           ("a (1 - q) - q (1 - a) = a - q: the log's argument is > 1 iff a > q", prove_equal(aa * (1 - qq) - qq * (1 - aa), aa - qq)),
-           ("D(q||q) = 0", prove_zero(D.subs(aa, qq)))]
+                        sp.expand_log(sp.log(aa / qq) - sp.log((1 - aa) / (1 - qq)), force=True)), G),
+           ("a (1 - q) - q (1 - a) = a - q: the log's argument is > 1 iff a > q",
+            prove_equal(aa * (1 - qq) - qq * (1 - aa), aa - qq), G),
+           ("D(q||q) = 0", prove_zero(D.subs(aa, qq)), G)]
     # exact instances: the tail (a rational) is below the bound (a rational: integer exponents)
-    inst = []
     for nn, qv, k in ((10, sp.Rational(3, 10), 7), (20, sp.Rational(1, 2), 16), (12, sp.Rational(9, 10), 12)):
         tail = sum(sp.binomial(nn, j) * qv ** j * (1 - qv) ** (nn - j) for j in range(k, nn + 1))
         av = sp.Rational(k, nn)
         bound = (qv / av) ** k * (((1 - qv) / (1 - av)) ** (nn - k) if k < nn else 1)
-        inst.append(prove_true(sp.Le(tail, bound)))
-    out.append(("exact instances (n, q, k) = (10, 3/10, 7), (20, 1/2, 16), (12, 9/10, 12): P(K >= k) <= the bound",
-                combine(inst)))
+        out.append((f"exact instance of the cited bound (n, q, k) = ({nn}, {qv}, {k}): P(K >= k) <= the bound",
+                    prove_true(sp.Le(tail, bound)), sc.lemma_check(BINOMIAL_KL_LEMMA, n=nn, k=k)))
     return out

@@ -10,9 +10,11 @@ a declared convention, never a tolerance:
 - ``reset_before`` (GRU-B; arXiv v3; Keras reset_after=False, d2l):
   n = tanh(W_xn x + b_xn + b_hn + W_hn (r*h))  (b_xn and b_hn only act as a sum).
 
-Each Jacobian is derived element-wise (``Matrix.jacobian`` on explicit-entry matrices built from
-plain sums, independently of the compact formulas), then the compact MatrixSymbol formula, the very
-expression the oracle kernels are printed from, is proved equal to it at small sizes.
+Each Jacobian is derived element-wise (SymPy differentiates the symbolic entry h'_i of the cell at
+symbolic sizes n, m by an entry h_l, x_l or W_jk, independently of the compact formulas), and the compact
+MatrixSymbol formula, the very expression the oracle kernels are printed from, is proved equal to it entry
+by entry for every n, m (see the symbolic-size route below). The cell forward is a definition, checked
+against plain element-wise sums at small sizes.
 
 Seed: §4 GRU (门控循环单元). Primary: Cho et al. (2014), arXiv:1406.1078.
 """
@@ -25,6 +27,7 @@ import sympy as sp
 from .functions import sigmoid
 from .matrices import elementwise, explicit, mat, vec_rows
 from .prove import prove_equal, prove_positive, prove_true
+from . import scope
 from .registry import derivation, kernel
 
 SEED_GRU = "seed §4 GRU (门控循环单元): 更新门 z_t, 重置门 r_t; GRU：参数更少，训练更快; LSTM：表达能力更强"
@@ -212,6 +215,97 @@ def _jacobian(n: int, m: int, variant: str, wrt: str) -> sp.Matrix:
     return h_new.jacobian(vec_rows(var) if var.cols > 1 else var)
 
 
+# ---------------------------------------------------------------- symbolic-size route (every n, m)
+# The compact formulas are proved equal to the element-wise derivatives entry by entry at symbolic sizes
+# n, m, the route of lstm.py (`opaque_subterms`: the pre-activations a_r, a_z, a_n, and u = W_hn h + b_hn
+# under reset_after, become undefined functions A_r(k), ..., inner first). Two further exact rewrites,
+# needed by the reset-before cell, whose candidate W_hn(r∘h) nests a sum inside the product W_hn diag(.) W_hr:
+#
+# - `indexed.entry_of`: the entry (i, j) of a compact formula, node by node from the definitions
+#   ((A B)[i, j] = sum_k A[i, k] B[k, j], (diag(v) A)[i, j] = v_i A[i, j], (u v^T)[i, j] = u_i v_j,
+#   (A^T)[i, j] = A[j, i], Hadamard and element-wise functions entry by entry). SymPy's own ``M[i, j]``
+#   writes diag(v) as a Kronecker sum whose evaluation leaves Piecewise guards on bound indices;
+# - `sums.expanded_normal_form`: a scalar with finite sums over constant ranges as a sum of terms
+#   Sum(monomial, limits): products distributed over sums (finite sums are linear, and independent ranges
+#   commute), a KroneckerDelta(v, c) under the sum over v in [0, N-1] eliminated by v -> c when c has the
+#   same range, bound indices renamed by position, the order of the limits chosen canonically (the least
+#   of the permutations of at most 3 limits, by SymPy's sort key). Equal normal forms are equal scalars;
+#   anything else goes to the prover.
+# A VJP entry is compared as sum_p delta_p dh'_p/dw (the element-wise chain rule with the sum written out)
+# against the compact entry, both in normal form; a Jacobian entry dh'_i/dw_l likewise.
+from .indexed import canonical, entry_of, index, opaque_subterms  # noqa: E402
+from .prove import ProofResult  # noqa: E402
+from .lstm import SM, SN  # noqa: E402 (the symbolic sizes shared with the LSTM proofs)
+from .sums import prove_expanded_equal  # noqa: E402
+
+
+@lru_cache(maxsize=None)
+def symbolic_gru(variant: str):
+    """(GRUCell at symbolic (n, m), templates for a_r, a_z, [u], a_n, inner first)."""
+    cell = GRUCell(SN, SM, variant)
+    raw = [(cell.b_r, cell.a_r, "A_r"), (cell.b_z, cell.a_z, "A_z")]
+    if variant == "reset_after":
+        raw.append((cell.b_hn, cell.u, "U"))
+    raw.append((cell.b_xn, cell.a_n, "A_n"))
+    T = []
+    for key, a, name in raw:
+        # the template's entry, returned already abstracted with the templates before it (what
+        # opaque_subterms computes from it anyway; cached, so it is built once per index)
+        entry = lru_cache(maxsize=None)(lambda k, a=a, before=tuple(T): canonical(opaque_subterms(a[k, 0], list(before))))
+        T.append((key, entry, sp.Function(name)))
+    return cell, T
+
+
+@lru_cache(maxsize=None)
+def _opaque(variant: str) -> dict:
+    """{pre-activation column vector: its undefined function}, for `entry_of`."""
+    cell, T = symbolic_gru(variant)
+    vecs = {"A_r": cell.a_r, "A_z": cell.a_z, "U": getattr(cell, "u", None), "A_n": cell.a_n}
+    return {vecs[str(F)]: F for _, _, F in T}
+
+
+def _wrt(cell, wrt):
+    M = getattr(cell, wrt)
+    return M, M.shape
+
+
+def _output_entry(variant: str, wrt: str, idx: sp.Symbol):
+    """h'_idx with every pre-activation that does not contain ``wrt`` already abstracted (exact before
+    differentiating by ``wrt``: such a sub-term is constant in it). The rest is abstracted after ``diff``."""
+    cell, T = symbolic_gru(variant)
+    M = getattr(cell, wrt)
+    raw = {"A_r": cell.a_r, "A_z": cell.a_z, "U": getattr(cell, "u", None), "A_n": cell.a_n}
+    return _abstracted_output(variant, tuple(str(F) for _, _, F in T if not raw[str(F)].has(M)), idx)
+
+
+@lru_cache(maxsize=None)
+def _abstracted_output(variant: str, names: tuple, idx: sp.Symbol):
+    cell, T = symbolic_gru(variant)
+    return opaque_subterms(cell.forward()[idx, 0], [t for t in T if str(t[2]) in names])
+
+
+def general_jacobian(variant: str, wrt: str, compact=None) -> ProofResult:
+    """Every n, m: dh'_i/d{wrt}_l (element-wise, SymPy's entries of h') = entry (i, l) of the compact Jacobian."""
+    cell, T = symbolic_gru(variant)
+    i, l = index("i"), index("l")
+    M, (rows, _) = _wrt(cell, wrt)
+    J = compact if compact is not None else getattr(cell, f"jac_{wrt}")()
+    bounds = {i: SN, l: rows}
+    return prove_expanded_equal(sp.diff(_output_entry(variant, wrt, i), M[l, 0]), entry_of(J, i, l, _opaque(variant)), bounds, T)
+
+
+def general_vjp(variant: str, wrt: str, compact=None) -> ProofResult:
+    """Every n, m: sum_p delta_p dh'_p/dw = the compact VJP's entry, w = wrt[j, k] (or wrt[j])."""
+    cell, T = symbolic_gru(variant)
+    j, k, p = index("j"), index("k"), index("p")
+    M, (rows, cols) = _wrt(cell, wrt)
+    kk = k if cols != 1 else 0
+    G = compact if compact is not None else getattr(cell, f"vjp_{wrt}")()
+    bounds = {j: rows, k: cols} if cols != 1 else {j: rows}
+    lhs = sp.Sum(cell.delta[p, 0] * sp.diff(_output_entry(variant, wrt, p), M[j, kk]), (p, 0, SN - 1))
+    return prove_expanded_equal(lhs, entry_of(G, j, kk, _opaque(variant)), bounds, T)
+
+
 # ---- records ----
 
 _LATEX = {
@@ -229,7 +323,7 @@ def _forward_record(variant):
         for n, m in SIZES:
             cell, E, h_new = explicit_gru(n, m, variant)
             out.append((f"n={n}, m={m}: compact z∘h + (1-z)∘n equals the element-wise sums",
-                        prove_equal(explicit(cell.forward(), E), h_new)))
+                        prove_equal(explicit(cell.forward(), E), h_new), scope.at(n=n, m=m)))
         return out
 
     return obligations
@@ -255,21 +349,17 @@ for _v in VARIANTS:
                notes=_Z_NOTE + (" Under reset_before, b_xn and b_hn only act as a sum b_xn + b_hn."
                                 if _v == "reset_before" else
                                 " Under reset_after, b_hn sits inside r∘(.) and is not interchangeable with b_xn."),
-               steps=_STEPS_FORWARD[_v])(
+               steps=_STEPS_FORWARD[_v], sizes=("n", "m"))(
         _forward_record(_v))
 
 
 def _jac_record(variant, wrt):
+    """Every n, m: the Jacobian's entry (i, l) and the VJP's entry, against the element-wise derivative."""
     def obligations():
-        out = []
-        for n, m in SIZES:
-            cell, E, _ = explicit_gru(n, m, variant)
-            J = _jacobian(n, m, variant, wrt)
-            out.append((f"n={n}, m={m}: element-wise dh'/d{wrt} = compact form",
-                        prove_equal(J, explicit(getattr(cell, f"jac_{wrt}")(), E))))
-            out.append((f"n={n}, m={m}: J^T delta = VJP form",
-                        prove_equal(J.T * E[cell.delta], explicit(getattr(cell, f"vjp_{wrt}")(), E))))
-        return out
+        return [(f"every n, m: element-wise dh'_i/d{wrt}_l = compact Jacobian entry (i, l) (symbolic sizes)",
+                 general_jacobian(variant, wrt), scope.GENERAL),
+                (f"every n, m: sum_p delta_p dh'_p/d{wrt}_j = compact VJP entry j (symbolic sizes)",
+                 general_vjp(variant, wrt), scope.GENERAL)]
 
     return obligations
 
@@ -332,32 +422,30 @@ _STEPS_JX = {
     ),
 }
 
+_GENERAL = {v: ("proved entry-wise for every n, m (symbolic sizes): the compact entry against the element-wise "
+                 "derivative of the symbolic entries of h', with the pre-activations a_r, a_z, a_n"
+                 + (" and u = W_hn h + b_hn" if v == "reset_after" else "") + " abstracted as undefined functions")
+            for v in VARIANTS}
+
 for _v in VARIANTS:
     derivation(f"gru.cell.jacobian_h.{_v}", title=f"GRU cell Jacobian with respect to the previous state ({_v.replace('_', '-')})",
                latex=_JH[_v] + r",\qquad " + _G + _GR[_v] + r",\ " + _VH[_v],
-               seed=SEED_GRU, primary=PRIMARY[_v], layout=NUMERATOR, assumptions=(_SHAPES,),
-               notes="Proved at (n, m) in " + str(SIZES) + "; the diag(z) term is the direct path through z∘h.",
-               steps=_STEPS_JH[_v])(
+               seed=SEED_GRU, primary=PRIMARY[_v], layout=NUMERATOR, assumptions=(_SHAPES, _GENERAL[_v]),
+               notes="The diag(z) term is the direct path through z∘h.",
+               steps=_STEPS_JH[_v], sizes=("n", "m"))(
         _jac_record(_v, "h"))
     derivation(f"gru.cell.jacobian_x.{_v}", title=f"GRU cell Jacobian with respect to the input ({_v.replace('_', '-')})",
                latex=_JX[_v] + r",\qquad " + _G + _GR[_v] + r",\ " + _VX,
-               seed=SEED_GRU, primary=PRIMARY[_v], layout=NUMERATOR, assumptions=(_SHAPES,),
-               notes="Proved at (n, m) in " + str(SIZES) + ".",
-               steps=_STEPS_JX[_v])(_jac_record(_v, "x"))
+               seed=SEED_GRU, primary=PRIMARY[_v], layout=NUMERATOR, assumptions=(_SHAPES, _GENERAL[_v]),
+               notes="h is held fixed (a partial derivative of h' = cell(x, h)).",
+               steps=_STEPS_JX[_v], sizes=("n", "m"))(_jac_record(_v, "x"))
 
 
 def _weights_record(variant):
+    """Every n, m: each of the 10 gradients, entry (j, k), against the element-wise chain rule."""
     def obligations():
-        out = []
-        for n, m in SIZES:
-            cell, E, _ = explicit_gru(n, m, variant)
-            delta = E[cell.delta]
-            for p in PARAMS:
-                J = _jacobian(n, m, variant, p)
-                rhs = explicit(getattr(cell, f"vjp_{p}")(), E)
-                out.append((f"n={n}, m={m}: dh'/dvec({p})^T delta = VJP form",
-                            prove_equal(J.T * delta, vec_rows(rhs))))
-        return out
+        return [(f"every n, m: sum_p delta_p dh'_p/d{p}[j, k] = compact gradient entry (symbolic sizes)",
+                 general_vjp(variant, p), scope.GENERAL) for p in PARAMS]
 
     return obligations
 
@@ -382,12 +470,13 @@ for _v in VARIANTS:
                title=f"GRU cell gradients with respect to every weight and bias block ({_v.replace('_', '-')})",
                latex=_G + _GR[_v] + r";\quad " + _VW[_v],
                seed=SEED_GRU, primary=PRIMARY[_v], layout="denominator (gradients of <delta, h'>, shaped like the parameter)",
-               assumptions=(_SHAPES, "J = dh'/dvec(W) derived element-wise; the VJP J^T delta is compared with vec() "
-                                     "of the compact gradient"),
+               assumptions=(_SHAPES, "entry (j, k) of every one of the 10 gradients: sum_p delta_p dh'_p/dP_jk "
+                                     "(element-wise) = the compact gradient's entry",
+                            _GENERAL[_v]),
                notes=("Under reset_before the gradients of b_xn and b_hn are equal (they only act as a sum)."
                       if _v == "reset_before" else
                       "Under reset_after b_hn is gated by r: its gradient r∘g_n differs from b_xn's g_n."),
-               steps=_STEPS_WEIGHTS[_v])(
+               steps=_STEPS_WEIGHTS[_v], sizes=("n", "m"))(
         _weights_record(_v))
 
 
@@ -405,7 +494,9 @@ def _scalar_gru():
                    r"\ \Rightarrow\ \min(h_i,n_i) \le h'_i \le \max(h_i,n_i)"),
             seed=SEED_GRU, primary=CHO + " (h' = z h + (1-z) h~, an element-wise convex combination)",
             assumptions=("z = sigmoid(a_z) in (0, 1) over the reals (act.sigmoid.range)",
-                         "holds for both variants: only the candidate n differs"),
+                         "holds for both variants: only the candidate n differs",
+                         "per unit: z_i, h_i, n_i are scalars of one unit, so the identities hold for every n"),
+            sizes=(),
             notes="A product of two reals is <= 0 iff they do not share a strict sign, i.e. h' lies in the closed "
                   "interval between h and n; it is strictly inside when h != n.",
             steps=(
@@ -424,14 +515,6 @@ def _convexity():
         ("z(1 - z) > 0 for z = sigmoid(a)", prove_positive(sigmoid(a) * (1 - sigmoid(a)))),
         ("(h - n)^2 >= 0 for real h, n", prove_true(sp.Ge((h - n) ** 2, 0))),
     ]
-    for variant in VARIANTS:  # the identity on the actual cell, entry by entry
-        cell, E, h_new = explicit_gru(2, 1, variant)
-        zs, ns = explicit(cell.z, E), explicit(cell.n_, E)
-        hv = E[cell.h]
-        out.append((f"{variant}, n=2: h'_i - h_i = (1 - z_i)(n_i - h_i) on the cell",
-                    prove_equal(h_new - hv, sp.Matrix([(1 - zs[i]) * (ns[i] - hv[i]) for i in range(2)]))))
-        out.append((f"{variant}, n=2: h'_i - n_i = z_i (h_i - n_i) on the cell",
-                    prove_equal(h_new - ns, sp.Matrix([zs[i] * (hv[i] - ns[i]) for i in range(2)]))))
     return out
 
 
@@ -444,6 +527,7 @@ _U_BOUND = r"|\mathrm{fl}(h')| \le 1 + 2u"
                    r"\text{float, } \hat h' = \mathrm{fl}(\mathrm{fl}(z h) + \mathrm{fl}(\mathrm{fl}(1-z)\,n)):\ "
                    r"|\hat h'| \le \mathrm{fl}\big(z(1+u) + (1-z)(1+u)^2\big) \le \mathrm{fl}\big((1+u)^2\big) = 1 + 2u"),
             seed=SEED_GRU, primary=CHO + "; Higham (2002), Accuracy and Stability of Numerical Algorithms, §2.2 (fl(a op b) = (a op b)(1+delta), |delta| <= u)",
+            sizes=(),
             assumptions=("z_i in (0, 1) (act.sigmoid.range), n_i in (-1, 1) (act.tanh.range); both variants",
                          "induction on t: the base is |h_0| <= 1, the step is the identity below with z, 1-z > 0, "
                          "1 -+ h >= 0, 1 -+ n > 0",
@@ -505,11 +589,12 @@ _CEX1 = {"b_hn": [1]}  # n = 1: all else 0, so r = z = 1/2
 _CEX2 = {"W_hn": [[0, 1], [0, 0]], "h": [0, 1], "W_hr": [[0, 0], [0, 2]]}  # n = 2, b_hn = 0
 
 
-@derivation("gru.variants_differ", kind="refutation", title="Reset-after and reset-before GRUs are not the same function",
+@derivation("gru.variants_differ", kind="refutation", title="Reset-after and reset-before GRUs compute the same function",
             latex=(r"\tanh\big(W_{xn}x + b_{xn} + r\odot(W_{hn}h + b_{hn})\big) \ne \tanh\big(W_{xn}x + b_{xn} + b_{hn} + W_{hn}(r\odot h)\big)"
                    r"\ \text{in general};\ n=1:\ a_n^{\rm after} - a_n^{\rm before} = (r-1)\,b_{hn}"),
             seed=SEED_GRU, primary=PRIMARY["reset_after"] + "; " + PRIMARY["reset_before"],
             assumptions=("the claim refuted: 'the two GRU variants compute the same h' for the same parameters'",),
+            sizes=("n",),
             notes=("Counterexample 1 (n = m = 1): every weight, bias and input 0 except b_hn = 1, so r = z = 1/2: "
                    "reset_after gives h' = tanh(1/2)/2, reset_before h' = tanh(1)/2. At n = 1 the variants agree iff "
                    "b_hn = 0 (a scalar r commutes with W_hn). Counterexample 2 (n = 2, m = 1, b_hn = 0, so the "
@@ -526,19 +611,20 @@ _CEX2 = {"W_hn": [[0, 1], [0, 0]], "h": [0, 1], "W_hr": [[0, 0], [0, 2]]}  # n =
 def _variants_differ():
     out = []
     after, before = _point_value("reset_after", 1, 1, _CEX1), _point_value("reset_before", 1, 1, _CEX1)
-    out.append(("n=1 point: reset_after h' = tanh(1/2)/2", prove_equal(after[0], sp.tanh(sp.Rational(1, 2)) / 2)))
-    out.append(("n=1 point: reset_before h' = tanh(1)/2", prove_equal(before[0], sp.tanh(1) / 2)))
-    out.append(("tanh(1/2)/2 != tanh(1)/2", prove_true(sp.Ne(sp.tanh(sp.Rational(1, 2)) / 2, sp.tanh(1) / 2))))
+    n1, n2 = scope.at(n=1), scope.at(n=2)
+    out.append(("n=1 point: reset_after h' = tanh(1/2)/2", prove_equal(after[0], sp.tanh(sp.Rational(1, 2)) / 2), n1))
+    out.append(("n=1 point: reset_before h' = tanh(1)/2", prove_equal(before[0], sp.tanh(1) / 2), n1))
+    out.append(("tanh(1/2)/2 != tanh(1)/2", prove_true(sp.Ne(sp.tanh(sp.Rational(1, 2)) / 2, sp.tanh(1) / 2)), n1))
     r, b = sp.Symbol("r", real=True), sp.Symbol("b_hn", real=True)
     W, hh, c = sp.symbols("W_hn h c", real=True)
-    out.append(("n=1: a_after - a_before = (r - 1) b_hn", prove_equal((c + r * (W * hh + b)) - (c + b + W * r * hh), (r - 1) * b)))
+    out.append(("n=1: a_after - a_before = (r - 1) b_hn", prove_equal((c + r * (W * hh + b)) - (c + b + W * r * hh), (r - 1) * b), n1))
     after, before = _point_value("reset_after", 2, 1, _CEX2), _point_value("reset_before", 2, 1, _CEX2)
-    out.append(("n=2, b_hn = 0 point: reset_after h'_0 = tanh(1/2)/2", prove_equal(after[0], sp.tanh(sp.Rational(1, 2)) / 2)))
-    out.append(("n=2, b_hn = 0 point: reset_before h'_0 = tanh(sigmoid(2))/2", prove_equal(before[0], sp.tanh(sigmoid(2)) / 2)))
+    out.append(("n=2, b_hn = 0 point: reset_after h'_0 = tanh(1/2)/2", prove_equal(after[0], sp.tanh(sp.Rational(1, 2)) / 2), n2))
+    out.append(("n=2, b_hn = 0 point: reset_before h'_0 = tanh(sigmoid(2))/2", prove_equal(before[0], sp.tanh(sigmoid(2)) / 2), n2))
     s2 = (1 / (1 + sp.exp(-2)))  # sigmoid(2) in exp form, a number SymPy compares rigorously
-    out.append(("sigmoid(2) = 1/(1 + e^-2)", prove_equal(sigmoid(2), s2)))
+    out.append(("sigmoid(2) = 1/(1 + e^-2)", prove_equal(sigmoid(2), s2), n2))
     out.append(("tanh(1/2)/2 != tanh(1/(1 + e^-2))/2 (sigmoid(2) > 1/2)",
-                prove_true(sp.Ne(sp.tanh(sp.Rational(1, 2)) / 2, sp.tanh(s2) / 2))))
+                prove_true(sp.Ne(sp.tanh(sp.Rational(1, 2)) / 2, sp.tanh(s2) / 2)), n2))
     return out
 
 
@@ -556,7 +642,9 @@ LSTM_TWO_BIAS = 4 * (_n * (_n + _m) + 2 * _n)
                    r"3\big(n(n+m) + 2n\big)\ (\text{two biases } b_{ih}, b_{hh}\text{: torch, Keras reset\_after=True } (2, 3n))"),
             seed=SEED_GRU + " (参数更少)", primary=CHO + "; torch.nn.GRU (bias_ih, bias_hh: 3n each); Keras GRU bias (2, 3n) / (3n,)",
             assumptions=("stored entries: W_x* (3 blocks n x m), W_h* (3 blocks n x n) and the bias vector(s)",
-                         "one bias: b_r, b_z and the candidate bias b_xn + b_hn (under reset_before only the sum acts)"),
+                         "one bias: b_r, b_z and the candidate bias b_xn + b_hn (under reset_before only the sum acts)",
+                         "counted from the block shapes of the cell at symbolic (n, m): a polynomial identity for every n, m"),
+            sizes=("n", "m"),
             notes=("Free (identifiable) parameters are fewer than stored ones with two biases: reset_after has "
                    "3n(n+m) + 4n (b_r, b_z, b_xn, b_hn; the r and z biases of b_ih and b_hh only act as sums), "
                    "reset_before 3n(n+m) + 3n. The counts here are what frameworks store and report; the two "
@@ -568,20 +656,12 @@ LSTM_TWO_BIAS = 4 * (_n * (_n + _m) + 2 * _n)
                 r"3\big(n(n+m) + 2n\big) - 3\big(n(n+m) + n\big) = 3n",
             ))
 def _gru_param_count():
-    out = []
-    for nn, mm in ((1, 1), (2, 3), (3, 2)):
-        cell = GRUCell(nn, mm, "reset_before")
-        blocks = {p: mat(p.replace("_", ""), *getattr(cell, p).shape) for p in PARAMS}
-        n_w = len(set().union(*(blocks[p].free_symbols for p in PARAMS if p.startswith("W"))))
-        sub = {_n: nn, _m: mm}
-        out.append((f"n={nn}, m={mm}: 3 n x m + 3 n x n weight entries + one 3n bias = 3(n(n+m)+n)",
-                    prove_equal(n_w + 3 * nn, GRU_ONE_BIAS.subs(sub))))
-        out.append((f"n={nn}, m={mm}: the same + two 3n biases = 3(n(n+m)+2n)",
-                    prove_equal(n_w + 6 * nn, GRU_TWO_BIAS.subs(sub))))
-    out.append(("every n, m: 3nm + 3n^2 + 3n = 3(n(n+m)+n)", prove_equal(3 * _n * _m + 3 * _n ** 2 + 3 * _n, GRU_ONE_BIAS)))
-    out.append(("every n, m: 3nm + 3n^2 + 6n = 3(n(n+m)+2n)", prove_equal(3 * _n * _m + 3 * _n ** 2 + 6 * _n, GRU_TWO_BIAS)))
-    out.append(("the two layouts differ by 3n", prove_equal(GRU_TWO_BIAS - GRU_ONE_BIAS, 3 * _n)))
-    return out
+    cell = GRUCell(_n, _m, "reset_before")
+    n_w = sum(getattr(cell, p).shape[0] * getattr(cell, p).shape[1] for p in PARAMS if p.startswith("W"))
+    return [("every n, m: 3 n x m + 3 n x n weight entries + one 3n bias = 3(n(n+m)+n)",
+             prove_equal(n_w + 3 * _n, GRU_ONE_BIAS), scope.GENERAL),
+            ("every n, m: the same + two 3n biases = 3(n(n+m)+2n)", prove_equal(n_w + 6 * _n, GRU_TWO_BIAS), scope.GENERAL),
+            ("the two layouts differ by 3n", prove_equal(GRU_TWO_BIAS - GRU_ONE_BIAS, 3 * _n), scope.GENERAL)]
 
 
 @derivation("gru.lstm_param_ratio", title="GRU:LSTM parameter ratio is 3/4 only with the same bias layout",
@@ -590,6 +670,7 @@ def _gru_param_count():
             seed=SEED_GRU + " (GRU：参数更少)", primary=CHO + "; Hochreiter & Schmidhuber (1997), Long short-term memory, Neural Computation 9(8); Keras GRU(reset_after=True) bias (2, 3n), Keras LSTM bias (4n,)",
             assumptions=("LSTM: 4 gate blocks, 4(n(n+m)+n) with one bias (Keras, d2l), 4(n(n+m)+2n) with two (torch)",
                          "GRU: gru.param_count", "n, m positive integers"),
+            sizes=("n", "m"),
             notes=("Same layout (torch GRU vs torch LSTM; Keras GRU(reset_after=False) vs Keras LSTM): exactly 3/4. "
                    "Real Keras defaults, GRU(reset_after=True) vs LSTM: 3(n+m+2)/(4(n+m+1)) > 3/4; at n = m = 1 it "
                    "is 12/12 = 1 (no saving at all); it tends to 3/4 as n + m grows."),
@@ -603,15 +684,16 @@ def _ratio():
     same1 = GRU_ONE_BIAS / LSTM_ONE_BIAS
     same2 = GRU_TWO_BIAS / LSTM_TWO_BIAS
     keras = GRU_TWO_BIAS / LSTM_ONE_BIAS
-    return [
+    out = [
         ("one bias each: 3(n(n+m)+n) / 4(n(n+m)+n) = 3/4", prove_equal(same1, sp.Rational(3, 4))),
         ("two biases each: 3(n(n+m)+2n) / 4(n(n+m)+2n) = 3/4", prove_equal(same2, sp.Rational(3, 4))),
         ("Keras GRU(reset_after=True) / Keras LSTM = 3(n+m+2)/(4(n+m+1))",
          prove_equal(keras, 3 * (_n + _m + 2) / (4 * (_n + _m + 1)))),
         ("its difference from 3/4 is 3/(4(n+m+1))", prove_equal(keras - sp.Rational(3, 4), 3 / (4 * (_n + _m + 1)))),
         ("3/(4(n+m+1)) > 0, so the ratio != 3/4", prove_positive(3 / (4 * (_n + _m + 1)))),
-        ("n = m = 1: 12 / 12 = 1", prove_equal(keras.subs({_n: 1, _m: 1}), 1)),
+        ("n = m = 1: 12 / 12 = 1 (the general formula at one named size)", prove_equal(keras.subs({_n: 1, _m: 1}), 1)),
     ]
+    return [(d, r, scope.GENERAL) for d, r in out]
 
 
 # ---- kernels: the compact formulas, printed as batched NumPy ----
@@ -633,4 +715,4 @@ def _register_kernels():
 
 
 _register_kernels()
-__all__ = ["GRUCell", "explicit_gru", "VARIANTS", "PARAMS", "SEED_GRU", "CHO", "evaluate"]
+__all__ = ["GRUCell", "explicit_gru", "VARIANTS", "PARAMS", "SEED_GRU", "CHO"]

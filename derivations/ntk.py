@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import scope as sc
 from .functions import relu
-from .prove import combine, prove_equal, prove_positive, prove_true, prove_zero
+from .indexed import canonical
+from .prove import ProofResult, combine, prove_equal, prove_true, prove_zero
+from .lemmas import EXPECTATION
 from .registry import derivation
+from .sums import prove_sums_equal
 
 SEED = "seed: 深度学习数学模块 · 02-Neural-Tangent-Kernel.md (NTK理论)"
 JACOT = ("Jacot, Gabriel & Hongler (2018), Neural tangent kernel: convergence and generalization in neural networks, "
@@ -27,6 +31,21 @@ JACOT = ("Jacot, Gabriel & Hongler (2018), Neural tangent kernel: convergence an
 CHO_SAUL = "Cho & Saul (2009), Kernel methods for deep learning, NeurIPS 22 (arc-cosine kernels of degree 0 and 1)"
 ARORA = ("Arora, Du, Hu, Li, Salakhutdinov & Wang (2019), On exact computation with an infinitely wide neural net, "
          "NeurIPS 32 (the two-layer ReLU NTK)")
+
+ARCCOS = sc.Lemma(
+    "lemma.ntk.arccos_cho_saul",
+    r"w \sim \mathcal N(0, I_d):\ \mathbb E\big[\Theta(w^\top x)\Theta(w^\top x')(w^\top x)^n(w^\top x')^n\big] = "
+    r"\frac{1}{2\pi}\lVert x\rVert^n\lVert x'\rVert^n J_n(\theta)\ \text{(the integral reduces to the plane of } x, x' "
+    r"\text{ by rotation invariance of } \mathcal N(0, I_d))",
+    "Cho & Saul (2009), Kernel methods for deep learning, NeurIPS 22, eq. (6) and its derivation (appendix)")
+CHEBYSHEV = sc.Lemma("lemma.prob.chebyshev", r"P(|X - \mathbb E X| > t) \le \operatorname{Var}X / t^2",
+                     "Chebyshev's inequality; e.g. Billingsley (1995), Probability and Measure, 3rd ed., eq. (5.32)")
+MEDIAN_OF_MEANS = sc.Lemma(
+    "lemma.prob.median_of_means",
+    r"K^{(1)}, \ldots, K^{(G)} \text{ independent},\ P(|K^{(g)} - \Theta| > t) \le p:\ "
+    r"P(|\operatorname{med}_g K^{(g)} - \Theta| > t) \le P(\mathrm{Bin}(G, p) \ge \lceil G/2\rceil)",
+    "Nemirovsky & Yudin (1983), Problem Complexity and Method Efficiency in Optimization, Wiley; Lugosi & Mendelson "
+    "(2019), Found. Comput. Math. 19, §2 (median of means)")
 
 NET = "f(x) = a^T relu(W x)/sqrt(m), W (m, d) with rows w_r, a (m,), theta = (W, a)"
 RELU0 = "relu'(0) = 0 (H(0) = 0), as torch"
@@ -107,7 +126,8 @@ def _grad(W, a, x):
                   r"\Big[\operatorname{relu}(w_r^\top x)\operatorname{relu}(w_r^\top x') + a_r^2\,"
                   r"\operatorname{relu}'(w_r^\top x)\operatorname{relu}'(w_r^\top x')\,x^\top x'\Big]",
             seed=SEED, primary=JACOT + " (Definition, §4); " + ARORA + " §3",
-            assumptions=(NET, RELU0, "proved for m = 2 hidden units, d = 2 inputs (the sum over r is term by term)"),
+            assumptions=(NET, RELU0, "consistency checked at m = 2 hidden units, d = 2 inputs (the sum over r is term "
+                                     "by term)"), sizes=("m", "d"),
             notes="The first term is the a-gradient's (the 'random features' kernel), the second the W-gradient's. "
                   "relu' enters only through H(w.x) H(w.x'); its value at 0 is the convention H(0) = 0.",
             steps=(
@@ -130,13 +150,14 @@ def _definition():
                    + a[i] ** 2 * H((W.row(i) * x)[0]) * H((W.row(i) * y)[0]) * (x.T * y)[0] for i in range(m)) / m
     da = [sp.diff(_f(W, a, x), a[i]) for i in range(m)]
     dw = [sp.diff(_f(W, a, x), W[i, j]) for i in range(m) for j in range(d)]
+    at = sc.at(m=2, d=2)
     return [("m = d = 2: df/da_r = relu(w_r.x)/sqrt(m)",
-             combine(prove_equal(da[i], relu((W.row(i) * x)[0]) / sp.sqrt(m)) for i in range(m))),
+             combine(prove_equal(da[i], relu((W.row(i) * x)[0]) / sp.sqrt(m)) for i in range(m)), at),
             ("m = d = 2: df/dW_rj = a_r relu'(w_r.x) x_j / sqrt(m), relu' = H(., 0)",
              combine(prove_equal(dw[i * d + j], a[i] * H((W.row(i) * x)[0]) * x[j] / sp.sqrt(m))
-                     for i in range(m) for j in range(d))),
-            ("m = d = 2: <grad f(x), grad f(x')> = (1/m) sum_r [relu relu + a_r^2 H H x.x']", prove_equal(K, explicit)),
-            ("relu'(0) = H(0) = 0", prove_zero(sp.Heaviside(0, 0)))]
+                     for i in range(m) for j in range(d)), at),
+            ("m = d = 2: <grad f(x), grad f(x')> = (1/m) sum_r [relu relu + a_r^2 H H x.x']", prove_equal(K, explicit), at),
+            ("relu'(0) = H(0) = 0", prove_zero(sp.Heaviside(0, 0)), sc.GENERAL)]
 
 
 # ---------------------------------------------------------------- the arc-cosine kernels
@@ -146,7 +167,9 @@ def _definition():
                   r" = \frac{\pi - \theta}{2\pi},\qquad \theta = \angle(x, x')",
             seed=SEED, primary=CHO_SAUL + " (eq. 6, n = 0); " + ARORA,
             assumptions=(INIT, RELU0, PLANE, SECTOR, "x, x' != 0; the set w.x = 0 has probability 0, so the value of "
-                                                     "relu'(0) does not matter here"),
+                                                     "relu'(0) does not matter here",
+                         "the reduction to the plane is lemma.ntk.arccos_cho_saul (cited)"),
+            sizes=("d",), lemmas=(ARCCOS,),
             notes="The reduction to the plane (rotation invariance of N(0, I)) is standard and only checked here for "
                   "a rotation of the plane; the sector is checked at its end points and midpoint (cos is positive on "
                   "an open interval of length pi centred at 0).",
@@ -163,15 +186,18 @@ def _kappa0():
     R = sp.Matrix([[sp.cos(al), -sp.sin(al)], [sp.sin(al), sp.cos(al)]])
     w1, w2 = sp.symbols("w1 w2", real=True)
     wv = sp.Matrix([w1, w2])
+    G = sc.GENERAL
     return [("the polar density integrates to 1: int_0^oo r e^{-r^2/2} dr * 2 pi / (2 pi) = 1",
-             prove_equal(_radial(0) * 2 * sp.pi / (2 * sp.pi), 1)),
-            ("a rotation R of the plane keeps |w|^2 (the Gaussian density) and has det 1",
-             combine([prove_equal(((R * wv).T * (R * wv))[0], w1 ** 2 + w2 ** 2), prove_equal(R.det(), 1)])),
+             prove_equal(_radial(0) * 2 * sp.pi / (2 * sp.pi), 1), G),
+            ("a rotation R of the plane keeps |w|^2 (the Gaussian density) and has det 1 (rotation invariance, "
+             "an instance of the cited reduction)",
+             combine([prove_equal(((R * wv).T * (R * wv))[0], w1 ** 2 + w2 ** 2), prove_equal(R.det(), 1)]),
+             sc.lemma_check(ARCCOS, d=2)),
             ("the sector (theta - pi/2, pi/2): cos vanishes at pi/2, cos(. - theta) at theta - pi/2, length pi - theta",
-             _sector_obligations()),
-            ("(1/2pi) int_0^oo r e^{-r^2/2} dr int_sector dphi = (pi - theta)/(2 pi)", prove_equal(total, KAPPA0)),
+             _sector_obligations(), G),
+            ("(1/2pi) int_0^oo r e^{-r^2/2} dr int_sector dphi = (pi - theta)/(2 pi)", prove_equal(total, KAPPA0), G),
             ("theta = 0: kappa0 = 1/2; theta = pi: kappa0 = 0",
-             combine([prove_equal(KAPPA0.subs(th, 0), sp.Rational(1, 2)), prove_zero(KAPPA0.subs(th, sp.pi))]))]
+             combine([prove_equal(KAPPA0.subs(th, 0), sp.Rational(1, 2)), prove_zero(KAPPA0.subs(th, sp.pi))]), G)]
 
 
 @derivation("ntk.arccos.kappa1",
@@ -179,7 +205,9 @@ def _kappa0():
             latex=r"\mathbb{E}_{w\sim\mathcal N(0, I)}\big[\operatorname{relu}(w^\top x)\operatorname{relu}(w^\top x')\big]"
                   r" = \frac{\lVert x\rVert\,\lVert x'\rVert}{2\pi}\big(\sin\theta + (\pi - \theta)\cos\theta\big)",
             seed=SEED, primary=CHO_SAUL + " (eq. 6, n = 1); " + ARORA,
-            assumptions=(INIT, PLANE, SECTOR, "x, x' != 0 (both sides are 0 when one of them is 0)"),
+            assumptions=(INIT, PLANE, SECTOR, "x, x' != 0 (both sides are 0 when one of them is 0)",
+                         "the reduction to the plane is lemma.ntk.arccos_cho_saul (cited)"),
+            sizes=("d",), lemmas=(ARCCOS,),
             steps=(
                 r"w^\top x = r\lVert x\rVert\cos\varphi,\quad w^\top x' = r\lVert x'\rVert\cos(\varphi - \theta)",
                 r"\mathbb{E}[\cdot] = \frac{\lVert x\rVert\lVert x'\rVert}{2\pi}\int_0^\infty r^3 e^{-r^2/2}\,dr"
@@ -191,12 +219,13 @@ def _kappa0():
 def _kappa1():
     ang = _sector(sp.cos(ph) * sp.cos(ph - th))
     total = nx * ny * _radial(2) * ang / (2 * sp.pi)
-    return [("int_0^oo r^3 e^{-r^2/2} dr = 2", prove_equal(_radial(2), 2)),
+    G = sc.GENERAL
+    return [("int_0^oo r^3 e^{-r^2/2} dr = 2", prove_equal(_radial(2), 2), G),
             ("int_sector cos(phi) cos(phi - theta) dphi = (sin theta + (pi - theta) cos theta)/2",
-             prove_equal(ang, (sp.sin(th) + (sp.pi - th) * sp.cos(th)) / 2)),
-            ("E[relu(w.x) relu(w.x')] = |x||x'| (sin theta + (pi - theta) cos theta)/(2 pi)", prove_equal(total, KAPPA1)),
+             prove_equal(ang, (sp.sin(th) + (sp.pi - th) * sp.cos(th)) / 2), G),
+            ("E[relu(w.x) relu(w.x')] = |x||x'| (sin theta + (pi - theta) cos theta)/(2 pi)", prove_equal(total, KAPPA1), G),
             ("theta = 0: E[relu(w.x)^2] = |x|^2/2; theta = pi: 0",
-             combine([prove_equal(KAPPA1.subs({th: 0, ny: nx}), nx ** 2 / 2), prove_zero(KAPPA1.subs(th, sp.pi))]))]
+             combine([prove_equal(KAPPA1.subs({th: 0, ny: nx}), nx ** 2 / 2), prove_zero(KAPPA1.subs(th, sp.pi))]), G)]
 
 
 @derivation("ntk.analytic", title="The infinite-width NTK of the two-layer ReLU network",
@@ -205,7 +234,9 @@ def _kappa1():
                   r"\frac{\lVert x\rVert\lVert x'\rVert}{2\pi}\big(\sin\theta + (\pi - \theta)\cos\theta\big) + "
                   r"x^\top x'\,\frac{\pi - \theta}{2\pi}",
             seed=SEED, primary=JACOT + " (Theorem 1); " + ARORA + " §4; " + CHO_SAUL,
-            assumptions=(INIT, RELU0, "a independent of w, so E[a^2 H H] = E[a^2] E[H H] = kappa0"),
+            assumptions=(INIT, RELU0, "a independent of w, so E[a^2 H H] = E[a^2] E[H H] = kappa0",
+                         "kappa0, kappa1 from ntk.arccos.* (lemma.ntk.arccos_cho_saul, cited)"),
+            sizes=("d",), lemmas=(ARCCOS,),
             notes="On the diagonal Theta(x, x) = |x|^2/2 + |x|^2/2 = |x|^2.",
             steps=(
                 r"\mathbb{E}[a^2] = \frac{1}{\sqrt{2\pi}}\int a^2 e^{-a^2/2}\,da = 1",
@@ -216,6 +247,10 @@ def _kappa1():
 def _analytic():
     Ea2 = _gauss_moment(2)
     expr = KAPPA1 + Ea2 * c * KAPPA0
+    return [(d_, r_, sc.GENERAL) for d_, r_ in _analytic_obligations(Ea2, expr)]
+
+
+def _analytic_obligations(Ea2, expr):
     return [("E[a^2] = 1 for a ~ N(0, 1)", prove_equal(Ea2, 1)),
             ("Theta = kappa1 + E[a^2] (x.x') kappa0 with x.x' = |x||x'| cos theta",
              prove_equal(expr.subs(c, nx * ny * sp.cos(th)), THETA)),
@@ -246,18 +281,16 @@ def _iid_expectation(poly, ts):
                   r"\ \Rightarrow\ \mathbb{E}K_m(x, x') = \Theta(x, x')",
             seed=SEED, primary=JACOT + "; " + ARORA + " (the finite-width kernel as an average over hidden units)",
             assumptions=(INIT, "t_r = relu(w_r.x) relu(w_r.x') + a_r^2 relu'(w_r.x) relu'(w_r.x') x.x' "
-                               "(ntk.empirical.definition), i.i.d. over r, E t_r = Theta (ntk.analytic)"),
+                               "(ntk.empirical.definition), i.i.d. over r, E t_r = Theta (ntk.analytic)",
+                         "symbolic width m"), sizes=("m",),
             steps=(
                 r"\mathbb{E}K_m = \frac{1}{m}\sum_{r=1}^m \mathbb{E}t_r = \frac{1}{m}\,m\,\Theta = \Theta",
             ))
 def _mean():
-    m3 = 3
-    ts = sp.symbols(f"t1:{m3 + 1}", real=True)
-    K3 = sum(ts) / m3
     mm = sp.Symbol("m", positive=True, integer=True)
     rr = sp.Symbol("r", positive=True, integer=True)
-    return [("m = 3: E[(t_1 + t_2 + t_3)/3] = Theta", prove_equal(_iid_expectation(K3, ts), T)),
-            ("any m: (1/m) sum_{r=1}^m Theta = Theta", prove_equal(sp.summation(T, (rr, 1, mm)) / mm, T))]
+    return [("symbolic m: E[(1/m) sum_r t_r] = (1/m) sum_{r=1}^m E t_r = (1/m) sum_{r=1}^m Theta = Theta",
+             prove_equal(sp.summation(T, (rr, 1, mm)) / mm, T), sc.GENERAL)]
 
 
 @derivation("ntk.empirical.variance", title="The finite-width kernel's variance is v/m, v the single-unit variance "
@@ -268,7 +301,9 @@ def _mean():
                   r"\tfrac32\sin 2\theta\Big)",
             seed=SEED, primary=JACOT + "; " + ARORA + " (concentration of the finite-width kernel); " + CHO_SAUL,
             assumptions=(INIT, PLANE, SECTOR, "t_r i.i.d. as in ntk.empirical.mean",
-                         "relu(u) relu'(u) = relu(u) and relu'(u)^2 = relu'(u) (H(0) = 0 or 1 alike: relu(0) = 0)"),
+                         "relu(u) relu'(u) = relu(u) and relu'(u)^2 = relu'(u) (H(0) = 0 or 1 alike: relu(0) = 0)",
+                         "symbolic width m; the plane reduction is lemma.ntk.arccos_cho_saul (cited)"),
+            sizes=("m", "d"), lemmas=(ARCCOS,),
             notes="So |K_m - Theta| = O(1/sqrt(m)), with the explicit constant sqrt(v). On the diagonal v = 3|x|^4 "
                   "(E t^2 = 4|x|^4, Theta = |x|^2). The properties use v for Chebyshev's inequality per group of a "
                   "median of means (properties/ntk.py).",
@@ -284,10 +319,12 @@ def _mean():
                 r"e^{-r^2/2}dr = 8",
             ))
 def _variance():
-    m3 = 3
-    ts = sp.symbols(f"t1:{m3 + 1}", real=True)
-    K3 = sum(ts) / m3
-    var3 = _iid_expectation(K3 ** 2, ts) - _iid_expectation(K3, ts) ** 2
+    from .indexed import index, prove_entry_equal
+    mm = sp.Symbol("m", integer=True, positive=True)
+    rr, qq = index("r"), index("q")
+    vv = sp.Symbol("v", nonnegative=True)
+    # Var((1/m) sum_r t_r) = (1/m^2) sum_{r, q} Cov(t_r, t_q), Cov(t_r, t_q) = delta_rq v (independent, identical)
+    var_m = sp.Sum(sp.Sum(sp.KroneckerDelta(rr, qq) * vv, (qq, 0, mm - 1)), (rr, 0, mm - 1)) / mm ** 2
     # the single unit: t^2 expanded with the ReLU identities, the a-moments integrated
     u, up, a_, Hu, Hup = sp.symbols("u u' a H_u H_u'", real=True)
     R, Rp = sp.symbols("R R'", nonnegative=True)  # relu(u), relu(u')
@@ -301,7 +338,9 @@ def _variance():
     mapped = moment_form.subs({R ** 2 * Rp ** 2: sym_M22}).subs({R * Rp: sym_K1}).subs({Hu * Hup: sym_K0})
     ang = _sector(sp.cos(ph) ** 2 * sp.cos(ph - th) ** 2)
     m22 = nx ** 2 * ny ** 2 * _radial(4) * ang / (2 * sp.pi)
-    return [("m = 3: Var[(t_1 + t_2 + t_3)/3] = (S - Theta^2)/3", prove_equal(var3, (S - T ** 2) / m3)),
+    return [(d_, r_, sc.GENERAL) for d_, r_ in [
+            ("symbolic m: Var[(1/m) sum_r t_r] = (1/m^2) sum_{r,q} delta_rq v = v/m, v = S - Theta^2",
+             prove_entry_equal(var_m, vv / mm, {rr: mm})),
             ("t^2 = R^2 R'^2 + 2 a^2 R R' x.x' + a^4 H H' (x.x')^2 after relu H = relu, H^2 = H",
              prove_equal(t2_reduced, R ** 2 * Rp ** 2 + 2 * a_ ** 2 * R * Rp * c + a_ ** 4 * Hu * Hup * c ** 2)),
             ("E[a^4] = 3 for a ~ N(0, 1)", prove_equal(Ea4, 3)),
@@ -316,49 +355,63 @@ def _variance():
             ("theta = pi/2: v = |x|^2|x'|^2 (1/4 - 1/(4 pi^2)) > 0",
              combine([prove_equal(UNIT_VARIANCE.subs(th, sp.pi / 2), nx ** 2 * ny ** 2 * (sp.Rational(1, 4)
                                                                                         - 1 / (4 * sp.pi ** 2))),
-                      prove_true(sp.Gt(sp.Rational(1, 4) - 1 / (4 * sp.pi ** 2), 0))]))]
+                      prove_true(sp.Gt(sp.Rational(1, 4) - 1 / (4 * sp.pi ** 2), 0))]))]]
 
 
 # ---------------------------------------------------------------- positive semi-definiteness
 
 @derivation("ntk.psd", title="The empirical NTK is a Gram matrix (PSD); Theta is PSD as an expectation of PSD kernels",
             latex=r"K = J J^\top,\ J_{i\cdot} = \nabla_\theta f(x_i)^\top:\ c^\top K c = \lVert J^\top c\rVert^2 \ge 0;"
-                  r"\qquad c^\top \Theta\, c = \mathbb{E}\big[c^\top K_1 c\big] \ge 0",
+                  r"\qquad c^\top \Theta\, c = \mathbb{E}\Big[\big\lVert \textstyle\sum_i c_i\, g(x_i)\big\rVert^2\Big] \ge 0",
             seed=SEED, primary=JACOT + " (§4: the NTK is positive semi-definite); " + CHO_SAUL,
-            assumptions=(NET, INIT, "K_1 the single-unit kernel (m = 1), PSD for every draw; expectation is monotone"),
-            notes="Strict positive definiteness of Theta on distinct non-parallel points (Jacot et al., Prop. 2 on the "
-                  "sphere) is not claimed here.",
+            assumptions=(NET, INIT, "K_1(x, x') = g(x)^T g(x') the kernel of one draw, g = grad_theta f (P real entries); "
+                                    "Theta = E K_1; expectation is linear and monotone "
+                                    "(lemma.prob.expectation_linear_monotone, cited)",
+                         "n points x_1..x_n and P parameters, both symbolic"),
+            sizes=("n", "P"), lemmas=(EXPECTATION,),
+            notes="Proved for every number of points n and parameters P from the cited linearity and monotonicity of "
+                  "the expectation: sum_ij c_i c_j K_1(x_i, x_j) = ||sum_i c_i g(x_i)||^2 >= 0 for every draw (a finite "
+                  "Sum identity at symbolic n, P), and c^T Theta c = E[that] >= 0. Example (a test): for n = 2 at "
+                  "theta = pi/2, det Theta = |x|^2|x'|^2 (1 - 1/(4 pi^2)) > 0. Strict positive definiteness of Theta "
+                  "on distinct non-parallel points (Jacot et al., Prop. 2 on the sphere) is not claimed here.",
             steps=(
                 r"K_{ij} = \langle \nabla_\theta f(x_i), \nabla_\theta f(x_j)\rangle = (J J^\top)_{ij}",
                 r"c^\top J J^\top c = (J^\top c)^\top (J^\top c) = \lVert J^\top c\rVert^2 \ge 0",
-                r"\Theta = \mathbb{E}K_1\ (\texttt{ntk.empirical.mean}),\ c^\top\Theta c = \mathbb{E}[c^\top K_1 c] \ge 0",
-                r"n = 2:\ \det\Theta = \Theta(x, x)\Theta(x', x') - \Theta(x, x')^2 \ge 0 \text{ (at } \theta = \tfrac{\pi}{2}:"
-                r"\ \lVert x\rVert^2\lVert x'\rVert^2(1 - \tfrac{1}{4\pi^2}))",
+                r"\sum_{i,j=1}^{n} c_i c_j \sum_{p=1}^{P} g_p(x_i) g_p(x_j) = \sum_{p=1}^{P}\Big(\sum_{i=1}^{n} c_i\, g_p(x_i)\Big)^2 \ge 0",
+                r"\Theta = \mathbb{E}K_1\ (\texttt{ntk.empirical.mean}),\ c^\top\Theta c = \mathbb{E}[c^\top K_1 c] \ge 0"
+                r"\ (\text{linearity, monotonicity})",
             ))
 def _psd():
-    n, P = 3, 4
-    J = sp.Matrix(n, P, lambda i, j: sp.Symbol(f"J{i + 1}{j + 1}", real=True))
-    cv = sp.Matrix(sp.symbols(f"c1:{n + 1}", real=True))
-    K = J * J.T
-    v = J.T * cv
-    # the single-unit kernel of 2 points in explicit form is a Gram matrix too: [g(x1); g(x2)] [g(x1); g(x2)]^T
-    W, a, x, y = _network(1, 2)
-    G = sp.Matrix.hstack(_grad(W, a, x), _grad(W, a, y)).T
-    K1 = G * G.T
     ps = sp.symbols("p1:4", nonnegative=True)
     Ks = [sp.Matrix(2, 2, sp.symbols(f"k{i}_1:5", real=True)) for i in range(3)]
     c2 = sp.Matrix(sp.symbols("c1:3", real=True))
     mix = sum((p * Kk for p, Kk in zip(ps, Ks)), sp.zeros(2, 2))
-    det2 = (THETA.subs({th: 0, ny: nx}) * THETA.subs({th: 0, nx: ny}) - THETA.subs(th, sp.pi / 2) ** 2)
-    return [("n = 3, P = 4: K = J J^T is symmetric", prove_equal(K, K.T)),
-            ("c^T J J^T c = ||J^T c||^2", prove_equal((cv.T * K * cv)[0], sum(e ** 2 for e in v))),
-            ("m = 1, d = 2: the single-unit kernel of two points is G G^T, G rows the gradients",
-             prove_equal(K1, K1.T)),
+    ns, Ps = sp.symbols("n P", integer=True, positive=True)
+    JS, cS = sp.MatrixSymbol("J", ns, Ps), sp.MatrixSymbol("c", ns, 1)
+    gram = sp.MatMul(cS.T, JS, JS.T, cS).doit()
+    sq = sp.MatMul(sp.Transpose(sp.MatMul(JS.T, cS)), sp.MatMul(JS.T, cS)).doit()
+    sym = sp.Transpose(sp.MatMul(JS, JS.T)).doit()
+    structural = ProofResult("proved", "structural (MatrixSymbol, symbolic n, P)",
+                             "equal after (AB)^T = B^T A^T and associativity")
+    # entry-wise at symbolic n points and P parameters: G[i, p] = g_p(x_i) real, c_i real
+    G, c = sp.IndexedBase("G", real=True), sp.IndexedBase("c", real=True)
+    i, j, p = (sp.Dummy(v, integer=True) for v in "ijp")
+    quad = sp.Sum(c[i] * c[j] * sp.Sum(G[i, p] * G[j, p], (p, 0, Ps - 1)), (i, 0, ns - 1), (j, 0, ns - 1))
+    prod = sp.Sum(sp.Sum(c[i] * G[i, p], (i, 0, ns - 1)) * sp.Sum(c[j] * G[j, p], (j, 0, ns - 1)), (p, 0, Ps - 1))
+    norm2 = sp.Sum(sp.Sum(c[i] * G[i, p], (i, 0, ns - 1)) ** 2, (p, 0, Ps - 1))
+    square = (ProofResult("proved", "structural (alpha-renaming)", "the two inner sums differ only in their bound index")
+              if canonical(prod) == canonical(norm2) else ProofResult("undecided", "none", "the inner sums differ"))
+    return [("symbolic n, P: K = J J^T is symmetric, (J J^T)^T = J J^T",
+             structural if sym == sp.MatMul(JS, JS.T) else prove_equal(sym, sp.MatMul(JS, JS.T)), sc.GENERAL),
+            ("symbolic n, P: c^T J J^T c = (J^T c)^T (J^T c) = ||J^T c||^2 >= 0",
+             structural if gram == sq else ProofResult("undecided", "none", "MatrixSymbol forms differ"), sc.GENERAL),
+            ("symbolic n points, P parameters, one draw: sum_ij c_i c_j g(x_i)^T g(x_j) = "
+             "sum_p (sum_i c_i g_p(x_i)) (sum_j c_j g_p(x_j))", prove_sums_equal(quad, prod, None), sc.GENERAL),
+            ("symbolic n, P: that is sum_p (sum_i c_i g_p(x_i))^2 >= 0 (a finite sum of squares of reals)",
+             combine([square, prove_true(sp.Ge(norm2, 0))]), sc.GENERAL),
             ("expectation is linear: c^T (sum p_i K_i) c = sum p_i c^T K_i c (each term >= 0 for PSD K_i, p_i >= 0)",
-             prove_equal((c2.T * mix * c2)[0], sum(p * (c2.T * Kk * c2)[0] for p, Kk in zip(ps, Ks)))),
-            ("theta = pi/2: det of the 2 x 2 Theta = |x|^2|x'|^2 (1 - 1/(4 pi^2)) > 0",
-             combine([prove_equal(det2, nx ** 2 * ny ** 2 * (1 - 1 / (4 * sp.pi ** 2))),
-                      prove_positive(nx ** 2 * ny ** 2 * (4 * sp.pi ** 2 - 1))]))]
+             prove_equal((c2.T * mix * c2)[0], sum(p_ * (c2.T * Kk * c2)[0] for p_, Kk in zip(ps, Ks))),
+             sc.lemma_check(EXPECTATION, n=2))]
 
 
 # ---------------------------------------------------------------- the statistical check: median of means
@@ -384,12 +437,13 @@ def binomial_tail(G: int, p, k0: int):
                                "estimation and regression under heavy-tailed distributions, Found. Comput. Math. 19",
             assumptions=(INIT, "G groups of m_g units each, disjoint, so the group kernels K^(g) are independent, each "
                                "with mean Theta and variance v/m_g (ntk.empirical.mean, ntk.empirical.variance)",
-                         "Chebyshev's inequality (cited)",
+                         "Chebyshev's inequality and the median-of-means reduction (cited lemmas)",
                          "if the median (the middle value for odd G) is > Theta + t, at least ceil(G/2) groups are "
                          "> Theta + t (likewise below): the count of deviating groups is Binomial(G, q), q <= p"),
             notes="The per-unit terms are Gaussian products (unbounded), so Hoeffding does not apply; Chebyshev needs "
                   "only the exact variance v. G = 15 and p = 1/53 minimize the threshold's constant sqrt(G/p) among "
                   "odd G <= 15 at level 1e-10 (t = sqrt(53 v/m_g), m_g = 2048: t = 0.161 sqrt(v)).",
+            sizes=(), lemmas=(CHEBYSHEV, MEDIAN_OF_MEANS),
             steps=(
                 r"\text{Chebyshev: } P(|K^{(g)} - \Theta| > t) \le \frac{\operatorname{Var}K^{(g)}}{t^2} = "
                 r"\frac{v}{m_g t^2} = p",

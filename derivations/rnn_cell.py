@@ -1,9 +1,12 @@
-"""The vanilla RNN cell h' = phi(W_x x + W_h h + b) and its Jacobians.
+"""The vanilla RNN cell h' = phi(W_x x + W_h h + b) and its Jacobians, proved for every size.
 
 Column vectors; numerator layout ``(dy/dx)[i, j] = dy_i/dx_j``; vec() is row-major. Each Jacobian
-is derived element-wise (``Matrix.jacobian`` on explicit-entry matrices, generic activation phi
-with derivative phi'), then the compact formula, the very MatrixSymbol expression the oracle
-kernels are printed from, is proved equal to it at (n, m) in {(1, 1), (2, 3), (3, 2)}.
+is proved entry-wise at symbolic sizes ``n``, ``m`` (`indexed.prove_entry_equal`): the entry
+``h'_i = phi(sum_k (W_h)_{ik} h_k + sum_k (W_x)_{ik} x_k + b_i)`` of the compact `Cell` formula (a
+``MatrixSymbol`` expression of symbolic shape) is differentiated by a symbolic entry (``h[l, 0]``,
+``W_h[j, k]``) with a generic activation phi (derivative phi'), and compared with the entry
+``(i, l)`` of the compact Jacobian, for every ``0 <= i, l <= n - 1`` and every ``n, m``. The compact
+formulas proved are the very `Cell` methods the oracle kernels are printed from.
 Instantiating phi = tanh or relu uses act.tanh.derivative / act.relu.derivative.
 
 Seed: §1 基础RNN, h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h).
@@ -12,15 +15,19 @@ Primary: Elman (1990), Finding structure in time, Cognitive Science 14.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixElement
 
+from . import scope as sc
 from .functions import ACTIVATIONS, phi, phi_prime
-from .matrices import elementwise, explicit, mat, vec_rows
+from .indexed import index, prove_entry_equal
+from .matrices import elementwise, mat
 from .prove import combine, prove_equal
 from .registry import derivation, kernel
 
 SEED_RNN = "seed §1 基础RNN: h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h)"
 ELMAN = "Elman (1990), Finding structure in time, Cognitive Science 14(2)"
-SIZES = ((1, 1), (2, 3), (3, 2))
+SIZES = ((1, 1), (2, 3), (3, 2))  # explicit sizes of `explicit_cell` users (tests, benchmarks); proofs are general
+_n, _m = sp.symbols("n m", integer=True, positive=True)  # symbolic sizes: every obligation holds for every n, m
 NUMERATOR = "numerator: (dy/dx)[i, j] = dy_i / dx_j; column vectors; vec() row-major"
 
 
@@ -82,32 +89,56 @@ def explicit_cell(n, m):
     return cell, E, h_new
 
 
-def _jacobian_record(wrt: str, compact: str, vjp: str | None = None):
+def abstract_preactivation(c: Cell, expr: sp.Basic) -> sp.Basic:
+    """Replace every ``phi'(a_r)`` by ``phi'(A(r))``, A an undefined function of the row r (after differentiating).
+
+    Sound: ``a_r`` is a function of its row r alone (it is the only entry of the pre-activation that contains
+    ``b[r, 0]``), so an identity proved with A undefined holds for A(r) := a_r. It only saves SymPy from
+    re-evaluating the sums inside ``a_r`` (the derivative has already been taken, through them).
+    """
+    A = sp.Function("A")
+
+    def abstract(e):
+        rows = {x.i for x in e.args[0].atoms(MatrixElement) if x.parent == c.b}
+        return phi_prime(A(rows.pop())) if len(rows) == 1 else e
+
+    return expr.replace(lambda e: isinstance(e, phi_prime), abstract)
+
+
+def _entries(c: Cell, wrt: str):
+    """(vector symbol, its length) of the variable ``wrt`` of the general cell ``c``."""
+    var = {"h": c.h, "x": c.x, "b": c.b}[wrt]
+    return var, var.shape[0]
+
+
+def _jacobian_record(wrt: str, compact: str, vjp: str):
+    """Obligations, every n, m: entry (i, l) of dh'/d{wrt} and entry l of its VJP equal the compact forms."""
+
     def obligations():
-        out = []
-        for n, m in SIZES:
-            cell, E, h_new = explicit_cell(n, m)
-            var = {"h": E[cell.h], "x": E[cell.x], "b": E[cell.b],
-                   "W_h": vec_rows(E[cell.W_h]), "W_x": vec_rows(E[cell.W_x])}[wrt]
-            J = h_new.jacobian(var)
-            if compact:
-                out.append((f"n={n}, m={m}: element-wise dh'/d{wrt} = compact form",
-                            prove_equal(J, explicit(getattr(cell, compact)(), E))))
-            if vjp:
-                delta = E[cell.delta]
-                lhs = J.T * delta
-                rhs = explicit(getattr(cell, vjp)(), E)
-                if wrt in ("W_h", "W_x"):
-                    rhs = vec_rows(rhs)
-                out.append((f"n={n}, m={m}: J^T delta = VJP form", prove_equal(lhs, rhs)))
-        return out
+        c = Cell(_n, _m)
+        i, l = index("i"), index("l")
+        var, size = _entries(c, wrt)
+        p = sp.Dummy("p", integer=True)
+        hi = c.forward()[i, 0]
+        vjp_entry = sp.Sum(c.delta[p, 0] * sp.diff(c.forward()[p, 0], var[l, 0]), (p, 0, _n - 1))
+        ab = lambda e: abstract_preactivation(c, e)  # noqa: E731
+        return [(f"every n, m, entry (i, l): dh'_i/d{wrt}_l of phi(W_x x + W_h h + b) = ({_COMPACT[compact]})[i, l]",
+                 prove_entry_equal(ab(sp.diff(hi, var[l, 0])), ab(getattr(c, compact)()[i, l]), {i: _n, l: size}),
+                 sc.GENERAL),
+                (f"every n, m, entry l: sum_p delta_p dh'_p/d{wrt}_l = ({_COMPACT[vjp]})[l]",
+                 prove_entry_equal(ab(vjp_entry), ab(getattr(c, vjp)()[l, 0]), {l: size}), sc.GENERAL)]
 
     return obligations
 
 
+_COMPACT = {"jac_h": "diag(phi'(a)) W_h", "jac_x": "diag(phi'(a)) W_x", "jac_b": "diag(phi'(a))",
+            "vjp_h": "W_h^T (phi'(a) ∘ delta)", "vjp_x": "W_x^T (phi'(a) ∘ delta)", "vjp_b": "phi'(a) ∘ delta",
+            "vjp_W_h": "(phi'(a) ∘ delta) h^T", "vjp_W_x": "(phi'(a) ∘ delta) x^T"}
+
+
 @derivation("rnn.cell.forward", kind="definition", title="The vanilla RNN cell",
             latex=r"h' = \varphi(a),\quad a = W_x x + W_h h + b,\quad h'_i = \varphi\Big(\sum_j (W_x)_{ij} x_j + \sum_j (W_h)_{ij} h_j + b_i\Big)",
-            seed=SEED_RNN, primary=ELMAN, assumptions=("W_x: n x m, W_h: n x n, b, h: n, x: m", "phi in {tanh, relu}"),
+            seed=SEED_RNN, primary=ELMAN, sizes=("n", "m"), assumptions=("W_x: n x m, W_h: n x n, b, h: n, x: m", "phi in {tanh, relu}"),
             notes="The seed writes W_hh h + W_xh x + b_h; dlproof names them W_h, W_x, b.",
             steps=(
                 r"a = W_x x + W_h h + b \in \mathbb{R}^{n},\qquad W_x \in \mathbb{R}^{n\times m},\ W_h \in \mathbb{R}^{n\times n},\ b, h \in \mathbb{R}^{n},\ x \in \mathbb{R}^{m}",
@@ -115,18 +146,19 @@ def _jacobian_record(wrt: str, compact: str, vjp: str | None = None):
                 r"h'_i = \varphi(a_i),\qquad \varphi = \tanh \ \text{ or } \ \operatorname{relu}",
             ))
 def _forward():
-    out = []
-    for n, m in SIZES:
-        cell, E, h_new = explicit_cell(n, m)
-        out.append((f"n={n}, m={m}: compact phi(W_x x + W_h h + b) equals the element-wise sum",
-                    prove_equal(explicit(cell.forward(), E), h_new)))
-    return out
+    c = Cell(_n, _m)
+    i = index("i")
+    k = sp.Dummy("k", integer=True)
+    by_entries = phi(sp.Sum(c.W_x[i, k] * c.x[k, 0], (k, 0, _m - 1)) + sp.Sum(c.W_h[i, k] * c.h[k, 0], (k, 0, _n - 1))
+                     + c.b[i, 0])
+    return [("every n, m, entry i: compact phi(W_x x + W_h h + b) equals phi(sum_k (W_x)_ik x_k + sum_k (W_h)_ik h_k + b_i)",
+             prove_entry_equal(c.forward()[i, 0], by_entries, {i: _n}), sc.GENERAL)]
 
 
 _J = r"\frac{\partial h'}{\partial %s}"
 derivation("rnn.cell.jacobian_h", title="RNN cell Jacobian with respect to the previous state",
            latex=_J % "h" + r" = \operatorname{diag}(\varphi'(a))\,W_h,\qquad \Big(\frac{\partial h'}{\partial h}\Big)^{\!\top}\delta = W_h^\top(\varphi'(a)\odot\delta)",
-           seed=SEED_RNN + "; §2 (diag(tanh'))", primary=ELMAN, layout=NUMERATOR,
+           seed=SEED_RNN + "; §2 (diag(tanh'))", primary=ELMAN, sizes=("n", "m"), layout=NUMERATOR,
            steps=(
                r"a = W_x x + W_h h + b,\quad h' = \varphi(a)",
                r"\frac{\partial h'_i}{\partial h_j} = \varphi'(a_i)\,\frac{\partial a_i}{\partial h_j} = \varphi'(a_i)\,(W_h)_{ij}",
@@ -136,7 +168,7 @@ derivation("rnn.cell.jacobian_h", title="RNN cell Jacobian with respect to the p
            ))(_jacobian_record("h", "jac_h", "vjp_h"))
 derivation("rnn.cell.jacobian_x", title="RNN cell Jacobian with respect to the input",
            latex=_J % "x" + r" = \operatorname{diag}(\varphi'(a))\,W_x,\qquad J_x^\top\delta = W_x^\top(\varphi'(a)\odot\delta)",
-           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR,
+           seed=SEED_RNN, primary=ELMAN, sizes=("n", "m"), layout=NUMERATOR,
            steps=(
                r"a = W_x x + W_h h + b,\quad h' = \varphi(a)",
                r"\frac{\partial h'_i}{\partial x_j} = \varphi'(a_i)\,\frac{\partial a_i}{\partial x_j} = \varphi'(a_i)\,(W_x)_{ij}",
@@ -145,7 +177,7 @@ derivation("rnn.cell.jacobian_x", title="RNN cell Jacobian with respect to the i
            ))(_jacobian_record("x", "jac_x", "vjp_x"))
 derivation("rnn.cell.jacobian_b", title="RNN cell Jacobian with respect to the bias",
            latex=_J % "b" + r" = \operatorname{diag}(\varphi'(a)),\qquad J_b^\top\delta = \varphi'(a)\odot\delta",
-           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR,
+           seed=SEED_RNN, primary=ELMAN, sizes=("n", "m"), layout=NUMERATOR,
            steps=(
                r"a = W_x x + W_h h + b,\quad h' = \varphi(a),\quad \frac{\partial a}{\partial b} = I_n",
                r"\frac{\partial h'}{\partial b} = \frac{\partial h'}{\partial a}\frac{\partial a}{\partial b} = \operatorname{diag}(\varphi'(a))\, I_n = \operatorname{diag}(\varphi'(a))",
@@ -154,27 +186,33 @@ derivation("rnn.cell.jacobian_b", title="RNN cell Jacobian with respect to the b
 
 
 def _weight_jacobian(wrt: str, right: str):
-    def compact_kron(n, m):
-        cell, E, h_new = explicit_cell(n, m)
-        v = E[cell.h] if right == "h" else E[cell.x]
-        D = sp.diag(*explicit(cell.dphi, E))
-        return D * sp.kronecker_product(sp.eye(n), v.T)
+    """Obligations, every n, m: entry (i, (j, k)) of dh'/dvec({wrt}) = diag(phi'(a)) (I_n ⊗ {right}^T), and the VJP.
+
+    vec is row-major, so entry (j, k) of the weight is column ``j q + k`` (q its number of columns); the
+    Kronecker entry is taken from its definition, ``(A ⊗ B)[i_1 p + i_2, j_1 q + j_2] = A[i_1, j_1] B[i_2, j_2]``,
+    with ``A = I_n`` and ``B = {right}^T`` (one row, so i_2 = 0).
+    """
 
     def obligations():
-        out = _jacobian_record(wrt, "", f"vjp_{wrt}")()
-        for n, m in SIZES:
-            cell, E, h_new = explicit_cell(n, m)
-            var = vec_rows(E[cell.W_h] if wrt == "W_h" else E[cell.W_x])
-            out.append((f"n={n}, m={m}: element-wise dh'/dvec({wrt}) = diag(phi'(a)) (I ⊗ {right}^T)",
-                        prove_equal(h_new.jacobian(var), compact_kron(n, m))))
-        return out
+        c = Cell(_n, _m)
+        W, v = (c.W_h, c.h) if wrt == "W_h" else (c.W_x, c.x)
+        q = W.shape[1]
+        i, j, k = index("i"), index("j"), index("k")
+        p, r = sp.Dummy("p", integer=True), sp.Dummy("r", integer=True)
+        kron = sp.Sum(sp.DiagMatrix(c.dphi)[i, r] * sp.Identity(_n)[r, j] * v.T[0, k], (r, 0, _n - 1))
+        vjp_entry = sp.Sum(c.delta[p, 0] * sp.diff(c.forward()[p, 0], W[j, k]), (p, 0, _n - 1))
+        ab = lambda e: abstract_preactivation(c, e)  # noqa: E731
+        return [(f"every n, m, entry (i, (j, k)): dh'_i/d({wrt})_jk = (diag(phi'(a)) (I_n ⊗ {right}^T))[i, j q + k]",
+                 prove_entry_equal(ab(sp.diff(c.forward()[i, 0], W[j, k])), ab(kron), {i: _n, j: _n, k: q}), sc.GENERAL),
+                (f"every n, m, entry (j, k): sum_p delta_p dh'_p/d({wrt})_jk = ({_COMPACT['vjp_' + wrt]})[j, k]",
+                 prove_entry_equal(ab(vjp_entry), ab(getattr(c, f"vjp_{wrt}")()[j, k]), {j: _n, k: q}), sc.GENERAL)]
 
     return obligations
 
 
 derivation("rnn.cell.jacobian_W_h", title="RNN cell Jacobian with respect to the recurrent weights",
            latex=r"\frac{\partial h'}{\partial \operatorname{vec}(W_h)} = \operatorname{diag}(\varphi'(a))\,(I_n \otimes h^\top),\qquad \frac{\partial \langle\delta, h'\rangle}{\partial W_h} = (\varphi'(a)\odot\delta)\,h^\top",
-           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR,
+           seed=SEED_RNN, primary=ELMAN, sizes=("n", "m"), layout=NUMERATOR,
            steps=(
                r"a_i = \sum_{k} (W_h)_{ik}\, h_k + \ldots \ \Rightarrow\ \frac{\partial a_i}{\partial (W_h)_{jk}} = h_k \ \text{ if } i = j,\ 0 \ \text{ otherwise}",
                r"\frac{\partial a}{\partial \operatorname{vec}(W_h)} = I_n \otimes h^\top \quad (\operatorname{vec} \text{ row-major: row } j \text{ of } W_h \text{ is block } j)",
@@ -184,7 +222,7 @@ derivation("rnn.cell.jacobian_W_h", title="RNN cell Jacobian with respect to the
            ))(_weight_jacobian("W_h", "h"))
 derivation("rnn.cell.jacobian_W_x", title="RNN cell Jacobian with respect to the input weights",
            latex=r"\frac{\partial h'}{\partial \operatorname{vec}(W_x)} = \operatorname{diag}(\varphi'(a))\,(I_n \otimes x^\top),\qquad \frac{\partial \langle\delta, h'\rangle}{\partial W_x} = (\varphi'(a)\odot\delta)\,x^\top",
-           seed=SEED_RNN, primary=ELMAN, layout=NUMERATOR,
+           seed=SEED_RNN, primary=ELMAN, sizes=("n", "m"), layout=NUMERATOR,
            steps=(
                r"a_i = \sum_{k} (W_x)_{ik}\, x_k + \ldots \ \Rightarrow\ \frac{\partial a_i}{\partial (W_x)_{jk}} = x_k \ \text{ if } i = j,\ 0 \ \text{ otherwise}",
                r"\frac{\partial a}{\partial \operatorname{vec}(W_x)} = I_n \otimes x^\top \quad (\operatorname{vec} \text{ row-major: row } j \text{ of } W_x \text{ is block } j)",
@@ -195,7 +233,6 @@ derivation("rnn.cell.jacobian_W_x", title="RNN cell Jacobian with respect to the
 
 
 # ---- kernels: the compact formulas, instantiated per activation, printed as batched NumPy ----
-_n, _m = sp.symbols("n m", integer=True, positive=True)
 KERNEL_FORMULAS = ("forward", "jac_h", "jac_x", "jac_b", "vjp_h", "vjp_x", "vjp_W_h", "vjp_W_x", "vjp_b")
 
 
@@ -212,23 +249,27 @@ def _register_kernels():
 
 
 _register_kernels()
-__all__ = ["Cell", "explicit_cell", "SEED_RNN", "ELMAN", "combine"]
+__all__ = ["Cell", "explicit_cell", "abstract_preactivation", "SEED_RNN", "ELMAN", "combine"]
 
 
 @derivation("rnn.param_count", title="Parameter count of one RNN layer",
             latex=r"|\theta| = nm + n^2 + n \ (\text{one bias}),\qquad nm + n^2 + 2n \ (\text{two biases } b_{ih}, b_{hh})",
-            seed=SEED_RNN, primary=ELMAN + "; torch.nn.RNN (bias_ih, bias_hh)",
-            assumptions=("counted as the free entries of W_x, W_h and the bias vector(s)",),
+            seed=SEED_RNN, primary=ELMAN + "; torch.nn.RNN (bias_ih, bias_hh)", sizes=("n", "m"),
+            assumptions=("counted as the free entries of W_x, W_h and the bias vector(s), for symbolic n, m",),
             steps=(
                 r"W_x \in \mathbb{R}^{n\times m},\ W_h \in \mathbb{R}^{n\times n},\ b \in \mathbb{R}^{n}:\quad |\theta| = nm + n^2 + n",
                 r"\text{two biases } b_{ih}, b_{hh} \in \mathbb{R}^{n}:\quad |\theta| = nm + n^2 + 2n",
             ))
 def _param_count():
-    n, m = sp.symbols("n m", positive=True, integer=True)
-    out = []
-    for nn, mm in SIZES:
-        cell, E, _ = explicit_cell(nn, mm)
-        entries = set().union(*(E[s].free_symbols for s in (cell.W_x, cell.W_h, cell.b)))
-        out.append((f"n={nn}, m={mm}: one bias", prove_equal(len(entries), (n * m + n ** 2 + n).subs({n: nn, m: mm}))))
-        out.append((f"n={nn}, m={mm}: two biases", prove_equal(len(entries) + nn, (n * m + n ** 2 + 2 * n).subs({n: nn, m: mm}))))
-    return out
+    c = Cell(_n, _m)
+
+    def entries(M):  # the number of free entries of a matrix symbol of (symbolic) shape rows x cols
+        r, q = sp.Dummy("r", integer=True), sp.Dummy("q", integer=True)
+        return sp.Sum(1, (r, 0, M.shape[0] - 1), (q, 0, M.shape[1] - 1)).doit()
+
+    one = entries(c.W_x) + entries(c.W_h) + entries(c.b)
+    two = one + entries(sp.MatrixSymbol("b_hh", _n, 1))
+    return [("every n, m: |W_x| + |W_h| + |b| = n m + n^2 + n (one bias)", prove_equal(one, _n * _m + _n ** 2 + _n),
+             sc.GENERAL),
+            ("every n, m: |W_x| + |W_h| + |b_ih| + |b_hh| = n m + n^2 + 2n (two biases)",
+             prove_equal(two, _n * _m + _n ** 2 + 2 * _n), sc.GENERAL)]

@@ -16,11 +16,16 @@ Leshno, Lin, Pinkus & Schocken (1993); de Boor (2001).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import sympy as sp
 
+from . import scope as sc
 from .functions import relu, sigmoid
-from .prove import combine, prove_equal, prove_positive, prove_true, prove_zero
+from .prove import ProofResult, combine, prove_equal, prove_positive, prove_true, prove_zero
 from .registry import derivation
+from .lemmas import TRIANGLE
+from .sums import prove_sums_equal
 
 SEED = "seed: 深度学习数学模块 · 01-Universal-Approximation-Theorem.md (通用逼近定理)"
 CYBENKO = "Cybenko (1989), Approximation by superpositions of a sigmoidal function, Math. Control Signals Systems 2:303-314"
@@ -28,6 +33,17 @@ HORNIK = "Hornik (1991), Approximation capabilities of multilayer feedforward ne
 LESHNO = ("Leshno, Lin, Pinkus & Schocken (1993), Multilayer feedforward networks with a nonpolynomial activation "
           "function can approximate any function, Neural Networks 6(6):861-867")
 DE_BOOR = "de Boor (2001), A Practical Guide to Splines, rev. ed., Springer, ch. II (broken-line interpolation, (2.2)-(2.5))"
+INTERPOLATION_ERROR = sc.Lemma(
+    "lemma.interpolation.linear_error",
+    r"f \in C^2[x_k, x_{k+1}],\ L \text{ its linear interpolant}:\ f(x) - L(x) = \tfrac12 f''(\xi)(x - x_k)(x - x_{k+1})"
+    r"\ \text{for some } \xi \in [x_k, x_{k+1}]",
+    "de Boor (2001), A Practical Guide to Splines, rev. ed., Springer, ch. II, (2.2)-(2.5) (broken-line interpolation)")
+SUBMERSION = sc.Lemma(
+    "lemma.calculus.submersion",
+    r"F: \mathbb R^p \to \mathbb R^q\ C^1 \text{ near } \theta_0,\ \operatorname{rank} DF(\theta_0) = q\ \Rightarrow\ "
+    r"F \text{ maps every neighbourhood of } \theta_0 \text{ onto a neighbourhood of } F(\theta_0)",
+    "Spivak (1965), Calculus on Manifolds, Theorem 2-13 (the implicit function theorem; local surjectivity of a "
+    "submersion)")
 YAROTSKY = "Yarotsky (2017), Error bounds for approximations with deep ReLU networks, Neural Networks 94:103-114"
 
 GRID = "x_k = a + k h, h = (b - a)/N > 0, k = 0..N"
@@ -61,8 +77,8 @@ def _on_cell(fs, k):
             latex=r"g(x) = f(x_0) + \sum_{k=0}^{N-1} c_k\,\operatorname{relu}(x - x_k),\ c_0 = s_0,\ c_k = s_k - s_{k-1}:"
                   r"\quad g(x_k + s h) = f_k + s\,(f_{k+1} - f_k),\ 0 \le s \le 1",
             seed=SEED, primary=LESHNO + "; " + DE_BOOR + "; " + YAROTSKY + " (the ReLU form of broken lines)",
-            assumptions=(GRID, NET, "proved for N = 4 with symbolic values f_0..f_4, on every cell"),
-            notes="So g(x_k) = f(x_k) at every grid point (s = 0 and s = 1 of adjacent cells agree) and g is linear on "
+            assumptions=(GRID, NET, "N cells, symbolic; values f_k = f(k) an undefined function"), sizes=("N",),
+            notes="Proved for every N by induction on the cell k (symbolic k, N, undefined values f). So g(x_k) = f(x_k) at every grid point (s = 0 and s = 1 of adjacent cells agree) and g is linear on "
                   "each cell with slope s_k. Left of a, g = f_0; right of b the last piece continues.",
             steps=(
                 r"x = x_k + s h,\ 0 \le s \le 1:\quad x - x_j = (k - j + s) h \ge 0\ (j \le k),\qquad "
@@ -72,47 +88,66 @@ def _on_cell(fs, k):
                 r"g(x_k + s h) = f_k + s\,(f_{k+1} - f_k)",
             ))
 def _interpolant():
-    N = 4
-    fs = list(sp.symbols(f"f0:{N + 1}", real=True))
-    xk, cs, g = construction(fs)
+    from sympy.simplify.simplify import sum_combine
+
+    Nn = sp.Symbol("N", integer=True, positive=True)
+    kk = sp.Symbol("k", integer=True, nonnegative=True)       # the cell, 0 <= k <= N - 1
+    f, c = sp.Function("f"), sp.Function("c")                  # f(k) = f_k; c(j) the output weights
+    j = sp.Dummy("j", integer=True)
+    xk = lambda i: a_ + i * h  # noqa: E731
+    c_def = {c(0): (f(1) - f(0)) / h, c(kk + 1): (f(kk + 2) - 2 * f(kk + 1) + f(kk)) / h}   # s_k - s_{k-1}, k + 1 >= 1
+    t, u = sp.Symbol("t", integer=True, nonnegative=True), sp.Symbol("u", integer=True, nonnegative=True)
     sp_ = sp.Symbol("sp", nonnegative=True)   # 1 - s
-    signs = []
-    for k in range(N):
-        for j in range(N):
-            if j <= k:
-                d = (xk[k] + s * h) - xk[j]
-                signs.append(prove_equal(d, (k - j + s) * h))
-                signs.append(prove_true(sp.Eq(relu(((k - j) + s) * h), ((k - j) + s) * h)))
-            else:
-                d = (xk[k + 1] - sp_ * h) - xk[j]
-                signs.append(prove_equal(d, -((j - k - 1) + sp_) * h))
-                signs.append(prove_true(sp.Eq(relu(-((j - k - 1) + sp_) * h), 0)))
-    cells = [prove_equal(_on_cell(fs, k), fs[k] + s * (fs[k + 1] - fs[k])) for k in range(N)]
-    telescope = [prove_equal(sum(cs[: k + 1]), (fs[k + 1] - fs[k]) / h) for k in range(N)]
-    w1, b1 = [1] * N, [-xk[k] for k in range(N)]
-    net = sum(cs[k] * relu(w1[k] * x + b1[k]) for k in range(N)) + fs[0]
-    return [("N = 4, every cell k and unit j: x - x_j = (k - j + s) h >= 0 (j <= k) or -((j-k-1) + (1-s)) h <= 0 "
-             "(j > k), so relu(x - x_j) = x - x_j or 0", combine(signs)),
-            ("N = 4: on cell k, the slope c_0 + ... + c_k = s_k (telescoping)", combine(telescope)),
-            ("N = 4: on cell k, g(x_k + s h) = f_k + s (f_{k+1} - f_k) (the linear interpolant)", combine(cells)),
-            ("N = 4: at the grid points g(x_k) = f_k (s = 0 of cell k, and s = 1 of cell N-1 for x_N)",
-             combine([prove_equal(_on_cell(fs, k).subs(s, 0), fs[k]) for k in range(N)]
-                     + [prove_equal(_on_cell(fs, N - 1).subs(s, 1), fs[N])])),
-            ("the network w2 . relu(w1 x + b1) + b2 with w1 = 1, b1 = -x_k, w2 = c, b2 = f_0 is g",
-             prove_equal(net, g))]
+    signs = [prove_equal((xk(kk) + s * h) - xk(kk - t), (t + s) * h),                       # j = k - t <= k
+             prove_true(sp.Eq(relu((t + s) * h), (t + s) * h)),
+             prove_equal((xk(kk + 1) - sp_ * h) - xk(kk + 1 + u), -(u + sp_) * h),          # j = k + 1 + u > k
+             prove_true(sp.Eq(relu(-(u + sp_) * h), 0))]
+    unit = c(j) * relu(x - xk(j))
+    whole = sp.Sum(unit, (j, 0, Nn - 1))
+    split = sum_combine([sp.Sum(unit, (j, 0, kk)), sp.Sum(unit, (j, kk + 1, Nn - 1))])
+    G = lambda kc, sc_: f(0) + h * sp.Sum(c(j) * (kc - j + sc_), (j, 0, kc))  # noqa: E731  g on cell kc at s
+    cell = lambda kc, sc_: f(kc) + sc_ * (f(kc + 1) - f(kc))  # noqa: E731
+    body_next = c(j) * (kk + 1 - j + s)
+    peel = sum_combine([sp.Sum(body_next, (j, 0, kk)), sp.Sum(body_next, (j, kk + 1, kk + 1))])
+    step_alg = cell(kk, s + 1) + h * (c(kk + 1) * s).xreplace(c_def) - cell(kk + 1, s)
+    net = sp.Sum(c(j) * relu(1 * x + (-xk(j))), (j, 0, Nn - 1)) + f(0)
+    g = f(0) + whole
+    ok = lambda cond, what: (ProofResult("proved", "structural (SymPy sum_combine, exact)", what) if cond  # noqa: E731
+                             else ProofResult("undecided", "none", what))
+    return [("every N, cell k, unit j (symbolic k, j - k): x - x_j = (k - j + s) h >= 0 (j <= k) or "
+             "-((j-k-1) + (1-s)) h <= 0 (j > k), so relu(x - x_j) = x - x_j or 0", combine(signs), sc.GENERAL),
+            ("symbolic N, 0 <= k <= N-1: sum_{j=0}^{N-1} = sum_{j=0}^{k} + sum_{j=k+1}^{N-1} (the second has relu = 0), "
+             "so g(x_k + s h) = f_0 + h sum_{j=0}^{k} c_j (k - j + s)",
+             ok(split == whole, "adjacent ranges combine to 0..N-1"), sc.GENERAL),
+            ("base case k = 0: f_0 + h c_0 s = f_0 + s (f_1 - f_0)", prove_equal(G(0, s).doit().xreplace(c_def), cell(0, s)),
+             sc.base_case(k=0)),
+            ("induction step (symbolic k): sum_{j=0}^{k+1} c_j (k+1-j+s) = sum_{j=0}^{k} c_j (k-j+(s+1)) + c_{k+1} s",
+             combine([ok(peel == sp.Sum(body_next, (j, 0, kk + 1)), "peel the last term"),
+                      prove_equal(body_next, c(j) * (kk - j + (s + 1))),
+                      prove_equal(sp.Sum(body_next, (j, kk + 1, kk + 1)).doit(), c(kk + 1) * s)]), sc.INDUCTION_STEP),
+            ("induction step (symbolic k, undefined f): f_k + (s+1)(f_{k+1} - f_k) + h c_{k+1} s = f_{k+1} + s (f_{k+2} - f_{k+1})",
+             prove_zero(sp.expand(step_alg)), sc.INDUCTION_STEP),
+            ("symbolic N: at the grid points g(x_k) = f_k (s = 0 of cell k, and s = 1 of cell N-1 for x_N)",
+             combine([prove_equal(cell(kk, 0), f(kk)), prove_equal(cell(Nn - 1, 1), f(Nn))]), sc.GENERAL),
+            ("symbolic N: the network w2 . relu(w1 x + b1) + b2 with w1 = 1, b1 = -x_k, w2 = c, b2 = f_0 is g",
+             ok(net == g, "the same Sum"), sc.GENERAL)]
 
 
-@derivation("uat.relu.units", title="N hidden units suffice for N cells, and N - 1 do not (for generic data)",
+@derivation("uat.relu.units", title="With kinks at the grid points, N hidden units fit every data vector on N + 1 points "
+                                    "and N - 1 units do not (checked at N = 3)",
             latex=r"\#\text{units} = N:\ \operatorname{rank}\big[1,\ \operatorname{relu}(x_i - x_k)\big]_{i = 0..N,\ "
                   r"k = 0..N-1} = N + 1;\quad N - 1 \text{ units with kinks at } x_1..x_{N-1}:\ \operatorname{rank} "
                   r"\le N < N + 1",
             seed=SEED, primary=LESHNO + "; " + DE_BOOR,
-            assumptions=(GRID, NET, "proved for N = 3: the 4 grid values are matched for all data with 3 units "
-                                    "(an invertible 4 x 4 system), and not with 2 units of any orientation"),
-            notes="Counting: the interpolant of generic data has N - 1 kinks (at x_1..x_{N-1}); a unit "
-                  "c relu(w x + b) has at most one kink, so >= N - 1 units must sit there, and with exactly N - 1 "
-                  "(each relu(+-(x - x_j))) the functions reachable on [a, b] span only N dimensions of the N + 1 "
-                  "grid values. A unit at x_N would be 0 on [a, b]: N is the count.",
+            assumptions=(GRID, NET, "every unit's kink is at a grid point (units relu(+-(x - x_j)))",
+                         "checked at N = 3 only: the 4 grid values are matched for all data with 3 units "
+                         "(an invertible 4 x 4 system), and not with 2 units at x_1, x_2 of any orientation"),
+            sizes=("N",),
+            notes="The hypothesis matters: with kinks free to sit between the grid points, N - 1 units (plus the "
+                  "output bias) DO fit every data vector of an open set (uat.relu.units.free_kinks.refuted, N = 3). "
+                  "What holds: the piecewise-linear interpolant of generic data has N - 1 kinks at x_1..x_{N-1}, and "
+                  "with exactly N - 1 units relu(+-(x - x_j)) there the reachable grid values span only N of the "
+                  "N + 1 dimensions.",
             steps=(
                 r"V_{ik} = \operatorname{relu}(x_i - x_k) = (i - k)_+ h:\ [\mathbf 1, V] \text{ lower triangular with "
                 r"diagonal } (1, h, \ldots, h)",
@@ -125,9 +160,9 @@ def _units():
     xk = [a_ + k * h for k in range(N + 1)]
     M = sp.Matrix(N + 1, N + 1, lambda i, k: 1 if k == 0 else relu(xk[i] - xk[k - 1]))
     out = [("N = 3: the 4 x 4 matrix [1, relu(x_i - x_k)] has det h^3 != 0 (every data vector is matched)",
-            combine([prove_equal(M.det(), h ** N), prove_positive(h ** N)])),
+            combine([prove_equal(M.det(), h ** N), prove_positive(h ** N)]), sc.at(N=N)),
            ("the construction uses N hidden units (one per cell): len(w1) = N = 3", prove_equal(len(construction(
-               list(sp.symbols("f0:4", real=True)))[1]), N))]
+               list(sp.symbols("f0:4", real=True)))[1]), N), sc.at(N=N))]
     ranks = []
     for o1 in (1, -1):
         for o2 in (1, -1):
@@ -135,8 +170,52 @@ def _units():
                                                                                   * (xk[i] - xk[j]))))
             ranks.append(prove_true(sp.Eq(V.rank(), N)))
     out.append(("N = 3, 2 units at x_1, x_2 of any orientation relu(+-(x - x_j)): the grid values span rank 3 < 4",
-                combine(ranks)))
+                combine(ranks), sc.at(N=N)))
     return out
+
+
+@derivation("uat.relu.units.free_kinks.refuted", kind="refutation",
+            title="N - 1 ReLU units cannot fit generic data on N + 1 points",
+            latex=r"N = 3,\ x = (0, 1, 2, 3):\ F(\theta) = \big(\beta + c_1\operatorname{relu}(w_1 x_i + b_1) + "
+                  r"c_2\operatorname{relu}(w_2 x_i + b_2)\big)_{i=0..3},\ \theta_0 = (\beta, w_1, b_1, c_1, w_2, b_2, c_2) "
+                  r"= (0, 1, -\tfrac12, 1, -1, \tfrac52, 1):\ \operatorname{rank} DF(\theta_0) = 4",
+            seed=SEED, primary=LESHNO + "; " + SUBMERSION.reference,
+            assumptions=(NET, "2 = N - 1 units with free weights and kinks, plus the output bias beta",
+                         "counterexample at N = 3 (grid 0, 1, 2, 3)"),
+            sizes=("N",), lemmas=(SUBMERSION,),
+            notes="No grid point sits on a kink at theta_0 (w_r x_i + b_r != 0), so F is polynomial near theta_0; its "
+                  "Jacobian has rank 4 there, so by the submersion theorem (cited) F maps a neighbourhood of theta_0 "
+                  "onto an open set of data vectors in R^4: 2 units fit every data vector of that open set (positive "
+                  "measure, so 'generic' data). The true statement needs the kinks at the grid points "
+                  "(uat.relu.units).",
+            steps=(
+                r"\theta_0:\ w_1 x_i + b_1 = x_i - \tfrac12,\ w_2 x_i + b_2 = \tfrac52 - x_i\ \ne 0\ (x_i = 0..3)",
+                r"\text{near } \theta_0:\ F_i = \beta + c_1 [x_i \ge 1](w_1 x_i + b_1) + c_2 [x_i \le 2](w_2 x_i + b_2)",
+                r"DF(\theta_0) \in \mathbb R^{4 \times 7},\ \operatorname{rank} = 4\ \Rightarrow\ F(U) \supset "
+                r"\text{an open ball around } F(\theta_0)",
+            ))
+def _units_free_kinks_refuted():
+    beta, w1, b1, c1, w2, b2, c2 = th = sp.symbols("beta w1 b1 c1 w2 b2 c2", real=True)
+    theta0 = {beta: 0, w1: 1, b1: sp.Rational(-1, 2), c1: 1, w2: -1, b2: sp.Rational(5, 2), c2: 1}
+    xs = [0, 1, 2, 3]
+    pre = [(w1 * xi + b1, w2 * xi + b2) for xi in xs]
+    # the activation pattern at theta0 (signs of the pre-activations), constant near theta0
+    act = [(sp.sign(p1.subs(theta0)) > 0, sp.sign(p2.subs(theta0)) > 0) for p1, p2 in pre]
+    F = sp.Matrix([beta + (c1 * p1 if a1 else 0) + (c2 * p2 if a2 else 0) for (p1, p2), (a1, a2) in zip(pre, act)])
+    J = F.jacobian(sp.Matrix(th)).subs(theta0)
+    rank = J.rank()
+    minor = J[:, [0, 2, 5, 1]]  # d/d(beta, b1, b2, w1)
+    cex = {"point": {"theta0": "(beta, w1, b1, c1, w2, b2, c2) = (0, 1, -1/2, 1, -1, 5/2, 1)", "x": "(0, 1, 2, 3)"},
+           "value": f"rank DF(theta0) = {rank}; det of the (beta, b1, b2, w1) minor = {minor.det()}"}
+    at = sc.at(N=3)
+    return [("at theta0 no grid point is on a kink: w_r x_i + b_r != 0 for r = 1, 2 and x_i = 0..3",
+             combine(prove_true(sp.Ne(p.subs(theta0), 0)) for pair in pre for p in pair), at),
+            ("near theta0 each unit is relu(z) = z (z > 0) or 0 (z < 0) at each grid point: F is the polynomial map "
+             "above, equal to the network at theta0",
+             prove_equal(F.subs(theta0), sp.Matrix([beta + c1 * relu(p1) + c2 * relu(p2) for p1, p2 in pre]).subs(theta0)),
+             at),
+            ("the 4 x 4 minor of DF(theta0) in (beta, b1, b2, w1) has det != 0: rank DF(theta0) = 4",
+             dataclasses.replace(prove_true(sp.Ne(minor.det(), 0)), counterexample=cex), at)]
 
 
 @derivation("uat.relu.error_bound", title="Error of the ReLU interpolant: sup|f - g| <= h^2 max|f''|/8 = "
@@ -146,8 +225,10 @@ def _units():
                   r"|f - g|\big(x_k + \tfrac h2\big) = \frac{h^2}{8}|f''|",
             seed=SEED, primary=DE_BOOR + "; " + CYBENKO + " (existence only; this is the constructive rate in 1-D)",
             assumptions=(GRID, NET, "f in C^2[a, b]", "g = the linear interpolant on each cell (uat.relu.interpolant)",
-                         "the Peano-kernel (integration by parts twice) form of the error, checked exactly for a "
-                         "generic quartic; for C^2 f it is the standard remainder (cited, de Boor)"),
+                         "the interpolation remainder (lemma.interpolation.linear_error, cited from de Boor); its "
+                         "Peano-kernel form is checked exactly for a generic quartic (an instance of the lemma)",
+                         "symbolic h, x_k, N (every grid)"),
+            sizes=("N",), lemmas=(INTERPOLATION_ERROR,),
             notes="Standard remainder (Rolle's theorem applied twice, de Boor ch. II): for x in [x_k, x_{k+1}] there is "
                   "xi in the cell with f(x) - L(x) = f''(xi)/2 (x - x_k)(x - x_{k+1}). The kernel form proved here "
                   "gives the same bound: e(x) = -int G(x, t) f''(t) dt with G >= 0 and int G dt = "
@@ -181,21 +262,22 @@ def _error_bound():
     quad = lambda z: al * z ** 2 + be * z + ga  # noqa: E731
     eq = quad(x) - (quad(xk) + (x - xk) * (quad(x1) - quad(xk)) / h)
     N, b_ = sp.Symbol("N", positive=True, integer=True), sp.Symbol("b", real=True)
+    quartic = sc.lemma_check(INTERPOLATION_ERROR, degree=4)
     return [("the error vanishes at both ends of the cell: e(x_k) = e(x_{k+1}) = 0 (quartic f)",
-             combine([prove_zero((f(x) - L).subs(x, xk)), prove_zero((f(x) - L).subs(x, x1))])),
+             combine([prove_zero((f(x) - L).subs(x, xk)), prove_zero((f(x) - L).subs(x, x1))]), quartic),
             ("Peano kernel, generic quartic f: f(x) - L(x) = -int G(x, t) f''(t) dt",
-             prove_equal(f(x) - L, -kernel)),
+             prove_equal(f(x) - L, -kernel), quartic),
             ("int G(x, t) dt = (x - x_k)(x_{k+1} - x)/2 (G >= 0: products of non-negative factors on the cell)",
-             prove_equal(intG, (x - xk) * (x1 - x) / 2)),
+             prove_equal(intG, (x - xk) * (x1 - x) / 2), sc.GENERAL),
             ("(x - x_k)(x - x_{k+1}) + h^2/4 = (x - x_k - h/2)^2 >= 0, so |(x - x_k)(x - x_{k+1})| <= h^2/4 on the "
              "cell, with equality at the midpoint", combine([prove_equal(p + h ** 2 / 4, (x - xk - h / 2) ** 2),
-                                                            prove_equal(p.subs(x, xk + h / 2), -h ** 2 / 4)])),
+                                                            prove_equal(p.subs(x, xk + h / 2), -h ** 2 / 4)]), sc.GENERAL),
             ("quadratic f: e(x) = alpha (x - x_k)(x - x_{k+1}) = (f''/2)(x - x_k)(x - x_{k+1}) exactly",
-             prove_equal(eq, sp.diff(quad(x), x, 2) / 2 * p)),
+             prove_equal(eq, sp.diff(quad(x), x, 2) / 2 * p), sc.GENERAL),
             ("quadratic f at the midpoint: |e| = |alpha| h^2/4 = h^2 |f''|/8 (the bound is attained)",
-             prove_equal(eq.subs(x, xk + h / 2) ** 2, (h ** 2 * sp.diff(quad(x), x, 2) / 8) ** 2)),
+             prove_equal(eq.subs(x, xk + h / 2) ** 2, (h ** 2 * sp.diff(quad(x), x, 2) / 8) ** 2), sc.GENERAL),
             ("h = (b - a)/N: h^2/8 = (b - a)^2/(8 N^2)", prove_equal((((b_ - a_) / N) ** 2) / 8,
-                                                                    (b_ - a_) ** 2 / (8 * N ** 2)))]
+                                                                    (b_ - a_) ** 2 / (8 * N ** 2)), sc.GENERAL)]
 
 
 @derivation("uat.sigmoid.step", title="Steep sigmoids approach the step: |sigma(k x) - H(x)| = 1/(1 + e^{k|x|}) <= "
@@ -204,7 +286,7 @@ def _error_bound():
                   r"\sup_{|x| \ge \delta}\big|\sigma(kx) - H(x)\big| \le e^{-k\delta};\quad \sigma(0) = \tfrac12\ "
                   r"\forall k",
             seed=SEED, primary=CYBENKO + " (sigmoidal functions: sigma(kx) -> H(x) as k -> oo)",
-            assumptions=("k > 0", "H(x) = 1 for x > 0, 0 for x < 0, H(0) = 0 (as relu'(0) = 0)"),
+            assumptions=("k > 0", "H(x) = 1 for x > 0, 0 for x < 0, H(0) = 0 (as relu'(0) = 0)"), sizes=(),
             notes="No convergence at the jump: sigma(k 0) = 1/2 for every k, so |sigma(0) - H(0)| = 1/2 (it would be 0 "
                   "only under the convention H(0) = 1/2); the convergence is uniform on {|x| >= delta} only, at the "
                   "exponential rate e^{-k delta}: k >= ln(1/eps)/delta gives error <= eps there.",
@@ -233,27 +315,37 @@ def _sigmoid_step():
                   r"\quad |g_k(x) - s(x)| \le \Big(\sum_j |\Delta_j|\Big) e^{-k\delta}\ \text{ if } \min_j |x - t_j| \ge \delta",
             seed=SEED, primary=CYBENKO + "; " + HORNIK,
             assumptions=("k > 0", "t_1 < ... < t_J, Delta_j = v_j - v_{j-1}", "H(0) = 0 (uat.sigmoid.step)",
-                         "proved for J = 2 (the identity); the triangle inequality and uat.sigmoid.step per term"),
-            notes="J hidden units (one per jump): w1 = k, b1 = -k t_j, w2 = Delta, b2 = v_0 "
+                         "J jumps, symbolic", "the triangle inequality (lemma.norm.triangle, cited) and "
+                         "uat.sigmoid.step per term (1/(1 + e^{k|y|}) <= e^{-k|y|} <= e^{-k delta} for |y| >= delta)"),
+            sizes=("J",), lemmas=(TRIANGLE,),
+            notes="Proved for every number of jumps J from the cited triangle inequality: the error is the finite "
+                  "sum of the per-jump errors (a Sum identity at symbolic J), each bounded by uat.sigmoid.step. "
+                  "J hidden units (one per jump): w1 = k, b1 = -k t_j, w2 = Delta, b2 = v_0 "
                   "(impl/numpy_ref/uat.sigmoid_step_network).",
             steps=(
                 r"g_k(x) - s(x) = \sum_j \Delta_j\big(\sigma(k(x - t_j)) - H(x - t_j)\big)",
+                r"t_m < x < t_{m+1}:\ s(x) = v_0 + \sum_{j=1}^{m} (v_j - v_{j-1}) = v_m\ (\text{telescoping})",
                 r"|g_k(x) - s(x)| \le \sum_j |\Delta_j|\,e^{-k|x - t_j|} \le \Big(\sum_j |\Delta_j|\Big) e^{-k\delta}",
             ))
 def _step_network():
     k = sp.Symbol("k", positive=True)
-    v0, v1, v2 = sp.symbols("v0:3", real=True)
-    t1, t2 = sp.symbols("t1 t2", real=True)
-    H1, H2 = sp.symbols("H1 H2", real=True)  # H(x - t_1), H(x - t_2)
-    s_ = v0 + (v1 - v0) * H1 + (v2 - v1) * H2
-    g = v0 + (v1 - v0) * sigmoid(k * (x - t1)) + (v2 - v1) * sigmoid(k * (x - t2))
+    J, mm = sp.Symbol("J", integer=True, positive=True), sp.Symbol("m", integer=True, nonnegative=True)
+    v, t, H = sp.Function("v"), sp.IndexedBase("t", real=True), sp.IndexedBase("H", real=True)  # H[j] = H(x - t_j)
+    j = sp.Dummy("j", integer=True)
+    D = lambda i: v(i) - v(i - 1)  # noqa: E731
+    s_ = v(0) + sp.Sum(D(j) * H[j], (j, 1, J))
+    g = v(0) + sp.Sum(D(j) * sigmoid(k * (x - t[j])), (j, 1, J))
     y = sp.Symbol("y", positive=True)
-    return [("J = 2: g - s = sum_j Delta_j (sigma(k (x - t_j)) - H(x - t_j))",
-             prove_equal(g - s_, (v1 - v0) * (sigmoid(k * (x - t1)) - H1) + (v2 - v1) * (sigmoid(k * (x - t2)) - H2))),
-            ("J = 2, x between the jumps (H1 = 1, H2 = 0): s = v_1", prove_equal(s_.subs({H1: 1, H2: 0}), v1)),
+    tele = sp.summation(D(j), (j, 1, mm))
+    return [("symbolic J: g - s = sum_j Delta_j (sigma(k (x - t_j)) - H(x - t_j))",
+             prove_sums_equal(g - s_, sp.Sum(D(j) * (sigmoid(k * (x - t[j])) - H[j]), (j, 1, J)), None), sc.GENERAL),
+            ("symbolic m: between t_m and t_{m+1} (H_j = 1 for j <= m, 0 after), s = v_0 + sum_{j=1}^m Delta_j = v_m",
+             prove_equal(v(0) + tele, v(mm)), sc.GENERAL),
             ("each term: |sigma(k y) - H(y)| = 1/(1 + e^{k|y|}) (uat.sigmoid.step)",
              combine([prove_equal(1 - sigmoid(k * y), 1 / (1 + sp.exp(k * y))),
-                      prove_equal(sigmoid(-k * y), 1 / (1 + sp.exp(k * y)))]))]
+                      prove_equal(sigmoid(-k * y), 1 / (1 + sp.exp(k * y)))]), sc.GENERAL),
+            ("each term: 1/(1 + e^{k|y|}) < e^{-k|y|}", prove_positive(sp.exp(-k * y) - 1 / (1 + sp.exp(k * y))),
+             sc.GENERAL)]
 
 
 #: the bound of uat.relu.error_bound as the tests evaluate it: sup|f - g| <= (b - a)^2 M2/(8 N^2), M2 = max|f''|

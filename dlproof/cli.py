@@ -158,39 +158,73 @@ def _golden(args) -> int:
 
 
 def derivation_latex(rec: dict) -> str:
-    """A derivation as a LaTeX fragment (amsmath), for lecture notes."""
-    def esc(t: str) -> str:
-        table = {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
-        return "".join(table.get(c, "\\" + c if c in "&%#_{}$" else c) for c in t)
+    """A derivation as a LaTeX fragment for lecture notes; wrap it in `dlproof.book.latex.PREAMBLE`
+    (``dlproof derive --latex-preamble``) and it compiles with pdflatex."""
+    from dlproof.book.latex import derivation_fragment
 
-    lines = [f"% dlproof derivation {rec['id']} ({rec['kind']}, {rec['status']})",
-             f"\\paragraph{{{esc(rec['title'])}}}\\label{{dlproof:{rec['id']}}}",
-             f"\\begin{{equation*}}\n{rec['latex']}\n\\end{{equation*}}"]
-    for step in rec.get("steps", []):
-        lines.append(f"\\[ {step} \\]")
-    lines.append(f"Status: {rec['status']}. Source: {esc(rec['citation']['seed'])}. "
-                 f"Primary: {esc(rec['citation']['primary'])}.")
-    return "\n".join(lines) + "\n"
+    return derivation_fragment(rec)
 
 
 def derivation_text(rec: dict) -> str:
-    lines = [f"{rec['id']}  [{rec['kind']}, {rec['status']}]", rec["title"], "", "  " + rec["latex"]]
+    """A derivation as plain text: title, status with its meaning and scope, formula, obligations, source."""
+    from dlproof.book import present
+
+    st = rec["status"]
+    sc = present.scope_of(rec)
+    meaning = present.status_meaning(st)
+    lines = [f"{rec['id']}  [{rec['kind']}, {st}]", present.display_title(rec)]
+    if meaning:
+        lines.append(f"status: {present.status_label(st)}: {meaning}")
+    lines += ["", "  " + rec["latex"]]
+    if sc["summary"]:
+        lines.append("scope: " + sc["summary"])
+    if sc["parameters"]:
+        lines.append("ranges over: " + ", ".join(sc["parameters"]))
+    for lm in sc["lemmas"]:
+        lines.append(f"lemma {lm['id']} (cited, not proved here): {lm['statement']} [{lm.get('reference', '')}]")
     for step in rec.get("steps", []):
         lines.append("  = " + step if not step.lstrip().startswith("=") else "  " + step)
     for a in rec["assumptions"]:
         lines.append(f"assumes: {a}")
     for o in rec["obligations"]:
-        lines.append(f"  [{o['status']}] {o['statement']} ({o['method']})")
+        where = present.obligation_scope(o)
+        lines.append(f"  [{o['status']}] {o['statement']}" + (f" [{where}]" if where else "")
+                     + f" ({present.obligation_method(o)})")
     lines.append(f"source: {rec['citation']['seed']}; primary: {rec['citation']['primary']}")
     return "\n".join(lines) + "\n"
+
+
+def derivation_json(rec: dict) -> str:
+    """The record as JSON, plus two derived keys: display_title and status_meaning."""
+    from dlproof.book import present
+
+    out = dict(rec, display_title=present.display_title(rec), status_meaning=present.status_meaning(rec["status"]))
+    return json.dumps(out, indent=1, ensure_ascii=False)
+
+
+def derivation_line(rec: dict) -> str:
+    """One listing line: status, id, title as read, and the scope in short (sizes, lemmas)."""
+    from dlproof.book import present
+
+    scope = present.compact_scope(rec)
+    return (f"{rec['status']:<18} {rec['id']:<45} {present.display_title(rec)}"
+            + (f"  [{scope}]" if scope and rec["status"] != "proved" else ""))
 
 
 def _derive(args) -> int:
     from dlproof.derivations import record, records
 
+    if args.latex_preamble:
+        from dlproof.book.latex import PREAMBLE
+
+        print(PREAMBLE, end="")
+        return 0
     if args.id is None:
-        for rid, rec in sorted(records().items()):
-            print(f"{rec['status']:<10} {rid:<45} {rec['title']}")
+        from dlproof.book.present import reading_order
+
+        recs = records()
+        for rid in reading_order(recs):
+            print(derivation_line(recs[rid]))
         return 0
     try:
         rec = record(args.id)
@@ -198,9 +232,11 @@ def _derive(args) -> int:
         print(f"dlproof derive: {exc.args[0]}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(rec, indent=1, ensure_ascii=False))
+        print(derivation_json(rec))
     elif args.format == "latex":
-        print(derivation_latex(rec), end="")
+        from dlproof.book.latex import document
+
+        print(document([derivation_latex(rec)]) if args.standalone else derivation_latex(rec), end="")
     elif args.format == "text":
         print(derivation_text(rec), end="")
     else:
@@ -219,25 +255,32 @@ def _claims(args) -> int:
 
 
 def derivations_index(recs: dict) -> str:
-    """The committed, deterministic index of derivations (reports/derivations-index.md)."""
+    """The committed, deterministic index of derivations (reports/derivations-index.md), in reading order."""
+    from dlproof.book import present
+
     lines = ["# dlproof derivations: index", "",
              "Generated by `dlproof derivations --markdown`; a test keeps it fresh. "
-             "`dlproof derive ID` prints one derivation with its LaTeX, obligations and citation.", "",
-             "| id | kind | status | title | primary source |", "|---|---|---|---|---|"]
-    for rid, rec in sorted(recs.items()):
-        cells = [f"`{rid}`", rec["kind"], rec["status"], rec["title"], rec["citation"]["primary"]]
+             "`dlproof derive ID` prints one derivation with its LaTeX, obligations and citation. "
+             "Statuses: " + "; ".join(f"**{s}**: {present.STATUS_MEANING[s]}" for s in present.STATUSES) + ".", "",
+             "| id | kind | status | scope | title | primary source |", "|---|---|---|---|---|---|"]
+    for rid in present.reading_order(recs):
+        rec = recs[rid]
+        cells = [f"`{rid}`", rec["kind"], rec["status"], present.compact_scope(rec), present.display_title(rec),
+                 rec["citation"]["primary"]]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def _list(args) -> int:
+    from dlproof.book.present import reading_order
     from dlproof.derivations import records
 
     if args.markdown:
         print(derivations_index(records()), end="")
         return 0
-    for rid, rec in sorted(records().items()):
-        print(f"{rec['status']:<10} {rid:<45} {rec['title']}")
+    recs = records()
+    for rid in reading_order(recs):
+        print(derivation_line(recs[rid]))
     return 0
 
 
@@ -268,7 +311,10 @@ def main(argv=None) -> int:
     d = sub.add_parser("derive", help="print one derivation by id (Markdown, LaTeX or text); no id: list them")
     d.add_argument("id", nargs="?")
     d.add_argument("--format", default="md", choices=("md", "latex", "text"))
-    d.add_argument("--json", action="store_true", help="the whole record as JSON")
+    d.add_argument("--json", action="store_true", help="the whole record as JSON (plus display_title, status_meaning)")
+    d.add_argument("--standalone", action="store_true", help="with --format latex: a complete pdflatex document")
+    d.add_argument("--latex-preamble", action="store_true",
+                   help="print the LaTeX preamble the --format latex fragments compile with, and exit")
     d.set_defaults(fn=_derive)
     cl = sub.add_parser("claims", help="print the claims ledger with verdicts computed from the evidence")
     cl.add_argument("--json", action="store_true")

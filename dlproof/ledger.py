@@ -9,18 +9,25 @@ Evidence is run, never typed in:
 
 Verdicts: ``refuted`` (every ``refuted_by`` record is refuted), ``measured`` (the benchmark result is
 present), ``definition`` (the claim is a definition and its records are consistent definitions),
-``proved`` / ``proved-under-conditions`` (every ``proves`` record is proved or a definition, at least one
-proved; "under conditions" when the claim states hypotheses the source leaves out),
 ``not-a-mathematical-claim`` (with the reason and literature), or ``evidence-missing`` when any piece of
-evidence is absent or failing (a test fails on it).
+evidence is absent or failing (a test fails on it). A claim that rests on ``proves`` records gets the
+*weakest* status among them, so a claim is never stronger than its evidence:
+
+- ``proved`` / ``proved-under-conditions``: every record is proved for every size (or a definition);
+  "under conditions" when the claim states hypotheses the source leaves out;
+- ``proved-from-lemmas``: some record rests on cited lemmas (none is weaker);
+- ``checked-at-sizes``: some record is checked at stated sizes only.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-VERDICTS = ("proved", "proved-under-conditions", "refuted", "measured", "definition",
-            "not-a-mathematical-claim", "evidence-missing")
+VERDICTS = ("proved", "proved-under-conditions", "proved-from-lemmas", "checked-at-sizes", "refuted", "measured",
+            "definition", "not-a-mathematical-claim", "evidence-missing")
+
+#: derivation statuses a ``proves`` record may have, strongest first (the claim takes the weakest)
+SUPPORTING = ("definition", "proved", "proved-from-lemmas", "checked-at-sizes")
 
 
 def default_reports_dir() -> Path:
@@ -73,8 +80,8 @@ def evaluate_claim(claim, records: dict, pverdicts: dict, perf: dict | None) -> 
         if status(rid) == "undecided":
             problems.append(f"context derivation {rid!r} is undecided")
     for rid, s in proves.items():
-        if s is not None and s not in ("proved", "definition"):
-            problems.append(f"derivation {rid!r} is {s}, not proved")
+        if s is not None and s not in SUPPORTING:
+            problems.append(f"derivation {rid!r} is {s}, neither proved, checked nor a definition")
     for rid, s in refuted.items():
         if s is not None and s != "refuted":
             problems.append(f"refutation {rid!r} is {s}, not refuted")
@@ -91,6 +98,9 @@ def evaluate_claim(claim, records: dict, pverdicts: dict, perf: dict | None) -> 
     roles = [bool(claim.refuted_by), bool(claim.measure), bool(claim.proves), bool(claim.not_math)]
     if sum(roles) == 0:
         problems.append("no evidence: give proves, refuted_by, measure or not_math")
+    if claim.not_math and (claim.proves or claim.refuted_by or claim.measure):
+        problems.append("a claim that is not mathematical cannot also be proved, refuted or measured: cite its "
+                        "records as context")
     if claim.not_math and not claim.literature and "self-assessment" not in claim.not_math:
         problems.append("a not-a-mathematical-claim verdict needs literature")
 
@@ -101,10 +111,13 @@ def evaluate_claim(claim, records: dict, pverdicts: dict, perf: dict | None) -> 
     elif claim.measure:
         verdict = "measured"
     elif claim.proves:
-        if all(s == "definition" for s in proves.values()):
+        weakest = max(proves.values(), key=SUPPORTING.index)
+        if weakest == "definition":
             verdict = "definition"
-        else:
+        elif weakest == "proved":
             verdict = "proved-under-conditions" if claim.conditions else "proved"
+        else:
+            verdict = weakest
     else:
         verdict = "not-a-mathematical-claim"
     counterexample = next(({"derivation": r, "latex": records[r].get("latex", ""),

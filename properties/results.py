@@ -55,7 +55,8 @@ def build_report(rows: list, prov: dict) -> dict:
         "provenance": prov,
         "summary": summary,
         "results": rows,
-        "derivations": {d: {"status": recs[d]["status"], "title": recs[d]["title"]} if d in recs else
+        "derivations": {d: {"status": recs[d]["status"], "title": recs[d]["title"],
+                            "scope": recs[d].get("scope", {}).get("summary", "")} if d in recs else
                         {"status": "missing", "title": None} for d in used},
     }
 
@@ -84,7 +85,8 @@ def markdown(report: dict) -> str:
                 lines.append(f"  - repro: `{r['repro']['command']}`")
     lines += ["", "## Derivations behind these properties", ""]
     for d, info in report["derivations"].items():
-        lines.append(f"- `{d}`: {info['status']} ({info['title']})")
+        scope = f" {info['scope']}" if info.get("scope") else ""
+        lines.append(f"- `{d}`: {info['status']} ({info['title']}).{scope}")
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,9 @@ from dlproof.impl.adapters import torch_nn_attention as AA  # noqa: E402
 from dlproof.impl.torch_ref import attention as TA  # noqa: E402
 
 CAPS = ("softmax", "softmax_vjp", "attention", "attention_vjp", "mha", "mha_vjp")
+# issue 15: the softmax results, the attention gradients (symbolic Tq, Tk, d, dv), the Jacobian's PSD form
+# (symbolic n), the variance (symbolic d), the causal mask (symbolic Tq, Tk, d, dv: key sums split at i) and the
+# multi-head block sum (induction on H at symbolic d_h, one head at symbolic E) hold for every size
 EXPECTED_STATUS = {sid: "proved" for sid in D.IDS}
 EXPECTED_STATUS.update({"attn.softmax.definition": "definition", "attn.sdpa.forward": "definition",
                         "attn.softmax.jacobian.invertible.refuted": "refuted"})
@@ -51,6 +54,73 @@ def test_every_attn_id_is_registered_and_has_its_status(attn_records):
         assert rec["status"] == want, (sid, rec["obligations"])
         assert {o["status"] for o in rec["obligations"]} == {"proved"}, (sid, rec["obligations"])
         assert rec["steps"] and rec["citation"]["primary"] and "06-Attention-Mechanism.md" in rec["citation"]["seed"]
+
+
+def test_a_wrong_jacobian_is_not_proved_at_symbolic_n():
+    """The general (symbolic n) machinery must not prove s_i (delta_ij - s_i) (the mutant transposes one s)."""
+    i, j = D.i_, D.j_
+    lhs = D.sp.diff(D.s_sym(i), D.XI[j])
+    wrong = D.s_sym(i) * (D.sp.KroneckerDelta(i, j) - D.s_sym(i))
+    assert D.prove_sum_equal(lhs, wrong, {i: D.n_sym, j: D.n_sym}).status != "proved"
+    right = D.s_sym(i) * (D.sp.KroneckerDelta(i, j) - D.s_sym(j))
+    assert D.prove_sum_equal(lhs, right, {i: D.n_sym, j: D.n_sym}).status == "proved"
+    # a shift that does not cancel: softmax(x + c 1) != 2 softmax(x)
+    assert D.prove_sum_equal(D.s_sym(i, D.c_sym), 2 * D.s_sym(i), {i: D.n_sym}).status != "proved"
+
+
+@pytest.mark.parametrize("which,wrong", [("q", "no_scale"), ("k", "no_scale"), ("q", "dS_transposed"),
+                                          ("k", "dS_transposed")])
+def test_a_wrong_attention_gradient_is_not_proved_at_symbolic_sizes(which, wrong):
+    """dQ, dK without 1/sqrt(d), or with P transposed inside dS, are not proved for symbolic Tq, Tk, d, dv."""
+    assert D.grad_entry_proof(which, wrong).status != "proved"
+
+
+def test_a_wrong_variance_or_form_is_not_proved():
+    import sympy as sp
+
+    d = sp.Symbol("d", integer=True, positive=True)
+    q, k = sp.IndexedBase("q", real=True), sp.IndexedBase("k", real=True)
+    u = D.index("u")
+    E2 = D.expect(sp.Sum(q[u] * k[u], (u, 0, d - 1)) ** 2, (q, k))
+    assert D.prove_equal(E2, d).status == "proved" and D.prove_equal(E2, d ** 2).status != "proved"
+    assert D.expect(sp.Sum(q[u] ** 2, (u, 0, d - 1)) ** 2, (q, k)) is None  # a 4th moment: not determined
+    n, i = D.n_sym, D.i_
+    v = sp.IndexedBase("v", real=True)
+    form = sp.Sum(v[i] * sp.Sum(sp.diff(D.s_sym(i), D.XI[D.l_]) * v[D.l_], (D.l_, 0, n - 1)), (i, 0, n - 1))
+    no_mean = sp.Sum(D.s_sym(i) * v[i] ** 2, (i, 0, n - 1))  # the variance without its mean term
+    assert D.prove_multisum_equal(form, no_mean, {}).status != "proved"
+
+
+def test_a_wrong_causal_or_block_formula_is_not_proved():
+    """The general machinery of attn.causal.mask and attn.mha.concat must not prove a false variant: a key r = i
+    (not masked) does move y_i, the prefix of row i has i + 1 keys (not i, not i + 2), and a head block starting at
+    h d_h + 1 is not the concatenation's block."""
+    i = D.index("i")
+    assert D.causal_zero_grad_proof().status == "proved"
+    assert D.causal_zero_grad_proof(first=0).status != "proved"
+    assert D.causal_prefix_proof().status == "proved"
+    assert D.causal_prefix_proof(wrong_keys=i).status != "proved"
+    assert D.causal_prefix_proof(wrong_keys=i + 2).status != "proved"
+    assert [r.status for r in D.block_sum_step()] == ["proved", "proved"]
+    assert all(r.status != "proved" for r in D.block_sum_step("offset"))
+
+
+def test_causal_and_concat_at_explicit_sizes():
+    """Plain small-size checks (no longer obligations): Tq = Tk = 3, d = dv = 1, d y_i/d k_j = d y_i/d v_j = 0 for
+    j > i and != 0 for j = i; E = 4, H = 2: concat(head_0, head_1) W_o^T = sum_h head_h W_o[:, B_h]^T."""
+    sp = D.sp
+    Q, K, V, _ = D._mats(3, 3, 1, 1)
+    Y, P, _ = D.sdpa(Q, K, V, causal=True)
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert sp.simplify(sp.diff(Y[i, 0], K[j, 0])) == 0 and sp.simplify(sp.diff(Y[i, 0], V[j, 0])) == 0
+            assert P[i, j] == 0
+        assert sp.simplify(sp.diff(Y[i, 0], V[i, 0])) != 0
+    dh, H = 2, 2
+    Wo = sp.Matrix(4, 4, lambda i, j: sp.Symbol(f"w{i}{j}", real=True))
+    heads = [sp.Matrix(1, dh, lambda _, c: sp.Symbol(f"h{h}{c}", real=True)) for h in range(H)]
+    block = sum((heads[h] * Wo[:, h * dh:(h + 1) * dh].T for h in range(H)), sp.zeros(1, 4))
+    assert sp.expand(sp.Matrix.hstack(*heads) * Wo.T - block) == sp.zeros(1, 4)
 
 
 def test_refutation_carries_its_exact_counterexample(attn_records):

@@ -63,6 +63,54 @@ def test_cost_counts_are_the_exact_formula(records):
     assert pass_cost((2, 3, 2, 2)) == 2 * 3 + 3 * 2 + 2 * 2 + 3 + 2  # sum n_l n_{l-1} + hidden scalings
     statements = " ".join(o["statement"] for o in records["mlp.cost.reverse_vs_forward"]["obligations"])
     assert "n_0/n_L" in statements and "m k n" in statements
+    assert {o["scope"]["kind"] for o in records["mlp.cost.reverse_vs_forward"]["obligations"]} >= {"base-case",
+                                                                                                  "induction-step"}
+
+
+@pytest.mark.parametrize("widths", [(2, 3, 2, 2), (4, 3, 1), (3, 5, 4, 2, 1)])
+def test_instrumented_accumulation_matches_the_proved_count(widths):
+    """The instrumented JVP / VJP passes count n_0 C and n_L C multiplies, C the formula the record proves for
+    every depth (sum_l n_l n_{l-1} + sum_{l<L} n_l), and both accumulate dy/dx (Matrix.jacobian)."""
+    import sympy as sp
+
+    from dlproof.derivations import backprop as B
+    from dlproof.derivations.prove import prove_equal
+
+    _, params, zs, acts, _ = B.network(widths)
+    x = B.mat("x", widths[0], 1)
+    dphis = [[B.phi_prime(z) for z in zl] for zl in zs[:-1]]
+    fwd, rev = B._Counter(), B._Counter()
+    cols = [B._jvp_pass(fwd, params, dphis, sp.eye(widths[0])[:, c]) for c in range(widths[0])]
+    rows = [B._vjp_pass(rev, params, dphis, sp.eye(widths[-1])[:, r]).T for r in range(widths[-1])]
+    L = len(widths) - 1
+    C = sum(widths[l] * widths[l - 1] for l in range(1, L + 1)) + sum(widths[l] for l in range(1, L))
+    assert (fwd.mults, rev.mults) == (widths[0] * C, widths[-1] * C)
+    J = acts[-1].jacobian(x)
+    assert prove_equal(sp.Matrix.hstack(*cols), J).status == "proved"
+    assert prove_equal(sp.Matrix.vstack(*rows), J).status == "proved"
+
+
+def test_wrong_compact_formulas_are_not_proved_at_symbolic_size():
+    """The symbolic-width machinery decides: a recursion without phi', a transposed weight gradient, a cost step
+    that forgets the hidden scaling are not proved."""
+    import sympy as sp
+
+    from dlproof.derivations import backprop as B
+    from dlproof.derivations.indexed import index, prove_entry_equal
+    from dlproof.derivations.prove import prove_equal
+
+    i, j = index("i"), index("j")
+    zeta, up = sp.MatrixSymbol("z^l", B.nl, 1), B.SymLayer(B.na, B.nl, tag="l+1")
+    dnext, k = sp.MatrixSymbol("delta^l+1", B.na, 1), sp.Dummy("k", integer=True)
+    vjp = sp.Sum(dnext[k, 0] * sp.diff(up.z(k, a=lambda r: B.phi(zeta[r, 0])), zeta[j, 0]), (k, 0, B.na - 1))
+    assert prove_entry_equal(vjp, sp.Sum(up.W[k, j] * dnext[k, 0], (k, 0, B.na - 1)), {j: B.nl}).status != "proved"
+    lay, d = B.SymLayer(B.nl, B.nb), sp.MatrixSymbol("delta^l", B.nl, 1)
+    dW = sp.Sum(d[k, 0] * sp.diff(lay.z(k, a=lambda r: lay.a[r, 0]), lay.W[i, j]), (k, 0, B.nl - 1))
+    assert prove_entry_equal(dW, d[j, 0] * lay.a[i, 0], {i: B.nl, j: B.nb}).status != "proved"
+    L, l, w = sp.Symbol("L", integer=True, positive=True), sp.Symbol("l", integer=True), sp.IndexedBase("n")
+    a_mv, a_sc = sp.Sum(w[l] * w[l - 1], (l, 1, L + 1)), sp.Sum(w[l], (l, 1, L))
+    C = sp.Sum(w[l] * w[l - 1], (l, 1, L)) + sp.Sum(w[l], (l, 1, L - 1))
+    assert prove_equal(B._peel(a_mv) + B._peel(a_sc), C + w[L + 1] * w[L]).status != "proved"
 
 
 # ---- implementations vs the oracle and finite differences -----------------------------------------------

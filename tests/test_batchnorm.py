@@ -21,11 +21,16 @@ torch = pytest.importorskip("torch")
 from dlproof.impl.adapters import torch_nn_batchnorm as AB  # noqa: E402
 from dlproof.impl.torch_ref import batchnorm as TB  # noqa: E402
 
+# The specification (issue 15): every batch-norm identity holds for every batch size N, and the chapter proves
+# each one for a symbolic N (finite sums with upper bound N - 1; the gradients by the chain rule through the
+# statistics), so every theorem is "proved" -- for every size, with no obligation at a fixed N. The refutation
+# needs one exact counterexample, at N = 2.
+_PROVED = "proved"
 EXPECTED_STATUS = {
     "bn.forward.train": "definition", "bn.forward.eval": "definition", "bn.running_stats": "definition",
-    "bn.running_var.unbiased": "proved", "bn.jacobian.xhat": "proved", "bn.backward.three_term": "proved",
-    "bn.backward.gamma_beta": "proved", "bn.forward.zero_mean_unit_var": "proved", "bn.grad.orthogonal_ones": "proved",
-    "bn.grad.xhat_residual": "proved", "bn.grad.orthogonal_xhat.refuted": "refuted", "bn.scale_invariance": "proved",
+    "bn.running_var.unbiased": _PROVED, "bn.jacobian.xhat": _PROVED, "bn.backward.three_term": _PROVED,
+    "bn.backward.gamma_beta": _PROVED, "bn.forward.zero_mean_unit_var": _PROVED, "bn.grad.orthogonal_ones": _PROVED,
+    "bn.grad.xhat_residual": _PROVED, "bn.grad.orthogonal_xhat.refuted": "refuted", "bn.scale_invariance": _PROVED,
 }
 PROPS = ("bn.forward.train", "bn.forward.eval", "bn.running_stats", "bn.vjp", "bn.grad.sum_zero",
          "bn.grad.xhat_residual", "bn.scale_invariance")
@@ -49,6 +54,21 @@ def test_every_bn_id_is_registered_and_has_its_status(bn_records):
         assert rec["steps"] and rec["citation"]["primary"] and "05-Batch-Normalization.md" in rec["citation"]["seed"]
 
 
+def test_records_state_their_scope(bn_records):
+    for sid, rec in bn_records.items():
+        assert rec["scope"]["parameters"] == ["N"], sid
+        assert rec["scope"]["lemmas"] == [], sid
+        if rec["kind"] != "refutation":  # theorems and definitions: every obligation holds for every N
+            assert rec["scope"]["sizes"] == [], sid
+            assert {o["scope"]["kind"] for o in rec["obligations"]} == {"general"}, sid
+        if rec["status"] == _PROVED:
+            assert rec["scope"]["summary"] == "Proved for every size.", sid
+            assert not any("checked at" in a for a in rec["assumptions"]), sid
+    ref = bn_records["bn.grad.orthogonal_xhat.refuted"]
+    assert ref["title"] == "The batch-norm input gradient is orthogonal to xhat for every eps > 0"  # the false claim
+    assert ref["scope"]["sizes"] == [{"N": 2}]
+
+
 def test_refutation_carries_its_exact_counterexample(bn_records):
     cex = bn_records["bn.grad.orthogonal_xhat.refuted"]["counterexample"]
     assert cex["point"]["eps"] == "3" and "-3/16" in cex["value"]
@@ -62,6 +82,37 @@ def test_the_three_term_check_discriminates():
     c = D.column(2)
     wrong = D.gamma / (2 * c.s) * (2 * c.dy[0] - sum(c.dy))
     assert prove_zero(sp.diff(c.L, c.x[0]) - wrong, use_simplify=False).status == "refuted"
+
+
+def test_the_symbolic_n_machinery_does_not_prove_wrong_formulas():
+    """The general (symbolic N) route proves the true formulas and leaves deliberately wrong ones unproved."""
+    from dlproof.derivations import batchnorm as D
+
+    N, X, DY, MU, V, SD, S1, S2 = D.Nn, D.X, D.DY, D.MU, D.V, D.SD, D.S1, D.S2
+    j = sp.Symbol("j", integer=True, nonnegative=True)
+    xj, dyj = sp.symbols("x_j dy_j", real=True)
+    g, e = D.gamma, D.eps
+    # the chain-rule sum written out independently: dF/dx_j + dF/dmu (1/N) + dF/dv (2/N)(x_j - mu), s = SD
+    chain = g * dyj / SD - g * S1 / (N * SD) - g * S2 / (2 * SD ** 2) * 2 * (xj - MU) / N
+    assert D._q(chain - D.three_term_sym(xj, dyj)).status == "proved"
+    missing = g / (N * SD) * (N * dyj - S1)  # without xhat_j S_2 (the mutant's formula)
+    assert D._q(chain - missing).status != "proved"
+    # d var / d x_j with 1/N instead of 2/N, and d mu / d x_j = 1
+    mu_e = D.mu_of(D._x)
+    dvar = sp.diff(D.var_of(D._x, mu_e), X[j])
+    assert D._sum_eq(dvar, 2 * (X[j] - mu_e) / N, {j: N}).status == "proved"
+    assert D._sum_eq(dvar, (X[j] - mu_e) / N, {j: N}).status == "undecided"
+    assert D.prove_entry_equal(sp.diff(mu_e, X[j]), 1, {j: N}).status != "proved"
+    # sum identities with sums as atoms: a wrong residual factor, unit mean square, sum xhat = 1
+    dot = D._sum(D.three_term_sym(X[j], DY[j]) * D._xhat(j), j)
+    assert D._atom_eq(dot, g / SD * S2 * e / (V + e)).status == "proved"
+    assert D._atom_eq(dot, g / SD * S2 * V / (V + e)).status == "undecided"
+    assert D._atom_eq(dot, 0).status == "undecided"
+    assert D._atom_eq(D._sum(D._xhat(j) ** 2, j) / N, 1).status == "undecided"
+    assert D._atom_eq(D._sum(D._xhat(j), j), 1).status == "undecided"
+    # the Bessel factor: E[var] = (N-1)/N sigma^2, not sigma^2 (the assembly step of bn.running_var.unbiased)
+    s2 = sp.Symbol("sigma2", positive=True)
+    assert D._sum_eq(D._sum(s2, j) / N ** 2, s2).status == "undecided"
 
 
 # ---------------------------------------------------------------- references vs oracle vs finite differences

@@ -319,3 +319,70 @@ def test_book_renders_in_chromium(tmp_path, recs, figs):
         shutil.copyfile(shot, latest / "book-screenshot.png")
     except OSError:
         pass
+
+
+# --------------------------------------------------------------------------------------------------
+# statuses with their scope, titles, citations (issue 15)
+
+
+def _article(text: str, rid: str) -> str:
+    start = text.index(f'<article class="derivation" id="{rid}">')
+    return text[start:text.index("</article>", start)]
+
+
+def test_intro_counts_and_explains_every_status(recs, figs):
+    from dlproof.book import present
+
+    text = _book(recs, figs)
+    header = text[:text.index("</header>")]
+    for s in present.STATUSES:
+        assert book_html._e(present.STATUS_MEANING[s]) in header, s
+    for s, n in present.status_counts(recs):
+        assert f"{n} {s}" in header or f"{n} definitions" in header, s
+
+
+def test_contents_list_titles_with_small_ids_in_reading_order(recs, figs):
+    from dlproof.book import present
+
+    text = _book(recs, figs)
+    toc = text[text.index('<nav class="toc"'):text.index("</nav>")]
+    linked = re.findall(r'<li><a href="#([^"]+)">(.*?)</a> <small><code>([^<]+)</code>', toc)
+    assert [rid for rid, _, _ in linked] == present.reading_order(recs)
+    assert all(rid == small for rid, _, small in linked)
+    titles = dict((rid, t) for rid, t, _ in linked)
+    assert titles["rnn.cell.jacobian_h"] == book_html._e(recs["rnn.cell.jacobian_h"]["title"])
+
+
+def test_each_derivation_shows_status_scope_lemmas_and_obligation_scopes(recs, figs):
+    from dlproof.book import present
+
+    text = _book(recs, figs)
+    for rid, rec in recs.items():
+        art = _article(text, rid)
+        if rec["status"] != rec["kind"]:
+            assert f">{present.status_label(rec['status'])}</span>" in art, rid
+        summary = rec.get("scope", {}).get("summary")
+        if summary:
+            assert art.index('class="statement"') < art.index(f'<span class="label">Scope:</span> {book_html._e(summary)}')
+        for lm in rec.get("scope", {}).get("lemmas", []):
+            assert f"<code>{book_html._e(lm['id'])}</code>" in art, rid
+        for o in rec["obligations"]:
+            if o.get("scope", {}).get("text"):
+                assert f'<span class="obscope">[{book_html._e(o["scope"]["text"])}]</span>' in art, rid
+        assert "seed:</span>" not in art
+
+
+def test_refuted_claim_titles_and_unknown_verdicts():
+    rec = {"id": "clip.x", "title": "Clipping by value keeps the direction", "kind": "refutation",
+           "status": "refuted", "latex": "x", "steps": [], "obligations": [],
+           "citation": {"seed": "seed §6 梯度裁剪", "primary": "P"},
+           "scope": {"parameters": [], "sizes": [], "lemmas": [{"id": "lemma.a", "statement": "a \\le b",
+                                                                 "reference": "Ref (2000)"}], "summary": ""}}
+    claim = dict(FAKE_LEDGER[1], id="claim.y", verdict="checked-at-sizes")
+    other = dict(FAKE_LEDGER[1], id="claim.z", verdict="a-new-verdict")
+    text = book_html.render_book({"clip.x": rec}, [claim, other], {}, None)
+    assert "<h4>Claim: Clipping by value keeps the direction — refuted</h4>" in text
+    assert '<span class="meta">Source:</span> seed §6' in text and "seed:</span>" not in text
+    assert "<code>lemma.a</code>" in text and "Ref (2000)" in text
+    assert 'class="badge v-checked-at-sizes"' in text and ">checked at sizes</span>" in text
+    assert 'class="badge v-a-new-verdict"' in text and ">a new verdict</span>" in text

@@ -94,6 +94,37 @@ def test_conditions_and_definitions():
     assert _eval(d, {"a": _rec("definition")})["verdict"] == "definition"
 
 
+def test_a_claim_takes_the_weakest_status_of_its_evidence():
+    c = Claim("claim.t", "s", "引用", "q", "e", proves=("a", "b"), conditions=("x > 0",))
+    proved, lemmas, sized = _rec("proved"), _rec("proved-from-lemmas"), _rec("checked-at-sizes")
+    assert _eval(c, {"a": proved, "b": lemmas})["verdict"] == "proved-from-lemmas"
+    assert _eval(c, {"a": lemmas, "b": sized})["verdict"] == "checked-at-sizes"
+    assert _eval(c, {"a": sized, "b": proved})["verdict"] == "checked-at-sizes"
+    assert _eval(c, {"a": _rec("definition"), "b": sized})["verdict"] == "checked-at-sizes"
+
+
+def test_no_claim_rests_on_weaker_evidence_than_its_verdict(entries):
+    recs = records()
+    rank = {"proved": 0, "proved-under-conditions": 0, "proved-from-lemmas": 1, "checked-at-sizes": 2}
+    for e in entries.values():
+        if e["verdict"] in rank:
+            c = next(c for c in claims() if c.id == e["id"])
+            for rid in c.proves:
+                st = recs[rid]["status"]
+                assert st == "definition" or rank[st] <= rank[e["verdict"]], (e["id"], rid, st, e["verdict"])
+
+
+def test_document_titles_and_unmeasured_qualities_are_not_claims(entries):
+    from dlproof.derivations.claims import DOCUMENT_TITLE
+    titles = [c for c in claims() if c.quote.rstrip().endswith(("✅", "✅ (CNN)", "✅ (Transformer)")) and ".md" in c.quote]
+    assert len(titles) == 8
+    for c in titles:
+        assert c.not_math == DOCUMENT_TITLE and not c.proves, c.id
+        assert entries[c.id]["verdict"] == "not-a-mathematical-claim"
+    for cid in ("claim.gru.lstm_more_expressive", "claim.arch.cnn_spatial_features"):
+        assert entries[cid]["verdict"] == "not-a-mathematical-claim"
+
+
 def test_measured_needs_the_benchmark_file():
     c = Claim("claim.t", "s", "引用", "q", "e", measure="gru_vs_lstm")
     assert _eval(c, {}, perf=None)["verdict"] == "evidence-missing"

@@ -25,7 +25,8 @@ from dlproof.impl.torch_ref import conv as TC  # noqa: E402
 EXPECTED_STATUS = {
     "conv.cross_correlation": "definition", "conv.true_convolution_flip": "proved",
     "conv.true_convolution.refuted": "refuted", "conv.output_size": "proved", "conv.param_count": "proved",
-    "conv.groups.block_diagonal": "proved", "conv.grad_input": "proved", "conv.grad_input.strided": "proved",
+    "conv.groups.block_diagonal": "proved", "conv.grad_input": "proved",
+    "conv.grad_input.strided": "proved",
     "conv.grad_input.unflipped.refuted": "refuted", "conv.grad_input.undilated.refuted": "refuted",
     "conv.grad_weight": "proved", "conv.grad_bias": "proved", "conv.equivariance": "proved",
     "conv.equivariance.stride.refuted": "refuted", "conv.receptive_field": "proved",
@@ -67,6 +68,72 @@ def test_the_gradient_checks_discriminate():
     Lf = D.loss(D.forward(L), dy)
     wrong = D.input_grad(L, dy, dilate=False)
     assert prove_zero(sp.expand(sp.diff(Lf, L.x[(0, 1)]) - wrong[(0, 1)]), use_simplify=False).status == "refuted"
+
+
+def test_receptive_field_induction_is_general_and_rejects_a_wrong_step():
+    """conv.receptive_field rests on a base case and a step at symbolic L; a wrong increment is not proved."""
+    rec = registry.run_spec(registry.specs()["conv.receptive_field"])
+    kinds = {o["scope"]["kind"] for o in rec["obligations"]}
+    assert kinds == {"base-case", "induction-step"} and rec["status"] == "proved"
+    from sympy.series.limitseq import difference_delta
+    from dlproof.derivations.prove import prove_equal
+    L = sp.Symbol("L", integer=True, nonnegative=True)
+    l, i = sp.symbols("l i", integer=True, positive=True)
+    k, s, d = (sp.IndexedBase(c, positive=True) for c in "ksd")
+    closed = 1 + sp.Sum((k[l] - 1) * d[l] * sp.Product(s[i], (i, 1, l - 1)), (l, 1, L))
+    wrong = (k[L + 1] - 1) * d[L + 1] * sp.Product(s[i], (i, 1, L + 1))  # j_{L+1} instead of j_L
+    assert prove_equal(difference_delta(closed, L), wrong).status != "proved"
+
+
+def test_symbolic_records_are_general():
+    """The layer records are proved for every size: every obligation has the general scope."""
+    for sid in ("conv.true_convolution_flip", "conv.groups.block_diagonal", "conv.grad_input", "conv.grad_input.strided",
+                "conv.grad_weight", "conv.grad_bias", "conv.equivariance"):
+        rec = registry.run_spec(registry.specs()[sid])
+        assert {o["scope"]["kind"] for o in rec["obligations"]} == {"general"}, sid
+
+
+def test_symbolic_machinery_rejects_wrong_formulas():
+    """At symbolic sizes: the unflipped kernel, the undilated dy and a dropped padding offset are not proved."""
+    S = D.SymLayer(1)
+    h, e, u, bnd = S.free_x()
+    o, k = D.index("o"), D.index("k'")
+    grad = sp.diff(S.loss(), S.x[h, e, u[0]])
+    p, d, K = S.p[0], S.d[0], S.K[0]
+
+    def dx(q):
+        return sp.Sum(S.w[h, o, e, k] * S.dy_up(h, o, [q]), (o, 0, S.Cog - 1), (k, 0, K - 1))
+
+    assert D.prove_conv_equal(grad, dx(u[0] + p - d * k), bnd).status == "proved"
+    assert D.prove_conv_equal(grad, dx(u[0] + p + d * k - d * (K - 1)), bnd).status != "proved"   # no flip
+    assert D.prove_conv_equal(grad, dx(u[0] - d * k), bnd).status != "proved"                     # padding dropped
+    undilated = sp.Sum(S.w[h, o, e, k] * S.dy[h, o, u[0] + p - d * k], (o, 0, S.Cog - 1), (k, 0, K - 1))
+    assert D.prove_conv_equal(grad, undilated, bnd).status != "proved"                           # dy not dilated
+    # a wrong bracket is not dropped: [u - 1 >= 0] is not implied by u in [0, n - 1]
+    assert D.prove_conv_equal(S.x[h, e, u[0]] * D.ind(u[0] - 1), S.x[h, e, u[0]], bnd).status != "proved"
+
+
+def test_symbolic_route_agrees_with_explicit_layers():
+    """The old explicit-size checks, kept as a test: sp.diff of the explicit layer equals the derived dx."""
+    for cfg in (dict(xshape=(2, 5), wshape=(2, 2, 3), p=1), dict(xshape=(2, 7), wshape=(1, 2, 2), s=3, p=1, d=2),
+                dict(xshape=(1, 3, 4), wshape=(1, 1, 2, 2), s=(2, 1), p=(0, 1))):
+        L = D.layer(**cfg)
+        dy = D.cotangent(L)
+        Lf = D.loss(D.forward(L), dy)
+        dx = D.input_grad(L, dy)
+        assert all(sp.expand(sp.diff(Lf, L.x[key]) - dx[key]) == 0 for key in L.x), cfg
+
+
+def test_param_count_layers_use_every_parameter():
+    assert D._param_count_used_symbols() == []
+
+
+def test_output_size_formula_counts_the_fitting_windows():
+    import itertools
+    for n, k, p, st, d in itertools.product(range(1, 13), range(1, 5), range(0, 4), range(1, 5), range(1, 4)):
+        count = sum(1 for i in range(n + 2 * p + 1) if i * st + d * (k - 1) <= n + 2 * p - 1)
+        E = n + 2 * p - d * (k - 1) - 1
+        assert count == (E // st + 1 if E >= 0 else 0)
 
 
 def test_oracle_forward_is_the_derivation_definition():

@@ -36,12 +36,13 @@ STATUS = {
     "dropout.two_point.moments": "proved",
     "dropout.inference.identity": "proved",
     "dropout.vjp": "proved",
-    "dropout.wager.linear_regression": "proved",
+    "dropout.wager.linear_regression": "proved",  # symbolic d and N (finite-sum identities)
     "dropout.count.binomial": "proved",
     "dropout.seed.agreement": "proved",
-    "dropout.concentration.hoeffding": "proved",
-    "dropout.concentration.bernstein": "proved",
-    "dropout.concentration.binomial_kl": "proved",
+    # the concentration inequalities themselves are cited lemmas (Hoeffding, Bernstein, the binomial KL bound)
+    "dropout.concentration.hoeffding": "proved-from-lemmas",
+    "dropout.concentration.bernstein": "proved-from-lemmas",
+    "dropout.concentration.binomial_kl": "proved-from-lemmas",
 }
 PROPS = ("dropout.values", "dropout.keep_rate", "dropout.mean", "dropout.variance", "dropout.inference.identity",
          "dropout.seed.deterministic", "dropout.vjp")
@@ -71,6 +72,74 @@ def test_a_wrong_claim_is_not_proved():
 
     assert prove_equal(D.bernoulli_expectation(D.m * D.x, D.m), D.x).status == "refuted"
     assert prove_equal(D.bernoulli_expectation(D.DEV ** 2, D.m), D.x ** 2 * D.q).status == "refuted"
+
+
+def test_wrong_general_formulas_are_not_proved():
+    """The symbolic-n steps decide: a wrong Pascal step, a wrong VJP entry, a wrong agreement power are not proved."""
+    import sympy as sp
+
+    from dlproof.derivations.indexed import index, prove_entry_equal
+    from dlproof.derivations.prove import prove_equal, prove_zero
+
+    n, k = sp.Symbol("n", integer=True, positive=True), sp.Symbol("k", integer=True, positive=True)
+    pmf = lambda nn, kk: sp.binomial(nn, kk) * D.q ** kk * (1 - D.q) ** (nn - kk)  # noqa: E731
+    wrong_step = (D.q * pmf(n, k) + (1 - D.q) * pmf(n, k) - pmf(n + 1, k)) / (D.q ** k * (1 - D.q) ** (n + 1 - k))
+    assert prove_zero(sp.combsimp(wrong_step)).status != "proved"
+    i, j = index("i"), index("j")
+    xs, ms = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("m", n, 1)
+    J = sp.diff(ms[i, 0] * xs[i, 0] / D.q, xs[j, 0])
+    assert prove_entry_equal(J, ms[j, 0] / D.q, {i: n, j: n}).status != "proved"
+    a = D.q ** 2 + (1 - D.q) ** 2
+    assert prove_equal(a ** n * a, a ** n).status != "proved"
+
+
+def test_wager_penalty_at_small_sizes_by_enumerating_masks():
+    """The general Sum proof agrees with the exact expectation over all 2^3 masks (d = 3) and 2^6 joint masks
+    (N = 2, d = 3); a wrong penalty ((1 - q) instead of (1 - q)/q) is not proved by the symbolic-d machinery."""
+    from dlproof.derivations.prove import prove_equal
+    from dlproof.derivations.sums import prove_sums_equal
+
+    d, q = 3, D.q
+    w, xv, ms = sp.symbols("w1:4", real=True), sp.symbols("x1:4", real=True), sp.symbols("m1:4", real=True)
+    yv = sp.Symbol("y", real=True)
+    assert prove_equal(sum(D.mask_probabilities(d)), 1).status == "proved"
+    single = D.mask_expectation(D._wager_point(xv, yv, w, ms), ms)
+    plain = (yv - sum(w[j] * xv[j] for j in range(d))) ** 2
+    assert prove_equal(single, plain + (1 - q) / q * sum(w[j] ** 2 * xv[j] ** 2 for j in range(d))).status == "proved"
+    assert prove_equal(single, plain + (1 - q) * sum(w[j] ** 2 * xv[j] ** 2 for j in range(d))).status == "refuted"
+    X = sp.Matrix(2, d, lambda i, j: sp.Symbol(f"X{i + 1}{j + 1}", real=True))
+    Yv = sp.Matrix(sp.symbols("Y1:3", real=True))
+    W = sp.Matrix(w)
+    M = [sp.symbols(f"M{i + 1}_1:{d + 1}", real=True) for i in range(2)]
+    joint = D.mask_expectation(sum(D._wager_point(list(X.row(i)), Yv[i], w, M[i]) for i in range(2)),
+                               [v for row in M for v in row])
+    G = X.T * X
+    res = Yv - X * W
+    want = (res.T * res)[0] + (1 - q) / q * (W.T * sp.diag(*[G[j, j] for j in range(d)]) * W)[0]
+    assert prove_equal(joint, want).status == "proved"
+    # symbolic d: the sifted expectation against a wrong penalty
+    dd = sp.Symbol("d", integer=True, positive=True)
+    wi, xi = sp.IndexedBase("w", real=True), sp.IndexedBase("x", real=True)
+    j, k = sp.Dummy("j", integer=True), sp.Dummy("k", integer=True)
+    b = lambda i: xi[i] * wi[i]  # noqa: E731
+    sifted = (yv ** 2 - 2 * yv * sp.Sum(b(j), (j, 0, dd - 1)) + sp.Sum(b(j) * b(k), (j, 0, dd - 1), (k, 0, dd - 1))
+              + (1 - q) / q * sp.Sum(b(j) ** 2, (j, 0, dd - 1)))
+    wrong = (yv - sp.Sum(b(j), (j, 0, dd - 1))) * (yv - sp.Sum(b(k), (k, 0, dd - 1))) + (1 - q) * sp.Sum(b(j) ** 2, (j, 0, dd - 1))
+    right = wrong - (1 - q) * sp.Sum(b(j) ** 2, (j, 0, dd - 1)) + (1 - q) / q * sp.Sum(b(j) ** 2, (j, 0, dd - 1))
+    assert prove_sums_equal(sifted, right, None).status == "proved"
+    assert prove_sums_equal(sifted, wrong, None).status != "proved"
+
+
+def test_scopes_and_lemmas_are_declared():
+    from dlproof.derivations import registry
+
+    for sid in STATUS:
+        rec = registry.run_spec(registry.specs()[sid])
+        assert rec["scope"]["parameters"] is not None, sid
+        if sid.startswith("dropout.concentration."):
+            assert rec["scope"]["lemmas"] and rec["scope"]["lemmas"][0]["reference"], sid
+    rec = registry.run_spec(registry.specs()["dropout.count.binomial"])
+    assert {o["scope"]["kind"] for o in rec["obligations"]} == {"base-case", "induction-step"}
 
 
 def test_oracle_matches_the_derived_expressions():

@@ -1,5 +1,6 @@
 """GRU (both reset variants) and bidirectional derivations: record statuses, and the oracles against
 independent explicit loops and central finite differences."""
+import functools
 import importlib
 
 import numpy as np
@@ -33,11 +34,9 @@ def _registered(tmp_path_factory):
         derivations.records.cache_clear()
 
 
+@functools.lru_cache(maxsize=None)
 def _record(rid):
-    if all(m in registry.MODULES for m in MINE):
-        from dlproof.derivations import record
-
-        return record(rid)
+    """One record built on its own (run_spec), without deriving the rest of the registry."""
     for m in MINE:
         importlib.import_module(f"dlproof.derivations.{m}")
     return registry.run_spec(registry._SPECS[rid])
@@ -45,9 +44,14 @@ def _record(rid):
 
 EXPECTED = {
     "definition": ["gru.cell.forward.reset_after", "gru.cell.forward.reset_before", "bi.output_layout"],
-    "proved": [f"gru.cell.jacobian_{w}.{v}" for w in ("h", "x", "weights") for v in VARIANTS]
-    + ["gru.convexity", "gru.bounded_state", "gru.param_count", "gru.lstm_param_ratio",
-       "bi.backward_is_reversed_forward", "bi.final_states", "bi.full_dependence"],
+    # proved for every size: per-unit scalar identities, polynomials in symbolic n, m, and the cell
+    # Jacobians and gradients entry-wise at symbolic n, m (both variants)
+    # and the bidirectional reversal and final states by induction over T
+    "proved": ["gru.convexity", "gru.bounded_state", "gru.param_count", "gru.lstm_param_ratio",
+               "bi.backward_is_reversed_forward", "bi.final_states"]
+    + [f"gru.cell.jacobian_{w}.{v}" for w in ("h", "x", "weights") for v in VARIANTS],
+    # "generically non-zero" rests on the cited zero-set lemma of real-analytic functions
+    "proved-from-lemmas": ["bi.full_dependence"],
     "refuted": ["gru.variants_differ"],
 }
 
@@ -58,6 +62,62 @@ def test_record_status(status, rid):
     assert rec["status"] == status, rec["obligations"]
     assert {o["status"] for o in rec["obligations"]} == {"proved"}
     assert rec["citation"]["seed"].startswith("seed §") and rec["citation"]["primary"]
+    assert rec["scope"]["parameters"] is not None
+    if status == "checked-at-sizes":
+        assert rec["scope"]["sizes"] and "checked" in (rec["title"] + rec["notes"] + " ".join(rec["assumptions"])).lower()
+
+
+def test_refutation_title_states_the_claim():
+    assert _record("gru.variants_differ")["title"] == "Reset-after and reset-before GRUs compute the same function"
+
+
+def test_wrong_param_count_is_not_proved():
+    """The general (symbolic n, m) count machinery rejects a wrong closed form (3n(n+m) + 2n with one bias)."""
+    from dlproof.derivations import gru
+    from dlproof.derivations.prove import prove_equal
+
+    cell = gru.GRUCell(gru._n, gru._m, "reset_before")
+    n_w = sum(getattr(cell, p).shape[0] * getattr(cell, p).shape[1] for p in PARAMS if p.startswith("W"))
+    assert prove_equal(n_w + 3 * gru._n, 3 * gru._n * (gru._n + gru._m) + 2 * gru._n).status != "proved"
+
+
+def test_gru_jacobians_obligations_are_general():
+    """Every obligation of the six Jacobian/gradient records is a symbolic-size check (no sized scope)."""
+    for w in ("h", "x", "weights"):
+        for v in VARIANTS:
+            rec = _record(f"gru.cell.jacobian_{w}.{v}")
+            assert {o["scope"]["kind"] for o in rec["obligations"]} == {"general"}, rec["id"]
+            assert len(rec["obligations"]) == (10 if w == "weights" else 2)
+
+
+def _wrong_jacobians():
+    """Deliberately wrong compact formulas for the reset-after cell, at symbolic n, m."""
+    import sympy as sp
+
+    from dlproof.derivations import gru
+    from dlproof.derivations.lstm import SM, SN
+
+    c = gru.symbolic_gru("reset_after")[0]
+    before = gru.GRUCell(SN, SM, "reset_before")
+    dan_dh = sp.DiagMatrix(sp.HadamardProduct(c.u, c.dr)) * c.W_hr + sp.DiagMatrix(c.r) * c.W_hn
+    no_one_minus_z = sp.DiagMatrix(c.z) + c._D_z() * c.W_hz + sp.DiagMatrix(c.dn) * dan_dh  # (1 - z) dropped
+    ungated = sp.HadamardProduct(c.z, c.delta) + c.W_hz.T * c.g_z() + c.W_hr.T * c.g_r() + c.W_hn.T * c.g_n()
+    return [("jacobian", "h", no_one_minus_z, "dh'/dh without the (1 - z) factor on the candidate path"),
+            ("jacobian", "h", before.jac_h(), "the reset-before Jacobian used for the reset-after cell"),
+            ("vjp", "h", ungated, "J_h^T delta with W_hn^T g_n instead of W_hn^T (r * g_n)"),
+            ("vjp", "b_hn", c.g_n(), "the b_hn gradient without its reset gate r (the reset-before form)")]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_wrong_compact_gru_formula_is_not_proved(case):
+    """The symbolic-size machinery never proves a wrong compact formula (it must come back undecided)."""
+    from dlproof.derivations import gru
+
+    kind, wrt, compact, why = _wrong_jacobians()[case]
+    fn = gru.general_jacobian if kind == "jacobian" else gru.general_vjp
+    assert fn("reset_after", wrt, compact=compact).status != "proved", why
+    # and the right formula, through the same call, is proved
+    assert fn("reset_after", wrt).status == "proved"
 
 
 def test_records_name_layout_and_float_bound():

@@ -14,10 +14,14 @@ PARAMS = tuple(name for g in GATES for name in (f"W_x{g}", f"W_h{g}", f"b_{g}"))
 
 EXPECTED = {
     "definition": ["lstm.cell.forward"],
+    # proved for every size: symbolic n, m (entry-wise), an induction over T, or a dimension-free statement
     "proved": ["lstm.gate.partials", "lstm.cell.jacobian_h", "lstm.cell.jacobian_x", "lstm.cell.jacobian_c",
                "lstm.cell.jacobian_weights", "lstm.state.jacobian", "lstm.cec.product", "lstm.state.c_to_c_full",
-               "lstm.state.chain", "lstm.gates.range", "lstm.param_count", "lstm.cell.dc_dc_prev"],
-    "refuted": ["lstm.state.chain_not_blockwise", "lstm.claim.gates_no_vanishing"],
+               "lstm.gates.range", "lstm.param_count", "lstm.cell.dc_dc_prev",
+               # base T = 1 (the state Jacobian) and the step with an undefined previous state, symbolic n, m
+               "lstm.state.chain"],
+    "refuted": ["lstm.state.chain_not_blockwise", "lstm.claim.gates_no_vanishing",
+                "lstm.claim.forget_near_one_preserves_gradient"],
 }
 KERNELS = (["lstm_forward_h", "lstm_forward_c", "lstm_jac_hh", "lstm_jac_hc", "lstm_jac_ch", "lstm_jac_cc",
             "lstm_jac_hx", "lstm_jac_cx", "lstm_vjp_h", "lstm_vjp_c", "lstm_vjp_x"]
@@ -94,6 +98,43 @@ def test_lstm_record_status(lstm_records, status, rid):
     assert rec["status"] == status, rec["obligations"]
     assert rec["citation"]["seed"].startswith("seed §3") and rec["citation"]["primary"]
     assert {o["status"] for o in rec["obligations"]} == {"proved"}
+    if status == "checked-at-sizes":
+        assert "checked at" in (rec["title"] + " ".join(rec["assumptions"]) + rec["notes"]).lower()
+
+
+def test_every_lstm_record_declares_its_sizes(lstm_records):
+    for rid, rec in lstm_records.items():
+        if rid.startswith("lstm."):
+            assert rec["scope"]["parameters"] is not None, rid
+
+
+def test_forget_near_one_counterexample_is_exact(lstm_records):
+    rec = lstm_records["lstm.claim.forget_near_one_preserves_gradient"]
+    assert rec["title"].startswith("Forget gates near 1 keep")
+    assert rec["counterexample"] and "W_hg" in rec["counterexample"]["point"]
+    # the decisive facts: S^2 = 0 exactly, dc_2/dc_0 = 0 exactly, f = sigma(10) > 1 - 1/20000, all proved
+    stmts = {o["statement"]: o["status"] for o in rec["obligations"]}
+    assert any("S^2 = 0" in k for k in stmts) and any("dc_2/dc_0 = 0" in k for k in stmts)
+    assert set(stmts.values()) == {"proved"}
+
+
+def test_wrong_compact_formula_is_not_proved_at_symbolic_size():
+    """A deliberately wrong dc'/dc (diag(1 - f) instead of diag(f)) and a wrong dh'/dh (the o-path dropped)."""
+    import sympy as sp
+    from dlproof.derivations import lstm
+    from dlproof.derivations import indexed
+    from dlproof.derivations.indexed import index
+
+    cell, T = lstm.symbolic_cell()
+    i, l = index("i"), index("l")
+    wrong_cc = sp.DiagMatrix(lstm.elementwise(lambda d: 1 - lstm.sigmoid(d), cell.a["f"]))[i, l]
+    lhs = sp.diff(cell.forward_c()[i, 0], cell.c[l, 0])
+    assert indexed.prove_entries([(lhs, wrong_cc)], {i: lstm.SN, l: lstm.SN}, T, use_simplify=False).status != "proved"
+    wrong_hh = (sp.DiagMatrix(sp.HadamardProduct(cell.gate["o"], cell.dtc)) * cell.jac_ch())[i, l]
+    lhs = sp.diff(cell.forward_h()[i, 0], cell.h[l, 0])
+    assert indexed.prove_entries([(lhs, wrong_hh)], {i: lstm.SN, l: lstm.SN}, T, use_simplify=False).status != "proved"
+    # and the right ones are
+    assert lstm.general_block("c", "c").status == "proved" and lstm.general_block("h", "h").status == "proved"
 
 
 def test_lstm_records_name_layout_and_what_is_held_fixed(lstm_records):

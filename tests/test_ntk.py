@@ -27,9 +27,10 @@ from dlproof.impl.adapters import torch_nn_ntk as AN  # noqa: E402
 from dlproof.impl.torch_ref import ntk as TN  # noqa: E402
 
 EXPECTED_STATUS = {
-    "ntk.empirical.definition": "definition", "ntk.arccos.kappa0": "proved", "ntk.arccos.kappa1": "proved",
-    "ntk.analytic": "proved", "ntk.empirical.mean": "proved", "ntk.empirical.variance": "proved",
-    "ntk.psd": "proved", "ntk.concentration.median_of_means": "proved",
+    "ntk.empirical.definition": "definition", "ntk.arccos.kappa0": "proved-from-lemmas",
+    "ntk.arccos.kappa1": "proved-from-lemmas", "ntk.analytic": "proved-from-lemmas", "ntk.empirical.mean": "proved",
+    "ntk.empirical.variance": "proved-from-lemmas", "ntk.psd": "proved-from-lemmas",
+    "ntk.concentration.median_of_means": "proved-from-lemmas",
 }
 PROPS = ("ntk.empirical.definition", "ntk.psd", "ntk.convergence")
 IMPLS = {"numpy": NN.empirical_ntk, "torch": TN.empirical_ntk, "torch.nn": partial(AN.empirical_ntk, dtype="float64")}
@@ -51,6 +52,42 @@ def test_every_ntk_id_is_registered_and_has_its_status(ntk_records):
         assert rec["status"] == want, (sid, rec["obligations"])
         assert {o["status"] for o in rec["obligations"]} == {"proved"}, (sid, rec["obligations"])
         assert rec["steps"] and rec["citation"]["primary"] and "02-Neural-Tangent-Kernel.md" in rec["citation"]["seed"]
+
+
+def test_a_wrong_finite_width_variance_is_not_proved():
+    from dlproof.derivations.indexed import index, prove_entry_equal
+    m = sp.Symbol("m", integer=True, positive=True)
+    r, q = index("r"), index("q")
+    v = sp.Symbol("v", nonnegative=True)
+    var = sp.Sum(sp.Sum(sp.KroneckerDelta(r, q) * v, (q, 0, m - 1)), (r, 0, m - 1)) / m ** 2
+    assert prove_entry_equal(var, v / m, {r: m}).status == "proved"
+    assert prove_entry_equal(var, v / m ** 2, {r: m}).status != "proved"
+
+
+def test_psd_is_general_and_a_wrong_gram_form_is_not_proved(ntk_records):
+    """ntk.psd holds for symbolic n, P from the cited expectation lemma; the Sum machinery that proves
+    sum_ij c_i c_j g_i.g_j = sum_p (sum_i c_i g_ip)^2 does not prove it with a lost cross term (i = j only)."""
+    from dlproof.derivations.sums import prove_sums_equal
+
+    rec = ntk_records["ntk.psd"]
+    assert {o["scope"]["kind"] for o in rec["obligations"]} == {"general", "lemma-check"}
+    assert [lm["id"] for lm in rec["scope"]["lemmas"]] == ["lemma.prob.expectation_linear_monotone"]
+    n, P = sp.symbols("n P", integer=True, positive=True)
+    G, c = sp.IndexedBase("G", real=True), sp.IndexedBase("c", real=True)
+    i, j, p = (sp.Dummy(v, integer=True) for v in "ijp")
+    quad = sp.Sum(c[i] * c[j] * sp.Sum(G[i, p] * G[j, p], (p, 0, P - 1)), (i, 0, n - 1), (j, 0, n - 1))
+    diag_only = sp.Sum(c[i] ** 2 * G[i, p] ** 2, (i, 0, n - 1), (p, 0, P - 1))
+    assert prove_sums_equal(quad, diag_only, None).status != "proved"
+
+
+def test_two_point_ntk_determinant_at_a_right_angle():
+    """n = 2 points at theta = pi/2: det Theta = |x|^2 |x'|^2 (1 - 1/(4 pi^2)) > 0 (an example, not the proof)."""
+    from dlproof.derivations import ntk as D
+    from dlproof.derivations.prove import prove_equal, prove_positive
+
+    det2 = (D.THETA.subs({D.th: 0, D.ny: D.nx}) * D.THETA.subs({D.th: 0, D.nx: D.ny}) - D.THETA.subs(D.th, sp.pi / 2) ** 2)
+    assert prove_equal(det2, D.nx ** 2 * D.ny ** 2 * (1 - 1 / (4 * sp.pi ** 2))).status == "proved"
+    assert prove_positive(D.nx ** 2 * D.ny ** 2 * (4 * sp.pi ** 2 - 1)).status == "proved"
 
 
 def test_the_kappa1_check_discriminates():

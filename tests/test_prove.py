@@ -51,3 +51,29 @@ def test_combine_is_all_or_nothing():
     assert combine([p, p]).status == PROVED
     assert combine([p, u]).status == UNDECIDED
     assert combine([p, u, r]).status == REFUTED
+
+
+def test_engine_is_reported():
+    r = prove_positive(sp.pi - sp.Rational(355, 113))  # false: about -2.7e-7, certified by a ball
+    assert r.status == REFUTED and r.engine == "flint-arb" and r.to_json()["engine"] == "flint-arb"
+    assert prove_zero(sp.sqrt(2) + sp.sqrt(3) - sp.sqrt(5 + 2 * sp.sqrt(6))).engine == "sympy-minpoly"
+
+
+def test_nothing_is_never_proved():
+    assert combine([]).status == UNDECIDED
+    assert prove_equal(sp.zeros(0, 0), sp.zeros(0, 0)).status == UNDECIDED
+    assert prove_equal(sp.zeros(0, 2), sp.zeros(0, 2)).status == UNDECIDED
+
+
+def test_time_limit_returns_undecided():
+    import time
+
+    t = time.monotonic()
+    r = prove_positive(sp.gamma(x + 1) ** 7 - x, time_limit=0.05)
+    assert r.status in (UNDECIDED, REFUTED) and time.monotonic() - t < 2.0
+
+
+def test_exp_is_positive_only_for_real_arguments():
+    u, y, z = sp.symbols("u y z")  # complex
+    assert prove_zero((sp.exp(u) ** y) ** z - sp.exp(u) ** (y * z)).status != PROVED
+    assert prove_zero((sp.exp(x) ** 2) ** x - sp.exp(x) ** (2 * x)).status == PROVED

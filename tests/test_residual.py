@@ -29,8 +29,11 @@ from dlproof.impl.adapters import torch_nn_mlp as AD  # noqa: E402
 from dlproof.impl.torch_ref import residual as TR  # noqa: E402
 
 ACTS = ("tanh", "sigmoid", "relu")
+# the specification (issue 15): the block Jacobian, the chain product (induction over L) and the identity block
+# hold for every size; so does the 2^L expansion (induction on L with its recursion form); the no-vanishing bound
+# rests on cited lemmas
 EXPECTED = {"resnet.forward": "definition", "resnet.block.jacobian": "proved", "resnet.chain.product": "proved",
-            "resnet.chain.expansion": "proved", "resnet.no_vanishing.condition": "proved",
+            "resnet.chain.expansion": "proved-from-lemmas", "resnet.no_vanishing.condition": "proved-from-lemmas",
             "resnet.no_vanishing.counterexample": "refuted", "resnet.identity_block": "proved"}
 PROPS = ("resnet.forward", "resnet.vjp", "resnet.identity_path", "resnet.jacobian", "resnet.vjp.fd")
 
@@ -56,6 +59,61 @@ def test_derivation_status(records, rid):
     assert rec["status"] == EXPECTED[rid], [o for o in rec["obligations"] if o["status"] != "proved"]
     assert rec["obligations"] and all(o["status"] == "proved" for o in rec["obligations"])
     assert rec["steps"] and rec["citation"]["seed"].startswith("seed: 深度学习数学模块")
+
+
+def test_scopes_are_declared(records):
+    for rid, rec in records.items():
+        assert rec["scope"]["parameters"] is not None, rid
+    assert {o["scope"]["kind"] for o in records["resnet.chain.product"]["obligations"]} == {"base-case", "induction-step"}
+    assert {o["scope"]["kind"] for o in records["resnet.chain.expansion"]["obligations"]} == {"base-case", "induction-step"}
+    assert {lm["id"] for lm in records["resnet.no_vanishing.condition"]["scope"]["lemmas"]} >= {"lemma.sigma_min.product"}
+    assert records["resnet.no_vanishing.counterexample"]["title"].startswith("Residual connections by themselves")
+
+
+def test_expansion_recursion_is_the_subset_sum_and_a_wrong_order_is_not_proved():
+    """S_{L+1} = S_L + J_{L+1} S_L is the sum over subsets (products latest-left) at L = 3, and equals the explicit
+    product of 2x2 matrices; the step with the factor on the wrong side (S_L J_{L+1}) is never proved."""
+    import itertools
+
+    import sympy as sp
+
+    from dlproof.derivations.matrices import mat
+    from dlproof.derivations.prove import prove_zero
+
+    J = sp.symbols("J1:4", commutative=False)
+    S = sp.Integer(1)
+    for Jl in J:
+        S = S + Jl * S
+    subsets = sum((sp.Mul(*[J[l] for l in reversed(c)]) for r in range(4) for c in itertools.combinations(range(3), r)),
+                  sp.Integer(0))
+    assert sp.expand(S - subsets) == 0 and len(sp.Add.make_args(sp.expand(S))) == 2 ** 3
+    M = [mat(f"J{l}", 2, 2) for l in (1, 2, 3)]
+    I2 = sp.eye(2)
+    rec = I2
+    for Ml in M:
+        rec = rec + Ml * rec
+    assert sp.expand((I2 + M[2]) * (I2 + M[1]) * (I2 + M[0]) - rec) == sp.zeros(2, 2)
+    Jn, SL = sp.symbols("J_next S_L", commutative=False)
+    assert prove_zero(sp.expand((1 + Jn) * SL - (SL + SL * Jn))).status != "proved"
+
+
+def test_wrong_compact_formulas_are_not_proved_at_symbolic_size():
+    """The symbolic-size machinery decides: a transposed J_F, or a step without the identity, is never proved."""
+    import sympy as sp
+
+    from dlproof.derivations import residual as R
+    from dlproof.derivations.indexed import index, prove_entry_equal
+
+    i, j = index("i"), index("j")
+    x = sp.MatrixSymbol("x", R.n_, 1)
+    B = R.SymBlock(lambda r: x[r, 0])
+    lhs = sp.diff(B.out(i), x[j, 0])
+    assert prove_entry_equal(lhs, sp.KroneckerDelta(i, j) + B.JF(j, i), {i: R.n_, j: R.n_}).status != "proved"
+    t, G = sp.Symbol("t", real=True), sp.Function("G")
+    step = R.SymBlock(lambda r: G(r, t))
+    r = sp.Dummy("r", integer=True)
+    no_identity = sp.Sum(step.JF(i, r) * sp.Derivative(G(r, t), t), (r, 0, R.n_ - 1))
+    assert R.prove_sums_equal(sp.diff(step.out(i), t), no_identity, None).status != "proved"
 
 
 def test_counterexample_is_recorded(records):

@@ -52,10 +52,11 @@ ALLOWED = {
         "`import_file`: a kernel module the derivation cache itself generated and wrote (content-addressed "
         "by the hash of the derivation sources), in the user's own cache folder")),
     ("derivations/cache.py", ".exec_module"): (1, "the same kernel module, executed by `import_file`"),
-    ("derivations/prove.py", "sympy.sympify"): (5, (
-        "`prove_zero`, `prove_equal`, `prove_true`, `prove_positive` coerce SymPy expressions, matrices, "
-        "relations and Python numbers built by the derivation modules; no text from the command line, the "
-        "environment or a file reaches them")),
+    ("derivations/prove.py", "sympy.sympify"): (7, (
+        "`prove_zero`, `prove_equal`, `prove_true`, `prove_positive` and the refuters coerce SymPy expressions, "
+        "matrices, relations and Python numbers built by the derivation modules; no text from the command line, "
+        "the environment or a file reaches them. `as_expr`, the coercion the other derivation modules use, is "
+        "strict: it refuses text")),
 }
 
 

@@ -12,8 +12,10 @@ from dlproof.derivations import registry
 from dlproof.derivations import uat as D
 from dlproof.impl.numpy_ref import uat as U
 
-EXPECTED_STATUS = {"uat.relu.interpolant": "proved", "uat.relu.units": "proved", "uat.relu.error_bound": "proved",
-                   "uat.sigmoid.step": "proved", "uat.sigmoid.step_network": "proved"}
+# interpolant: induction on the cell for symbolic N; step network: symbolic J from the cited triangle inequality
+EXPECTED_STATUS = {"uat.relu.interpolant": "proved", "uat.relu.units": "checked-at-sizes",
+                   "uat.relu.units.free_kinks.refuted": "refuted", "uat.relu.error_bound": "proved-from-lemmas",
+                   "uat.sigmoid.step": "proved", "uat.sigmoid.step_network": "proved-from-lemmas"}
 U64 = 2.0 ** -53
 SETTINGS = dict(max_examples=100, deadline=None, derandomize=True, database=None)
 
@@ -38,6 +40,16 @@ def test_every_uat_id_is_registered_and_has_its_status(uat_records):
         assert rec["steps"] and rec["citation"]["primary"] and "01-Universal-Approximation-Theorem.md" in rec["citation"]["seed"]
 
 
+def test_two_free_kink_units_have_a_full_rank_jacobian_on_four_points():
+    """The refutation's rank: recomputed from the network (relu) directly, at the exact point; fixed kinks give rank 3."""
+    beta, w1, b1, c1, w2, b2, c2 = th = sp.symbols("beta w1 b1 c1 w2 b2 c2", real=True)
+    p0 = {beta: 0, w1: 1, b1: sp.Rational(-1, 2), c1: 1, w2: -1, b2: sp.Rational(5, 2), c2: 1}
+    F = sp.Matrix([beta + c1 * sp.Max(0, w1 * x + b1) + c2 * sp.Max(0, w2 * x + b2) for x in range(4)])
+    assert F.jacobian(sp.Matrix(th)).subs(p0).rank() == 4
+    fixed = [beta, c1, c2]  # kinks held at 1/2 and 5/2: only the output layer moves
+    assert F.jacobian(sp.Matrix(fixed)).subs(p0).rank() == 3
+
+
 def test_the_cell_check_discriminates():
     """The exact cell check refutes the construction with c_k = s_k (no slope difference)."""
     from dlproof.derivations.prove import prove_equal
@@ -47,6 +59,31 @@ def test_the_cell_check_discriminates():
     wrong_c = [(fs[k + 1] - fs[k]) / D.h for k in range(3)]
     on_cell2 = fs[0] + sum(wrong_c[j] * (xk[2] + D.s * D.h - xk[j]) for j in range(3))
     assert prove_equal(on_cell2, fs[2] + D.s * (fs[3] - fs[2])).status == "refuted"
+
+
+def test_the_general_induction_step_discriminates(uat_records):
+    """The interpolant is proved by induction on the cell (base case + general step, no sized check); the same
+    step algebra with the wrong weights c_{k+1} = s_{k+1} (no slope difference) is not proved."""
+    from dlproof.derivations.prove import prove_zero
+
+    kinds = {o["scope"]["kind"] for o in uat_records["uat.relu.interpolant"]["obligations"]}
+    assert kinds == {"general", "base-case", "induction-step"}
+    assert {o["scope"]["kind"] for o in uat_records["uat.sigmoid.step_network"]["obligations"]} == {"general"}
+    f, k = sp.Function("f"), sp.Symbol("k", integer=True, nonnegative=True)
+    cell = lambda kc, sc_: f(kc) + sc_ * (f(kc + 1) - f(kc))  # noqa: E731
+    right = cell(k, D.s + 1) + D.s * (f(k + 2) - 2 * f(k + 1) + f(k)) - cell(k + 1, D.s)
+    wrong = cell(k, D.s + 1) + D.s * (f(k + 2) - f(k + 1)) - cell(k + 1, D.s)
+    assert prove_zero(sp.expand(right)).status == "proved"
+    assert prove_zero(sp.expand(wrong)).status != "proved"
+
+
+def test_the_interpolant_at_N_4_explicitly():
+    """The explicit N = 4 construction: on every cell, g(x_k + s h) = f_k + s (f_{k+1} - f_k)."""
+    from dlproof.derivations.prove import prove_equal
+
+    fs = list(sp.symbols("f0:5", real=True))
+    for k in range(4):
+        assert prove_equal(D._on_cell(fs, k), fs[k] + D.s * (fs[k + 1] - fs[k])).status == "proved"
 
 
 def test_the_bound_is_the_derived_one():

@@ -23,27 +23,26 @@ import json
 import re
 from pathlib import Path
 
+from . import present
 from .files import write_atomic
 
-GROUP_ORDER = ("act", "rnn", "clip", "lstm", "gru", "bi")
-GROUP_TITLES = {
-    "act": "Activation functions",
-    "rnn": "Recurrent cells and backpropagation through time",
-    "clip": "Gradient clipping",
-    "lstm": "LSTM",
-    "gru": "GRU",
-    "bi": "Bidirectional RNNs",
-}
+#: chapter order: `present.GROUPS` (kept as a name for callers)
+GROUP_ORDER = tuple(p for p, _ in present.GROUPS)
+GROUP_TITLES = {**dict(present.GROUPS),
+                "act": "Activation functions",
+                "rnn": "Recurrent cells and backpropagation through time"}
 VERDICTS = {
     "proved": "proved in general by the derivations cited",
     "proved-under-conditions": "true under the conditions listed, false without them",
+    "proved-from-lemmas": "proved in general from cited lemmas (named in the derivations)",
+    "checked-at-sizes": "its evidence is checked at stated sizes only, not proved for every size",
     "refuted": "false as stated: a derivation gives a counterexample",
     "measured": "an empirical statement, checked by a measurement",
     "definition": "a definition or naming convention, nothing to prove",
     "not-a-mathematical-claim": "advice or history, outside what mathematics can check",
     "evidence-missing": "no derivation or measurement in this project settles it yet",
 }
-STATUSES = ("proved", "refuted", "undecided", "definition")
+STATUSES = present.STATUSES
 
 _TEX_ANNOTATION = "application/x-tex"
 
@@ -92,6 +91,13 @@ article:target, figure.fig:target { border-color: var(--link); box-shadow: 0 0 0
   font-weight: 600; letter-spacing: .02em; padding: .12em .55em; border-radius: 999px; color: #fff;
   background: #6b7280; vertical-align: .1em; white-space: nowrap; }
 .v-proved, .s-proved, .ok-true { background: #1f7a3a; }
+.v-proved-from-lemmas, .s-proved-from-lemmas { background: #3f7d20; }
+.v-checked-at-sizes, .s-checked-at-sizes { background: #8a6d0b; }
+p.scope { margin: .3em 0 .5em; font-size: .95rem; }
+p.scope .label { font-family: "DejaVu Sans", Arial, sans-serif; font-size: .8rem; font-weight: 600;
+  color: var(--muted); }
+.obscope { color: var(--muted); font-size: .88em; }
+nav.toc ul.ids li small code { font-size: .78em; color: var(--muted); }
 .v-proved-under-conditions { background: #0e7c86; }
 .v-refuted, .s-refuted, .ok-false { background: #b42318; }
 .v-measured { background: #2759b0; }
@@ -481,24 +487,12 @@ class _Renderer:
 
 
 def book_order(records: dict) -> list[str]:
-    """Ids grouped by first dotted component (act, rnn, clip, lstm, gru, bi, then the rest), sorted."""
-    rank = {g: i for i, g in enumerate(GROUP_ORDER)}
-
-    def key(i: str):
-        g = i.split(".", 1)[0]
-        return (rank.get(g, len(GROUP_ORDER)), g, i)
-
-    return sorted(records, key=key)
+    """Ids in reading order (`present.reading_order`: chapters, then the registry's declaration order)."""
+    return present.reading_order(records)
 
 
 def _groups(records: dict) -> list[tuple[str, list[str]]]:
-    out: list[tuple[str, list[str]]] = []
-    for i in book_order(records):
-        g = i.split(".", 1)[0]
-        if not out or out[-1][0] != g:
-            out.append((g, []))
-        out[-1][1].append(i)
-    return out
+    return present.chapters(records)
 
 
 def _sections(ledger: list) -> list[tuple[str, list[dict]]]:
@@ -541,9 +535,9 @@ def _links(ids, records: dict) -> str:
 
 
 def _intro(r: _Renderer, records: dict, ledger: list, figures: dict) -> str:
-    counts = {s: sum(1 for x in records.values() if x.get("status") == s) for s in STATUSES}
     summary = ", ".join(f"{n} {'definitions' if s == 'definition' and n != 1 else s}"
-                        for s, n in counts.items() if n)
+                        for s, n in present.status_counts(records))
+    counts = dict(present.status_counts(records))
     verdicts = {}
     for c in ledger:
         verdicts[c.get("verdict")] = verdicts.get(c.get("verdict"), 0) + 1
@@ -557,12 +551,18 @@ def _intro(r: _Renderer, records: dict, ledger: list, figures: dict) -> str:
         "<li>Products of Jacobians are written latest-left: "
         + r.math(r"\frac{\partial h_t}{\partial h_k} = J_t\,J_{t-1}\cdots J_{k+1}", False, "intro")
         + ".</li>"
-        "<li><i>proved</i> means every proof obligation of the derivation was discharged symbolically "
-        "(SymPy); <i>refuted</i> means a derivation produced an exact counterexample.</li>"
+        "<li>Every proof obligation is an exact symbolic check (numeric agreement is never proof); a "
+        "derivation's status says what its obligations establish, and its scope sentence follows the "
+        "statement.</li>"
         "</ul>"
     )
+    statuses = "".join(
+        f"<span>{_badge('s-' + s, present.status_label(s))}</span><span>{_e(present.STATUS_MEANING[s])}"
+        + (f" ({counts[s]})" if counts.get(s) else "") + "</span>"
+        for s in present.STATUSES
+    )
     legend = "".join(
-        f"<span>{_badge('v-' + v, v)}</span><span>{_e(desc)}"
+        f"<span>{_badge('v-' + v, present.verdict_label(v))}</span><span>{_e(desc)}"
         + (f" ({verdicts[v]})" if verdicts.get(v) else "") + "</span>"
         for v, desc in VERDICTS.items()
     )
@@ -578,6 +578,7 @@ def _intro(r: _Renderer, records: dict, ledger: list, figures: dict) -> str:
         f'{_plural(len(ledger), "claim")}; {_plural(len(figures), "figure")}. '
         "This file is self-contained: math is MathML, figures are embedded, there is no script.</p>\n"
         f"<h3>Conventions</h3>\n{conv}\n"
+        f'<h3>Statuses of a derivation</h3>\n<div class="legend">{statuses}</div>\n'
         f'<h3>Verdicts</h3>\n<div class="legend">{legend}</div>\n'
         "</header>\n"
     )
@@ -597,7 +598,10 @@ def _toc(r: _Renderer, records: dict, ledger: list, figures: dict) -> str:
         out.append(f'<li><a href="#group-{_e(g)}">{_e(GROUP_TITLES.get(g, g))}</a> ({len(ids)})'
                    '<ul class="ids">')
         for i in ids:
-            out.append(f'<li><a href="#{_e(i)}"><code>{_e(i)}</code></a></li>')
+            rec = records[i]
+            title = r.text(present.display_title(rec), f"derivation {i}: title (contents)")
+            out.append(f'<li><a href="#{_e(i)}">{title}</a> <small><code>{_e(i)}</code> · '
+                       f'{_e(present.status_label(rec.get("status", "")))}</small></li>')
         out.append("</ul></li>")
     out.append("</ul></li>")
     out.append('<li><a href="#figures">Figures</a>')
@@ -639,7 +643,8 @@ def _claim(r: _Renderer, c: dict, records: dict) -> str:
     props = c.get("properties") or []
     return (
         f'<article class="claim" id="{_e(cid)}">\n'
-        f'<h4>{_badge("v-" + verdict, verdict, VERDICTS.get(verdict, ""))} <code>{_e(cid)}</code></h4>\n'
+        f'<h4>{_badge("v-" + verdict, present.verdict_label(verdict), VERDICTS.get(verdict, ""))} '
+        f'<code>{_e(cid)}</code></h4>\n'
         f'<blockquote class="quote" lang="zh">{r.text(c.get("quote", ""), w + ": quote")}</blockquote>\n'
         f'<p class="english">{r.text(c.get("english", ""), w + ": english")}</p>\n'
         + _dlist(
@@ -671,8 +676,10 @@ def _claims(r: _Renderer, ledger: list, records: dict) -> str:
 def _obligation(r: _Renderer, ob: dict, where: str) -> str:
     st = str(ob.get("status", ""))
     parts = [_badge("s-" + st, st), " ", r.text(ob.get("statement", ""), where)]
+    if present.obligation_scope(ob):
+        parts.append(f' <span class="obscope">[{_e(present.obligation_scope(ob))}]</span>')
     if ob.get("method"):
-        parts.append(f' <span class="meta">({_e(ob["method"])})</span>')
+        parts.append(f' <span class="meta">({_e(present.obligation_method(ob))})</span>')
     if ob.get("detail"):
         parts.append(f"<br>{r.text(ob['detail'], where + ' detail')}")
     if ob.get("counterexample"):
@@ -685,10 +692,17 @@ def _derivation(r: _Renderer, rid: str, rec: dict, records: dict, cited: dict, f
     kind, status = str(rec.get("kind", "")), str(rec.get("status", ""))
     badges = _badge("k-" + kind, kind)
     if status and status != kind:
-        badges += " " + _badge("s-" + status, status)
-    title_html = r.text(rec.get("title", rid), w + ": title")
+        badges += " " + _badge("s-" + status, present.status_label(status), present.status_meaning(status))
+    title_html = r.text(present.display_title(dict(rec, id=rid)), w + ": title")
     latex = str(rec.get("latex") or "").strip()
     statement_html = r.math(latex, True, w + ": statement") if latex else ""
+    sc = present.scope_of(rec)
+    scope_html = (f'<p class="scope"><span class="label">Scope:</span> {r.text(sc["summary"], w + ": scope")}</p>\n'
+                  if sc["summary"] else "")
+    lemmas_html = ("<ul>" + "".join(
+        f'<li><code>{_e(lm["id"])}</code>: {r.math(str(lm.get("statement", "")), False, w + ": lemma " + str(lm["id"]))}'
+        f' <span class="meta">({r.text(lm.get("reference", ""), w + ": lemma reference")})</span></li>'
+        for lm in sc["lemmas"]) + "</ul>") if sc["lemmas"] else ""
     steps = rec.get("steps") or []
     steps_html = ""
     if steps:
@@ -701,9 +715,10 @@ def _derivation(r: _Renderer, rid: str, rec: dict, records: dict, cited: dict, f
     cit = rec.get("citation") or {}
     cit_html = ""
     if isinstance(cit, dict):
+        # the seed strings already begin with "seed §..." / "seed: ...": label them "Source", never "seed:"
         cit_html = "".join(
-            f'<p><span class="meta">{_e(k)}:</span> {r.text(cit[k], f"{w}: citation {k}")}</p>'
-            for k in ("seed", "primary") if cit.get(k)
+            f'<p><span class="meta">{label}:</span> {r.text(cit[k], f"{w}: citation {k}")}</p>'
+            for k, label in (("seed", "Source"), ("primary", "Primary")) if cit.get(k)
         ) + "".join(
             f'<p><span class="meta">{_e(k)}:</span> {r.text(v, f"{w}: citation {k}")}</p>'
             for k, v in sorted(cit.items()) if k not in ("seed", "primary") and v
@@ -717,9 +732,11 @@ def _derivation(r: _Renderer, rid: str, rec: dict, records: dict, cited: dict, f
         f"<h4>{title_html}</h4>\n"
         f'<p class="meta"><code>{_e(rid)}</code> {badges}</p>\n'
         + (f'<div class="statement">{statement_html}</div>\n' if statement_html else "")
+        + scope_html
         + (f"<h5>Derivation</h5>{steps_html}\n" if steps_html else "")
         + _dlist(
             _field("Layout", r.text(rec.get("layout"), f"{w}: layout") if rec.get("layout") else ""),
+            _field("Cited lemmas", lemmas_html),
             _field("Assumptions", r.text_list(rec.get("assumptions"), f"{w}: assumptions")),
             _field("Obligations", obs_html),
             _field("Counterexample", f"<pre><code>{_e(_json(ce))}</code></pre>" if ce else ""),

@@ -1,38 +1,32 @@
 """The Markdown books: reports/derivations.md (every derivation) and reports/claims.md (the ledger).
 
-Math is written as ``$$ ... $$`` display blocks on their own lines and ``$...$`` inline, which GitHub,
-GitLab, VS Code and Jupyter render. Every derivation id is an HTML anchor (``<a id="ID"></a>``) in both
+Display math is written as fenced ```` ```math ```` blocks (GitHub and GitLab render them as math) and
+inline math as ``$...$``. Derivations come in reading order (`present.reading_order`: chapters, then the
+order the derivation modules declare them); each shows its status with its scope (`present`). Every derivation id is an HTML anchor (``<a id="ID"></a>``) in both
 books, so ``derivations.md#lstm.cell.dc_dc_prev`` and ``claims.md#lstm.cell.dc_dc_prev`` resolve; every
 claim id is an anchor in claims.md. Output is deterministic (no dates, sorted maps).
 """
 from __future__ import annotations
 
 import json
+import re
+
+from . import present
+from .present import GROUPS, group_title  # noqa: F401  (re-exported: the book order of the id prefixes)
 
 CONVENTIONS = ("Conventions: column vectors; numerator-layout Jacobians $(\\partial y/\\partial x)_{ij} = "
                "\\partial y_i/\\partial x_j$; products across time latest-left, "
                "$\\partial h_t/\\partial h_k = J_t J_{t-1} \\cdots J_{k+1}$; "
                "gate order i, f, g, o (LSTM); GRU z multiplies the previous state.")
 
-#: book order of the id prefixes
-GROUPS = (("act", "Activations"), ("rnn", "Vanilla RNN and BPTT"), ("clip", "Gradient clipping"),
-          ("lstm", "LSTM"), ("gru", "GRU"), ("bi", "Bidirectional RNNs"), ("mlp", "Backpropagation (MLP)"),
-          ("resnet", "Residual networks"), ("bn", "Batch normalization"), ("dropout", "Dropout"),
-          ("attn", "Attention"), ("conv", "Convolution"), ("uat", "Universal approximation"),
-          ("ntk", "Neural tangent kernel"))
-
+#: kept for callers: the badge text of a few ledger verdicts (every verdict: `present.verdict_label`)
 BADGE = {"proved-under-conditions": "proved under conditions", "not-a-mathematical-claim": "not a mathematical claim",
          "evidence-missing": "EVIDENCE MISSING"}
 
 
 def ordered_ids(records: dict) -> list[str]:
-    """Ids in book order: by group (GROUPS, then the rest), sorted within a group."""
-    rank = {p: i for i, (p, _) in enumerate(GROUPS)}
-    return sorted(records, key=lambda r: (rank.get(r.split(".")[0], len(GROUPS)), r))
-
-
-def group_title(prefix: str) -> str:
-    return dict(GROUPS).get(prefix, prefix)
+    """Ids in reading order (`present.reading_order`)."""
+    return present.reading_order(records)
 
 
 def conformance_by_derivation(properties: dict, summaries: dict) -> dict:
@@ -60,16 +54,34 @@ def conformance_by_derivation(properties: dict, summaries: dict) -> dict:
 
 
 def _display(latex: str) -> list[str]:
-    return ["$$", latex.strip(), "$$", ""]
+    """A display formula as a fenced math block (GitHub renders it; no `$$` ambiguity with the text)."""
+    return ["```math", latex.strip(), "```", ""]
+
+
+def scope_lines(rec: dict) -> list[str]:
+    """The scope sentence, then the cited lemmas (id, statement, reference), as Markdown lines."""
+    sc = present.scope_of(rec)
+    lines = []
+    if sc["summary"]:
+        lines += [f"*Scope:* {sc['summary']}", ""]
+    if sc["lemmas"]:
+        lines += ["Cited lemmas (the proof rests on them; they are cited, not proved here):", ""]
+        lines += [f"- `{lm['id']}`: ${lm['statement']}$ ({lm.get('reference', '')})" for lm in sc["lemmas"]] + [""]
+    return lines
 
 
 def derivation_section(rec: dict, conformance: dict | None = None, claims_citing: list | None = None,
                        heading: str = "###") -> str:
-    """One derivation: anchor, statement, steps, conventions, proof status, citation, implementations."""
+    """One derivation: anchor, title, status, statement with its scope, steps, conventions, obligations
+    (each with its scope), citation, implementations."""
     rid = rec["id"]
-    lines = [f'<a id="{rid}"></a>', "", f"{heading} {rec['title']}", "",
-             f"`{rid}` · {rec['kind']} · **{BADGE.get(rec['status'], rec['status'])}**", "", "Statement:", ""]
+    st = rec["status"]
+    meaning = present.status_meaning(st)
+    lines = [f'<a id="{rid}"></a>', "", f"{heading} {present.display_title(rec)}", "",
+             f"`{rid}` · {rec['kind']} · **{present.status_label(st)}**" + (f": {meaning}" if meaning else ""), "",
+             "Statement:", ""]
     lines += _display(rec["latex"])
+    lines += scope_lines(rec)
     if rec.get("steps"):
         lines += ["Derivation (chain-rule steps; the obligations below are the proof):", ""]
         for s in rec["steps"]:
@@ -80,7 +92,9 @@ def derivation_section(rec: dict, conformance: dict | None = None, claims_citing
         lines += ["Assumptions:", ""] + [f"- {a}" for a in rec["assumptions"]] + [""]
     lines += ["Proof obligations (exact symbolic checks; numeric agreement is never counted as proof):", ""]
     for o in rec["obligations"]:
-        lines.append(f"- {o['statement']}: **{o['status']}** ({o['method']})")
+        where = present.obligation_scope(o)
+        lines.append(f"- {o['statement']}" + (f" [{where}]" if where else "")
+                     + f": **{o['status']}** ({present.obligation_method(o)})")
     lines.append("")
     if rec.get("counterexample"):
         lines += [f"Counterexample: `{json.dumps(rec['counterexample'], sort_keys=True)}`", ""]
@@ -104,6 +118,18 @@ def derivation_section(rec: dict, conformance: dict | None = None, claims_citing
     return "\n".join(lines)
 
 
+def link_text(s: str) -> str:
+    """Text for a Markdown link: brackets outside ``$...$`` math escaped, so ``[0, inf)`` cannot end it."""
+    parts = re.split(r"(\$[^$]+\$)", s)
+    return "".join(p if p.startswith("$") and p.endswith("$") and len(p) > 1 else
+                   p.replace("[", "\\[").replace("]", "\\]") for p in parts)
+
+
+def status_legend() -> list[str]:
+    """What each status means (Markdown list)."""
+    return [f"- **{s}**: {present.STATUS_MEANING[s]}." for s in present.STATUSES]
+
+
 def claims_citing(ledger: list[dict]) -> dict:
     out: dict = {}
     for e in ledger:
@@ -114,41 +140,35 @@ def claims_citing(ledger: list[dict]) -> dict:
 
 def derivations_book(records: dict, ledger: list[dict], conformance: dict) -> str:
     """reports/derivations.md."""
-    ids = ordered_ids(records)
-    counts = {}
-    for r in records.values():
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
     cite = claims_citing(ledger)
     lines = ["# dlproof: the derivations book", "",
              "Every formula of the RNN/LSTM chapter and of the module's other documents (backpropagation, residual "
              "networks, batch normalization, dropout, attention, convolution, universal approximation, the neural "
-             "tangent kernel), derived with SymPy and proved by an exact symbolic check. "
+             "tangent kernel), derived with SymPy and checked by exact symbolic obligations; each record's status "
+             "says exactly what they establish. "
              "Generated by `dlproof report` (a test keeps it fresh); `dlproof derive ID` prints one. "
              "Cite a derivation by its id, e.g. `derivations.md#lstm.cell.dc_dc_prev`.", "",
              CONVENTIONS, "",
-             f"{len(records)} records: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ".", "",
-             "## Contents", ""]
-    prev = None
-    for rid in ids:
-        g = rid.split(".")[0]
-        if g != prev:
-            lines.append(f"- **{group_title(g)}**")
-            prev = g
-        lines.append(f"  - [`{rid}`](#{rid}): {records[rid]['title']} ({records[rid]['status']})")
+             f"{len(records)} records: "
+             + ", ".join(f"{n} {s}" for s, n in present.status_counts(records)) + ". What each status means:", ""]
+    lines += status_legend() + ["", "## Contents", ""]
+    for g, ids in present.chapters(records):
+        lines.append(f"- **{group_title(g)}**")
+        for rid in ids:
+            rec = records[rid]
+            lines.append(f"  - [{link_text(present.display_title(rec))}](#{rid}) <sub>`{rid}` · "
+                         f"{present.status_label(rec['status'])}</sub>")
     lines.append("")
-    prev = None
-    for rid in ids:
-        g = rid.split(".")[0]
-        if g != prev:
-            lines += [f"## {group_title(g)}", ""]
-            prev = g
-        lines.append(derivation_section(records[rid], conformance, cite.get(rid)))
+    for g, ids in present.chapters(records):
+        lines += [f"## {group_title(g)}", ""]
+        for rid in ids:
+            lines.append(derivation_section(records[rid], conformance, cite.get(rid)))
     return "\n".join(lines).rstrip() + "\n"
 
 
 def claim_section(e: dict) -> str:
     lines = [f'<a id="{e["id"]}"></a>', "", f"### {e['english']}", "",
-             f"`{e['id']}` · **{BADGE.get(e['verdict'], e['verdict'])}**", "",
+             f"`{e['id']}` · **{present.verdict_label(e['verdict'])}**", "",
              f"> {e['quote']}", ">", f"> {e['english']}", "", e["explanation"], ""]
     if e["conditions"]:
         lines += ["Conditions:", ""] + [f"- {c}" for c in e["conditions"]] + [""]
@@ -194,7 +214,7 @@ def claims_book(ledger: list[dict], records: dict) -> str:
              f"{len(ledger)} claims: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) + ".", "",
              "| claim | verdict | section |", "|---|---|---|"]
     for e in ledger:
-        lines.append(f"| [`{e['id']}`](#{e['id']}) | {BADGE.get(e['verdict'], e['verdict'])} | {e['section']} |")
+        lines.append(f"| [`{e['id']}`](#{e['id']}) | {present.verdict_label(e['verdict'])} | {e['section']} |")
     lines.append("")
     prev = None
     for e in ledger:
@@ -208,5 +228,5 @@ def claims_book(ledger: list[dict], records: dict) -> str:
     for rid in ordered_ids(records):
         used = cite.get(rid)
         where = ", ".join(f"[`{c}`](#{c})" for c in used) if used else "no claim of the source cites it directly"
-        lines.append(f'- <a id="{rid}"></a>[`{rid}`](derivations.md#{rid}) ({records[rid]["status"]}): {where}')
+        lines.append(f'- <a id="{rid}"></a>[`{rid}`](derivations.md#{rid}) ({present.status_label(records[rid]["status"])}): {where}')
     return "\n".join(lines).rstrip() + "\n"
