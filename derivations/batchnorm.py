@@ -421,7 +421,7 @@ def _zero_mean_unit_var():
             seed=SEED_BN, sizes=("N",), primary=IOFFE, assumptions=(PER_FEATURE, EPS_POS, N_GE_2, SYM_N),
             notes="y is invariant to x -> x + c 1 (the mean is subtracted), so the gradient is orthogonal to 1.",
             steps=(
-                r"dx_j \text{ is the three-term formula of bn.backward.three_term (its chain-rule obligations are repeated here)}",
+                r"dx_j \text{ is the three-term formula of bn.backward.three\_term (its chain-rule obligations are repeated here)}",
                 r"\sum_j \Big(N\,dy_j - \sum_i dy_i - \hat x_j\sum_i dy_i\hat x_i\Big) = N\sum_j dy_j - N\sum_i dy_i - \Big(\sum_j \hat x_j\Big)\sum_i dy_i\hat x_i",
                 r"\sum_j \hat x_j = 0\ \Rightarrow\ \sum_j \frac{\partial L}{\partial x_j} = 0",
                 r"\text{equivalently: } y(x + c\mathbf 1) = y(x)\ \Rightarrow\ \frac{d}{dc}L(x + c\mathbf 1) = \mathbf 1^\top \nabla_x L = 0",
@@ -451,7 +451,7 @@ def _residual(c: Column):
             notes="Orthogonal to xhat only in the limit eps -> 0 (bn.grad.orthogonal_xhat.refuted); for a "
                   "near-constant column (var ~ eps) the residual is of the order of the gradient itself.",
             steps=(
-                r"dx_j \text{ is the three-term formula of bn.backward.three_term (its chain-rule obligations are repeated here)}",
+                r"dx_j \text{ is the three-term formula of bn.backward.three\_term (its chain-rule obligations are repeated here)}",
                 r"\sum_j \hat x_j\,dx_j = \frac{\gamma}{N\sqrt{\sigma^2+\varepsilon}}\Big(N\sum_j dy_j\hat x_j - \Big(\sum_i dy_i\Big)\sum_j\hat x_j - \Big(\sum_j \hat x_j^2\Big)\sum_i dy_i\hat x_i\Big)",
                 r"\sum_j \hat x_j = 0,\qquad \sum_j \hat x_j^2 = \frac{N\sigma^2}{\sigma^2+\varepsilon}",
                 r"= \frac{\gamma}{N\sqrt{\sigma^2+\varepsilon}}\Big(\sum_i dy_i\hat x_i\Big)\Big(N - \frac{N\sigma^2}{\sigma^2+\varepsilon}\Big) = \frac{\gamma}{\sqrt{\sigma^2+\varepsilon}}\Big(\sum_i dy_i\hat x_i\Big)\frac{\varepsilon}{\sigma^2+\varepsilon}",

@@ -133,3 +133,14 @@ def test_the_lecturers_path_compiles(tmp_path, capsys):
     assert cli.main(["derive", "--latex-preamble"]) == 0
     preamble = capsys.readouterr().out
     _compile(exe, tmp_path, "x", preamble + "\\begin{document}\n" + fragment + "\\end{document}\n")
+
+
+def test_text_in_math_has_no_bare_underscore(recs):
+    """pdflatex rejects a bare _ inside \\text{...} (the ids of other records are written \\_ there)."""
+    bad = []
+    for rid, rec in recs.items():
+        for latex_src in [rec["latex"], *rec["steps"]]:
+            for m in re.finditer(r"\\text\{([^{}]*)\}", latex_src):
+                if re.search(r"(?<!\\)_", m.group(1)):
+                    bad.append((rid, m.group(0)))
+    assert not bad, bad
