@@ -42,5 +42,12 @@ POWERSET_RECURSION = Lemma(
     "the subsets of {1..L+1} split by whether they contain L+1; e.g. Stanley (2011), Enumerative "
     "Combinatorics, vol. 1, 2nd ed., §1.1")
 
+RANK_BOUND = Lemma(
+    "lemma.linalg.rank_le_columns",
+    r"T: \mathbb R^p \to \mathbb R^q \text{ linear}:\ \dim T(\mathbb R^p) = p - \dim\ker T \le p;\ "
+    r"p < q\ \Rightarrow\ T \text{ is not onto}",
+    "Axler (2015), Linear Algebra Done Right, 3rd ed., Springer, 3.22 (fundamental theorem of linear maps) and 3.26 "
+    "(a map to a larger-dimensional space is not surjective)")
+
 __all__ = ["SUBMULTIPLICATIVE", "DIAG_SPECTRAL_NORM", "SIGMA_MIN_PRODUCT", "TRIANGLE", "EXPECTATION",
-           "POWERSET_RECURSION", "HORN_JOHNSON"]
+           "POWERSET_RECURSION", "RANK_BOUND", "HORN_JOHNSON"]

@@ -127,6 +127,9 @@ def summary(status: str, sizes: list[dict], lemmas: tuple) -> str:
         return "Proved for every size from the cited lemmas " + ", ".join(l.id for l in lemmas) + " (cited, not proved here)."
     if status == PROVED:
         return "Proved for every size."
+    if status == REFUTED and lemmas:
+        return ("Refuted; the counterexample rests on the cited lemmas " + ", ".join(l.id for l in lemmas)
+                + " (cited, not proved here).")
     return ""
 
 

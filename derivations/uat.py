@@ -9,7 +9,10 @@ Route: on cell k write x = x_k + s h (0 <= s <= 1); the signs of x - x_j are exp
 j <= k, -((j - k - 1) + (1 - s)) h <= 0 for j > k), so g is a polynomial in s on each cell, compared with the
 linear interpolant f_k + s (f_{k+1} - f_k) (explicit N = 4, symbolic values). The error bound: the exact identity
 (x - x_k)(x - x_{k+1}) + h^2/4 = (x - x_k - h/2)^2 and the Peano-kernel form of the interpolation error (checked
-exactly for a generic quartic); the Rolle remainder is cited. Sigmoids: exact identities in e^{k|x|}.
+exactly for a generic quartic); the Rolle remainder is cited. Sigmoids: exact identities in e^{k|x|}. Unit
+count (symbolic N): the system beta + sum_k c_k relu(x_j - x_k) = f_j is lower triangular entry-wise with diagonal
+1, h, ..., h and is solved by forward substitution (induction on the row); N - 1 units at fixed kinks give grid
+values linear in N parameters, so rank <= N < N + 1 (cited: rank <= number of columns).
 
 Seed: 深度学习数学模块 · 01-Universal-Approximation-Theorem.md (通用逼近定理). Primary: Cybenko (1989); Hornik (1991);
 Leshno, Lin, Pinkus & Schocken (1993); de Boor (2001).
@@ -24,7 +27,7 @@ from . import scope as sc
 from .functions import relu, sigmoid
 from .prove import ProofResult, combine, prove_equal, prove_positive, prove_true, prove_zero
 from .registry import derivation
-from .lemmas import TRIANGLE
+from .lemmas import RANK_BOUND, TRIANGLE
 from .sums import prove_sums_equal
 
 SEED = "seed: 深度学习数学模块 · 01-Universal-Approximation-Theorem.md (通用逼近定理)"
@@ -44,6 +47,9 @@ SUBMERSION = sc.Lemma(
     r"F \text{ maps every neighbourhood of } \theta_0 \text{ onto a neighbourhood of } F(\theta_0)",
     "Spivak (1965), Calculus on Manifolds, Theorem 2-13 (the implicit function theorem; local surjectivity of a "
     "submersion)")
+UNITS_N = sp.Symbol("N", integer=True, positive=True)
+UNITS_ROW = sp.Symbol("j", integer=True, nonnegative=True)   # a row (grid point) of the interpolation system
+UNITS_K = sp.Dummy("k", integer=True)                         # the unit index
 YAROTSKY = "Yarotsky (2017), Error bounds for approximations with deep ReLU networks, Neural Networks 94:103-114"
 
 GRID = "x_k = a + k h, h = (b - a)/N > 0, k = 0..N"
@@ -134,44 +140,99 @@ def _interpolant():
 
 
 @derivation("uat.relu.units", title="With kinks at the grid points, N hidden units fit every data vector on N + 1 points "
-                                    "and N - 1 units do not (checked at N = 3)",
-            latex=r"\#\text{units} = N:\ \operatorname{rank}\big[1,\ \operatorname{relu}(x_i - x_k)\big]_{i = 0..N,\ "
-                  r"k = 0..N-1} = N + 1;\quad N - 1 \text{ units with kinks at } x_1..x_{N-1}:\ \operatorname{rank} "
-                  r"\le N < N + 1",
-            seed=SEED, primary=LESHNO + "; " + DE_BOOR,
-            assumptions=(GRID, NET, "every unit's kink is at a grid point (units relu(+-(x - x_j)))",
-                         "checked at N = 3 only: the 4 grid values are matched for all data with 3 units "
-                         "(an invertible 4 x 4 system), and not with 2 units at x_1, x_2 of any orientation"),
-            sizes=("N",),
-            notes="The hypothesis matters: with kinks free to sit between the grid points, N - 1 units (plus the "
-                  "output bias) DO fit every data vector of an open set (uat.relu.units.free_kinks.refuted, N = 3). "
-                  "What holds: the piecewise-linear interpolant of generic data has N - 1 kinks at x_1..x_{N-1}, and "
-                  "with exactly N - 1 units relu(+-(x - x_j)) there the reachable grid values span only N of the "
-                  "N + 1 dimensions.",
+                                    "and N - 1 units do not",
+            latex=r"\#\text{units} = N:\ \beta + \sum_{k=0}^{N-1} c_k \operatorname{relu}(x_j - x_k) = f_j\ (j = 0..N) "
+                  r"\text{ is lower triangular in } (\beta, c_0, \ldots, c_{N-1}) \text{ with diagonal } (1, h, \ldots, h):"
+                  r"\ \text{solvable for every } f;\quad N - 1 \text{ units with fixed kinks: } \theta \mapsto F(\theta) "
+                  r"\text{ linear } \mathbb R^N \to \mathbb R^{N+1},\ \text{not onto}",
+            seed=SEED, primary=LESHNO + "; " + DE_BOOR + "; " + RANK_BOUND.reference,
+            assumptions=(GRID, NET, "every unit's kink is at a grid point, fixed (units relu(+-(x - x_m)))",
+                         "N symbolic: rows j, columns k, kink positions m_k and orientations +-1 symbolic"),
+            sizes=("N",), lemmas=(RANK_BOUND,),
+            notes="Proved for every N: (a) the interpolation system is lower triangular entry-wise (symbolic j, k) with "
+                  "diagonal 1, h, ..., h, and forward substitution (induction on the row j) solves it for every data "
+                  "vector; (b) with N - 1 units at fixed kinks (any grid points, either orientation) the grid values "
+                  "are linear in the N output parameters (beta, c_1..c_{N-1}) (symbolic N), so by rank <= number of "
+                  "columns (cited) they miss data vectors of R^{N+1}. The hypothesis matters: with kinks free to sit "
+                  "between the grid points, N - 1 units (plus the output bias) DO fit every data vector of an open set "
+                  "(uat.relu.units.free_kinks.refuted, N = 3): there the map is not linear in the kinks.",
             steps=(
-                r"V_{ik} = \operatorname{relu}(x_i - x_k) = (i - k)_+ h:\ [\mathbf 1, V] \text{ lower triangular with "
-                r"diagonal } (1, h, \ldots, h)",
-                r"\det[\mathbf 1, V] = h^N \ne 0\ \Rightarrow\ \text{every } (f_0..f_N) \text{ is matched by } N \text{ units}",
-                r"N - 1 \text{ units } \sigma_j \operatorname{relu}(\pm(x - x_j)),\ j = 1..N-1:\ [\mathbf 1, V'] "
-                r"\text{ has } N \text{ columns: rank} \le N < N + 1",
+                r"M_{j,0} = 1,\ M_{j,k+1} = \operatorname{relu}(x_j - x_k) = \operatorname{relu}((j - k) h):\ = 0\ "
+                r"(k \ge j),\ = h > 0\ (k = j - 1),\ = (j - k) h\ (k < j)",
+                r"\text{row } j:\ \beta + \sum_{k=0}^{j-1} c_k \operatorname{relu}((j - k) h) = f_j;\ \beta := f_0,\ "
+                r"c_j := \big(f_{j+1} - \beta - \sum_{k<j} c_k M_{j+1,k+1}\big)/h \text{ (forward substitution)}",
+                r"N - 1 \text{ units } \operatorname{relu}(\sigma_k (x - x_{m_k})):\ F_j(\theta) = \beta + "
+                r"\sum_{k=1}^{N-1} c_k \operatorname{relu}(\sigma_k (x_j - x_{m_k})) \text{ linear in } "
+                r"\theta \in \mathbb R^N:\ \operatorname{rank} \le N < N + 1",
             ))
 def _units():
-    N = 3
-    xk = [a_ + k * h for k in range(N + 1)]
-    M = sp.Matrix(N + 1, N + 1, lambda i, k: 1 if k == 0 else relu(xk[i] - xk[k - 1]))
-    out = [("N = 3: the 4 x 4 matrix [1, relu(x_i - x_k)] has det h^3 != 0 (every data vector is matched)",
-            combine([prove_equal(M.det(), h ** N), prove_positive(h ** N)]), sc.at(N=N)),
-           ("the construction uses N hidden units (one per cell): len(w1) = N = 3", prove_equal(len(construction(
-               list(sp.symbols("f0:4", real=True)))[1]), N), sc.at(N=N))]
+    from sympy.simplify.simplify import sum_combine
+
+    Nn = UNITS_N
+    j, t, u = UNITS_ROW, sp.Symbol("t", integer=True, nonnegative=True), sp.Symbol("u", integer=True, nonnegative=True)
+    k = UNITS_K
+    c, f = sp.Function("c"), sp.Function("f")
+    beta = sp.Symbol("beta", real=True)
+    xk = lambda i: a_ + i * h  # noqa: E731
+    ok = lambda cond, what: (ProofResult("proved", "structural (SymPy sum_combine, exact)", what) if cond  # noqa: E731
+                             else ProofResult("undecided", "none", what))
+    unit = c(k) * relu((j - k) * h)  # row j, unit k: c_k relu(x_j - x_k)
+    split = sum_combine([sp.Sum(unit, (k, 0, j - 1)), sp.Sum(unit, (k, j, Nn - 1))])
+    upper = sp.Sum(unit.xreplace({k: j + u}), (u, 0, Nn - 1 - j))  # k = j + u >= j
+    S = sp.Symbol("S", real=True)   # sum_{k<j} c_k relu(x_{j+1} - x_k): fixed by c_0..c_{j-1}
+    c_j = (f(j + 1) - beta - S) / h
+    body = c(k) * relu((j + 1 - k) * h)
+    peel = sum_combine([sp.Sum(body, (k, 0, j - 1)), sp.Sum(body, (k, j, j))])
+    # (b): N - 1 units relu(sigma_k (x - x_{m_k})), kinks m_k and orientations sigma_k = +-1 fixed (undefined functions)
+    m, sigma = sp.Function("m"), sp.Function("sigma")
+    F = lambda b_, cc: b_ + sp.Sum(cc(k) * relu(sigma(k) * (xk(j) - xk(m(k)))), (k, 1, Nn - 1))  # noqa: E731
+    n_params = 1 + sp.Sum(1, (k, 1, Nn - 1)).doit()
     ranks = []
-    for o1 in (1, -1):
+    for o1 in (1, -1):      # the lemma at N = 3: 2 units at x_1, x_2 of each orientation, a 4 x 3 matrix of rank 3
         for o2 in (1, -1):
-            V = sp.Matrix(N + 1, N, lambda i, j: 1 if j == 0 else relu(sp.expand((o1 if j == 1 else o2)
-                                                                                  * (xk[i] - xk[j]))))
-            ranks.append(prove_true(sp.Eq(V.rank(), N)))
-    out.append(("N = 3, 2 units at x_1, x_2 of any orientation relu(+-(x - x_j)): the grid values span rank 3 < 4",
-                combine(ranks), sc.at(N=N)))
-    return out
+            V = sp.Matrix(4, 3, lambda i, q: 1 if q == 0 else relu(sp.expand((o1 if q == 1 else o2) * (xk(i) - xk(q)))))
+            ranks.append(prove_true(sp.Eq(V.rank(), 3)))
+    return [("every N, row j, unit k (symbolic): x_j - x_k = (j - k) h, so row j of the system reads "
+             "beta + sum_{k=0}^{N-1} c_k relu((j - k) h) = f_j: N + 1 equations in (beta, c_0..c_{N-1})",
+             combine([prove_equal(xk(j) - xk(k), (j - k) * h), prove_equal(sp.Sum(1, (k, 0, Nn - 1)).doit() + 1, Nn + 1)]),
+             sc.GENERAL),
+            ("lower triangular, symbolic j, k: entry (j, c_{j+u}) = relu(-u h) = 0 (u >= 0); diagonal: beta in row 0 "
+             "has coefficient 1, c_j in row j + 1 has relu(h) = h > 0; below: relu((t + 1) h) = (t + 1) h",
+             combine([prove_true(sp.Eq(relu((j - (j + u)) * h), 0)), prove_equal(relu((j + 1 - j) * h), h),
+                      prove_positive(h), prove_true(sp.Eq(relu((j - (j - 1 - t)) * h), (t + 1) * h))]), sc.GENERAL),
+            ("symbolic N, 0 <= j <= N: sum_{k=0}^{N-1} = sum_{k=0}^{j-1} + sum_{k=j}^{N-1}, and the second sum is "
+             "0 (k = j + u: every term relu(-u h) = 0): row j involves beta, c_0..c_{j-1} only",
+             combine([ok(split == sp.Sum(unit, (k, 0, Nn - 1)), "adjacent ranges combine to 0..N-1"),
+                      ok(upper.function == 0, "every term of sum_{u=0}^{N-1-j} c_{j+u} relu(-u h) is 0")]), sc.GENERAL),
+            ("forward substitution, base case j = 0: row 0 is beta = f_0 (beta := f_0)",
+             prove_equal((beta + sp.Sum(unit, (k, 0, j - 1))).xreplace({j: 0, beta: f(0)}).doit(), f(0)),
+             sc.base_case(j=0)),
+            ("induction step (symbolic j): with beta, c_0..c_{j-1} solving rows 0..j, c_j := (f_{j+1} - beta - S_j)/h "
+             "(S_j = sum_{k<j} c_k relu((j + 1 - k) h), h != 0) solves row j + 1, and rows 0..j do not involve c_j",
+             combine([ok(peel == sp.Sum(body, (k, 0, j)), "peel the term k = j"),
+                      prove_equal(sp.Sum(body, (k, j, j)).doit(), c(j) * h),
+                      forward_row(c_j, S, beta, f(j + 1)),
+                      prove_true(sp.Eq(relu((j - u - j) * h), 0))]), sc.INDUCTION_STEP),
+            ("N - 1 units at fixed kinks m_k, orientations sigma_k (symbolic N, j): the grid values F_j(beta, c) are "
+             "linear in the N parameters: F(lambda theta + mu theta') = lambda F(theta) + mu F(theta')",
+             combine([linear_in_output(F), prove_equal(n_params, Nn)]), sc.GENERAL),
+            ("lemma (rank <= number of columns) at N = 3: 2 units at x_1, x_2 of any orientation give a 4 x 3 matrix "
+             "of rank 3 < 4", combine(ranks), sc.lemma_check(RANK_BOUND, N=3))]
+
+
+def forward_row(c_j, S, beta, f_next) -> ProofResult:
+    """Row j + 1 after forward substitution: beta + S_j + h c_j = f_{j+1} (S_j the known part of the row)."""
+    return prove_zero(sp.expand(beta + S + h * c_j - f_next))
+
+
+def linear_in_output(F) -> ProofResult:
+    """F(beta, c) (c a function of the unit index) is linear: F(l b + m b', l c + m d) = l F(b, c) + m F(b', d),
+    for every size (finite-sum normal form, sums.py)."""
+    c, d = sp.Function("c"), sp.Function("d")
+    lam, mu, b1, b2 = sp.symbols("lambda mu beta beta2", real=True)
+    q = sp.Dummy("q", integer=True)
+    return prove_sums_equal(F(lam * b1 + mu * b2, sp.Lambda(q, lam * c(q) + mu * d(q))),
+                            lam * F(b1, c) + mu * F(b2, d), None)
 
 
 @derivation("uat.relu.units.free_kinks.refuted", kind="refutation",

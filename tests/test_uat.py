@@ -13,7 +13,8 @@ from dlproof.derivations import uat as D
 from dlproof.impl.numpy_ref import uat as U
 
 # interpolant: induction on the cell for symbolic N; step network: symbolic J from the cited triangle inequality
-EXPECTED_STATUS = {"uat.relu.interpolant": "proved", "uat.relu.units": "checked-at-sizes",
+# units: triangular system + forward substitution (symbolic N), N - 1 fixed-kink units linear (rank <= columns, cited)
+EXPECTED_STATUS = {"uat.relu.interpolant": "proved", "uat.relu.units": "proved-from-lemmas",
                    "uat.relu.units.free_kinks.refuted": "refuted", "uat.relu.error_bound": "proved-from-lemmas",
                    "uat.sigmoid.step": "proved", "uat.sigmoid.step_network": "proved-from-lemmas"}
 U64 = 2.0 ** -53
@@ -75,6 +76,51 @@ def test_the_general_induction_step_discriminates(uat_records):
     wrong = cell(k, D.s + 1) + D.s * (f(k + 2) - f(k + 1)) - cell(k + 1, D.s)
     assert prove_zero(sp.expand(right)).status == "proved"
     assert prove_zero(sp.expand(wrong)).status != "proved"
+
+
+def test_units_record_is_general_and_rests_on_the_rank_lemma(uat_records):
+    """No obligation of uat.relu.units is a sized check; its one cited lemma is rank <= number of columns."""
+    rec = uat_records["uat.relu.units"]
+    kinds = {o["scope"]["kind"] for o in rec["obligations"]}
+    assert kinds == {"general", "base-case", "induction-step", "lemma-check"}
+    assert [l["id"] for l in rec["scope"]["lemmas"]] == ["lemma.linalg.rank_le_columns"]
+
+
+def test_units_at_N_3_explicitly():
+    """The former sized check, recomputed from Max(0, .): at N = 3 the 4 x 4 system [1, relu(x_i - x_k)] has
+    det h^3 != 0, and 2 units at x_1, x_2 of any orientation give grid values of rank 3 < 4."""
+    a, h = sp.Symbol("a", real=True), sp.Symbol("h", positive=True)
+    xk = [a + k * h for k in range(4)]
+    M = sp.Matrix(4, 4, lambda i, k: 1 if k == 0 else sp.Max(0, xk[i] - xk[k - 1]))
+    assert sp.simplify(M.det() - h ** 3) == 0
+    for o1 in (1, -1):
+        for o2 in (1, -1):
+            V = sp.Matrix(4, 3, lambda i, q: 1 if q == 0 else sp.Max(0, sp.expand((o1 if q == 1 else o2) * (xk[i] - xk[q]))))
+            assert V.rank() == 3
+
+
+def test_units_general_machinery_discriminates():
+    """Wrong formulas are not proved: forward substitution dividing by 2h, a zero diagonal relu(h) = 0, a map that is
+    affine (an extra constant) or nonlinear in the output weights (c_k^2, or relu(c_k)), and the free-kink map
+    (weights w_k scaled with c_k) are not linear; the right ones are."""
+    from dlproof.derivations.functions import relu
+    from dlproof.derivations.prove import prove_true
+
+    j, k, N = D.UNITS_ROW, D.UNITS_K, D.UNITS_N
+    f, beta, S = sp.Function("f"), sp.Symbol("beta", real=True), sp.Symbol("S", real=True)
+    assert D.forward_row((f(j + 1) - beta - S) / D.h, S, beta, f(j + 1)).status == "proved"
+    assert D.forward_row((f(j + 1) - beta - S) / (2 * D.h), S, beta, f(j + 1)).status != "proved"
+    assert prove_true(sp.Eq(relu(D.h), 0)).status != "proved"
+    x_ = lambda i: D.a_ + i * D.h  # noqa: E731
+    m, sigma, w = sp.Function("m"), sp.Function("sigma"), sp.Function("w")
+    coef = relu(sigma(k) * (x_(j) - x_(m(k))))
+    right = lambda b_, cc: b_ + sp.Sum(cc(k) * coef, (k, 1, N - 1))  # noqa: E731
+    assert D.linear_in_output(right).status == "proved"
+    for wrong in (lambda b_, cc: 1 + right(b_, cc),
+                  lambda b_, cc: b_ + sp.Sum(cc(k) ** 2 * coef, (k, 1, N - 1)),
+                  lambda b_, cc: b_ + sp.Sum(relu(cc(k)) * coef, (k, 1, N - 1)),
+                  lambda b_, cc: b_ + sp.Sum(relu(cc(k) * w(k) * x_(j) - x_(m(k))), (k, 1, N - 1))):
+        assert D.linear_in_output(wrong).status != "proved"
 
 
 def test_the_interpolant_at_N_4_explicitly():
