@@ -7,15 +7,14 @@ products of per-layer Jacobians), never from the code under test.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import replace
 from functools import partial
 
 import numpy as np
 import pytest
 
+from dlproof.derivations import records as cached_records
 from dlproof.derivations import oracle_mlp as O
-from dlproof.derivations import registry
 from dlproof.impl.numpy_ref import mlp as NM
 from dlproof.properties import harness, results
 from dlproof.properties.assertions import PropertyFailure, TargetRaised
@@ -45,8 +44,7 @@ def _problem(seed=0, widths=(3, 4, 2, 3), B=4, dtype=np.float64):
 
 @pytest.fixture(scope="module")
 def records():
-    importlib.import_module("dlproof.derivations.backprop")
-    return {rid: registry.run_spec(registry._SPECS[rid]) for rid in EXPECTED}
+    return {rid: cached_records()[rid] for rid in EXPECTED}
 
 
 @pytest.mark.parametrize("rid", sorted(EXPECTED))

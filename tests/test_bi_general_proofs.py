@@ -10,7 +10,7 @@ Each check below also feeds a deliberately wrong formula to the same machinery: 
 """
 import pytest
 
-from dlproof.derivations import registry
+from dlproof.derivations import records as cached_records
 
 EXPECTED = {
     "bi.backward_is_reversed_forward": "proved",
@@ -22,8 +22,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def records():
-    specs = registry.specs()
-    return {rid: registry.run_spec(specs[rid]) for rid in EXPECTED}
+    return {rid: cached_records()[rid] for rid in EXPECTED}
 
 
 @pytest.mark.parametrize("rid", sorted(EXPECTED))

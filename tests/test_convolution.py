@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from dlproof.derivations import records as cached_records
 from dlproof.derivations import convolution as D
 from dlproof.derivations import oracle_conv as oracle
 from dlproof.derivations import registry
@@ -41,7 +42,7 @@ CAPS = ("conv1d", "conv1d_vjp", "conv2d", "conv2d_vjp")
 @pytest.fixture(scope="module")
 def conv_records():
     registry.load_modules()
-    return {sid: registry.run_spec(registry._SPECS[sid]) for sid in EXPECTED_STATUS}
+    return {sid: cached_records()[sid] for sid in EXPECTED_STATUS}
 
 
 def test_every_conv_id_is_registered_and_has_its_status(conv_records):

@@ -1,7 +1,6 @@
 """GRU (both reset variants) and bidirectional derivations: record statuses, and the oracles against
 independent explicit loops and central finite differences."""
 import functools
-import importlib
 
 import numpy as np
 import pytest
@@ -36,10 +35,10 @@ def _registered(tmp_path_factory):
 
 @functools.lru_cache(maxsize=None)
 def _record(rid):
-    """One record built on its own (run_spec), without deriving the rest of the registry."""
-    for m in MINE:
-        importlib.import_module(f"dlproof.derivations.{m}")
-    return registry.run_spec(registry._SPECS[rid])
+    """One record, from the derivation cache (tests/test_derivations.py checks the cache against a fresh proof)."""
+    from dlproof import derivations
+
+    return derivations.records()[rid]
 
 
 EXPECTED = {

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from dlproof.derivations import records as cached_records
 from dlproof.derivations import oracle_ntk as oracle
 from dlproof.derivations import registry
 from dlproof.impl.numpy_ref import ntk as NN
@@ -41,7 +42,7 @@ IMPLS = {"numpy": NN.empirical_ntk, "torch": TN.empirical_ntk, "torch.nn": parti
 @pytest.fixture(scope="module")
 def ntk_records():
     registry.load_modules()
-    return {sid: registry.run_spec(registry._SPECS[sid]) for sid in EXPECTED_STATUS}
+    return {sid: cached_records()[sid] for sid in EXPECTED_STATUS}
 
 
 def test_every_ntk_id_is_registered_and_has_its_status(ntk_records):

@@ -7,15 +7,14 @@ Expected values come from dlproof.derivations.oracle_mlp and the derivations, ne
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import replace
 from functools import partial
 
 import numpy as np
 import pytest
 
+from dlproof.derivations import records as cached_records
 from dlproof.derivations import oracle_mlp as O
-from dlproof.derivations import registry
 from dlproof.impl.numpy_ref import residual as NR
 from dlproof.properties import harness, results
 from dlproof.properties.assertions import PropertyFailure, TargetRaised
@@ -49,8 +48,7 @@ def _problem(seed=0, n=3, k=2, L=3, B=4, dtype=np.float64):
 
 @pytest.fixture(scope="module")
 def records():
-    importlib.import_module("dlproof.derivations.residual")
-    return {rid: registry.run_spec(registry._SPECS[rid]) for rid in EXPECTED}
+    return {rid: cached_records()[rid] for rid in EXPECTED}
 
 
 @pytest.mark.parametrize("rid", sorted(EXPECTED))

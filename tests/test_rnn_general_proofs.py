@@ -16,6 +16,7 @@ import pytest
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from dlproof.derivations import records as cached_records
 from dlproof.derivations import registry
 from dlproof.derivations.sums import prove_entry_equal_factored
 from dlproof.derivations.indexed import index, prove_entry_equal
@@ -41,8 +42,7 @@ N, M = sp.symbols("n m", integer=True, positive=True)
 
 @pytest.fixture(scope="module")
 def records():
-    specs = registry.specs()
-    return {rid: registry.run_spec(specs[rid]) for ids in EXPECTED.values() for rid in ids}
+    return {rid: cached_records()[rid] for ids in EXPECTED.values() for rid in ids}
 
 
 @pytest.mark.parametrize("status,rid", [(s, r) for s, ids in EXPECTED.items() for r in ids])
