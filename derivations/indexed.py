@@ -32,6 +32,8 @@ def canonical(expr: sp.Basic, depth: int = 0) -> sp.Basic:
         new_limits = []
         for j, (var, lo, hi) in enumerate(limits):
             k = sp.Symbol(f"_k{depth + j}", integer=True)
+            if k != var and k in body.free_symbols:
+                k = var  # the name is taken by a free symbol of the body: renaming would capture it
             body = body.xreplace({var: k})
             new_limits.append((k, canonical(lo, depth), canonical(hi, depth)))
         return sp.Sum(canonical(body, depth + len(limits)), *new_limits)
