@@ -334,6 +334,21 @@ def _running_var_unbiased():
                       prove_equal(n / (n - 1) * ((n - 1) / n * sigma2), sigma2)]), sc.GENERAL)]
 
 
+@derivation("bn.forward.zero_mean_unit_var", title="The normalized column has mean 0 and mean square var/(var + eps)",
+            latex=r"\frac1N\sum_i \hat x_i = 0,\qquad \frac1N\sum_i \hat x_i^2 = \frac{\sigma^2}{\sigma^2+\varepsilon}",
+            seed=SEED_BN, sizes=("N",), primary=IOFFE, assumptions=(PER_FEATURE, EPS_POS, SYM_N),
+            notes="So xhat has unit variance only as eps -> 0 (for var >> eps); a near-constant column (var ~ eps) "
+                  "comes out with mean square var/(var + eps) < 1.",
+            steps=(
+                r"\sum_i \hat x_i = \frac{1}{\sqrt{\sigma^2+\varepsilon}}\sum_i (x_i - \mu) = 0",
+                r"\frac1N\sum_i \hat x_i^2 = \frac{1}{\sigma^2+\varepsilon}\,\frac1N\sum_i (x_i-\mu)^2 = \frac{\sigma^2}{\sigma^2+\varepsilon}",
+            ))
+def _zero_mean_unit_var():
+    return [("sum_i xhat_i = 0 (symbolic N)", _atom_eq(_sum(_xhat(_i), _i), 0), sc.GENERAL),
+            ("(1/N) sum_i xhat_i^2 = var/(var + eps) (symbolic N)",
+             _atom_eq(_sum(_xhat(_i) ** 2, _i) / Nn, V / (V + eps)), sc.GENERAL)]
+
+
 # ---------------------------------------------------------------- gradients
 
 @derivation("bn.jacobian.xhat", title="The Jacobian of the normalized column",
@@ -399,21 +414,6 @@ def _gamma_beta():
 
 def _xhat(k):
     return (X[k] - MU) / SD
-
-
-@derivation("bn.forward.zero_mean_unit_var", title="The normalized column has mean 0 and mean square var/(var + eps)",
-            latex=r"\frac1N\sum_i \hat x_i = 0,\qquad \frac1N\sum_i \hat x_i^2 = \frac{\sigma^2}{\sigma^2+\varepsilon}",
-            seed=SEED_BN, sizes=("N",), primary=IOFFE, assumptions=(PER_FEATURE, EPS_POS, SYM_N),
-            notes="So xhat has unit variance only as eps -> 0 (for var >> eps); a near-constant column (var ~ eps) "
-                  "comes out with mean square var/(var + eps) < 1.",
-            steps=(
-                r"\sum_i \hat x_i = \frac{1}{\sqrt{\sigma^2+\varepsilon}}\sum_i (x_i - \mu) = 0",
-                r"\frac1N\sum_i \hat x_i^2 = \frac{1}{\sigma^2+\varepsilon}\,\frac1N\sum_i (x_i-\mu)^2 = \frac{\sigma^2}{\sigma^2+\varepsilon}",
-            ))
-def _zero_mean_unit_var():
-    return [("sum_i xhat_i = 0 (symbolic N)", _atom_eq(_sum(_xhat(_i), _i), 0), sc.GENERAL),
-            ("(1/N) sum_i xhat_i^2 = var/(var + eps) (symbolic N)",
-             _atom_eq(_sum(_xhat(_i) ** 2, _i) / Nn, V / (V + eps)), sc.GENERAL)]
 
 
 @derivation("bn.grad.orthogonal_ones", title="The input gradient sums to zero over the batch",

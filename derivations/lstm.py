@@ -373,6 +373,63 @@ def _jacobian_record(wrt: str, blocks: tuple, vjp: str):
     return obligations
 
 
+F32_ONE = sp.Rational(9085219, 2 ** 19)     # the smallest float32 x with fl32(sigma(x)) = 1.0 (correctly rounded)
+F32_BELOW = sp.Rational(4542609, 2 ** 18)   # its float32 predecessor
+
+
+@derivation("lstm.gates.range", title="Gates i, f, o lie in (0, 1) and g in (-1, 1) over the reals; float32 rounds sigma to 1",
+            latex=(r"i, f, o \in (0,1),\ g \in (-1,1)\ \text{over } \mathbb{R};\quad "
+                   r"\mathrm{fl}_{32}(\sigma(x)) = 1 \iff \sigma(x) \ge 1 - 2^{-25} \iff x \ge \ln(2^{25}-1) \approx 17.3287"),
+            seed=SEED_CLAIM + " (门控值在 (0, 1) 之间)", primary=GERS + "; IEEE 754-2019 (binary32, round to nearest even)",
+            sizes=(),
+            assumptions=("gate pre-activations are real and finite",
+                         "float fact: sigma computed exactly, then rounded to nearest-even binary32"),
+            notes=("Real fact: exact. Float fact: the binary32 numbers just below 1 are spaced 2^-24, so a value in "
+                   "[1 - 2^-25, 1) rounds to 1.0 (the midpoint 1 - 2^-25 ties to even, i.e. to 1.0); sigma(x) >= 1 - 2^-25 "
+                   "iff x >= ln(2^25 - 1) = 17.32867948...; the smallest such float32 is 9085219/2^19 = 17.32868004 "
+                   "(its predecessor 17.32867813 still gives 0.99999994). A naive float32 1/(1 + exp(-x)) already returns "
+                   "1.0 from x >= 24 ln 2 = 16.64 (1 + e^-x rounds to 1 once e^-x <= 2^-24; e^-17 < 2^-24 < e^-16). "
+                   "So in float32 an open gate can be exactly 1 (and a saturated sigma' exactly 0)."),
+            steps=(
+                r"i, f, o = \sigma(a) = \frac{1}{1+e^{-a}} \in (0, 1),\qquad g = \tanh(a) \in (-1, 1)",
+                r"\sigma(x) \ge 1 - 2^{-25} \iff e^{-x} \le \frac{2^{-25}}{1 - 2^{-25}} = \frac{1}{2^{25} - 1} \iff x \ge \ln(2^{25} - 1) \approx 17.3287",
+                r"\text{binary32 below } 1 \text{ is spaced } 2^{-24}:\ [1 - 2^{-25}, 1) \text{ rounds to } 1.0\ (\text{the midpoint } 1 - 2^{-25} \text{ ties to even, to } 1.0)",
+                r"\text{smallest float32 with } \mathrm{fl}_{32}(\sigma(x)) = 1:\ x = \frac{9085219}{2^{19}} \approx 17.32868;\ \text{its predecessor } \frac{4542609}{2^{18}} \text{ gives } 0.99999994",
+                r"\text{naive } 1/(1+e^{-x}) \text{ in float32}:\ 1 + e^{-x} \text{ rounds to } 1 \text{ once } e^{-x} \le 2^{-24},\ \text{i.e. } x \ge 24\ln 2 \approx 16.64\ (e^{-17} < 2^{-24} < e^{-16})",
+            ))
+def _range():
+    out = [(f"i, f, o = sigma(a): {d}", r) for d, r in activations._sigmoid_range()]
+    out += [(f"g = tanh(a): {d}", r) for d, r in activations._tanh_range()]
+    s = lambda v: sigmoid(v).rewrite(sp.exp)  # noqa: E731
+    thr = 1 - sp.Rational(1, 2 ** 25)
+    out += [("sigma(ln(2^25 - 1)) = 1 - 2^-25 exactly", prove_equal(s(sp.log(2 ** 25 - 1)), thr)),
+            ("sigma(18) > 1 - 2^-25 (rounds to 1.0 in float32)", prove_true(sp.Gt(s(18), thr))),
+            ("sigma(17) < 1 - 2^-25 (does not)", prove_true(sp.Lt(s(17), thr))),
+            ("sigma(9085219/2^19) > 1 - 2^-25: the smallest float32 with fl32(sigma) = 1", prove_true(sp.Gt(s(F32_ONE), thr))),
+            ("sigma(4542609/2^18) < 1 - 2^-25: its float32 predecessor", prove_true(sp.Lt(s(F32_BELOW), thr))),
+            ("naive float32 1/(1+exp(-x)): e^-17 < 2^-24 < e^-16",
+             prove_true(sp.And(sp.Lt(sp.exp(-17), sp.Rational(1, 2 ** 24)), sp.Lt(sp.Rational(1, 2 ** 24), sp.exp(-16)))))]
+    return out
+
+
+@derivation("lstm.param_count", title="Parameter count of one LSTM layer",
+            latex=r"|\theta| = 4\,(n(n+m) + n)\ (\text{one bias}),\qquad 4\,(n(n+m) + n) + 4n\ (\text{two biases } b_{ih}, b_{hh})",
+            seed=SEED_LSTM, primary=PRIMARY + "; torch.nn.LSTM (weight_ih (4n, m), weight_hh (4n, n), bias_ih, bias_hh)",
+            assumptions=("counted as the entries of the 12 parameter blocks of the cell at symbolic (n, m) "
+                         "(W_x*: n x m, W_h*: n x n, b_*: n), and a second 4n bias",),
+            sizes=("n", "m"),
+            steps=(
+                r"\text{per gate } \ast = i, f, g, o:\quad |W_{x\ast}| + |W_{h\ast}| + |b_\ast| = nm + n^2 + n = n(n+m) + n",
+                r"4 \text{ gates}:\ |\theta| = 4\,(n(n+m) + n);\qquad \text{a second bias } b_{hh} \in \mathbb{R}^{4n}:\ 4\,(n(n+m) + n) + 4n",
+            ))
+def _param_count():
+    cell = Cell(SN, SM)
+    count = sum(M.shape[0] * M.shape[1] for M in cell.P.values())  # a polynomial in the symbolic n, m
+    one = 4 * (SN * (SN + SM) + SN)
+    return [("every n, m: sum of the 12 block sizes = 4(n(n+m)+n) (one bias)", prove_equal(count, one), scope.GENERAL),
+            ("every n, m: with a second 4n bias, 4(n(n+m)+n) + 4n", prove_equal(count + 4 * SN, one + 4 * SN), scope.GENERAL)]
+
+
 _DCT = r"\delta_c^{\mathrm{tot}} = \delta_c + \delta_h\odot o\odot(1-\tanh^2 c')"
 _JH = (r"\frac{\partial c'}{\partial %(v)s} = \operatorname{diag}(c\odot f(1-f))W_{%(v)sf} + \operatorname{diag}(g\odot i(1-i))W_{%(v)si}"
        r" + \operatorname{diag}(i\odot(1-g^2))W_{%(v)sg},\quad "
@@ -420,6 +477,21 @@ derivation("lstm.cell.jacobian_c", title="LSTM cell Jacobians of (h', c') with r
                r"\Big(\frac{\partial h'}{\partial c}\Big)^{\top}\delta_h + \Big(\frac{\partial c'}{\partial c}\Big)^{\top}\delta_c = f\odot\big(\delta_c + \delta_h\odot o\odot(1-\tanh^2 c')\big) = \delta_c^{\mathrm{tot}}\odot f",
            ),
            )(_jacobian_record("c", ("jac_hc", "jac_cc"), "vjp_c"))
+
+
+@derivation("lstm.cell.dc_dc_prev", title="dc'/dc = diag(f): the partial derivative, with h and x held fixed",
+            latex=r"\frac{\partial c_t}{\partial c_{t-1}}\Big|_{h_{t-1},\,x_t\ \text{fixed}} = \operatorname{diag}(f_t)",
+            seed=SEED_LSTM, primary=HOCHREITER + "; " + GERS, layout=NUMERATOR,
+            assumptions=("held fixed: h_{t-1} and x_t, hence every gate; the total derivative is lstm.state.c_to_c_full",
+                         "proved entry-wise for every n, m (symbolic sizes)"),
+            sizes=("n", "m"),
+            steps=(
+                r"c_t = f_t\odot c_{t-1} + i_t\odot g_t,\qquad f_t, i_t, g_t \ \text{ are functions of } (x_t, h_{t-1}) \text{ only}",
+                r"h_{t-1}, x_t \text{ fixed}:\quad \frac{\partial f_t}{\partial c_{t-1}} = \frac{\partial i_t}{\partial c_{t-1}} = \frac{\partial g_t}{\partial c_{t-1}} = 0",
+                r"\frac{\partial (c_t)_k}{\partial (c_{t-1})_j} = (f_t)_k \ \text{ if } j = k,\ 0 \ \text{ otherwise}\ \Rightarrow\ \frac{\partial c_t}{\partial c_{t-1}} = \operatorname{diag}(f_t)",
+            ))
+def _dc_dc_prev():
+    return [("every n, m: element-wise dc'_i/dc_l = diag(sigma(a_f))[i, l]", general_block("c", "c"), scope.GENERAL)]
 
 
 @derivation("lstm.cell.jacobian_weights", title="LSTM cell gradients with respect to every weight block and bias",
@@ -749,63 +821,6 @@ def _claim():
     return [o if len(o) == 3 else (*o, scope.GENERAL) for o in out]  # the rest: scalar facts, dimension-free
 
 
-F32_ONE = sp.Rational(9085219, 2 ** 19)     # the smallest float32 x with fl32(sigma(x)) = 1.0 (correctly rounded)
-F32_BELOW = sp.Rational(4542609, 2 ** 18)   # its float32 predecessor
-
-
-@derivation("lstm.gates.range", title="Gates i, f, o lie in (0, 1) and g in (-1, 1) over the reals; float32 rounds sigma to 1",
-            latex=(r"i, f, o \in (0,1),\ g \in (-1,1)\ \text{over } \mathbb{R};\quad "
-                   r"\mathrm{fl}_{32}(\sigma(x)) = 1 \iff \sigma(x) \ge 1 - 2^{-25} \iff x \ge \ln(2^{25}-1) \approx 17.3287"),
-            seed=SEED_CLAIM + " (门控值在 (0, 1) 之间)", primary=GERS + "; IEEE 754-2019 (binary32, round to nearest even)",
-            sizes=(),
-            assumptions=("gate pre-activations are real and finite",
-                         "float fact: sigma computed exactly, then rounded to nearest-even binary32"),
-            notes=("Real fact: exact. Float fact: the binary32 numbers just below 1 are spaced 2^-24, so a value in "
-                   "[1 - 2^-25, 1) rounds to 1.0 (the midpoint 1 - 2^-25 ties to even, i.e. to 1.0); sigma(x) >= 1 - 2^-25 "
-                   "iff x >= ln(2^25 - 1) = 17.32867948...; the smallest such float32 is 9085219/2^19 = 17.32868004 "
-                   "(its predecessor 17.32867813 still gives 0.99999994). A naive float32 1/(1 + exp(-x)) already returns "
-                   "1.0 from x >= 24 ln 2 = 16.64 (1 + e^-x rounds to 1 once e^-x <= 2^-24; e^-17 < 2^-24 < e^-16). "
-                   "So in float32 an open gate can be exactly 1 (and a saturated sigma' exactly 0)."),
-            steps=(
-                r"i, f, o = \sigma(a) = \frac{1}{1+e^{-a}} \in (0, 1),\qquad g = \tanh(a) \in (-1, 1)",
-                r"\sigma(x) \ge 1 - 2^{-25} \iff e^{-x} \le \frac{2^{-25}}{1 - 2^{-25}} = \frac{1}{2^{25} - 1} \iff x \ge \ln(2^{25} - 1) \approx 17.3287",
-                r"\text{binary32 below } 1 \text{ is spaced } 2^{-24}:\ [1 - 2^{-25}, 1) \text{ rounds to } 1.0\ (\text{the midpoint } 1 - 2^{-25} \text{ ties to even, to } 1.0)",
-                r"\text{smallest float32 with } \mathrm{fl}_{32}(\sigma(x)) = 1:\ x = \frac{9085219}{2^{19}} \approx 17.32868;\ \text{its predecessor } \frac{4542609}{2^{18}} \text{ gives } 0.99999994",
-                r"\text{naive } 1/(1+e^{-x}) \text{ in float32}:\ 1 + e^{-x} \text{ rounds to } 1 \text{ once } e^{-x} \le 2^{-24},\ \text{i.e. } x \ge 24\ln 2 \approx 16.64\ (e^{-17} < 2^{-24} < e^{-16})",
-            ))
-def _range():
-    out = [(f"i, f, o = sigma(a): {d}", r) for d, r in activations._sigmoid_range()]
-    out += [(f"g = tanh(a): {d}", r) for d, r in activations._tanh_range()]
-    s = lambda v: sigmoid(v).rewrite(sp.exp)  # noqa: E731
-    thr = 1 - sp.Rational(1, 2 ** 25)
-    out += [("sigma(ln(2^25 - 1)) = 1 - 2^-25 exactly", prove_equal(s(sp.log(2 ** 25 - 1)), thr)),
-            ("sigma(18) > 1 - 2^-25 (rounds to 1.0 in float32)", prove_true(sp.Gt(s(18), thr))),
-            ("sigma(17) < 1 - 2^-25 (does not)", prove_true(sp.Lt(s(17), thr))),
-            ("sigma(9085219/2^19) > 1 - 2^-25: the smallest float32 with fl32(sigma) = 1", prove_true(sp.Gt(s(F32_ONE), thr))),
-            ("sigma(4542609/2^18) < 1 - 2^-25: its float32 predecessor", prove_true(sp.Lt(s(F32_BELOW), thr))),
-            ("naive float32 1/(1+exp(-x)): e^-17 < 2^-24 < e^-16",
-             prove_true(sp.And(sp.Lt(sp.exp(-17), sp.Rational(1, 2 ** 24)), sp.Lt(sp.Rational(1, 2 ** 24), sp.exp(-16)))))]
-    return out
-
-
-@derivation("lstm.param_count", title="Parameter count of one LSTM layer",
-            latex=r"|\theta| = 4\,(n(n+m) + n)\ (\text{one bias}),\qquad 4\,(n(n+m) + n) + 4n\ (\text{two biases } b_{ih}, b_{hh})",
-            seed=SEED_LSTM, primary=PRIMARY + "; torch.nn.LSTM (weight_ih (4n, m), weight_hh (4n, n), bias_ih, bias_hh)",
-            assumptions=("counted as the entries of the 12 parameter blocks of the cell at symbolic (n, m) "
-                         "(W_x*: n x m, W_h*: n x n, b_*: n), and a second 4n bias",),
-            sizes=("n", "m"),
-            steps=(
-                r"\text{per gate } \ast = i, f, g, o:\quad |W_{x\ast}| + |W_{h\ast}| + |b_\ast| = nm + n^2 + n = n(n+m) + n",
-                r"4 \text{ gates}:\ |\theta| = 4\,(n(n+m) + n);\qquad \text{a second bias } b_{hh} \in \mathbb{R}^{4n}:\ 4\,(n(n+m) + n) + 4n",
-            ))
-def _param_count():
-    cell = Cell(SN, SM)
-    count = sum(M.shape[0] * M.shape[1] for M in cell.P.values())  # a polynomial in the symbolic n, m
-    one = 4 * (SN * (SN + SM) + SN)
-    return [("every n, m: sum of the 12 block sizes = 4(n(n+m)+n) (one bias)", prove_equal(count, one), scope.GENERAL),
-            ("every n, m: with a second 4n bias, 4(n(n+m)+n) + 4n", prove_equal(count + 4 * SN, one + 4 * SN), scope.GENERAL)]
-
-
 # ---- kernels: the compact formulas, printed as batched NumPy ----
 _n, _m = sp.symbols("n m", integer=True, positive=True)
 KERNEL_FORMULAS = ("forward_h", "forward_c", "jac_hh", "jac_hc", "jac_ch", "jac_cc", "jac_hx", "jac_cx",
@@ -832,21 +847,6 @@ def _register_kernels():
 
 _register_kernels()
 __all__ = ["Cell", "explicit_cell", "explicit_params", "step", "PARAMS", "GATES", "SEED_LSTM", "GERS", "HOCHREITER"]
-
-
-@derivation("lstm.cell.dc_dc_prev", title="dc'/dc = diag(f): the partial derivative, with h and x held fixed",
-            latex=r"\frac{\partial c_t}{\partial c_{t-1}}\Big|_{h_{t-1},\,x_t\ \text{fixed}} = \operatorname{diag}(f_t)",
-            seed=SEED_LSTM, primary=HOCHREITER + "; " + GERS, layout=NUMERATOR,
-            assumptions=("held fixed: h_{t-1} and x_t, hence every gate; the total derivative is lstm.state.c_to_c_full",
-                         "proved entry-wise for every n, m (symbolic sizes)"),
-            sizes=("n", "m"),
-            steps=(
-                r"c_t = f_t\odot c_{t-1} + i_t\odot g_t,\qquad f_t, i_t, g_t \ \text{ are functions of } (x_t, h_{t-1}) \text{ only}",
-                r"h_{t-1}, x_t \text{ fixed}:\quad \frac{\partial f_t}{\partial c_{t-1}} = \frac{\partial i_t}{\partial c_{t-1}} = \frac{\partial g_t}{\partial c_{t-1}} = 0",
-                r"\frac{\partial (c_t)_k}{\partial (c_{t-1})_j} = (f_t)_k \ \text{ if } j = k,\ 0 \ \text{ otherwise}\ \Rightarrow\ \frac{\partial c_t}{\partial c_{t-1}} = \operatorname{diag}(f_t)",
-            ))
-def _dc_dc_prev():
-    return [("every n, m: element-wise dc'_i/dc_l = diag(sigma(a_f))[i, l]", general_block("c", "c"), scope.GENERAL)]
 
 
 @derivation("lstm.claim.forget_near_one_preserves_gradient", kind="refutation",
