@@ -117,9 +117,10 @@ def _delta_sub(e):
     """KroneckerDelta(a, b) f(b) = KroneckerDelta(a, b) f(a), term by term (exact: the delta vanishes unless a = b)."""
     out = sp.Integer(0)
     for term in sp.Add.make_args(sp.expand(e)):
-        for dl in sorted(term.atoms(sp.KroneckerDelta), key=str):
-            a, b = dl.args[:2]
-            if isinstance(b, sp.Symbol):
+        bound = {v for s in term.atoms(sp.Sum) for v, _, _ in s.limits}
+        for dl in sorted((f for f in sp.Mul.make_args(term) if isinstance(f, sp.KroneckerDelta)), key=str):
+            a, b = dl.args[:2]  # a top-level factor only, and never a bound index (no capture)
+            if isinstance(b, sp.Symbol) and b not in bound and not (a.free_symbols & bound):
                 term = dl * (term / dl).xreplace({b: a})
                 break
         out += term
@@ -316,7 +317,8 @@ def _psd():
                                       sp.Sum((1 - sp.KroneckerDelta(i, l)) * s_sym(i) * (v[i] - m) ** 2, (i, 0, n - 1)),
                                       {l: n}),
                       prove_zero((1 - sp.KroneckerDelta(l, l)) * sp_ * w ** 2),  # the term i = l is 0
-                      prove_true(sp.Ge((1 - sp.KroneckerDelta(i, i + 1)) * sp_ * w ** 2, 0)),  # i != l: >= 0
+                      # (1 - delta_il) s_i w^2 >= 0: the delta is 0 or 1, both cases
+                      prove_true(sp.Ge((1 - 0) * sp_ * w ** 2, 0)), prove_true(sp.Ge((1 - 1) * sp_ * w ** 2, 0)),
                       prove_positive(sp_ * dlt ** 2)]), sc.GENERAL)]
 
 

@@ -34,6 +34,7 @@ import sympy as sp
 from . import scope as sc
 from .indexed import prove_entry_equal
 from .prove import ProofResult, as_expr, combine, prove_equal, prove_positive, prove_true, prove_zero
+from .lemmas import EXPECTATION
 from .registry import derivation
 from .sums import normal_form, prove_sums_equal
 
@@ -297,7 +298,7 @@ def _running_stats():
 @derivation("bn.running_var.unbiased", title="The unbiased variance N/(N-1) var has expectation sigma^2",
             latex=r"\mathbb E\Big[\frac{N}{N-1}\,\sigma^2_{\text{batch}}\Big] = \sigma^2,\qquad "
                   r"\mathbb E[\sigma^2_{\text{batch}}] = \frac{N-1}{N}\,\sigma^2",
-            seed=SEED_BN, sizes=("N",), primary=BESSEL + "; " + TORCH_BN,
+            seed=SEED_BN, sizes=("N",), lemmas=(EXPECTATION,), primary=BESSEL + "; " + TORCH_BN,
             assumptions=("x_i = mu + e_i i.i.d.: E[e_i] = 0, E[e_i^2] = sigma^2, E[e_i e_j] = 0 (i != j)",
                          "expectation is linear (it commutes with finite sums)", "N >= 2", SYM_N),
             notes="Why torch folds N/(N-1) var into running_var: it estimates the population variance without bias.",

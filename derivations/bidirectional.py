@@ -97,11 +97,6 @@ X, Ff, Fb, H, Bk, G, E = (sp.Function(name) for name in ("x", "F_f", "F_b", "H",
 H0F, H0B = sp.symbols("h0_f h0_b")
 
 
-def H_(t):
-    """The forward run: H(-1) = h0_f, H(t) = F_f(x(t), H(t - 1)) (one unfolding)."""
-    return H0F if t == -1 else Ff(X(t), H(t - 1))
-
-
 def B_(t):
     """The backward recursion: B(T) = h0_b, B(t) = F_b(x(t), B(t + 1)) (one unfolding)."""
     return H0B if t == TS else Fb(X(t), Bk(t + 1))

@@ -410,10 +410,11 @@ def _value_rule():
             prove_equal(_clip_value(v + d, v), pw.subs(x, v + d))),
            ("g_i = -v - d < -v: min(max(g_i, -v), v) = -v = Piecewise",
             prove_equal(_clip_value(-v - d, v), pw.subs(x, -v - d)))]
-    pts = [sp.Integer(-3), sp.Integer(-1), sp.Rational(-1, 2), sp.Integer(0), sp.Rational(1, 3), sp.Integer(1),
-           sp.Integer(3)]
-    out.append(("v = 1, g_i in {-3, -1, -1/2, 0, 1/3, 1, 3}: min/max form equals the Piecewise",
-                combine(prove_equal(_clip_value(p, 1), pw.subs({x: p, v: 1})) for p in pts)))
+    s = sp.Symbol("s", nonnegative=True)  # g_i = -v + 2 v s/(1 + s) runs over [-v, v) as s runs over [0, oo)
+    mid = -v + 2 * v * s / (1 + s)
+    out.append(("-v <= g_i < v (g_i = -v + 2 v s/(1 + s), s >= 0): min(max(g_i, -v), v) = g_i (the Piecewise's last "
+                "branch)", prove_equal(_clip_value(mid, v), mid)))
+    out.append(("g_i = v: min(max(v, -v), v) = v = Piecewise", prove_equal(_clip_value(v, v), pw.subs(x, v))))
     return out
 
 

@@ -23,6 +23,7 @@ import sympy as sp
 from . import scope as sc
 from .indexed import index, prove_entry_equal
 from .prove import combine, prove_equal, prove_positive, prove_true, prove_zero
+from .lemmas import EXPECTATION
 from .registry import derivation
 from .sums import prove_sums_equal
 from .scope import Lemma
@@ -272,7 +273,7 @@ def _wager_point(xv, yv, w, ms):
             seed=SEED, primary=WAGER + "; " + SRIVASTAVA + " §9.1 (linear regression)",
             assumptions=(KEEP, IID, "an independent mask per data point", EXPECT,
                          "d features and N data points, both symbolic"),
-            sizes=("d", "N"),
+            sizes=("d", "N"), lemmas=(EXPECTATION,),
             notes="Proved for every d and N: the square of the sum is expanded into a double sum, the expectation "
                   "(a finite sum over the masks, hence linear) is taken term by term with the Bernoulli moments "
                   "E[m_j] = q and E[m_j m_k] = q^2 + delta_jk q (1 - q), and the Kronecker delta is summed out. The "

@@ -33,7 +33,8 @@ TRIANGLE = Lemma(
 
 EXPECTATION = Lemma(
     "lemma.prob.expectation_linear_monotone",
-    r"\mathbb E[c^\top K c] = c^\top \mathbb E[K]\, c,\quad Z \ge 0 \Rightarrow \mathbb E Z \ge 0",
+    r"\mathbb E\Big[\sum_i a_i X_i\Big] = \sum_i a_i\,\mathbb E X_i \ (\text{finite sums}),\quad "
+    r"Z \ge 0 \Rightarrow \mathbb E Z \ge 0",
     "linearity and monotonicity of the expectation; e.g. Billingsley (1995), Probability and Measure, §21")
 
 POWERSET_RECURSION = Lemma(

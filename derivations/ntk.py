@@ -282,7 +282,7 @@ def _iid_expectation(poly, ts):
             seed=SEED, primary=JACOT + "; " + ARORA + " (the finite-width kernel as an average over hidden units)",
             assumptions=(INIT, "t_r = relu(w_r.x) relu(w_r.x') + a_r^2 relu'(w_r.x) relu'(w_r.x') x.x' "
                                "(ntk.empirical.definition), i.i.d. over r, E t_r = Theta (ntk.analytic)",
-                         "symbolic width m"), sizes=("m",),
+                         "symbolic width m"), sizes=("m",), lemmas=(EXPECTATION,),
             steps=(
                 r"\mathbb{E}K_m = \frac{1}{m}\sum_{r=1}^m \mathbb{E}t_r = \frac{1}{m}\,m\,\Theta = \Theta",
             ))

@@ -19,7 +19,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from . import scope as sc
 from .functions import ACTIVATIONS, phi, phi_prime
-from .indexed import index, prove_entry_equal
+from .indexed import canonical, index, prove_entry_equal
 from .matrices import elementwise, mat
 from .prove import combine, prove_equal
 from .registry import derivation, kernel
@@ -100,7 +100,11 @@ def abstract_preactivation(c: Cell, expr: sp.Basic) -> sp.Basic:
 
     def abstract(e):
         rows = {x.i for x in e.args[0].atoms(MatrixElement) if x.parent == c.b}
-        return phi_prime(A(rows.pop())) if len(rows) == 1 else e
+        if len(rows) != 1:
+            return e
+        r = rows.pop()
+        # only where the argument *is* the pre-activation entry a_r (alpha-normalised), never a look-alike
+        return phi_prime(A(r)) if canonical(e.args[0]) == canonical(c.a[r, 0]) else e
 
     return expr.replace(lambda e: isinstance(e, phi_prime), abstract)
 

@@ -44,11 +44,8 @@ def prove_entry_equal_factored(lhs, rhs, bounds: dict) -> ProofResult:
 
 def _fresh(limits, body):
     """Rename a sum's bound indices to fresh integer Dummies (no capture when sums are merged)."""
-    rep, new = {}, []
-    for v, lo, hi in limits:
-        d = sp.Dummy(str(v), integer=True)
-        rep[v] = d
-        new.append((d, lo.xreplace(rep), hi.xreplace(rep)))
+    rep = {v: sp.Dummy(str(v), integer=True) for v, _, _ in limits}  # all at once: an inner range's bound
+    new = [(rep[v], lo.xreplace(rep), hi.xreplace(rep)) for v, lo, hi in limits]  # may name an outer index
     return body.xreplace(rep), new
 
 
@@ -122,7 +119,9 @@ def drop_idle(e: sp.Basic) -> sp.Basic:
         body, lims, factor = drop_idle(e.function), list(e.limits), sp.Integer(1)
         for lim in list(lims):
             others = [o for o in lims if o is not lim]
-            used = set(body.free_symbols).union(*[lo.free_symbols | hi.free_symbols for _, lo, hi in others])
+            # an index stays while the body, the counts already taken out, or another range uses it
+            used = set(body.free_symbols) | factor.free_symbols
+            used = used.union(*[lo.free_symbols | hi.free_symbols for _, lo, hi in others])
             if lim[0] not in used:
                 factor *= lim[2] - lim[1] + 1
                 lims.remove(lim)

@@ -29,7 +29,7 @@ from dlproof.impl.torch_ref import batchnorm as TB  # noqa: E402
 _PROVED = "proved"
 EXPECTED_STATUS = {
     "bn.forward.train": "definition", "bn.forward.eval": "definition", "bn.running_stats": "definition",
-    "bn.running_var.unbiased": _PROVED, "bn.jacobian.xhat": _PROVED, "bn.backward.three_term": _PROVED,
+    "bn.running_var.unbiased": "proved-from-lemmas", "bn.jacobian.xhat": _PROVED, "bn.backward.three_term": _PROVED,
     "bn.backward.gamma_beta": _PROVED, "bn.forward.zero_mean_unit_var": _PROVED, "bn.grad.orthogonal_ones": _PROVED,
     "bn.grad.xhat_residual": _PROVED, "bn.grad.orthogonal_xhat.refuted": "refuted", "bn.scale_invariance": _PROVED,
 }
@@ -58,7 +58,9 @@ def test_every_bn_id_is_registered_and_has_its_status(bn_records):
 def test_records_state_their_scope(bn_records):
     for sid, rec in bn_records.items():
         assert rec["scope"]["parameters"] == ["N"], sid
-        assert rec["scope"]["lemmas"] == [], sid
+        # only the unbiased running variance takes expectations: it cites their linearity
+        expected_lemmas = ["lemma.prob.expectation_linear_monotone"] if sid == "bn.running_var.unbiased" else []
+        assert [lm["id"] for lm in rec["scope"]["lemmas"]] == expected_lemmas, sid
         if rec["kind"] != "refutation":  # theorems and definitions: every obligation holds for every N
             assert rec["scope"]["sizes"] == [], sid
             assert {o["scope"]["kind"] for o in rec["obligations"]} == {"general"}, sid

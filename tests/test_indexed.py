@@ -39,3 +39,16 @@ def test_a_wrong_entry_is_not_proved_and_the_right_one_is():
     # a sum over one term too few
     p = sp.Dummy("p", integer=True)
     assert prove_sums_equal(sp.Sum(f(p), (p, 0, n - 1)), sp.Sum(f(p), (p, 0, n - 2)), None).status != "proved"
+
+
+def test_sum_normal_forms_keep_an_inner_range_that_names_an_outer_index():
+    """sum_{k<n} sum_{v<=k} 1 = n(n+1)/2: the inner range names k, so neither index may be counted away alone."""
+    from dlproof.derivations.sums import drop_idle, normal_form, sum_normal
+
+    v, k = sp.symbols("v k", integer=True)
+    triangle = sp.Sum(1, (v, 0, k), (k, 0, n - 1))
+    for rewrite in (sum_normal, drop_idle, normal_form):
+        out = rewrite(triangle)
+        assert k not in out.free_symbols, (rewrite.__name__, out)
+        assert sp.simplify(out.doit() - n * (n + 1) / 2) == 0, (rewrite.__name__, out)
+    assert prove_sums_equal(triangle, n * (k + 1), None).status != "proved"
