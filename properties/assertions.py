@@ -22,7 +22,16 @@ OUTPUT_LIMIT = 1 << 20
 
 
 class PropertyFailure(AssertionError):
-    """The target's output contradicts a derivation."""
+    """The target's output contradicts a derivation.
+
+    ``part`` names what is wrong: "forward", "backward" or "both" (None: not known or not applicable);
+    ``likely_bug`` names a known bug pattern the output matches (None: no known pattern matched). The
+    harness copies both into the result row.
+    """
+
+    def __init__(self, message: str = "", *, part: str | None = None, likely_bug: str | None = None):
+        super().__init__(message)
+        self.part, self.likely_bug = part, likely_bug
 
 
 class TargetRaised(Exception):
@@ -44,6 +53,17 @@ class OutputFlood(Exception):
     def __init__(self, stream: str, size: int, head: str):
         self.stream, self.size, self.head = stream, size, head
         super().__init__(f"wrote {size} bytes to {stream}")
+
+
+#: called with the capability name just before each capability call (the runner records it, so a crash or a
+#: hang in native code can be blamed on the call in progress); None: nothing is recorded
+CALL_HOOK = None
+
+
+def drain_warnings() -> list:
+    """The warnings the target's calls raised since the last drain, as short texts (recorded in the result row,
+    never turned into errors)."""
+    return []
 
 
 _HUNG: set = set()  # (target name, capability) that already hung once in this process
@@ -253,9 +273,10 @@ class Checker:
         self.worst = 0.0
         _RUNNING.update(target=target.name, property=prop)  # for the messages of `call`
 
-    def fail(self, quantity: str, msg: str):
+    def fail(self, quantity: str, msg: str, *, part: str | None = None, likely_bug: str | None = None):
         __tracebackhide__ = True
-        raise PropertyFailure(f"{quantity}: {msg} [{self.target.name} :: {self.prop}]")
+        raise PropertyFailure(f"{quantity}: {msg} [{self.target.name} :: {self.prop}]", part=part,
+                              likely_bug=likely_bug)
 
     def array(self, quantity: str, value, shape: tuple) -> np.ndarray:
         """The value must be an ndarray of the target's dtype and the given shape, all finite."""
