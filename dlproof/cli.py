@@ -1,9 +1,11 @@
 """Command line: ``dlproof report``, ``conform TARGET``, ``targets``, ``derive [ID]``, ``claims``,
 ``derivations``, ``summaries``, ``export-golden DIR``, ``repro FILE``.
 
-``report`` is the main job: it runs the conformance suite (``pytest --pyargs dlproof.properties``) on
-the selected targets and writes correctness.md/.json (default reports/latest/), then regenerates the
-committed artifacts of reports/ (derivations book, claims ledger, figures, HTML book).
+``report`` is the main job: it runs the conformance suite on the selected targets (the supervised runner,
+`dlproof.runner`; no pytest) into a fresh run folder of reports/latest/ (`dlproof.runfolder`), then
+regenerates the committed artifacts of reports/ (derivations book, claims ledger, figures, HTML book).
+``conform`` runs it on one target. Exit codes: 0 all pass, 1 failures (fail, error, internal-error), 2 usage
+error or nothing written (or an aborted run), 130 interrupted.
 """
 from __future__ import annotations
 
@@ -25,13 +27,13 @@ def _writable(folder: str, what: str) -> bool:
 
 
 def _report(args) -> int:
-    import pytest
-
-    if not (_writable(args.report, "report") and _writable(args.out, "report")):
+    if not _writable(args.out, "report"):
         return 2
     code = 0
     if not args.skip_suite:
         code = _run_suite(args)
+        if code in (2, 130):  # nothing (or only an interrupted run) to build the books from
+            return code
     from dlproof.book.build import build_all
 
     written = build_all(args.out, figures=not args.no_figures)
@@ -40,55 +42,188 @@ def _report(args) -> int:
 
 
 def _run_suite(args) -> int:
-    import pytest
+    from dlproof.loader import TargetLoadError, specs_from
 
-    argv = ["--pyargs", "dlproof.properties", "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
-            "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            "--dlproof-profile", args.profile,
-            f"--report={args.report}", "-o", "addopts="]
-    for t in args.target or []:
-        argv += ["--target", t]
-    code = pytest.main(argv)
-    print(f"dlproof: report written to {args.report}/correctness.md and correctness.json")
-    return int(code)
+    try:
+        specs = specs_from(args.target)
+    except TargetLoadError as exc:
+        print(f"dlproof report: {exc}", file=sys.stderr)
+        return 2
+    return run_targets(args, specs, "report", skip_missing_torch=not args.target)
 
 
 def _conform(args) -> int:
     """The whole suite on one target: progress, a summary table, the report; non-zero on any failure."""
-    import pytest
-
-    argv = ["--pyargs", "dlproof.properties", "-p", "no:cacheprovider", "--import-mode=importlib", "-o", "addopts=",
-            "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            "--target", args.target, "--dlproof-profile", args.profile, f"--report={args.report}",
-            "--dlproof-call-timeout", str(args.call_timeout), "-q"]
-    if args.isolate:
-        argv.append("--dlproof-isolate")
-    code = int(pytest.main(argv))
-    path = os.path.join(args.report, "correctness.json")
-    if not os.path.exists(path):
-        print(f"dlproof conform: no report was written ({path}); pytest exited with {code}", file=sys.stderr)
-        return code or 2
-    with open(path, encoding="utf-8") as f:
-        report = json.load(f)
-    print(summary_table(report))
-    bad = report["summary"]["fail"] + report["summary"]["error"]
-    return 1 if bad or code not in (0, 5) else 0
+    return run_targets(args, [args.target], "conform")
 
 
-def summary_table(report: dict) -> str:
-    """property | verdict | examples | worst error / tolerance, then repro commands of the failures."""
-    rows = [("property", "verdict", "examples", "worst err/tol")]
-    for r in report["results"]:
-        w = "" if r["worst_error_ratio"] is None else f"{r['worst_error_ratio']:.3g}"
-        rows.append((r["property"], r["verdict"], str(r["examples"]), w))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+def _cache_is_cold() -> bool:
+    """Whether `dlproof.derivations.records()` / `kernels()` would derive from scratch (no cache file for this key)."""
+    from dlproof.derivations import cache
+
+    d, key = cache.cache_dir(), cache.cache_key()
+    return not ((d / f"records-{key}.json").exists() and (d / f"kernels-{key}.py").exists())
+
+
+def _warm_cache() -> None:
+    from dlproof.derivations import kernels, records
+
+    if _cache_is_cold():
+        print("dlproof: building the derivation cache once (~30 s)...", file=sys.stderr, flush=True)
+    records(), kernels()
+
+
+def _load_quietly(spec: str):
+    """load_target(spec) with what the module prints at import kept off the terminal (fds 1 and 2 go to a
+    temporary file); -> (target, None) or (None, error text)."""
+    import tempfile
+
+    from dlproof.loader import TargetLoadError, load_target
+
+    sys.stdout.flush(), sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1), os.dup2(sink.fileno(), 2)
+        try:
+            return load_target(spec), None
+        except TargetLoadError as exc:
+            return None, str(exc)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - e.g. sys.exit at import time
+            return None, f"target {spec!r}: loading it raised {type(exc).__name__}: {exc}"
+        finally:
+            sys.stdout.flush(), sys.stderr.flush()
+            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+            os.close(saved[0]), os.close(saved[1])
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run_targets(args, specs: list, what: str, skip_missing_torch: bool = False) -> int:
+    """Load ``specs`` here (a spec that does not load: nothing is written, exit 2), run the plan in a supervised
+    child process into a fresh run folder, publish the report and print its table. Exit codes: 0 all pass,
+    1 failures, 2 usage error or nothing written (or an aborted run), 130 interrupted."""
+    import signal
+
+    from dlproof import runner
+    from dlproof.book.files import ReportDirError
+    from dlproof.runfolder import RunFolder
+
+    targets = {}
+    for spec in specs:
+        target, err = _load_quietly(spec)
+        if err is not None:
+            if skip_missing_torch and spec in ("torch", "torch.float32") and "torch" in err:
+                continue  # default run without torch installed: skip the torch built-ins
+            print(f"dlproof {what}: {err}; nothing was run or written", file=sys.stderr)
+            return 2
+        targets[spec] = target
+    specs = list(targets)
+    if args.memory_limit is not None and args.memory_limit <= 0:
+        print(f"dlproof {what}: --memory-limit must be a positive number of MB", file=sys.stderr)
+        return 2
+    from dlproof.properties.registry import all_properties
+
+    if not runner.select(all_properties(), args.k):
+        print(f"dlproof {what}: -k {args.k!r} selects no property; nothing was run or written", file=sys.stderr)
+        return 2
+    try:
+        run_folder = RunFolder.create(args.report)
+    except ReportDirError as exc:
+        print(f"dlproof: cannot write the report to {args.report}: {exc}", file=sys.stderr)
+        return 2
+    old = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        try:
+            _warm_cache()
+        except KeyboardInterrupt:
+            run_folder.finish()
+            print(f"dlproof {what}: interrupted before the run started; nothing was written", file=sys.stderr)
+            return 130
+        opts = runner.Options(specs=specs, profile=args.profile, report_dir=args.report, expr=args.k,
+                              call_timeout=args.call_timeout, isolate=args.isolate, memory_limit_mb=args.memory_limit,
+                              warnings_as_errors=args.warnings_as_errors, show_all=args.all,
+                              command=["dlproof"] + sys.argv[1:],
+                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+        try:
+            outcome = runner.run(opts, targets, run_folder)
+        except ReportDirError as exc:
+            run_folder.finish()
+            print(f"dlproof: cannot write the report to {args.report}: {exc}", file=sys.stderr)
+            return 2
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    report = outcome.report
+    _print(summary_table(report, show_all=args.all))
+    run = report["run"]
+    rel = os.path.join(args.report, "runs", run["id"])
+    out = run.get("target_output") or {}
+    total = sum((out.get("bytes") or {}).values())
+    if total:
+        print(f"dlproof: the target wrote {total} bytes to stdout/stderr (not shown); the first {out['kept']} are "
+              f"in {out['log']}", file=sys.stderr)
+    if outcome.status == "aborted":
+        print(f"dlproof {what}: the run was aborted: {outcome.message}; report (status aborted, every row not run) "
+              f"in {rel}", file=sys.stderr)
+        return 2
+    if outcome.status == "interrupted":
+        print(f"dlproof {what}: interrupted ({outcome.message}); this run's report (status interrupted) is in "
+              f"{args.report}/correctness.md and {rel}/; earlier runs are kept under {args.report}/runs/",
+              file=sys.stderr)
+        return 130
+    print(f"dlproof: report written to {args.report}/correctness.md and correctness.json (run {run['id']})",
+          file=sys.stderr)
+    from dlproof.properties.results import FAILING
+
+    return 1 if any(r["verdict"] in FAILING for r in report["results"]) else 0
+
+
+def _print(text: str) -> None:
+    """Print to stdout; a closed pipe (``| head``) ends the output quietly."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second BrokenPipeError when Python flushes at exit
+        os.close(devnull)
+
+
+def _short(msg, limit: int = 600) -> str:
+    msg = " ".join((msg or "").split())
+    return msg if len(msg) <= limit else msg[:limit] + " ..."
+
+
+def summary_table(report: dict, show_all: bool = False) -> str:
+    """[target |] property | verdict | examples | err/tol (of the failing check for a failure), the provided rows
+    (every row with ``show_all``); then each failure with its message, part, likely bug and repro command."""
+    from dlproof.properties import results
+    from dlproof.properties.results import FAILING, ratio_text, shown
+
+    rows_in = shown(report["results"], show_all)
+    multi = len({r["target"] for r in report["results"]}) > 1
+    head = (("target",) if multi else ()) + ("property", "verdict", "examples", "err/tol")
+    rows = [head]
+    for r in rows_in:
+        rows.append(((r["target"],) if multi else ()) + (r["property"], r["verdict"], str(r["examples"]), ratio_text(r)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    hidden = len(report["results"]) - len(rows_in)
+    if hidden:
+        lines.append(f"({hidden} not provided rows hidden; --all shows them)")
     s = report["summary"]
-    lines.append(f"\n{s['pass']} pass, {s['fail']} fail, {s['error']} error, {s['not provided']} not provided")
-    for r in report["results"]:
-        if r.get("repro"):
-            lines.append(f"repro {r['property']}: {r['repro']['command']}")
+    lines.append("\n" + ", ".join(f"{n} {v}" for v, n in s.items() if n or v in ("pass", "fail", "error")))
+    run = report.get("run")
+    if run and run["status"] != "complete":
+        lines.append(f"run status: {run['status']}" + (f" ({run['message']})" if run.get("message") else ""))
+    bad = [r for r in report["results"] if r["verdict"] in FAILING]
+    if bad:
+        lines.append("\nfailures:")
+        for r in bad:
+            lines += results.failure_lines(r, code=str, shorten=_short)
     return "\n".join(lines)
 
 
@@ -284,17 +419,19 @@ def _list(args) -> int:
     return 0
 
 
-def _repro(args) -> int:
-    from dlproof.loader import TargetLoadError
-    from dlproof.properties.harness import replay
-
-    try:
-        out = replay(args.file)
-    except (OSError, KeyError, ValueError, TargetLoadError) as exc:  # a refused target spec too: exit 2, not 1 ("fail")
-        print(f"dlproof repro: cannot replay {args.file}: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(out, indent=1, default=str))
-    return 0 if out["verdict"] == "pass" else 1
+def _run_options(p) -> None:
+    """Options shared by `conform` and `report` (the supervised runner)."""
+    p.add_argument("--isolate", action="store_true",
+                   help="also run each capability call in a worker subprocess (per-call deadline, restart after a crash)")
+    p.add_argument("--call-timeout", type=float, default=30.0, help="seconds per capability call (default 30)")
+    p.add_argument("-k", metavar="EXPR", default=None,
+                   help="select properties: comma-separated terms, each a substring of the property id or an fnmatch "
+                        "pattern (with * ? [); a term starting with - excludes (e.g. -k 'lstm,-bi.')")
+    p.add_argument("--all", action="store_true", help="show every row, 'not provided' included (the JSON has all rows)")
+    p.add_argument("--memory-limit", type=int, default=None, metavar="MB",
+                   help="address-space limit of the process that runs the target (and of the --isolate worker)")
+    p.add_argument("--warnings-as-errors", action="store_true",
+                   help="a warning raised by the target is an error (default: recorded in its row, never an error)")
 
 
 def main(argv=None) -> int:
@@ -307,6 +444,7 @@ def main(argv=None) -> int:
     r.add_argument("--out", default="reports", help="folder of the committed artifacts (default: reports)")
     r.add_argument("--skip-suite", action="store_true", help="only regenerate the books and figures")
     r.add_argument("--no-figures", action="store_true", help="keep the committed figures (no matplotlib run)")
+    _run_options(r)
     r.set_defaults(fn=_report)
     d = sub.add_parser("derive", help="print one derivation by id (Markdown, LaTeX or text); no id: list them")
     d.add_argument("id", nargs="?")
@@ -328,8 +466,7 @@ def main(argv=None) -> int:
     c.add_argument("target", help="built-in name (see `dlproof targets`) or module:attr")
     c.add_argument("--profile", default="ci", choices=("dev", "ci", "thorough"))
     c.add_argument("--report", default="reports/latest", help="output folder (default: reports/latest)")
-    c.add_argument("--isolate", action="store_true", help="run the target in a worker subprocess (catches hangs in C code)")
-    c.add_argument("--call-timeout", type=float, default=30.0, help="seconds per capability call (default 30)")
+    _run_options(c)
     c.set_defaults(fn=_conform)
     sub.add_parser("targets", help="list the built-in targets and what each provides").set_defaults(fn=_targets)
     sm = sub.add_parser("summaries", help="regenerate the committed conformance summaries (reports/conformance)")
@@ -348,9 +485,9 @@ def main(argv=None) -> int:
     sw.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     sw.add_argument("--out", default="reports/latest/sweep", help="output folder (default: reports/latest/sweep)")
     sw.set_defaults(fn=_sweep)
-    rp = sub.add_parser("repro", help="replay a saved failing example (.npz from a report)")
-    rp.add_argument("file")
-    rp.set_defaults(fn=_repro)
+    from dlproof import repro
+
+    repro.register(sub)  # dlproof/repro.py: FILE [--target SPEC] [--trust] [--repeat K] [--json]
     args = ap.parse_args(argv)
     return args.fn(args)
 

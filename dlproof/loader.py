@@ -1,12 +1,17 @@
 """Load a `Target` from a spec: a built-in name or ``module:attribute``.
 
 ``attribute`` may be a dotted path; if it names a callable that is not a Target, it is called with
-no arguments (a factory). Any failure raises `TargetLoadError` naming the spec and the cause.
+no arguments (a factory). Any failure raises `TargetLoadError` naming the spec and the cause, with
+"did you mean ...?" for a misspelt built-in name or attribute. As pytest does, the current folder is
+importable for ``module:attr`` specs (it is appended to ``sys.path`` when absent); a module that is not
+found gets a hint naming the folder searched.
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
+import sys
 
 from .target import Target
 
@@ -77,14 +82,26 @@ def load_target(spec: str) -> Target:
             raise TargetLoadError(f"built-in target {spec!r} is unavailable: {exc}") from exc
     elif ":" in spec:
         mod_name, _, attr = spec.partition(":")
+        _cwd_importable()
         try:
             obj = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            hint = ""
+            if exc.name and mod_name.split(".")[0] == exc.name.split(".")[0]:
+                hint = (f"; no {exc.name.split('.')[0]}.py (or package) in the current folder {os.getcwd()!r} or on "
+                        "sys.path: run from the folder that holds it, or add that folder to PYTHONPATH")
+            raise TargetLoadError(f"target {spec!r}: cannot import module {mod_name!r}: "
+                                  f"{type(exc).__name__}: {exc}{hint}") from exc
         except Exception as exc:  # noqa: BLE001 - any import failure is the user's to see, named
             raise TargetLoadError(f"target {spec!r}: cannot import module {mod_name!r}: "
                                   f"{type(exc).__name__}: {exc}") from exc
+        except SystemExit as exc:  # a module that exits at import: a load error, not the end of the run
+            raise TargetLoadError(f"target {spec!r}: importing module {mod_name!r} called sys.exit({exc.code!r})") from exc
         for part in attr.split("."):
             if not hasattr(obj, part):
-                raise TargetLoadError(f"target {spec!r}: {getattr(obj, '__name__', obj)!r} has no attribute {part!r}")
+                close = difflib.get_close_matches(part, [n for n in dir(obj) if not n.startswith("__")], n=3)
+                raise TargetLoadError(f"target {spec!r}: {getattr(obj, '__name__', obj)!r} has no attribute {part!r}"
+                                      + (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""))
             obj = getattr(obj, part)
         if not isinstance(obj, Target) and callable(obj):
             try:
@@ -92,10 +109,20 @@ def load_target(spec: str) -> Target:
             except Exception as exc:  # noqa: BLE001
                 raise TargetLoadError(f"target {spec!r}: calling the factory raised {type(exc).__name__}: {exc}") from exc
     else:
-        raise TargetLoadError(f"unknown target {spec!r}: use a built-in name {sorted(BUILTINS)} or 'module:attribute'")
+        close = difflib.get_close_matches(spec, list(BUILTINS), n=3)
+        raise TargetLoadError(f"unknown target {spec!r}: "
+                              + (f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "")
+                              + f"use a built-in name {sorted(BUILTINS)} or 'module:attribute'")
     if not isinstance(obj, Target):
         raise TargetLoadError(f"target {spec!r} gives {type(obj).__name__}, but should give a dlproof.target.Target")
     return obj
+
+
+def _cwd_importable() -> None:
+    """The current folder on sys.path (appended, so it never shadows an installed module), as pytest does."""
+    cwd = os.getcwd()
+    if not any(p in ("", cwd) or (p and os.path.abspath(p) == cwd) for p in sys.path):
+        sys.path.append(cwd)
 
 
 def specs_from(option_values, env=None) -> list:

@@ -6,7 +6,9 @@ Heavy imports happen lazily.
 """
 from __future__ import annotations
 
+import json
 import os
+import time
 import zlib
 from pathlib import Path
 
@@ -47,6 +49,7 @@ def pytest_configure(config):
     import random
 
     config._dlproof_targets = {}
+    config._dlproof_started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     # one seed per session for the randomized profiles, shared with xdist workers, recorded in the report
     worker = getattr(config, "workerinput", None)
     given = config.getoption("--hypothesis-seed", None)
@@ -57,19 +60,54 @@ def pytest_configure(config):
     else:
         config._dlproof_seed = random.SystemRandom().randrange(2 ** 32)
     config.addinivalue_line("markers", "conformance: a property of dlproof.properties run on a target")
+    # one run folder per session (dlproof.runfolder): the controller names it, xdist workers write into it
+    from dlproof.runfolder import new_run_id
+
+    config._dlproof_run_id = worker["dlproof_run_id"] if worker is not None and "dlproof_run_id" in worker \
+        else new_run_id()
+    config._dlproof_run = None
+    config._dlproof_worker_rows = []
+    config._dlproof_write_error = None
     if worker is None and config.getoption("--report"):
         from dlproof.book.files import ReportDirError, ensure_dir
 
         try:
             ensure_dir(config.getoption("--report"))
         except ReportDirError as exc:
-            raise pytest.UsageError(f"--report: {exc}") from exc
+            raise pytest.UsageError(f"dlproof: cannot write the report to {config.getoption('--report')}: "
+                                    f"--report: {exc}") from exc
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
-    """pytest-xdist: every worker uses the controller's seed."""
+    """pytest-xdist: every worker uses the controller's seed and run folder."""
     node.workerinput["dlproof_seed"] = node.config._dlproof_seed
+    node.workerinput["dlproof_run_id"] = node.config._dlproof_run_id
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist: a worker's rows come back in its workeroutput (no files written by workers)."""
+    node.config._dlproof_worker_rows += list(getattr(node, "workeroutput", {}).get("dlproof_rows", []))
+
+
+def _run_folder(config):
+    """The session's run folder REPORT/runs/<run id>/, created on first use (None if it cannot be written: the
+    session then fails at its end with the reason)."""
+    from dlproof.book.files import ReportDirError
+    from dlproof.runfolder import RunFolder
+
+    if config._dlproof_run is None and config._dlproof_write_error is None:
+        run = RunFolder.attach(_report_dir(config), config._dlproof_run_id)
+        if not run.path.is_dir():
+            try:
+                run = RunFolder.create(_report_dir(config), config._dlproof_run_id)
+            except ReportDirError as exc:
+                if not run.path.is_dir():  # another xdist worker may have created it meanwhile
+                    config._dlproof_write_error = str(exc)
+                    return None
+        config._dlproof_run = run
+    return config._dlproof_run
 
 
 def _targets(config) -> dict:
@@ -127,8 +165,10 @@ def dlproof_run(request):
     target = _targets(config)[spec]
 
     def run():
+        run_folder = _run_folder(config)
         row = harness.run(prop, target, spec, profile=config.getoption("--dlproof-profile"),
-                          report_dir=_report_dir(config), seed_value=config._dlproof_seed)
+                          report_dir=None if run_folder is None else run_folder.path, seed_value=config._dlproof_seed,
+                          raises=False)
         if row["verdict"] == "not provided":
             pytest.skip(f"{spec} :: {prop.id}: not provided ({row['message']})")
         return row
@@ -137,29 +177,48 @@ def dlproof_run(request):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    import time
+
+    from dlproof.book.files import ReportDirError
     from dlproof.properties import results
 
     config = session.config
-    report_dir = _report_dir(config)
     worker = getattr(config, "workerinput", None)
     if worker is not None:
         if results.ROWS:
-            results.write_shard(report_dir, worker["workerid"])
+            config.workeroutput["dlproof_rows"] = json.loads(json.dumps(results.ROWS, default=str))
         return
-    rows = results.ROWS + results.read_shards(report_dir)
+    rows = results.ROWS + config._dlproof_worker_rows
     if not rows:
         return
+    report_dir = _report_dir(config)
     targets = {s: t.describe() for s, t in _targets(config).items()}
     profile = config.getoption("--dlproof-profile")
     prov = results.provenance(seed="derandomized" if profile == "ci" else config._dlproof_seed, profile=profile,
                               targets=targets)
-    report = results.write(report_dir, rows, prov)
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    run = {"id": config._dlproof_run_id, "targets": list(targets), "started": getattr(config, "_dlproof_started", now),
+           "ended": now, "status": "interrupted" if interrupted else "complete", "planned_rows": len(rows)}
+    try:
+        run_folder = _run_folder(config)
+        if run_folder is None:
+            raise ReportDirError(config._dlproof_write_error)
+        report = results.publish(run_folder, rows, prov, run)
+    except OSError as exc:  # ReportDirError included: say so, and the session fails
+        config._dlproof_write_error = str(exc)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED if exitstatus == 0 else exitstatus
+        return
     config._dlproof_report = (report_dir, report["summary"])
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     info = getattr(config, "_dlproof_report", None)
+    err = getattr(config, "_dlproof_write_error", None)
+    if err and getattr(config, "workerinput", None) is None:
+        terminalreporter.write_line(f"dlproof: cannot write the report to {_report_dir(config)}: {err}", red=True)
     if info:
         report_dir, summary = info
         terminalreporter.write_line(
-            f"dlproof: {', '.join(f'{v} {k}' for k, v in summary.items())}; report in {report_dir / 'correctness.md'}")
+            f"dlproof: {', '.join(f'{v} {k}' for k, v in summary.items() if v or k in ('pass', 'fail', 'error'))}; "
+            f"report in {report_dir / 'correctness.md'}")

@@ -43,21 +43,18 @@ def run_one(spec: str, seed: int, repro_dir: str | None = None) -> dict:
     """Every property on ``spec`` under Hypothesis seed ``seed``: counts and failures."""
     from dlproof.loader import load_target
     from dlproof.properties import harness, results
-    from dlproof.properties.assertions import PropertyFailure, TargetRaised
     from dlproof.properties.registry import all_properties
 
     t0 = time.perf_counter()
     target = load_target(spec)
-    counts = {"pass": 0, "fail": 0, "error": 0, "not provided": 0}
+    counts = {v: 0 for v in results.VERDICTS}
     failures, examples = [], 0
     for prop in all_properties().values():
         profile = CELL_PROFILE if is_cell_property(prop) else OTHER_PROFILE
-        try:
-            row = harness.run(prop, target, spec, profile=profile, seed_value=seed, report_dir=repro_dir)
-        except (PropertyFailure, TargetRaised) as exc:
-            row = results.ROWS[-1]
+        row = harness.run(prop, target, spec, profile=profile, seed_value=seed, report_dir=repro_dir, raises=False)
+        if row["verdict"] in results.FAILING:
             failures.append({"property": prop.id, "profile": profile, "verdict": row["verdict"],
-                             "message": str(exc).splitlines()[0][:500],
+                             "message": (row["message"] or "").splitlines()[0][:500],
                              "repro": (row.get("repro") or {}).get("command")})
         counts[row["verdict"]] += 1
         examples += row["examples"] or 0

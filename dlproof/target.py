@@ -38,17 +38,88 @@ Attention, convolution and kernel capabilities (batch first here, as torch's fun
   padding and dilation. ``conv*_vjp`` return the gradients of <dy, y> (b: None when b is None).
 - ``empirical_ntk(X1, X2, W, a)``: f(x) = a^T relu(W x) / sqrt(m), W (m, d), a (m,), X (n, d);
   K[i, j] = <grad_theta f(X1[i]), grad_theta f(X2[j])> over theta = (W, a), relu'(0) = 0.
+
+Conventions (`CONVENTION_VALUES`, a closed vocabulary; an unknown key or value is an error) include:
+- ``bn_variance``: the algorithm of batch norm's batch variance, which decides its error model
+  (properties/tolerances_bn.py): "stable" (default) = any standard stable algorithm: two-pass, Welford's
+  updating, pairwise/blocked merging (np.var, torch.var, torch's batch_norm); "moments" = the one-pass
+  mean(x^2) - mean(x)^2 (Keras 3's ops.moments), unclamped: it may go negative (NaN output), which the suite
+  reports as a finding; "moments_clamped" = the same, clamped at 0 (Flax's BatchNorm).
+- ``restrictions``: what the target does NOT support inside a capability it provides, a mapping
+  name -> value over the closed vocabulary `RESTRICTIONS` (e.g. ``{"conv_groups": 1, "attention_causal":
+  False, "param_count_kinds": ["rnn", "lstm"]}``). The strategies then draw only inside the declared domain
+  and the report shows the restriction beside the verdict; a property whose whole domain is excluded (e.g.
+  ``gru.param_count`` without "gru") is "not provided". A restriction never widens a tolerance: inside its
+  domain the target is checked exactly as any other.
 """
 from __future__ import annotations
 
 import math
 import numbers
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 PROTOCOL_VERSION = 1
 
 DTYPES = ("float32", "float64")
+
+
+def _is_int(v, value: int) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) == value
+
+
+class Restriction(NamedTuple):
+    """One entry of the restrictions vocabulary: the capabilities it narrows, the values it accepts (in words
+    and as a check), and the text the report shows for a declared value."""
+
+    capabilities: tuple
+    allowed: str
+    check: Callable[[Any], bool]
+    text: Callable[[Any], str]
+
+
+_CONV = ("conv1d", "conv1d_vjp", "conv2d", "conv2d_vjp")
+_KINDS = ("rnn", "lstm", "gru")
+
+#: The closed vocabulary of restrictions (the ``restrictions`` convention): name -> Restriction.
+RESTRICTIONS: dict[str, Restriction] = {
+    "conv_groups": Restriction(_CONV, "1", lambda v: _is_int(v, 1),
+                               lambda v: "groups = 1 only (no grouped or depthwise convolution)"),
+    "conv_dilation": Restriction(_CONV, "1", lambda v: _is_int(v, 1), lambda v: "dilation = 1 only"),
+    "conv_padding": Restriction(_CONV, "0", lambda v: _is_int(v, 0), lambda v: "padding = 0 only (no zero padding)"),
+    "conv_stride": Restriction(
+        _CONV, "1 | 'exact_tiling'", lambda v: _is_int(v, 1) or v == "exact_tiling",
+        lambda v: "stride = 1 only" if v != "exact_tiling" else
+        "strides that tile the input exactly only: (n + 2p - d(k-1) - 1) divisible by s on every axis"),
+    "attention_causal": Restriction(("attention", "attention_vjp", "mha", "mha_vjp"), "False", lambda v: v is False,
+                                    lambda v: "no causal mask (causal=False only)"),
+    "attention_value_dim": Restriction(("attention", "attention_vjp"), "'equal_to_query'",
+                                       lambda v: v == "equal_to_query",
+                                       lambda v: "value head size equal to the query's only (dv = d)"),
+    "bn_momentum": Restriction(("batchnorm",), "'open_interval'", lambda v: v == "open_interval",
+                               lambda v: "momentum in the open interval (0, 1) only (not 0 or 1)"),
+    "param_count_kinds": Restriction(
+        ("param_count",), "a non-empty list of distinct kinds from 'rnn', 'lstm', 'gru'",
+        lambda v: isinstance(v, (list, tuple)) and 0 < len(v) == len(set(v)) and all(k in _KINDS for k in v),
+        lambda v: f"param_count for kinds {', '.join(k for k in _KINDS if k in v)} only"),
+}
+
+
+def restriction_problem(value) -> Optional[str]:
+    """None if ``value`` is a valid ``restrictions`` declaration, else what is wrong with it."""
+    if not isinstance(value, Mapping):
+        return f"a mapping restriction name -> value, got {type(value).__name__}"
+    for name, v in value.items():
+        if name not in RESTRICTIONS:
+            return f"a mapping over the known restrictions {sorted(RESTRICTIONS)}, but it names {name!r}"
+        r = RESTRICTIONS[name]
+        try:
+            ok = bool(r.check(v))
+        except Exception:  # noqa: BLE001 - e.g. an array whose truth value is ambiguous
+            ok = False
+        if not ok:
+            return f"a valid value of restriction {name!r} ({r.allowed}), got {v!r}"
+    return None
 
 #: The closed vocabulary of conventions: key -> validator description and check.
 CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
@@ -79,6 +150,12 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     # the variance batch norm folds into running_var in training mode: "unbiased" = N/(N-1) times the batch's
     # biased variance (torch.nn.BatchNorm1d); "biased" = the biased variance itself (Keras BatchNormalization)
     "bn_running_var": ("'unbiased' | 'biased'", lambda v: v in ("unbiased", "biased")),
+    # the algorithm of batch norm's batch variance (its error model, properties/tolerances_bn.py): "stable" =
+    # two-pass, Welford or pairwise; "moments" = mean(x^2) - mean^2 unclamped (Keras 3); "moments_clamped" =
+    # the same clamped at 0 (Flax)
+    "bn_variance": ("'stable' | 'moments' | 'moments_clamped'", lambda v: v in ("stable", "moments", "moments_clamped")),
+    # what the target does not support inside a capability: name -> value over RESTRICTIONS
+    "restrictions": ("a mapping restriction name -> value over RESTRICTIONS", lambda v: restriction_problem(v) is None),
 }
 
 #: Defaults of the exact math, used for any convention a target does not declare.
@@ -92,6 +169,8 @@ CONVENTION_DEFAULTS: dict[str, Any] = {
     "clip_norm_scaling": "scaled",
     "subnormals": "gradual",
     "bn_running_var": "unbiased",
+    "bn_variance": "stable",
+    "restrictions": {},
 }
 
 #: Capability name -> call signature, as documented in the README.
@@ -208,6 +287,8 @@ class Target:
             except Exception:  # noqa: BLE001 - e.g. an array whose truth value is ambiguous
                 valid = False
             if not valid:
+                if key == "restrictions":
+                    allowed = restriction_problem(value) or allowed
                 raise TargetError(f"Target {self.name!r}: convention {key}={value!r}, but should be {allowed}")
         for cap in CAPABILITIES:
             fn = getattr(self, cap)
@@ -222,6 +303,12 @@ class Target:
         if key not in CONVENTION_VALUES:
             raise TargetError(f"unknown convention {key!r}; known: {sorted(CONVENTION_VALUES)}")
         return self.conventions.get(key, CONVENTION_DEFAULTS[key])
+
+    def restriction(self, name: str) -> Any:
+        """The declared value of restriction ``name`` (see `RESTRICTIONS`), or None when not declared."""
+        if name not in RESTRICTIONS:
+            raise TargetError(f"unknown restriction {name!r}; known: {sorted(RESTRICTIONS)}")
+        return self.convention("restrictions").get(name)
 
     def bias_layout(self, kind: str) -> str:
         """'one' or 'two' bias vectors for cell ``kind`` (the ``bias`` convention may differ per kind)."""
@@ -243,7 +330,8 @@ class Target:
             "name": self.name,
             "dtype": self.dtype,
             "protocol_version": self.protocol_version,
-            "conventions": {k: self.convention(k) for k in CONVENTION_VALUES},
+            "conventions": {k: (dict(v) if isinstance(v, Mapping) else v)
+                            for k, v in ((k, self.convention(k)) for k in CONVENTION_VALUES)},
             "declared_conventions": dict(self.conventions),
             "capabilities": self.capabilities,
         }

@@ -7,12 +7,15 @@ tolerances and the worst entry is reported only on failure.
 """
 from __future__ import annotations
 
-import io
 import signal
-import sys
 import threading
+import warnings
 
 import numpy as np
+
+from .arguments import _argument_snapshot, _bad_result, _first_line
+from .capture import CapturedOutput, _size
+from .where import _location, _short_path
 
 #: seconds one capability call may take before it is a failure (set by --dlproof-call-timeout)
 CALL_TIMEOUT = 30.0
@@ -35,12 +38,17 @@ class PropertyFailure(AssertionError):
 
 
 class TargetRaised(Exception):
-    """The target raised: the property's verdict is "error"."""
+    """The target raised (or, isolated, crashed its worker): the property's verdict is "error".
+
+    The message names the capability, what it did ("raised ValueError: ...", "called sys.exit(3)", "crashed the
+    isolated worker: killed by SIGABRT (signal 6)") and where in the target's own code (the innermost frame
+    outside dlproof's source): ``rnn raised ValueError: bad (at model.py:12 in rnn), but should return its result``.
+    """
 
     def __init__(self, capability: str, exc: BaseException, where: str = ""):
         self.capability, self.exc = capability, exc
         tail = f", but should return its result {where}" if where else ""
-        super().__init__(f"{capability} raised {type(exc).__name__}: {exc}{tail}")
+        super().__init__(f"{capability} {_what_raised(exc)}{tail}")
 
 
 class TargetTimeout(PropertyFailure):
@@ -55,18 +63,78 @@ class OutputFlood(Exception):
         super().__init__(f"wrote {size} bytes to {stream}")
 
 
+class CallTimeout(Exception):
+    """Raised by an isolated worker's proxy (dlproof.isolate): the call did not answer within ``seconds`` (the
+    worker was killed). Not TimeoutError: a target's own TimeoutError is an error of the target, not a hang."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        super().__init__(f"did not return within {seconds:g} s (isolated worker killed)")
+
+
+class WorkerFailure(Exception):
+    """Raised by an isolated worker's proxy (dlproof.isolate): what the call did, already described, e.g.
+    "raised ValueError: bad (at model.py:3 in rnn)" or "crashed the isolated worker: killed by SIGSEGV (signal 11)".
+    `call` turns it into `TargetRaised` with that text."""
+
+    def __init__(self, what: str, exc_type: str = ""):
+        self.what, self.exc_type = what, exc_type
+        super().__init__(what)
+
+
+class InputMutated(Exception):
+    """Raised by an isolated worker's proxy (dlproof.isolate): the call changed its arguments in the worker (what
+    it did, as `_Node.change` says it); `call` makes it the same failure as in-process."""
+
+
+class OutputUnreadable(Exception):
+    """Raised by an isolated worker's proxy (dlproof.isolate): the call returned something that cannot be sent
+    back (not picklable); `call` makes it a failure, as it does for any output it cannot read."""
+
+
 #: called with the capability name just before each capability call (the runner records it, so a crash or a
 #: hang in native code can be blamed on the call in progress); None: nothing is recorded
 CALL_HOOK = None
 
+#: True: a warning a capability emits during a call is an error of that call (TargetRaised), as the user's
+#: ``--warnings-as-errors`` asks; False (default): warnings are recorded (`drain_warnings`) and the call goes on
+WARNINGS_AS_ERRORS = False
+#: distinct warning texts kept between two drains (the rest are counted)
+WARNINGS_CAP = 20
+
+_WARNINGS: dict = {}  # short text -> times seen since the last drain (insertion order = first seen)
+_WARNINGS_DROPPED = [0]  # distinct texts beyond WARNINGS_CAP since the last drain
+
 
 def drain_warnings() -> list:
-    """The warnings the target's calls raised since the last drain, as short texts (recorded in the result row,
-    never turned into errors)."""
-    return []
+    """The warnings the target's calls emitted since the last drain, as short texts (deduplicated, at most
+    `WARNINGS_CAP` of them plus one line counting the rest): "rnn_cell: RuntimeWarning: overflow encountered in
+    exp (at model.py:12)". Recorded in the result row, never turned into errors (unless WARNINGS_AS_ERRORS)."""
+    out = list(_WARNINGS)
+    if _WARNINGS_DROPPED[0]:
+        out.append(f"... and {_WARNINGS_DROPPED[0]} more distinct warnings")
+    _WARNINGS.clear()
+    _WARNINGS_DROPPED[0] = 0
+    return out
 
 
-_HUNG: set = set()  # (target name, capability) that already hung once in this process
+def _record_warning(text: str) -> None:
+    if text in _WARNINGS:
+        _WARNINGS[text] += 1
+    elif len(_WARNINGS) < WARNINGS_CAP:
+        _WARNINGS[text] = 1
+    else:
+        _WARNINGS_DROPPED[0] += 1
+
+
+def _warning_text(capability: str, w) -> str:
+    """``rnn_cell: RuntimeWarning: overflow encountered in exp (at model.py:12)`` for a ``warnings.WarningMessage``."""
+    msg = _first_line(_safe_str(w.message), 200)
+    at = f" (at {_short_path(w.filename)}:{w.lineno})" if w.filename else ""
+    return f"{capability}: {w.category.__name__}: {msg}{at}"
+
+
+_HUNG: dict = {}  # (target name, capability) -> seconds it was given, for those that already hung in this process
 _RUNNING = {"target": None, "property": None}  # set by each Checker: names the property in `call`'s messages
 
 
@@ -81,118 +149,25 @@ class _Alarm(BaseException):
     """Raised by the timer inside the target; a BaseException so a target's `except Exception` cannot eat it."""
 
 
-def _arrays(obj, path):
-    """(path, array) for every ndarray in nested args (tuples, lists, dicts)."""
-    if isinstance(obj, np.ndarray):
-        yield path, obj
-    elif isinstance(obj, (list, tuple)):
-        for i, o in enumerate(obj):
-            yield from _arrays(o, f"{path}[{i}]")
-    elif isinstance(obj, dict):
-        for k, o in obj.items():
-            yield from _arrays(o, f"{path}[{k!r}]")
+def _safe_str(obj, fn=str) -> str:
+    """``fn(obj)``, or a placeholder when the object's own __str__/__repr__ raises."""
+    try:
+        return fn(obj)
+    except Exception as exc:  # noqa: BLE001 - a target's object whose text cannot be had
+        return f"<{type(obj).__name__} whose {fn.__name__}() raised {type(exc).__name__}>"
 
 
-def _snapshot(a: np.ndarray):
-    """What `_changed` compares against: shape, dtype and a byte copy (a plain copy for object arrays)."""
-    return (a.shape, a.dtype, a.copy() if a.dtype.hasobject else a.tobytes())
-
-
-def _changed(a: np.ndarray, snap) -> bool:
-    """Whether ``a`` differs from its snapshot in shape or value (NaN equals NaN). Equal bytes are the fast
-    path; a byte difference falls back to comparing values, so -0.0 for 0.0 or another NaN payload is no change."""
-    shape, dtype, before = snap
-    if a.shape != shape:
-        return True
-    if isinstance(before, bytes):
-        if a.dtype == dtype and a.tobytes() == before:
-            return False
-        before = np.frombuffer(before, dtype).reshape(shape)
-    return not np.array_equal(a, before, equal_nan=True)
-
-
-class _BinarySink(io.RawIOBase):
-    """``sys.stdout.buffer`` of a `_Sink`: bytes count towards the same total."""
-
-    def __init__(self, text):
-        self._text = text
-
-    def writable(self):
-        return True
-
-    def write(self, b):
-        view = memoryview(b)
-        self._text._count(view.nbytes, lambda: view.tobytes()[:80].decode("utf-8", "replace"))
-        return view.nbytes
-
-
-class _Sink(io.TextIOBase):
-    """A stand-in for sys.stdout / sys.stderr: counts what is written (UTF-8 bytes), keeps its first 80
-    characters, drops the rest. Memory stays bounded whatever a target prints. ``fileno()`` is the real
-    stream's, for code that needs a file descriptor (what it writes there is not counted)."""
-
-    encoding, errors = "utf-8", "strict"
-
-    def __init__(self, name: str, real):
-        self.name, self.size, self.head, self._real, self._buffer = name, 0, "", real, None
-
-    @property
-    def buffer(self):
-        if self._buffer is None:
-            self._buffer = _BinarySink(self)
-        return self._buffer
-
-    def writable(self):
-        return True
-
-    def isatty(self):
-        return False
-
-    def fileno(self):
-        return self._real.fileno()
-
-    def _count(self, n: int, head):
-        self.size += n
-        if len(self.head) < 80:
-            self.head = (self.head + head())[:80]
-
-    def write(self, s):
-        if not isinstance(s, str):
-            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
-        self._count(len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass")), lambda: s[:80])
-        return len(s)
-
-
-class CapturedOutput:
-    """``with CapturedOutput() as out:`` sends Python-level sys.stdout/sys.stderr to counting `_Sink`s
-    (what C code writes to file descriptors 1 and 2 is not seen); ``out.over(limit)`` names a stream over it."""
-
-    def __init__(self):
-        self.saved = sys.stdout, sys.stderr
-
-    def __enter__(self):
-        self.saved = sys.stdout, sys.stderr
-        self.sinks = _Sink("stdout", sys.stdout), _Sink("stderr", sys.stderr)
-        sys.stdout, sys.stderr = self.sinks
-        return self
-
-    def __exit__(self, *exc):
-        sys.stdout, sys.stderr = self.saved
-        return False
-
-    def over(self, limit: int):
-        """(stream, bytes, first characters) of the first stream that got more than ``limit`` bytes, else None."""
-        for sink in self.sinks:
-            if sink.size > limit:
-                return sink.name, sink.size, sink.head
-        return None
-
-
-def _size(n: int) -> str:
-    for unit, k in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= k:
-            return f"{n / k:.3g} {unit}"
-    return f"{n} bytes"
+def _what_raised(exc: BaseException) -> str:
+    """What a capability did, after its name: "raised ValueError: bad (at model.py:3 in rnn)", "called
+    sys.exit(3) (at ...)"; an isolated worker's `WorkerFailure` already carries that text."""
+    if isinstance(exc, WorkerFailure):
+        return exc.what
+    at = _location(exc.__traceback__)
+    at = f" (at {at})" if at else ""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({_safe_str(exc.code, repr)}){at}"
+    text = _first_line(_safe_str(exc))
+    return f"raised {type(exc).__name__}{': ' + text if text else ''}{at}"
 
 
 def _timer(seconds):
@@ -207,40 +182,98 @@ def _timer(seconds):
     return old
 
 
-def call(target, capability: str, *args):
-    """Call a target capability with a time limit; check it left its inputs alone and printed little.
+def _cancel(old) -> None:
+    """Stop the timer of `_timer` and put the previous SIGALRM handler back (also if the alarm fires meanwhile)."""
+    if old is None:
+        return
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.signal(signal.SIGALRM, old)
 
-    Exceptions become TargetRaised (verdict "error"); a call over CALL_TIMEOUT seconds, one that
-    mutates an input array in place, or one that writes more than OUTPUT_LIMIT bytes to sys.stdout or
-    sys.stderr (captured and dropped, small prints included) is a failure. (A hang inside C code that
-    never returns to Python needs ``--dlproof-isolate``.)
-    """
-    fn = getattr(target, capability)
-    hung = (target.name, capability) in _HUNG  # an earlier call hung: do not wait again (shrinking replays)
-    flood = None
-    if not hung:
-        snapshot = [(p, a, _snapshot(a)) for p, a in _arrays(args, "args")]
-        captured = CapturedOutput()
-        old = _timer(CALL_TIMEOUT)
+
+def _isolated(fn) -> bool:
+    """A capability proxy of dlproof.isolate (or a wrapper of one that sets ``__wrapped__``, as
+    ``functools.wraps`` does): the worker enforces the deadline and captures the output."""
+    for _ in range(8):
+        if getattr(type(fn), "dlproof_isolated", False) is True:
+            return True
         try:
-            with captured:
-                out = fn(*args)
-        except (_Alarm, TimeoutError):  # TimeoutError: an isolated worker that hung (dlproof.isolate)
-            hung = True
-            _HUNG.add((target.name, capability))
-        except OutputFlood as exc:  # an isolated worker's call printed too much (dlproof.isolate)
-            flood = exc.stream, exc.size, exc.head
-        except Exception as exc:  # noqa: BLE001 - whatever the target raises is reported, not re-raised
-            raise TargetRaised(capability, exc, _where(target)) from exc
-        finally:
-            try:
-                if old is not None:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-                    signal.signal(signal.SIGALRM, old)
-            finally:
-                sys.stdout, sys.stderr = captured.saved  # also if the alarm fired on the way out
-    if hung:  # one raise site, so Hypothesis sees the same failure on every replay
-        raise TargetTimeout(f"{capability}: did not return within {CALL_TIMEOUT:g} s (a hung capability is "
+            fn = fn.__dict__.get("__wrapped__") if hasattr(fn, "__dict__") else None
+        except Exception:  # noqa: BLE001 - an object with an odd __dict__ is no proxy
+            return False
+        if fn is None:
+            return False
+    return False
+
+
+def call(target, capability: str, *args):
+    """Call a target capability; turn whatever it does into a verdict on that capability.
+
+    - it raises anything (SystemExit, GeneratorExit and other BaseExceptions included; KeyboardInterrupt
+      propagates) or, isolated, crashes its worker: `TargetRaised` (verdict "error"), naming where in the
+      target's code;
+    - it takes longer than CALL_TIMEOUT seconds (the isolated worker's own timeout when isolated): a failure; a
+      capability that hung is not called again in this process, so shrinking replays do not wait again;
+    - it writes more than OUTPUT_LIMIT bytes to stdout or stderr (Python-level streams and file descriptors
+      1 and 2 together; captured and dropped, small prints included): a failure;
+    - it changes an argument (an array in place; a dict or list that loses, gains or rebinds an item, at any
+      depth): a failure naming the argument by the capability's signature (``p['W_x']``, ``grads[1]``);
+    - it returns a non-numeric (e.g. object-dtype) array, or a structure that cannot be read: a failure;
+    - it warns: the warning is recorded (`drain_warnings`), whatever warning filters are active outside (with
+      WARNINGS_AS_ERRORS it is an error of the call).
+
+    ``CALL_HOOK``, if set, is called with the capability name first. (A hang inside C code that never returns to
+    Python needs ``--isolate``.)
+    """
+    if CALL_HOOK is not None:
+        CALL_HOOK(capability)
+    fn = getattr(target, capability)
+    key = (target.name, capability)
+    flood = None
+    if key not in _HUNG:  # an earlier call hung: do not wait again (shrinking replays)
+        isolated = _isolated(fn)
+        snapshot = _argument_snapshot(capability, args)
+        captured = CapturedOutput(fd=not isolated)  # isolated: the worker captures its own descriptors
+        unreadable = mutated = None
+        caught = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")  # no outer filter turns a target's warning into an error
+                try:
+                    captured.start()  # dlproof's own: an OSError here is not the target's fault
+                except BaseException:
+                    captured.restore()
+                    raise
+                try:
+                    old = None if isolated else _timer(CALL_TIMEOUT)
+                    try:
+                        out = fn(*args)
+                    finally:
+                        _cancel(old)
+                except _Alarm:
+                    _HUNG[key] = CALL_TIMEOUT
+                except CallTimeout as exc:  # an isolated worker that hung (killed by dlproof.isolate)
+                    _HUNG[key] = exc.seconds
+                except OutputFlood as exc:  # an isolated worker's call printed too much (dlproof.isolate)
+                    flood = exc.stream, exc.size, exc.head
+                except OutputUnreadable as exc:  # an isolated worker's result that could not be sent back
+                    unreadable = str(exc)
+                except InputMutated as exc:  # the isolated worker saw the call change its arguments
+                    mutated = str(exc)
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - whatever the target raises is reported
+                    raise TargetRaised(capability, exc, _where(target)) from (
+                        None if isinstance(exc, WorkerFailure) else exc)
+                finally:
+                    captured.restore()  # also if the alarm fired on the way out
+        finally:  # recorded whatever the call did
+            warned = [_warning_text(capability, w) for w in caught]
+            for text in warned:
+                _record_warning(text)
+    if key in _HUNG:  # one raise site, so Hypothesis sees the same failure on every replay
+        raise TargetTimeout(f"{capability}: did not return within {_HUNG[key]:g} s (a hung capability is "
                             f"not called again), but should return {_where(target)}")
     flood = flood or captured.over(OUTPUT_LIMIT)
     if flood:
@@ -249,20 +282,17 @@ def call(target, capability: str, *args):
                               f"{_size(OUTPUT_LIMIT)}; it begins {head[:40]!r}), but should write at most "
                               f"{_size(OUTPUT_LIMIT)} per call: the suite captures and drops what a capability "
                               f"prints {_where(target)}")
-    for path, a, before in snapshot:
-        if _changed(a, before):
-            names = ", ".join(_SIGNATURE_HINT.get(capability, ()))
-            raise PropertyFailure(f"{capability}: mutated its input {path} in place, but should leave its "
-                                  f"inputs unchanged{f' (arguments: {names})' if names else ''} {_where(target)}")
+    if warned and WARNINGS_AS_ERRORS:
+        raise TargetRaised(capability, WorkerFailure(f"warned {warned[0].partition(': ')[2]} (warnings are errors: "
+                                                     f"--warnings-as-errors)"), _where(target))
+    for what in [mutated] + [node.change() for node in snapshot]:
+        if what:
+            raise PropertyFailure(f"{capability}: {what}, but should leave its inputs unchanged {_where(target)}")
+    bad = unreadable or _bad_result(capability, out)
+    if bad:
+        raise PropertyFailure(f"{capability}: returned {bad}, but should return numpy.ndarray results of a numeric "
+                              f"dtype ({target.dtype}) {_where(target)}")
     return out
-
-
-_SIGNATURE_HINT = {
-    "rnn": ("xs", "h0", "p"), "gru": ("xs", "h0", "p"), "lstm": ("xs", "h0", "c0", "p"),
-    "rnn_vjp": ("xs", "h0", "p", "d_hs", "d_hT"), "gru_vjp": ("xs", "h0", "p", "d_hs", "d_hT"),
-    "lstm_vjp": ("xs", "h0", "c0", "p", "d_hs", "d_hT", "d_cT"), "clip_grad_norm": ("grads", "max_norm"),
-    "clip_grad_value": ("grads", "clip_value"),
-}
 
 
 class Checker:
@@ -309,7 +339,7 @@ class Checker:
             bad = np.argwhere(ratio > 1.0)
             others = "; ".join(f"{tuple(int(v) for v in j)}: {float(actual[tuple(j)]):.6g} vs {float(expected[tuple(j)]):.6g}"
                                for j in bad[:4] if tuple(int(v) for v in j) != i)
-            self.fail(quantity, f"entry {i} = {actual[i]!r}, but should be {expected[i]!r} "
+            self.fail(quantity, f"entry {i} = {float(actual[i])!r}, but should be {float(expected[i])!r} "
                                 f"within {tol[i]:.3g} (error {err[i]:.3g} = {worst:.3g} x tolerance); "
                                 f"{len(bad)} of {ratio.size} entries differ" + (f" (also {others})" if others else ""))
 

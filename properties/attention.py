@@ -16,6 +16,9 @@ P(X - N >= 2 sqrt(N x) + 2 x) <= e^-x and P(N - X >= 2 sqrt(N x)) <= e^-x; x = l
 The target's scaled logit difference is read off its output: with Tk = 2 and v = I_2, y = (P_1, P_2), and
 Z = log P_1 - log P_2 (relative errors of P only, no saturation until P underflows). A target scaled by c reads
 X ~ c^2 d chi-square(N): 1/d at d >= 2 or no scaling leaves the interval with overwhelming probability.
+
+Declared restrictions (properties/restrictions.py) narrow the draws: attention_causal=False draws no causal
+mask (attn.causal is then "not provided"), attention_value_dim draws dv = d (v = [I_2 | 0] above).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import numpy as np
 
 from dlproof.derivations import oracle_attention as oracle
 
+from . import restrictions
 from . import tolerances as tol
 from . import tolerances_attention as ta
 from .assertions import call
@@ -115,8 +119,12 @@ def softmax_vjp(target, P, chk):
 
 # ---------------------------------------------------------------- attention
 
+def _restrict(target):
+    return target.convention("restrictions")
+
+
 def _attn_strategy(target):
-    return attention_problems(dtype=target.dtype)
+    return attention_problems(dtype=target.dtype, restrict=_restrict(target))
 
 
 def _variant(q, k, v, scale=None, allowed=None, post=False):
@@ -210,7 +218,8 @@ def attention_vjp(target, P, chk):
 
 
 @prop("attn.causal", title="causal: y_i does not change with keys/values j > i, and equals attention over the prefix",
-      capabilities=("attention",), derivations=("attn.causal.mask",), strategy=_attn_strategy)
+      capabilities=("attention",), derivations=("attn.causal.mask",), strategy=_attn_strategy,
+      applies=restrictions.causal_supported)
 def attention_causal(target, P, chk):
     q, k, v = P["q"], P["k"], P["v"]
     Tq, Tk = q.shape[1], k.shape[1]
@@ -243,12 +252,14 @@ def attention_causal(target, P, chk):
 @prop("attn.scale.variance",
       title="the scaled logit difference q.(k_1 - k_2)/sqrt(d) has variance 2 (chi-square bound, false alarm 1e-10)",
       capabilities=("attention",), derivations=("attn.scale.variance", "attn.sdpa.forward"),
-      strategy=lambda target: variance_problems(dtype=target.dtype), max_examples=VARIANCE_EXAMPLES)
+      strategy=lambda target: variance_problems(dtype=target.dtype, restrict=_restrict(target)),
+      max_examples=VARIANCE_EXAMPLES)
 def scale_variance(target, P, chk):
     q, k, v, d = P["q"], P["k"], P["v"], P["d"]
     N = q.shape[0]
-    y = chk.array("attention(q, k, v = I_2, causal=False)", call(target, "attention", q, k, v, False), (N, 1, 2))
-    y = np.asarray(y, np.float64)[:, 0, :]
+    dv = v.shape[-1]  # 2, or d under attention_value_dim: v = [I_2 | 0], the first two columns are the weights
+    y = chk.array("attention(q, k, v = I_2, causal=False)", call(target, "attention", q, k, v, False), (N, 1, dv))
+    y = np.asarray(y, np.float64)[:, 0, :2]
     if np.any(y <= 0):
         n = int(np.argmax(np.any(y <= 0, axis=1)))
         chk.fail(f"attention weights y[{n}]", f"= {y[n]}, but should be > 0 (a softmax; the logits here are O(1))")
@@ -279,7 +290,7 @@ def scale_variance(target, P, chk):
 # ---------------------------------------------------------------- multi-head attention
 
 def _mha_strategy(target):
-    return mha_problems(dtype=target.dtype)
+    return mha_problems(dtype=target.dtype, restrict=_restrict(target))
 
 
 def _mha_args(P):

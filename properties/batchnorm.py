@@ -4,6 +4,14 @@ Expected values come from the float64 oracle (derivations/oracle_bn.py: the VJP 
 of bn.jacobian.xhat, a route the references do not take); tolerances from properties/tolerances_bn.py. The
 running-variance convention is declared (``bn_running_var``: "unbiased", torch's default, or "biased"); a
 target matching the other one is told to declare it, never absorbed into a tolerance.
+
+The algorithm of the batch variance is declared too (``bn_variance``, properties/tolerances_bn.py): "stable"
+(default: two-pass, Welford, pairwise) or the one-pass mean(x^2) - mean^2 ("moments", "moments_clamped"), each
+with its own error model. A target outside the stable model but inside the one-pass one is told to declare
+"moments". The one-pass variance's pathology is a finding, never a tolerance: where it can round to
+var^ + eps <= 0, a NaN output (or a negative running_var') fails with a message that names the cause and the
+cure (clamp at 0, or a stable algorithm). Declared restrictions: bn_momentum="open_interval" draws momenta in
+(0, 1) only.
 """
 from __future__ import annotations
 
@@ -21,7 +29,29 @@ OTHER = {"unbiased": "biased", "biased": "unbiased"}
 
 
 def _strategy(target):
-    return bn_problems(dtype=target.dtype)
+    return bn_problems(dtype=target.dtype, restrict=target.convention("restrictions"))
+
+
+def _variance(target) -> str:
+    return target.convention("bn_variance")
+
+
+def _moments_finding(target, P, x, where: str, what: str):
+    """The finding message when ``what`` (at column j = where) is what an unclamped one-pass variance gives on a
+    column where it can round to var^ + eps <= 0; None when the column is not such a column."""
+    j = int(where)
+    prec = tol.precision(target)
+    if not tbn.unbounded_columns(x, P["eps"], prec, "moments")[j]:
+        return None
+    col = np.asarray(x, np.float64)[:, j]
+    mu, var = float(col.mean()), float(col.var())
+    e_var = float(tbn.train_stats_bound(col[:, None], tol.u_total(prec), "moments")[3][0])
+    return (f"{what}: finding (not a tolerance question): column {j} (mean {mu:.8g}, variance {var:.3g}, eps "
+            f"{P['eps']}) is where the one-pass variance mean(x^2) - mean^2 can round to var + eps <= 0 (its "
+            f"rounding error can reach {e_var:.3g} ~ u mean(x^2) >= var + eps): the batch variance came out negative "
+            "and was used as is, but it should be >= 0: clamp it (max(var, 0), and declare "
+            "bn_variance='moments_clamped') or compute it with a stable algorithm (two-pass, Welford; the default "
+            f"bn_variance='stable'). Declared bn_variance: {_variance(target)!r}")
 
 
 def _args(P, training):
@@ -38,6 +68,13 @@ def _bn(target, chk, P, training, x=None):
               f"returned {type(out).__name__}, but should be a tuple (y, running_mean', running_var')")
     N, C = args[0].shape
     y, rm, rv = out
+    if training and isinstance(y, np.ndarray) and y.shape == (N, C) and y.dtype.kind == "f" and _variance(target) != "moments_clamped":
+        bad = np.argwhere(~np.isfinite(y))
+        if bad.size:
+            i, j = (int(v) for v in bad[0])
+            finding = _moments_finding(target, P, args[0], j, f"y[{i}, {j}] = {y[i, j]}")
+            if finding:
+                chk.fail(f"y (training, eps={P['eps']})", finding)
     return (chk.array("y", y, (N, C)), chk.array("running_mean'", rm, (C,)), chk.array("running_var'", rv, (C,)))
 
 
@@ -60,8 +97,17 @@ def _alt_forward(P, how):
 def forward_train(target, P, chk):
     y, _, _ = _bn(target, chk, P, True)
     expected = oracle.forward_train(P["x"], P["gamma"], P["beta"], P["eps"])
-    t_y, _, _ = tbn.forward_tol(*_args(P, True), tol.precision(target), target.convention("bn_running_var"))
+    prec, conv, variance = tol.precision(target), target.convention("bn_running_var"), _variance(target)
+    t_y, _, _ = tbn.forward_tol(*_args(P, True), prec, conv, variance)
     if not _within(y, expected, t_y):
+        if variance == "stable":
+            t_m, _, _ = tbn.forward_tol(*_args(P, True), prec, conv, "moments")
+            if np.all(np.isfinite(t_m)) and _within(y, expected, t_m):
+                chk.fail(f"y (training, eps={P['eps']})",
+                         "is outside the error model of the stable variance algorithms (two-pass, Welford, pairwise) "
+                         "but inside that of the one-pass variance mean(x^2) - mean^2 (error ~ u mean(x^2), not "
+                         "~ u var): a different algorithm, not a bug: declare bn_variance='moments' (Keras 3's "
+                         "ops.moments; 'moments_clamped' if it clamps at 0)")
         for how, what in (("unbiased", "normalizes with the unbiased variance N/(N-1) var, but should use the biased "
                                        "(1/N) batch variance (Ioffe & Szegedy, Algorithm 1; torch, Keras)"),
                           ("eps_outside", "computes (x - mu)/(sqrt(var) + eps), but should compute (x - mu)/sqrt(var + eps): "
@@ -90,14 +136,18 @@ def forward_eval(target, P, chk):
 @prop("bn.running_stats", title="training updates running = (1 - m) running + m stat, the variance stat per bn_running_var",
       capabilities=("batchnorm",), derivations=("bn.running_stats", "bn.running_var.unbiased"), strategy=_strategy)
 def running_stats(target, P, chk):
-    conv = target.convention("bn_running_var")
+    conv, variance = target.convention("bn_running_var"), _variance(target)
     _, rm, rv = _bn(target, chk, P, True)
     x, m = P["x"], P["momentum"]
+    if variance == "moments" and np.any(rv < 0):
+        j = int(np.argmax(rv < 0))
+        finding = _moments_finding(target, P, x, j, f"running_var'[{j}] = {rv[j]!r} < 0")
+        chk.holds(f"running_var' (momentum={m})", finding is None, finding or "")
     exp_rm, exp_rv = oracle.running_update(x, P["running_mean"], P["running_var"], m, conv)
-    _, t_rm, t_rv = tbn.forward_tol(*_args(P, True), tol.precision(target), conv)
+    _, t_rm, t_rv = tbn.forward_tol(*_args(P, True), tol.precision(target), conv, variance)
     if not (_within(rm, exp_rm, t_rm) and _within(rv, exp_rv, t_rv)):
         alt_rm, alt_rv = oracle.running_update(x, P["running_mean"], P["running_var"], m, OTHER[conv])
-        _, _, t_alt = tbn.forward_tol(*_args(P, True), tol.precision(target), OTHER[conv])
+        _, _, t_alt = tbn.forward_tol(*_args(P, True), tol.precision(target), OTHER[conv], variance)
         if _within(rm, exp_rm, t_rm) and _within(rv, alt_rv, t_alt):
             chk.fail("running_var'", f"matches bn_running_var={OTHER[conv]!r} ((1 - m) running_var + m "
                                      f"{'N/(N-1) var' if OTHER[conv] == 'unbiased' else 'var'}), but should match the "
@@ -124,7 +174,7 @@ def _vjp(target, chk, P):
 
 
 def _vjp_tol(target, P):
-    return tbn.vjp_tol(P["x"], P["gamma"], P["eps"], P["dy"], tol.precision(target))
+    return tbn.vjp_tol(P["x"], P["gamma"], P["eps"], P["dy"], tol.precision(target), _variance(target))
 
 
 @prop("bn.vjp", title="training-mode gradients: dx (three terms), dgamma = sum dy xhat, dbeta = sum dy",
@@ -176,9 +226,9 @@ def scale_invariance(target, P, chk):
     az = (z * z.dtype.type(a)).astype(z.dtype)  # a is a power of two: exact
     y1, _, _ = _bn(target, chk, P, True)
     ya, _, _ = _bn(target, chk, P, True, x=az)
-    prec, conv = tol.precision(target), target.convention("bn_running_var")
-    t1, _, _ = tbn.forward_tol(*_args(P, True), prec, conv)
-    ta, _, _ = tbn.forward_tol(az, *_args(P, True)[1:], prec, conv)
+    prec, conv, variance = tol.precision(target), target.convention("bn_running_var"), _variance(target)
+    t1, _, _ = tbn.forward_tol(*_args(P, True), prec, conv, variance)
+    ta, _, _ = tbn.forward_tol(az, *_args(P, True)[1:], prec, conv, variance)
     bound = oracle.scale_gap_bound(z, P["gamma"], P["eps"], a) * (1 + 1e-12)
     gap = np.abs(np.asarray(ya, np.float64) - np.asarray(y1, np.float64))
     allowed = bound + t1 + ta

@@ -4,7 +4,8 @@ Expected values come from the float64 oracle (derivations/oracle_conv.py: shift-
 through the explicit Jacobians, routes the references do not take); shapes from the derived output size;
 tolerances from properties/tolerances_conv.py. Known wrong variants are named on failure: the true
 convolution (flipped kernel) in the forward, the input gradient without the kernel flip, an output size
-that is not floor((n + 2p - d(k-1) - 1)/s) + 1.
+that is not floor((n + 2p - d(k-1) - 1)/s) + 1. Declared restrictions (conv_groups, conv_dilation, conv_padding,
+conv_stride; properties/restrictions.py) narrow the drawn geometry, never the checks.
 """
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ from .registry import prop
 from .strategies_conv import conv_problems, rf_problems, size_problems
 
 FORMULA = "floor((n + 2p - d(k-1) - 1)/s) + 1"
+
+
+def _restrict(target):
+    return target.convention("restrictions")
+
+
+def _problems(nd):
+    return lambda target: conv_problems(nd, target.dtype, restrict=_restrict(target))
 
 
 def _args(P):
@@ -78,14 +87,14 @@ def _forward_check(target, P, chk, cap):
 
 @prop("conv1d.forward", title="conv1d is the cross-correlation with zero padding, stride, dilation and groups",
       capabilities=("conv1d",), derivations=("conv.cross_correlation", "conv.output_size", "conv.groups.block_diagonal"),
-      strategy=lambda target: conv_problems(1, target.dtype))
+      strategy=_problems(1))
 def conv1d_forward(target, P, chk):
     _forward_check(target, P, chk, "conv1d")
 
 
 @prop("conv2d.forward", title="conv2d is the 2-D cross-correlation (pairs of stride, padding, dilation; groups)",
       capabilities=("conv2d",), derivations=("conv.cross_correlation", "conv.output_size", "conv.groups.block_diagonal"),
-      strategy=lambda target: conv_problems(2, target.dtype))
+      strategy=_problems(2))
 def conv2d_forward(target, P, chk):
     _forward_check(target, P, chk, "conv2d")
 
@@ -117,7 +126,7 @@ def _vjp_check(target, P, chk, cap):
 @prop("conv1d.vjp", title="conv1d gradients: dx (flipped kernel, dy dilated by the stride), dw (x_pad with dy), db",
       capabilities=("conv1d_vjp",),
       derivations=("conv.grad_input", "conv.grad_input.strided", "conv.grad_weight", "conv.grad_bias"),
-      strategy=lambda target: conv_problems(1, target.dtype))
+      strategy=_problems(1))
 def conv1d_vjp(target, P, chk):
     _vjp_check(target, P, chk, "conv1d_vjp")
 
@@ -125,7 +134,7 @@ def conv1d_vjp(target, P, chk):
 @prop("conv2d.vjp", title="conv2d gradients: dx (flipped kernel, dy dilated by the stride), dw (x_pad with dy), db",
       capabilities=("conv2d_vjp",),
       derivations=("conv.grad_input", "conv.grad_input.strided", "conv.grad_weight", "conv.grad_bias"),
-      strategy=lambda target: conv_problems(2, target.dtype))
+      strategy=_problems(2))
 def conv2d_vjp(target, P, chk):
     _vjp_check(target, P, chk, "conv2d_vjp")
 
@@ -134,7 +143,7 @@ def _sizes_strategy(target):
     from hypothesis import strategies as st
 
     nds = [1] if not target.provides("conv2d") else [1, 2]
-    return st.sampled_from(nds).flatmap(lambda nd: size_problems(nd, target.dtype))
+    return st.sampled_from(nds).flatmap(lambda nd: size_problems(nd, target.dtype, restrict=_restrict(target)))
 
 
 @prop("conv.output_size", title="the output has floor((n + 2p - d(k-1) - 1)/s) + 1 positions per axis",
@@ -152,7 +161,7 @@ def _equiv_strategy(target):
     from hypothesis import strategies as st
 
     nds = [1] if not target.provides("conv2d") else [1, 2]
-    return st.sampled_from(nds).flatmap(lambda nd: conv_problems(nd, target.dtype))
+    return st.sampled_from(nds).flatmap(lambda nd: conv_problems(nd, target.dtype, restrict=_restrict(target)))
 
 
 @prop("conv.equivariance", title="prepending s t zeros to the input shifts the output by t (exact up to rounding)",
@@ -174,7 +183,7 @@ def equivariance(target, P, chk):
 
 
 @prop("conv.receptive_field", title="perturbing one input changes exactly the outputs whose receptive field holds it",
-      capabilities=("conv1d",), derivations=("conv.receptive_field",), strategy=lambda target: rf_problems(target.dtype))
+      capabilities=("conv1d",), derivations=("conv.receptive_field",), strategy=lambda target: rf_problems(target.dtype, restrict=_restrict(target)))
 def receptive_field(target, P, chk):
     layers, c, j = P["layers"], P["c"], P["j"]
     x = P["x"]

@@ -239,12 +239,19 @@ def _check_clip(target, q, chk):
     preds = {r: _predict(mode, grads, c, eps, scope, dtype, prec, underflow, r) for r in _readings(mode, grads, scope)}
     assume(preds["squared"] is not None)  # the strategies draw only cases the dtype decides
     if not any(_matches(clipped, p) for p in preds.values()):
-        for other in MODES:
-            if other != mode and any(_matches(clipped, _predict(other, grads, c, eps, scope, dtype, prec, underflow, r))
-                                     for r in _readings(other, grads, scope)):
+        fits = [other for other in MODES if other != mode
+                and any(_matches(clipped, _predict(other, grads, c, eps, scope, dtype, prec, underflow, r))
+                        for r in _readings(other, grads, scope))]
+        for other in fits:  # named only if it also explains the target on every probe (never a circle)
+            if _fits_probes(target, other, eps, scope, dtype, prec, underflow):
                 chk.fail("clipped", f"matches clip_norm_scaling={other!r}, but should match the declared "
                                     f"clip_norm_scaling={mode!r} ({regime}): a convention mismatch (declare the one "
-                                    "it implements)")
+                                    "it implements)", part="forward",
+                         likely_bug=f"another clip_norm_scaling than declared: declare clip_norm_scaling={other!r}")
+        chk.fail("clipped", f"matches no value of clip_norm_scaling ({regime}){_observed(grads, clipped, c, eps, scope, dtype, prec, underflow)}"
+                            f"{f' (it matches {fits} on this example, but not on the probes of both ends of the range)' if fits else ''}"
+                            f", but should match the declared clip_norm_scaling={mode!r}: no declared convention "
+                            "describes this rule at the ends of the range", part="forward")
         expected, tols = preds["squared"]
         for i, (a, e, t) in enumerate(zip(clipped, expected, tols)):
             _match(chk, f"clipped[{i}] (clip_norm_scaling={mode!r}, eps={eps}, scope={scope!r}; {regime})", a, e, t)
@@ -273,6 +280,50 @@ def _check_clip(target, q, chk):
               f"= {got!r} ({regime}), but should be {N_exact!r} (clip_norm_scaling={mode!r}): the sum of squares "
               "left the dtype's range; a library that forms it directly declares clip_norm_scaling='unscaled'")
     chk.scalar_close(f"returned pre-clip global norm ({regime})", got, N_exact, tol.norm_tol(N_exact, K, prec))
+
+
+def _probe_cases(dtype: str) -> list:
+    """Fixed clip cases at both ends of ``dtype``'s range, (grads, max_norm) in the dtype: sums of squares that
+    overflow (max_norm above and below the norm) and squares that all underflow (the same two)."""
+    fi = np.finfo(np.dtype(dtype))
+    big = float(np.sqrt(fi.max)) * 4
+    tiny = float(np.sqrt(fi.smallest_subnormal)) / 4
+    cases = []
+    for v in (big, tiny):
+        grads = [np.array([v, -v / 2], dtype), np.array([v / 3], dtype)]
+        cases += [(grads, v / 8), (grads, v * 16 if v == tiny else v / 64)]
+    return cases
+
+
+def _fits_probes(target, mode, eps, scope, dtype, prec, underflow) -> bool:
+    """Whether ``mode`` predicts the target's clipped output on every probe case it decides."""
+    for grads, c in _probe_cases(dtype):
+        try:
+            out = call(target, "clip_grad_norm", [g.copy() for g in grads], c)
+            clipped = [np.asarray(a) for a in out[0]]
+        except Exception:  # noqa: BLE001 - a probe that cannot be read confirms nothing
+            return False
+        preds = [_predict(mode, grads, c, eps, scope, dtype, prec, underflow, r) for r in _readings(mode, grads, scope)]
+        preds = [p for p in preds if p is not None]
+        if preds and not any(_matches(clipped, p) for p in preds):
+            return False
+    return True
+
+
+def _observed(grads, clipped, c, eps, scope, dtype, prec, underflow) -> str:
+    """': the target returned g' = s g with s = ... where each mode gives ...' at the first nonzero entry."""
+    for i, (g, a) in enumerate(zip(grads, clipped)):
+        nz = np.flatnonzero(np.ravel(g))
+        if nz.size:
+            j = int(nz[0])
+            s_obs = float(np.ravel(a)[j]) / float(np.ravel(g)[j])
+            rules = []
+            for m in MODES:
+                p = _predict(m, grads, c, eps, scope, dtype, prec, underflow)
+                rules.append(f"{m} {float(np.ravel(p[0][i])[j]) / float(np.ravel(g)[j]):.6g}" if p else f"{m} undecided")
+            return (f": at clipped[{i}] entry {j} it returned g' = s g with s = {s_obs:.6g} (each rule's s: "
+                    + ", ".join(rules) + ")")
+    return ""
 
 
 @prop("extremes.clip.norm.huge",

@@ -75,9 +75,13 @@ def bounded_state(target, q, chk):
     chk.holds("max |h_t|", worst <= bound, f"= {worst!r}, but should be <= 1 + 4u = {bound!r} since |h_0| <= 1")
 
 
+from .restrictions import kind_supported  # noqa: E402 - the kinds a target declares for param_count
+
+
 @prop("gru.param_count", title="GRU parameters: 3(nm + n^2 + n) (+ n for reset_after's b_hn; 3(nm + n^2 + 2n) with two biases)",
       capabilities=("param_count",), derivations=("gru.param_count", "gru.lstm_param_ratio"),
-      strategy=lambda t: _strategy(t, max_T=1))
+      strategy=lambda t: _strategy(t, max_T=1),
+      applies=lambda t: kind_supported(t, "gru"))
 def param_count(target, q, chk):
     n, m = q["n"], q["m"]
     got = call(target, "param_count", "gru", n, m)

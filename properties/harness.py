@@ -1,21 +1,24 @@
 """Run one property on one target with Hypothesis and record its verdict.
 
-Verdicts: pass | fail (PropertyFailure) | error (the target raised) | not provided (the target lacks
-a capability). A failure keeps Hypothesis' shrunk example as an ``.npz`` beside the report and
-prints a one-line repro.
+Verdicts: pass | fail (PropertyFailure) | error (the target raised; or a failure Hypothesis could not
+reproduce) | internal-error (dlproof's own bug) | not provided (the target lacks a capability). A failure keeps
+Hypothesis' shrunk example as an ``.npz`` in the report's (run folder's) ``repro/`` and a one-line repro command.
 """
 from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis.errors import Flaky
 
-from . import results
+from . import assertions, restrictions, results
 from .assertions import Checker, PropertyFailure, TargetRaised
 from .registry import Property
+from .where import dlproof_frame
 
 PROFILES = {
     "dev": dict(max_examples=20, derandomize=False),
@@ -38,8 +41,10 @@ def profile_settings(profile: str) -> dict:
     # report_multiple_bugs=False: when a target fails in two distinct ways (e.g. it raises on one example and
     # returns a wrong value on another), Hypothesis reports the one it shrank last instead of an ExceptionGroup,
     # so the verdict is always one fail or error with one message and one repro
-    return dict(PROFILES[profile], deadline=None, database=None, print_blob=True, phases=PHASES,
-                report_multiple_bugs=False,
+    # verbosity quiet: Hypothesis prints nothing (no "Falsifying example" blocks on the terminal); the row's
+    # message carries the shrunk example and its repro file replays it
+    return dict(PROFILES[profile], deadline=None, database=None, print_blob=False, phases=PHASES,
+                report_multiple_bugs=False, verbosity=Verbosity.quiet,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 
 
@@ -56,30 +61,93 @@ def save_repro(report_dir: Path, spec: str, prop: Property, problem) -> Path:
     return path
 
 
-def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, report_dir=None,
-        seed_value=None) -> dict:
-    """Run ``prop`` on ``target`` and return (and record) its result row; raise on fail/error.
+class InternalError(Exception):
+    """Raised by `run` (with ``raises=True``) for an ``internal-error`` row: dlproof's own bug, not the target's."""
 
+
+_FLAKY_HINT = ("Hypothesis could not reproduce this failure on replay (not reproducible: the target's result "
+               "depends on state outside its arguments, on timing, or on memory)")
+
+
+def repro_command(path, spec: str) -> str:
+    """The shell command that replays a saved example: a target that is not a built-in is named with
+    ``--target`` (``dlproof repro`` never imports a target named inside a file unless told to)."""
+    import shlex
+
+    from dlproof.loader import BUILTINS
+
+    cmd = f"python -m dlproof repro {shlex.quote(str(path))}"
+    return cmd if spec in BUILTINS else f"{cmd} --target {shlex.quote(spec)}"
+
+
+def internal_message(prop_id: str, exc: BaseException) -> str:
+    """The message of an ``internal-error`` row: names dlproof as the culprit, never the target."""
+    where = dlproof_frame(exc)
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return (f"dlproof bug in property {prop_id}: {type(exc).__name__}" + (f": {text}" if text else "")
+            + (f" at {where}" if where else "") + "; this is not the target's fault, please report it")
+
+
+def _flaky_message(exc: BaseException) -> str:
+    inner = [e for e in getattr(exc, "exceptions", ()) if isinstance(e, BaseException)]
+    first = next((str(e).splitlines()[0] for e in inner if str(e).strip()), "")
+    return _FLAKY_HINT + (f"; it first failed with: {first}" if first else "")
+
+
+def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, report_dir=None,
+        seed_value=None, raises: bool = True) -> dict:
+    """Run ``prop`` on ``target``, record its result row (`results.add`) and return it.
+
+    Exactly one row, whatever happens: PropertyFailure -> fail; TargetRaised -> error; Hypothesis' Flaky ->
+    error ("not reproducible"); any other exception (dlproof's own bug) -> internal-error; KeyboardInterrupt
+    propagates (the runner marks the run interrupted). With ``raises`` (the default, for pytest) a fail or
+    error re-raises its exception after recording the row, an internal-error raises `InternalError`.
+
+    Warnings policy (the same from every folder): inside the run every warning filter is "ignore", so a
+    project's ``filterwarnings = error`` never changes a verdict; `assertions.call` records the target's own
+    warnings, which go into ``row["warnings"]`` (``assertions.WARNINGS_AS_ERRORS`` makes them errors).
     ``seed_value`` fixes Hypothesis' seed for the randomized profiles (dev, thorough); ci is derandomized.
     """
-    row = {"target": spec, "target_name": target.name, "property": prop.id, "title": prop.title,
-           "derivations": list(prop.derivations), "examples": 0, "worst_error_ratio": None,
-           "message": None, "repro": None}
+    row = results.new_row(prop, spec, target.name)
+    exc_out = None
+    assertions.drain_warnings()  # what an earlier run left is not this row's
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                row["restrictions"] = list(restrictions.relevant(target, prop.capabilities))
+                exc_out = _run(row, prop, target, spec, profile, report_dir, seed_value)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - dlproof's own bug: a row that says so
+                row.update(verdict="internal-error", message=internal_message(prop.id, exc))
+                exc_out = InternalError(row["message"])
+                exc_out.__cause__ = exc
+    finally:
+        row["warnings"] = list(assertions.drain_warnings())
+    results.add(row)
+    if raises and exc_out is not None:
+        raise exc_out
+    return row
+
+
+def _run(row: dict, prop: Property, target, spec: str, profile, report_dir, seed_value):
+    """Fill ``row``; return the exception to re-raise for a fail/error (None for pass / not provided)."""
     if not prop.provided_by(target) or not prop.applies(target):
         missing = [c for c in prop.capabilities if not target.provides(c)]
         row.update(verdict="not provided",
                    message=f"target lacks {missing}" if missing else "not applicable under the declared conventions")
-        results.add(row)
-        return row
+        return None
     shared_key = (prop.id, prop.shared(target), profile, seed_value) if prop.shared is not None else None
     if shared_key in _SHARED:  # target-independent and already decided in this session
         cached = _SHARED[shared_key]
-        row.update({k: cached[k] for k in ("verdict", "examples", "worst_error_ratio", "message", "repro")})
-        results.add(row)
-        if row["verdict"] != "pass":
-            raise PropertyFailure(row["message"])
-        return row
-    stats = {"n": 0, "worst": 0.0, "last_failing": None}
+        row.update({k: cached[k] for k in _KEPT})
+        if row["verdict"] in ("fail", "error"):
+            return PropertyFailure(row["message"], part=row["part"], likely_bug=row["likely_bug"])
+        if row["verdict"] == "internal-error":
+            return InternalError(row["message"])
+        return None
+    stats = {"n": 0, "worst": 0.0, "last_failing": None, "failing_worst": None}
 
     conf = profile_settings(profile)
     if prop.max_examples is not None and profile != "thorough":
@@ -92,7 +160,8 @@ def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, re
         try:
             prop.check(target, problem, chk)
         except (PropertyFailure, TargetRaised):
-            stats["last_failing"] = problem
+            # the last failing example is the shrunk one Hypothesis replays last: its check's ratio is the row's
+            stats["last_failing"], stats["failing_worst"] = problem, chk.worst
             raise
         stats["n"] += 1
         stats["worst"] = max(stats["worst"], chk.worst)
@@ -105,41 +174,27 @@ def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, re
         verdict = "error" if isinstance(exc, TargetRaised) else "fail"
         problem = stats["last_failing"]
         repro = None
+        note = ""
         if report_dir is not None and problem is not None:
-            path = save_repro(Path(report_dir), spec, prop, problem)
-            repro = {"npz": str(path), "command": f"python -m dlproof repro {path}"}
-        row.update(verdict=verdict, examples=stats["n"] + 1, worst_error_ratio=stats["worst"] or None,
-                   message=f"{exc}" + (f" | example: {problem.describe()}" if problem is not None else ""),
-                   repro=repro)
-        results.add(row)
+            try:
+                path = save_repro(Path(report_dir), spec, prop, problem)
+                repro = {"npz": str(path), "command": repro_command(path, spec)}
+            except OSError as err:  # the verdict stands without its repro file
+                note = f" (the repro file could not be written: {err.strerror or err})"
+        row.update(verdict=verdict, examples=stats["n"] + 1, worst_error_ratio=stats["failing_worst"] or None,
+                   message=f"{exc}" + (f" | example: {problem.describe()}" if problem is not None else "") + note,
+                   repro=repro, part=getattr(exc, "part", None), likely_bug=getattr(exc, "likely_bug", None))
         if shared_key is not None:
             _SHARED[shared_key] = dict(row)
-        raise
+        return exc
+    except Flaky as exc:
+        row.update(verdict="error", examples=stats["n"] + 1, message=_flaky_message(exc))
+        return PropertyFailure(row["message"])
     row.update(verdict="pass", examples=stats["n"], worst_error_ratio=stats["worst"])
-    results.add(row)
     if shared_key is not None:
         _SHARED[shared_key] = dict(row)
-    return row
+    return None
 
 
-def replay(npz_path) -> dict:
-    """Re-run the saved example of a failure once: ``python -m dlproof repro FILE``."""
-    from dlproof.loader import load_target
-
-    from .registry import all_properties
-    from .strategies import Problem
-
-    data = np.load(npz_path, allow_pickle=False)
-    meta = json.loads(str(data["__meta__"]))
-    problem = Problem({k: data[k] for k in data.files if k != "__meta__"}, meta["scalars"])
-    target = load_target(meta["target"])
-    prop = all_properties()[meta["property"]]
-    chk = Checker(target, prop.id)
-    try:
-        prop.check(target, problem, chk)
-    except (PropertyFailure, TargetRaised) as exc:
-        return {"verdict": "error" if isinstance(exc, TargetRaised) else "fail", "message": str(exc),
-                "target": meta["target"], "property": prop.id}
-    return {"verdict": "pass", "message": None, "target": meta["target"], "property": prop.id,
-            "worst_error_ratio": chk.worst}
+_KEPT = ("verdict", "examples", "worst_error_ratio", "message", "repro", "part", "likely_bug")
 

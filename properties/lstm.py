@@ -63,8 +63,12 @@ def cec_product(target, q, chk):
     chk.close("dc_T/dc_0 (h held out of the path)", J[:, n:, n:].astype(target.dtype), expected, t[:, n:, n:])
 
 
+from .restrictions import kind_supported  # noqa: E402 - the kinds a target declares for param_count
+
+
 @prop("lstm.param_count", title="LSTM parameters 4(nm + n^2 + n) (one bias) or 4(nm + n^2 + 2n) (two)",
-      capabilities=("param_count",), derivations=("lstm.param_count",), strategy=lambda t: _strategy(t, max_T=1))
+      capabilities=("param_count",), derivations=("lstm.param_count",), strategy=lambda t: _strategy(t, max_T=1),
+      applies=lambda t: kind_supported(t, "lstm"))
 def param_count(target, q, chk):
     n, m = q["n"], q["m"]
     got = call(target, "param_count", "lstm", n, m)

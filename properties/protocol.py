@@ -76,8 +76,8 @@ def _difference(a, b, name: str):
     # both are ndarrays (see `_frozen`)
     if a.shape != b.shape or a.dtype != b.dtype:
         return f"{name} is {b.dtype}{list(b.shape)}, was {a.dtype}{list(a.shape)}"
-    if a.dtype.hasobject:
-        ne = np.asarray(a != b, bool)
+    if a.dtype.hasobject:  # entry by entry: an entry's == may raise or give an array
+        ne = np.array([not _same(x, y) for x, y in zip(a.ravel(), b.ravel())], bool).reshape(a.shape)
     elif a.tobytes() == b.tobytes():
         return None
     else:  # bitwise: NaN payloads and the sign of zero count
@@ -86,7 +86,24 @@ def _difference(a, b, name: str):
     if not ne.any():
         return None
     i = tuple(int(v) for v in np.argwhere(ne)[0]) if a.ndim else ()
-    return f"{name}{list(i)} = {b[i].item()!r}, was {a[i].item()!r}"
+    return f"{name}{list(i)} = {_entry(b, i)}, was {_entry(a, i)}"
+
+
+def _same(x, y) -> bool:
+    """Whether two entries of object arrays are the same value (identical, or equal as arrays or scalars)."""
+    if x is y:
+        return True
+    try:
+        return bool(np.array_equal(np.asarray(x), np.asarray(y)))
+    except Exception:  # noqa: BLE001 - entries that cannot be compared differ
+        return False
+
+
+def _entry(a: np.ndarray, i: tuple) -> str:
+    """repr of entry ``i`` of ``a``: the Python scalar of a numeric entry, the object itself (shortened) otherwise."""
+    v = a[i]
+    text = repr(v.item() if isinstance(v, np.generic) else v)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 #: examples per run outside the thorough profile: one example decides (a stateful cell differs on its first one;

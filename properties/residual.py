@@ -10,6 +10,7 @@ from hypothesis import assume
 
 from dlproof.derivations import oracle_mlp as oracle
 
+from . import diagnose
 from . import tolerances as tol
 from . import tolerances_ff as tff
 from .assertions import call
@@ -56,31 +57,44 @@ def _hint_missing_identity(target, chk, q, y):
     t = tff.residual_forward_tol(q["x"], residual_blocks(q), q["activation"], tol.precision(target))
     if not np.all(np.abs(y - exp) <= t) and np.allclose(y, x, rtol=1e-3, atol=1e-5):
         chk.fail("y", "equals F_L(...F_1(x)) without the skip connections, but should be x_l = x_{l-1} + "
-                      "F_l(x_{l-1}): the identity term of each residual block looks missing")
+                      "F_l(x_{l-1}): the identity term of each residual block looks missing", part="forward",
+                 likely_bug="the identity (skip) term of each residual block missing")
 
 
 @prop("resnet.forward", title="residual network forward: x_l = x_{l-1} + W2 phi(W1 x_{l-1} + b1) + b2",
       capabilities=("residual",), derivations=("resnet.forward",), strategy=_strategy)
 def forward(target, q, chk):
-    y = _forward(target, chk, q)
-    _hint_missing_identity(target, chk, q, y.astype(np.float64))
-    exp = oracle.residual_forward(q["x"], residual_blocks(q), q["activation"])
-    t = tff.residual_forward_tol(q["x"], residual_blocks(q), q["activation"], tol.precision(target))
-    chk.close(f"y {_where(q)}", y, exp, t)
+    with diagnose.blame("forward"):
+        y = _forward(target, chk, q)
+        _hint_missing_identity(target, chk, q, y.astype(np.float64))
+        exp, t = _reference(target, q)
+        chk.close(f"y {_where(q)}", y, exp, t)
+
+
+def _reference(target, q):
+    """(the oracle's forward, its tolerance for the target's precision) on this example."""
+    return (oracle.residual_forward(q["x"], residual_blocks(q), q["activation"]),
+            tff.residual_forward_tol(q["x"], residual_blocks(q), q["activation"], tol.precision(target)))
+
+
+def _forward_wrong(target, chk, q) -> bool:
+    """Whether the target's own forward misses the oracle on this example (False when it cannot tell)."""
+    return diagnose.own_forward_wrong(target, "residual", lambda: _forward(target, chk, q), lambda: _reference(target, q))
 
 
 @prop("resnet.vjp", title="residual gradients dx, dW1, db1, dW2, db2 equal the product of (I + J_l) and the block formulas",
       capabilities=("residual_vjp",), derivations=VJP_IDS, strategy=_strategy)
 def vjp(target, q, chk):
-    blocks, act = residual_blocks(q), q["activation"]
-    out = _vjp(target, chk, q)
-    exp = oracle.residual_vjp(q["x"], blocks, act, q["dy"])
-    t = tff.residual_vjp_tol(q["x"], blocks, act, q["dy"], tol.precision(target))
-    names = ("dW1", "db1", "dW2", "db2")
-    for l, (got, e, tt) in enumerate(zip(out["blocks"], exp["blocks"], t["blocks"]), start=1):
-        for name, a, ee, ttt in zip(names, got, e, tt):
-            chk.close(f"{name} of block {l} {_where(q)}", a, ee, ttt)
-    chk.close(f"dx {_where(q)}", out["x"], exp["x"], t["x"])
+    with diagnose.blame_vjp(lambda: _forward_wrong(target, chk, q), "resnet.forward"):
+        blocks, act = residual_blocks(q), q["activation"]
+        out = _vjp(target, chk, q)
+        exp = oracle.residual_vjp(q["x"], blocks, act, q["dy"])
+        t = tff.residual_vjp_tol(q["x"], blocks, act, q["dy"], tol.precision(target))
+        names = ("dW1", "db1", "dW2", "db2")
+        for l, (got, e, tt) in enumerate(zip(out["blocks"], exp["blocks"], t["blocks"]), start=1):
+            for name, a, ee, ttt in zip(names, got, e, tt):
+                chk.close(f"{name} of block {l} {_where(q)}", a, ee, ttt)
+        chk.close(f"dx {_where(q)}", out["x"], exp["x"], t["x"])
 
 
 @prop("resnet.identity_path", title="with W2 = 0, b2 = 0 every block is the identity: y = x and dx = dy",

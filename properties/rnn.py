@@ -126,8 +126,12 @@ def norm_bound(target, problem, chk):
               f"= {worst:.6g}, but should be <= (gamma ||W_h||_2)^T = {bound:.6g} (+ {slack:.3g} rounding)")
 
 
+from .restrictions import kind_supported  # noqa: E402 - the kinds a target declares for param_count
+
+
 @prop("rnn.param_count", title="parameter count n m + n^2 + n (one bias) or n m + n^2 + 2n (two)",
-      capabilities=("param_count",), derivations=("rnn.param_count",), strategy=lambda t: rnn_problems(max_T=1))
+      capabilities=("param_count",), derivations=("rnn.param_count",), strategy=lambda t: rnn_problems(max_T=1),
+      applies=lambda t: kind_supported(t, "rnn"))
 def param_count(target, problem, chk):
     n, m = problem["n"], problem["m"]
     got = call(target, "param_count", "rnn", n, m)

@@ -9,7 +9,10 @@ drawn; q and k standard normal times scales in {0.1, 1, 3, 10} (logits from ~0 t
 random scales. MHA: B in 1..2, Tq, Tk in 1..4, E in {2, 4, 6}, H a divisor of E; weights N(0, 1) times {0.5, 1, 2} / sqrt(E), biases up to 1.
 The statistical problems of attn.scale.variance: d in {2, 3, 4}, N = 2000 independent samples: q Rademacher
 (+-1 entries), k_1, k_2 standard normal, one sample per batch row (Tq = 1, Tk = 2, v = I_2).
-Arrays come from a drawn seed through PCG64 and are cast to the target's dtype before anyone sees them.
+Declared restrictions (properties/restrictions.py) narrow the draws: attention_causal=False draws causal=False
+only (attention and MHA); attention_value_dim="equal_to_query" draws dv = d (and the variance problems' v is
+[I_2 | 0], (2, d)). Arrays come from a drawn seed through PCG64 and are cast to the target's dtype before anyone
+sees them.
 """
 from __future__ import annotations
 
@@ -52,15 +55,20 @@ def softmax_problems(draw, dtype: str = "float64"):
     return Problem(_cast(arrays, dtype), {"shape": shape, "scale": scale, "offset": offset, "seed": seed})
 
 
+def _causal(draw, restrict):
+    return False if (restrict or {}).get("attention_causal") is not None else draw(st.booleans(), label="causal")
+
+
 @st.composite
-def attention_problems(draw, dtype: str = "float64"):
-    """q (B, Tq, d), k (B, Tk, d), v (B, Tk, dv), dy (B, Tq, dv), k2, v2 (other keys/values); scalar causal."""
+def attention_problems(draw, dtype: str = "float64", restrict=None):
+    """q (B, Tq, d), k (B, Tk, d), v (B, Tk, dv), dy (B, Tq, dv), k2, v2 (other keys/values); scalar causal.
+    ``restrict``: the declared restrictions."""
     B = draw(st.integers(1, 2), label="B")
     Tq = draw(st.integers(1, 4), label="Tq")
     Tk = draw(st.integers(1, 4), label="Tk")
     d = draw(st.integers(1, 4), label="d")
-    dv = draw(st.integers(1, 4), label="dv")
-    causal = draw(st.booleans(), label="causal")
+    dv = d if (restrict or {}).get("attention_value_dim") is not None else draw(st.integers(1, 4), label="dv")
+    causal = _causal(draw, restrict)
     sq = draw(st.sampled_from(QK_SCALES), label="q scale")
     sk = draw(st.sampled_from(QK_SCALES), label="k scale")
     seed = draw(_SEED, label="seed")
@@ -75,14 +83,14 @@ def attention_problems(draw, dtype: str = "float64"):
 
 
 @st.composite
-def mha_problems(draw, dtype: str = "float64"):
+def mha_problems(draw, dtype: str = "float64", restrict=None):
     """query (B, Tq, E), key, value (B, Tk, E), params W_* (E, E), b_* (E,), dy; scalars num_heads, causal."""
     B = draw(st.integers(1, 2), label="B")
     Tq = draw(st.integers(1, 4), label="Tq")
     Tk = draw(st.integers(1, 4), label="Tk")
     E = draw(st.sampled_from(EMBED), label="E")
     H = draw(st.sampled_from([h for h in range(1, E + 1) if E % h == 0]), label="num_heads")
-    causal = draw(st.booleans(), label="causal")
+    causal = _causal(draw, restrict)
     ws = draw(st.sampled_from(W_SCALES), label="W scale")
     seed = draw(_SEED, label="seed")
     rng = np.random.default_rng(seed)
@@ -113,12 +121,14 @@ class VarianceProblem(Problem):
 
 
 @st.composite
-def variance_problems(draw, dtype: str = "float64"):
-    """q (N, 1, d) Rademacher, k (N, 2, d) standard normal, v (N, 2, 2) = I_2 per row; scalar d."""
+def variance_problems(draw, dtype: str = "float64", restrict=None):
+    """q (N, 1, d) Rademacher, k (N, 2, d) standard normal, v (N, 2, 2) = I_2 per row ([I_2 | 0], (N, 2, d), under
+    attention_value_dim); scalar d."""
     d = draw(st.sampled_from(VARIANCE_D), label="d")
     seed = draw(_SEED, label="seed")
     rng = np.random.default_rng(seed)
     N = VARIANCE_N
+    dv = d if (restrict or {}).get("attention_value_dim") is not None else 2
     arrays = {"q": rng.choice((-1.0, 1.0), size=(N, 1, d)), "k": rng.standard_normal((N, 2, d)),
-              "v": np.broadcast_to(np.eye(2), (N, 2, 2)).copy()}
-    return VarianceProblem(_cast(arrays, dtype), {"d": d, "N": N, "seed": seed})
+              "v": np.broadcast_to(np.eye(2, dv), (N, 2, dv)).copy()}
+    return VarianceProblem(_cast(arrays, dtype), {"d": d, "N": N, "dv": dv, "seed": seed})

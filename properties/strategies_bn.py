@@ -5,7 +5,8 @@ One example: N in 2..8 rows, C in 1..4 features; each column is drawn "spread" (
 terms of the formulas matter; offset 0, 1 or 10). gamma and beta have random signs and scales; the running
 statistics are random (running_var >= 0, sometimes exactly 0); dy is standard normal times a scale.
 eps in {1e-5, 1e-3, 0.1}; momentum in {0, 0.1, 0.5, 1} or k/1000 (k = 1..999); a, the scale of
-bn.scale_invariance, a power of two (a z is then exact in the dtype). Arrays come from a drawn seed through
+bn.scale_invariance, a power of two (a z is then exact in the dtype). Under the declared restriction
+bn_momentum="open_interval" the momenta 0 and 1 are not drawn (0.1, 0.5 or k/1000). Arrays come from a drawn seed through
 PCG64 (`strategies.Problem`), cast to the target's dtype before anyone sees them.
 """
 from __future__ import annotations
@@ -26,6 +27,8 @@ NEAR_OFFSET = (0.0, 1.0, 10.0)
 _SEED = st.integers(0, 2 ** 32 - 1)
 #: the fixed momenta, or a random one in steps of 1/1000 (nothing near the underflow threshold: m * stat stays normal)
 _MOMENTUM = st.one_of(st.sampled_from(MOMENTA), st.integers(1, 999).map(lambda k: k / 1000))
+_MOMENTUM_OPEN = st.one_of(st.sampled_from(tuple(m for m in MOMENTA if 0 < m < 1)),
+                           st.integers(1, 999).map(lambda k: k / 1000))
 
 
 def _column(rng, N, kind, eps):
@@ -36,12 +39,13 @@ def _column(rng, N, kind, eps):
 
 
 @st.composite
-def bn_problems(draw, dtype: str = "float64", max_N: int = 8, max_C: int = 4, min_N: int = 2):
-    """x (N, C), gamma, beta, running_mean, running_var (C,), dy (N, C); scalars eps, momentum, a, column kinds."""
+def bn_problems(draw, dtype: str = "float64", max_N: int = 8, max_C: int = 4, min_N: int = 2, restrict=None):
+    """x (N, C), gamma, beta, running_mean, running_var (C,), dy (N, C); scalars eps, momentum, a, column kinds.
+    ``restrict``: the declared restrictions (bn_momentum)."""
     N = draw(st.integers(min_N, max_N), label="N")
     C = draw(st.integers(1, max_C), label="C")
     eps = draw(st.sampled_from(EPS), label="eps")
-    momentum = draw(_MOMENTUM, label="momentum")
+    momentum = draw(_MOMENTUM_OPEN if (restrict or {}).get("bn_momentum") else _MOMENTUM, label="momentum")
     a = draw(st.sampled_from(SCALES_A), label="a")
     seed = draw(_SEED, label="seed")
     rng = np.random.default_rng(seed)

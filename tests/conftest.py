@@ -51,3 +51,13 @@ def _isolated_rows():
     saved = list(results.ROWS)
     yield
     results.ROWS[:] = saved
+
+
+@pytest.fixture(autouse=True)
+def _forget_hung_capabilities():
+    """A capability that hung is not called again in the same process (properties.assertions._HUNG): that is
+    per run, not per test session, so each test starts with none remembered."""
+    yield
+    from dlproof.properties import assertions
+
+    assertions._HUNG.clear()

@@ -149,3 +149,90 @@ def many_at_once():
                    **{c: None for c in BASE.capabilities if c not in caps},
                    rnn_cell=CachesH(), rnn=_chatty_rnn, gru_cell=_inf_gru_cell, lstm_cell=_lstm_cell_raises,
                    gru=_hang, clip_grad_value=_clip_value_in_place)
+
+
+# ---- capability calls that end badly in other ways (tests/test_call.py, tests/test_isolate.py) -----------------
+# Each replaces one capability of the reference; the same module-level names serve in-process and as
+# ``hostile_targets:NAME`` specs for ``dlproof.isolate.isolated``.
+import os  # noqa: E402 - appended section
+
+class CustomBase(BaseException):
+    """A BaseException that is neither Exception nor KeyboardInterrupt/SystemExit."""
+
+
+def _rnn_exits(xs, h0, p):
+    sys.exit(3)
+
+
+def _rnn_raises_base(xs, h0, p):
+    raise CustomBase("not an Exception")
+
+
+def _rnn_object_hs(xs, h0, p):
+    hs, h_T = BASE.rnn(xs, h0, p)
+    return hs.astype(object), h_T
+
+
+def _rnn_deletes_key(xs, h0, p):
+    out = BASE.rnn(xs, h0, dict(p))
+    del p["W_h"]  # the caller's parameter dict loses a key
+    return out
+
+
+def _rnn_cell_overflow_warning(x, h, p):
+    """A correct cell that warns on every call: the sigmoid of a large negative number overflows exp."""
+    import warnings
+
+    warnings.warn("overflow encountered in exp", RuntimeWarning)
+    return BASE.rnn_cell(x, h, p)
+
+
+def _rnn_fd_flood(xs, h0, p):
+    for _ in range(3):
+        os.write(1, b"fd1 " * (MiB // 4))  # 3 MiB straight to file descriptor 1, past sys.stdout
+    return BASE.rnn(xs, h0, p)
+
+
+def _gru_cell_aborts(x, h, p):
+    os.abort()
+
+
+def _gru_cell_segfaults(x, h, p):
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+def _gru_cell_os_exit(x, h, p):
+    os._exit(3)
+
+
+def _gru_cell_sleeps_in_c(x, h, p):
+    import ctypes
+
+    ctypes.CDLL(None).sleep(3600)  # a hang inside C: SIGALRM's handler never runs
+
+
+def _gru_cell_busy_in_c(x, h, p):
+    import re
+
+    re.match(r"(a+)+$", "a" * 64 + "b")  # catastrophic backtracking: a busy loop inside the C regex engine
+
+
+def _gru_cell_allocates(x, h, p):
+    np.ones(1 << 31)  # 16 GiB
+    return BASE.gru_cell(x, h, p)
+
+
+exits = replace(BASE, name="hostile: rnn calls sys.exit(3)", rnn=_rnn_exits)
+raises_base = replace(BASE, name="hostile: rnn raises a BaseException", rnn=_rnn_raises_base)
+object_hs = replace(BASE, name="hostile: rnn returns an object array", rnn=_rnn_object_hs)
+deletes_key = replace(BASE, name="hostile: rnn deletes a parameter", rnn=_rnn_deletes_key)
+warns = replace(BASE, name="hostile: rnn_cell warns", rnn_cell=_rnn_cell_overflow_warning)
+fd_flood = replace(BASE, name="hostile: rnn writes 3 MiB to fd 1", rnn=_rnn_fd_flood)
+aborts = replace(BASE, name="hostile: gru_cell aborts", gru_cell=_gru_cell_aborts)
+segfaults = replace(BASE, name="hostile: gru_cell segfaults", gru_cell=_gru_cell_segfaults)
+os_exits = replace(BASE, name="hostile: gru_cell calls os._exit(3)", gru_cell=_gru_cell_os_exit)
+sleeps_in_c = replace(BASE, name="hostile: gru_cell sleeps in C", gru_cell=_gru_cell_sleeps_in_c)
+busy_in_c = replace(BASE, name="hostile: gru_cell loops in C", gru_cell=_gru_cell_busy_in_c)
+allocates = replace(BASE, name="hostile: gru_cell allocates 16 GiB", gru_cell=_gru_cell_allocates)

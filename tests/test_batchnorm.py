@@ -342,3 +342,249 @@ def test_a_raising_target_is_an_error_not_a_pass():
     target = replace(BASE, name="raises", batchnorm=boom)
     with pytest.raises(TargetRaised):
         harness.run(all_properties()["bn.forward.eval"], target, "raises", profile="ci")
+
+
+# ---------------------------------------------------------------- variance algorithms (issue 16)
+# A correct batch norm is never accused because of HOW it computes the batch variance: the default model
+# (bn_variance="stable") covers two-pass, Welford's updating and pairwise merging; the one-pass
+# mean(x^2) - mean^2 is a declared convention ("moments") with its own, looser model, and its NaN is a finding.
+from fractions import Fraction  # noqa: E402
+
+from dlproof.properties import tolerances as TOL  # noqa: E402
+from dlproof.properties import tolerances_bn as TBN  # noqa: E402
+from dlproof.properties.assertions import Checker  # noqa: E402
+from dlproof.properties.strategies import Problem  # noqa: E402
+
+#: the issue's column (torch.var in float64 failed bn.running_stats at 2.6x) and ill-conditioned ones
+ISSUE_COLUMN = np.array([10.1634783, 10.0272769])
+
+
+def welford(x):
+    """(mean, biased variance) per column by Welford's updating algorithm, in x's dtype throughout."""
+    t = x.dtype.type
+    mean, m2 = np.zeros(x.shape[1], x.dtype), np.zeros(x.shape[1], x.dtype)
+    for k in range(x.shape[0]):
+        d = x[k] - mean
+        mean = mean + d / t(k + 1)
+        m2 = m2 + d * (x[k] - mean)
+    return mean, m2 / t(x.shape[0])
+
+
+def chan_pairwise(x):
+    """(mean, biased variance) by Chan, Golub & LeVeque's pairwise merging of (n, mean, M2), in x's dtype."""
+    t = x.dtype.type
+
+    def go(a):
+        if a.shape[0] == 1:
+            return 1, a[0].copy(), np.zeros_like(a[0])
+        h = a.shape[0] // 2
+        (na, ma, sa), (nb, mb, sb) = go(a[:h]), go(a[h:])
+        n = na + nb
+        d = mb - ma
+        return n, ma + d * t(nb / n), sa + sb + d * d * t(na * nb / n)
+
+    n, m, s = go(x)
+    return m, s / t(n)
+
+
+def torch_var_mean(x):
+    v, m = torch.var_mean(torch.from_numpy(np.ascontiguousarray(x)), dim=0, unbiased=False)
+    return m.numpy(), v.numpy()
+
+
+def numpy_var(x):
+    return x.mean(axis=0), x.var(axis=0)
+
+
+def one_pass(x):
+    m = x.mean(axis=0)
+    return m, (x * x).mean(axis=0) - m * m
+
+
+STABLE = {"welford": welford, "chan_pairwise": chan_pairwise, "torch.var_mean": torch_var_mean, "np.var": numpy_var}
+
+
+def _exact_var(col) -> float:
+    """The biased variance of a column, exactly (rational arithmetic on the float inputs), then rounded once."""
+    q = [Fraction(float(v)) for v in col]
+    mu = sum(q) / len(q)
+    return float(sum((v - mu) ** 2 for v in q) / len(q))
+
+
+def _columns(dtype, seed=0, count=60):
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        N = int(rng.integers(2, 65))
+        offset = float(rng.choice([10.0, -10.0, 1e4, 20.0, 1e3]))
+        spread = float(rng.choice([0.1, 1.0, 1e-2, 3e-3]))
+        yield (offset + spread * rng.standard_normal(N)).astype(dtype)[:, None]
+    yield ISSUE_COLUMN.astype(dtype)[:, None]
+    yield np.array([20.026133, 20.020374], dtype)[:, None]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("algo", sorted(STABLE))
+def test_stable_variance_errors_stay_inside_the_stable_model(algo, dtype):
+    """|var^ - var| <= e_var of tolerances_bn (without SAFETY), var exact in rational arithmetic: every stable
+    algorithm, on ill-conditioned columns (offset up to 1e4, spread down to 3e-3, N up to 64)."""
+    u = TOL.UNIT_ROUNDOFF[dtype]
+    for x in _columns(dtype):
+        mu_hat, var_hat = STABLE[algo](x)
+        _, _, e_mu, e_var = TBN.train_stats_bound(x, u, "stable")
+        exact = _exact_var(x[:, 0])
+        exact_mu = float(sum(Fraction(float(v)) for v in x[:, 0]) / x.shape[0])
+        assert abs(float(var_hat[0]) - exact) <= e_var[0], (algo, x[:, 0], float(var_hat[0]), exact, e_var[0])
+        assert abs(float(mu_hat[0]) - exact_mu) <= e_mu[0], (algo, x[:, 0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_pass_variance_needs_its_own_model(dtype):
+    """mean(x^2) - mean^2 stays inside the "moments" bound, and on ill-conditioned columns leaves the stable one
+    (so the convention is needed, not a loosened tolerance)."""
+    u = TOL.UNIT_ROUNDOFF[dtype]
+    outside_stable = 0
+    for x in _columns(dtype, seed=1):
+        _, var_hat = one_pass(x)
+        exact = _exact_var(x[:, 0])
+        err = abs(float(var_hat[0]) - exact)
+        assert err <= TBN.train_stats_bound(x, u, "moments")[3][0], (x[:, 0], float(var_hat[0]), exact)
+        outside_stable += err > TBN.train_stats_bound(x, u, "stable")[3][0]
+    assert outside_stable >= 5
+
+
+def _bn_with(stats, name, dtype, vjp=None, **conventions):
+    """A batch norm whose batch statistics come from ``stats`` (training), NumPy's reference otherwise."""
+    def fwd(x, gamma, beta, rm, rv, training, momentum, eps):
+        if not training:
+            return NB.batchnorm(x, gamma, beta, rm, rv, training, momentum, eps)
+        t = x.dtype.type
+        mu, var = stats(x)
+        N = x.shape[0]
+        y = gamma * (x - mu) / np.sqrt(var + t(eps)) + beta
+        m = t(momentum)
+        return (y.astype(x.dtype), ((t(1) - m) * rm + m * mu).astype(x.dtype),
+                ((t(1) - m) * rv + m * (var * t(N) / t(N - 1))).astype(x.dtype))
+    return Target(name=f"batch norm by {name} ({dtype})", dtype=dtype, conventions=conventions, batchnorm=fwd,
+                  batchnorm_vjp=vjp or NB.batchnorm_vjp)
+
+
+def _torch_vjp(x, gamma, beta, eps, dy):
+    """Autograd through torch.var_mean (the variance's backward of a Welford forward)."""
+    xt, gt, bt = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
+    v, m = torch.var_mean(xt, dim=0, unbiased=False)
+    y = gt * (xt - m) / torch.sqrt(v + eps) + bt
+    gx, gg, gb = torch.autograd.grad(y, (xt, gt, bt), torch.from_numpy(np.ascontiguousarray(dy)))
+    return {"x": gx.numpy(), "gamma": gg.numpy(), "beta": gb.numpy()}
+
+
+def _fixed_problem(x, dtype, momentum=0.1, eps=1e-5, seed=0):
+    rng = np.random.default_rng(seed)
+    N, C = x.shape
+    arrays = {"x": x, "gamma": rng.uniform(0.5, 2.0, C), "beta": rng.standard_normal(C),
+              "running_mean": rng.standard_normal(C), "running_var": rng.uniform(0.1, 2.0, C),
+              "dy": rng.standard_normal((N, C))}
+    arrays = {k: np.asarray(v).astype(dtype) for k, v in arrays.items()}
+    return Problem(arrays, {"N": N, "C": C, "eps": eps, "momentum": momentum, "a": 0.5, "seed": seed})
+
+
+def _ill_conditioned(dtype, seed=0):
+    """Columns: the issue's pair (padded to N = 8 with its mean), mean 10 / spread 0.1, mean 1e4 / spread 1."""
+    rng = np.random.default_rng(seed)
+    N = 8
+    first = np.resize(ISSUE_COLUMN, N)
+    return np.stack([first, 10 + 0.1 * rng.standard_normal(N), 1e4 + rng.standard_normal(N)], axis=1).astype(dtype)
+
+
+def _check_all(target, problem):
+    """Run every bn property's check on one problem; return {property: failure message or None}."""
+    out = {}
+    props = all_properties()
+    for pid in PROPS:
+        try:
+            props[pid].check(target, problem, Checker(target, pid))
+            out[pid] = None
+        except PropertyFailure as exc:
+            out[pid] = str(exc)
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("algo", sorted(STABLE))
+def test_stable_algorithms_pass_every_bn_property_on_ill_conditioned_columns(algo, dtype):
+    vjp = _torch_vjp if algo == "torch.var_mean" else None
+    target = _bn_with(STABLE[algo], algo, dtype, vjp=vjp)
+    for problem in (_fixed_problem(ISSUE_COLUMN.astype(dtype)[:, None], dtype), _fixed_problem(_ill_conditioned(dtype), dtype)):
+        failures = {k: v for k, v in _check_all(target, problem).items() if v}
+        assert not failures, failures
+
+
+def test_the_issue_column_with_torch_var_passes_running_stats():
+    """The reported case: torch.var (float64) on x = (10.1634783, 10.0272769) failed bn.running_stats at 2.6x."""
+    target = _bn_with(torch_var_mean, "torch.var_mean", "float64")
+    for m in (0.1, 0.5, 1.0):
+        problem = _fixed_problem(ISSUE_COLUMN[:, None].copy(), "float64", momentum=m)
+        assert _check_all(target, problem)["bn.running_stats"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_stable_algorithms_pass_under_the_ci_profile(dtype):
+    props = all_properties()
+    for algo in ("welford", "torch.var_mean"):
+        target = _bn_with(STABLE[algo], algo, dtype, vjp=_torch_vjp if algo == "torch.var_mean" else None)
+        for pid in PROPS:
+            row = harness.run(props[pid], target, f"{algo}:{dtype}", profile="ci")
+            assert row["verdict"] == "pass", row
+
+
+def _welford_bug(kind):
+    def stats(x):
+        mu, var = welford(x)
+        N = x.shape[0]
+        return (mu, var * x.dtype.type(N) / x.dtype.type(N - 1)) if kind == "unbiased" else (mu, var * x.dtype.type(1.001))
+    return stats
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bug", ["unbiased", "var_times_1.001"])
+def test_a_wrong_welford_batch_norm_still_fails(bug, dtype):
+    """The wider (stable-algorithm) model is not a loophole: a Welford batch norm with a wrong variance fails."""
+    target = _bn_with(_welford_bug(bug), f"Welford with {bug}", dtype)
+    failures = _check_all(target, _fixed_problem(_ill_conditioned(dtype, seed=3), dtype))
+    failures2 = _check_all(target, _fixed_problem((np.random.default_rng(4).standard_normal((6, 3)) * 2).astype(dtype), dtype))
+    assert failures["bn.forward.train"] or failures2["bn.forward.train"], failures
+
+
+def test_one_pass_variance_is_told_to_declare_moments_and_passes_once_declared():
+    x = np.stack([1e3 + 0.05 * np.random.default_rng(5).standard_normal(8)], axis=1)
+    problem = _fixed_problem(x, "float64")
+    undeclared = _check_all(_bn_with(one_pass, "mean(x^2) - mean^2", "float64"), problem)
+    assert "declare bn_variance='moments'" in undeclared["bn.forward.train"], undeclared
+    declared = _bn_with(one_pass, "mean(x^2) - mean^2", "float64", bn_variance="moments")
+    assert not any(_check_all(declared, problem).values())
+
+
+@pytest.mark.parametrize("declared", [{}, {"bn_variance": "moments"}])
+def test_one_pass_nan_is_a_finding_not_a_tolerance(declared):
+    """Unclamped mean(x^2) - mean^2 in float32 on the issue's batch [20.026133, 20.020374]: var = 8.3e-6, but
+    mean(x^2) = 401 rounds with u mean(x^2) = 2.4e-5 > var + eps, so var^ + eps < 0 and y is NaN: a failure whose
+    message names the cause and the cure, whatever is declared; clamped, it passes."""
+    x = np.array([[20.026133], [20.020374]], np.float32)
+    assert one_pass(x)[1][0] + np.float32(1e-5) < 0  # the pathology itself, independently of dlproof
+    problem = _fixed_problem(x, "float32", eps=1e-5)
+    msg = _check_all(_bn_with(one_pass, "one-pass", "float32", **declared), problem)["bn.forward.train"]
+    assert msg and "finding" in msg and "negative" in msg and "moments_clamped" in msg, msg
+
+    def clamped(a):
+        m, v = one_pass(a)
+        return m, np.maximum(v, a.dtype.type(0))
+    ok = _bn_with(clamped, "one-pass clamped", "float32", bn_variance="moments_clamped")
+    assert _check_all(ok, problem)["bn.forward.train"] is None
+
+
+def test_bn_variance_is_a_closed_convention():
+    from dlproof.target import TargetError
+    with pytest.raises(TargetError, match="bn_variance"):
+        Target(name="t", conventions={"bn_variance": "welford"})
+    with pytest.raises(ValueError, match="bn_variance"):
+        TBN.train_stats_bound(np.ones((2, 1)), 1e-16, "two-pass")

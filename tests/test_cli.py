@@ -1,4 +1,4 @@
-"""The command line: derive by id, list derivations, replay a saved failing example."""
+"""The command line: derive by id, list derivations (``repro``: tests/test_repro.py)."""
 import json
 
 import pytest
@@ -7,8 +7,6 @@ from dlproof import cli
 from dlproof.book import latex, present
 from dlproof.derivations import records
 from dlproof.derivations.scope import STATUS_MEANING
-from dlproof.properties import harness, results
-from dlproof.properties.registry import all_properties
 
 
 def test_derive_prints_markdown_with_latex_and_citation(capsys):
@@ -67,24 +65,3 @@ def test_derivations_lists_every_id_in_reading_order_with_scope(capsys):
             assert present.sizes_text(rec["scope"]["sizes"]) in by_id[rid]
         for lm in rec["scope"]["lemmas"] if rec["status"] == "proved-from-lemmas" else []:
             assert lm["id"] in by_id[rid]
-
-
-def test_repro_replays_a_saved_failure(tmp_path, capsys):
-    saved = list(results.ROWS)
-    try:
-        with pytest.raises(AssertionError):
-            harness.run(all_properties()["clip.norm.rule"], _per_tensor(), "mutants:per_tensor_target",
-                        profile="ci", report_dir=tmp_path)
-        npz = results.ROWS[-1]["repro"]["npz"]
-    finally:
-        results.ROWS[:] = saved
-    assert cli.main(["repro", npz]) == 1
-    out = json.loads(capsys.readouterr().out)
-    assert out["verdict"] == "fail" and "clip.norm.rule" in out["message"]
-    assert cli.main(["repro", str(tmp_path / "missing.npz")]) == 2
-
-
-def _per_tensor():
-    from mutants import MUTANTS
-
-    return MUTANTS["clip_per_tensor"][0]

@@ -34,8 +34,8 @@ def test_a_hanging_call_is_a_failure(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("prop_id,target,where", [
-    ("rnn.forward", H.mutates, "args[0]"),
-    ("clip.norm.rule", H.clips_in_place, "args[0][0]"),
+    ("rnn.forward", H.mutates, "xs"),  # named by the capability's signature (dlproof.target.CAPABILITIES)
+    ("clip.norm.rule", H.clips_in_place, "grads[0]"),
 ])
 def test_in_place_mutation_is_a_failure(prop_id, target, where, tmp_path):
     exc, row = _run(prop_id, target, tmp_path)
@@ -110,13 +110,13 @@ def test_small_prints_are_dropped_silently(tmp_path, capsys, monkeypatch):
 
 def test_printing_in_an_isolated_worker_is_a_failure(tmp_path):
     """--dlproof-isolate: the worker captures what the call prints and reports the size, as in-process."""
-    from dlproof.isolate import _Worker, isolated
+    from dlproof.isolate import isolated, stop
 
     target = isolated("hostile_targets:chatty", timeout=30)
     try:
         exc, row = _run("rnn.forward", target, tmp_path)
-    finally:  # stop the worker process (the capability proxies close over it)
-        next(c.cell_contents for c in target.rnn.__closure__ if isinstance(c.cell_contents, _Worker)).stop()
+    finally:
+        stop(target)  # the worker process
     assert str(exc).startswith("rnn: wrote 3.5 MiB to stdout during one call (limit 1 MiB")
     assert str(exc).endswith(f"[{H.chatty.name} [isolated] :: rnn.forward]")
 
@@ -150,7 +150,7 @@ def test_conform_reports_every_hostile_capability(tmp_path):
         "gru.cell.forward": ("fail", "gru_cell(...) h': non-finite value inf at index (", "be finite"),
         "lstm.cell.forward": ("error", "lstm_cell raised RuntimeError: lstm_cell is not implemented", "return its result"),
         "gru.forward": ("fail", "gru: did not return within 1 s", "return"),
-        "clip.value.rule": ("fail", "clip_grad_value: mutated its input args[0][", "leave its inputs unchanged"),
+        "clip.value.rule": ("fail", "clip_grad_value: mutated its input grads[", "leave its inputs unchanged"),
     }
     for pid, (verdict, what, should) in expected.items():
         r = rows[pid]

@@ -71,11 +71,16 @@ def test_broken_target_still_gets_a_report(env, tmp_path):
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines(["*dlproof: 3 pass, 0 fail, 1 error, 0 not provided; report in*correctness.md*"])
+    result.stdout.fnmatch_lines(["*dlproof: 3 pass, 0 fail, 1 error; report in*correctness.md*"])
+    assert "Traceback" not in result.stdout.str() and "def test_property" not in result.stdout.str()  # short failures
 
     report = json.loads((report_dir / "correctness.json").read_text(encoding="utf-8"))
     _validator().validate(report)
-    assert report["summary"] == {"pass": 3, "fail": 0, "error": 1, "not provided": 0}
+    assert report["summary"] == {"pass": 3, "fail": 0, "error": 1, "internal-error": 0, "not provided": 0, "not run": 0}
+    run = report["run"]
+    assert run["status"] == "complete" and run["planned_rows"] == len(report["results"]) == 4
+    assert (report_dir / "runs" / run["id"] / "correctness.json").read_text() == \
+        (report_dir / "correctness.json").read_text()
     assert report["provenance"]["profile"] == "dev"
     assert set(report["provenance"]["targets"]) == {"my_targets:good", "my_targets:bad"}
     assert report["provenance"]["targets"]["my_targets:bad"]["name"] == "my broken rnn"
@@ -90,6 +95,7 @@ def test_broken_target_still_gets_a_report(env, tmp_path):
     assert err["verdict"] == "error" and err["target_name"] == "my broken rnn"
     assert "rnn raised RuntimeError: kaboom in rnn" in err["message"]
     assert err["repro"] is not None and os.path.isfile(err["repro"]["npz"])
+    assert os.path.dirname(os.path.dirname(err["repro"]["npz"])) == str(report_dir / "runs" / run["id"])
     for d in err["derivations"]:
         assert d in report["derivations"]
 
@@ -121,7 +127,7 @@ def test_unwritable_report_folder_is_a_usage_error(env, tmp_path):
     blocker.write_text("x")
     result = _run(env, "--target", "numpy", f"--report={blocker / 'sub'}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--report: report folder" in result.stderr.str() and "cannot be created" in result.stderr.str()
+    assert "dlproof: cannot write the report to" in result.stderr.str() and "cannot be created" in result.stderr.str()
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
@@ -150,10 +156,35 @@ def test_minimal_report_validates():
                  message="target lacks ['rnn_vjp']", derivations=["rnn.bptt.gradient"])]
     report = _report(rows)
     _validator().validate(report)
-    assert report["summary"] == {"pass": 1, "fail": 0, "error": 1, "not provided": 1}
+    assert report["summary"] == {"pass": 1, "fail": 0, "error": 1, "internal-error": 0, "not provided": 1, "not run": 0}
     assert [r["property"] for r in report["results"]] == ["clip.norm.rule", "rnn.forward", "rnn.vjp"]  # sorted
     assert set(report["derivations"]) == {"rnn.bptt.unroll", "rnn.cell.forward", "clip.norm.rule", "rnn.bptt.gradient"}
     assert "## Failures" in results.markdown(report)
+
+
+def test_report_with_run_and_new_verdicts_validates():
+    rows = [_row(verdict="internal-error", message="dlproof bug in property rnn.forward: AttributeError"),
+            _row(property="rnn.vjp", verdict="not run", examples=0, worst_error_ratio=None, message="not run",
+                 derivations=["rnn.bptt.gradient"]),
+            _row(property="clip.norm.rule", verdict="fail", derivations=["clip.norm.rule"], part="backward",
+                 likely_bug="W transposed in the backward only", warnings=["rnn: RuntimeWarning: overflow"])]
+    prov = results.provenance(seed=None, profile="dev", targets={"numpy": numpy_target().describe()})
+    run = {"id": "20250101T000000.000Z-abcdef", "targets": ["numpy"], "started": "s", "ended": "e",
+           "status": "interrupted", "planned_rows": 3}
+    report = json.loads(json.dumps(results.build_report(rows, prov, run), default=str))
+    _validator().validate(report)
+    md = results.markdown(report)
+    assert "interrupted" in md and "likely bug: W transposed" in md and "part: backward" in md
+    report["run"]["status"] = "partial"
+    assert _errors(report)
+
+
+def test_markdown_hides_not_provided_rows_unless_all():
+    rows = [_row(), _row(property="rnn.vjp", verdict="not provided", examples=0, worst_error_ratio=None,
+                         message="target lacks ['rnn_vjp']", derivations=["rnn.bptt.gradient"])]
+    report = _report(rows)
+    assert "`rnn.vjp`" not in results.markdown(report).split("## Derivations")[0]
+    assert "`rnn.vjp`" in results.markdown(report, show_all=True)
 
 
 def test_written_report_validates(tmp_path):
@@ -207,3 +238,16 @@ def test_xdist_workers_share_one_seed_and_one_report(env, tmp_path):
     _validator().validate(report)
     assert report["summary"]["pass"] == 4 and report["provenance"]["seed"] == 12345
     assert not (report_dir / ".shards").exists() or not any((report_dir / ".shards").iterdir())
+
+
+def test_unwritable_default_report_folder_fails_the_session_with_a_message(env):
+    """No --report: the default folder (ROOT/reports/latest) cannot be created, because ROOT/reports is a file.
+    The properties run and pass, but the session must not exit 0 silently."""
+    env.makepyfile(my_targets=USER_MODULE)
+    (env.path / "reports").write_text("not a folder")
+    result = env.runpytest_subprocess("--pyargs", "dlproof.properties", "--dlproof-profile", "dev", "-p",
+                                      "no:cacheprovider", "--import-mode=importlib", "-k", "clip.norm.rule",
+                                      "--target", "my_targets:good", "--rootdir", str(env.path))
+    out = result.stdout.str() + result.stderr.str()
+    assert result.ret != 0, out[-2000:]
+    assert "dlproof: cannot write the report to" in out

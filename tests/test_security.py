@@ -335,15 +335,3 @@ def test_conform_and_dlproof_target_refuse_code(tmp_path):
     assert plugin.returncode == pytest.ExitCode.USAGE_ERROR, plugin.stdout[-2000:]
     assert f"unknown target {spec!r}" in plugin.stdout + plugin.stderr
     assert not marker.exists() and not (tmp_path / "X").exists()
-
-
-def test_repro_refuses_code_as_its_target(tmp_path, capsys):
-    """A repro file names its target; a spec that is code is refused (exit 2), not run."""
-    marker = tmp_path / "X"
-    spec = f"__import__('os').system('touch {marker}')"
-    npz = tmp_path / "evil.npz"
-    np.savez(npz, __meta__=np.array(json.dumps({"target": spec, "property": "rnn.cell.forward", "scalars": {}})),
-             xs=np.zeros((1, 1, 1)))
-    assert cli.main(["repro", str(npz)]) == 2
-    assert f"unknown target {spec!r}" in capsys.readouterr().err
-    assert not marker.exists()
