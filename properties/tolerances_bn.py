@@ -134,8 +134,12 @@ def train_stats_bound(x, u, variance: str = "stable"):
 
 
 def _s_floor(variance, eps, u):
-    """A lower bound of the computed sqrt(var^ + eps): sqrt(eps) (1 - 2u) for a clamped variance, else 0."""
-    return float(np.sqrt(eps)) * (1 - 2 * u) if variance == "moments_clamped" else 0.0
+    """A lower bound of the computed sqrt(var^ + eps): sqrt(eps) (1 - 2u) where the computed variance is never
+    negative, else 0. The stable algorithms form var^ from non-negative rounded terms (two-pass: a sum of
+    squares; Welford: M2 += (x - mean_old)(x - mean_new), two factors of one sign since mean_new lies between
+    mean_old and x; pairwise: sums of such M2 plus a square term), so var^ >= 0; the clamped one-pass variance
+    is >= 0 by its clamp; only the unclamped one-pass variance can come out negative."""
+    return float(np.sqrt(eps)) * (1 - 2 * u) if variance in ("stable", "moments_clamped") else 0.0
 
 
 def _y_bound(x, g, b, mu, xh, s_lo, e_xhat, u):
