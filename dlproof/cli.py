@@ -214,6 +214,8 @@ def summary_table(report: dict, show_all: bool = False) -> str:
     hidden = len(report["results"]) - len(rows_in)
     if hidden:
         lines.append(f"({hidden} not provided rows hidden; --all shows them)")
+    lines.append("err/tol: the largest error / tolerance over the examples (for a bound property: value / bound); "
+                 "above 1 fails")
     s = report["summary"]
     lines.append("\n" + ", ".join(f"{n} {v}" for v, n in s.items() if n or v in ("pass", "fail", "error")))
     run = report.get("run")
@@ -426,12 +428,26 @@ def _run_options(p) -> None:
     p.add_argument("--call-timeout", type=float, default=30.0, help="seconds per capability call (default 30)")
     p.add_argument("-k", metavar="EXPR", default=None,
                    help="select properties: comma-separated terms, each a substring of the property id or an fnmatch "
-                        "pattern (with * ? [); a term starting with - excludes (e.g. -k 'lstm,-bi.')")
+                        "pattern (with * ? [); a term starting with - excludes (e.g. -k 'lstm,-bi.', -k -dropout)")
     p.add_argument("--all", action="store_true", help="show every row, 'not provided' included (the JSON has all rows)")
     p.add_argument("--memory-limit", type=int, default=None, metavar="MB",
                    help="address-space limit of the process that runs the target (and of the --isolate worker)")
     p.add_argument("--warnings-as-errors", action="store_true",
                    help="a warning raised by the target is an error (default: recorded in its row, never an error)")
+
+
+def _attach_k_values(argv: list) -> list:
+    """``-k -dropout`` -> ``-k=-dropout``: a -k expression may start with "-" (an exclusion), which argparse
+    would otherwise read as an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "-k" and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"-k={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
 
 
 def main(argv=None) -> int:
@@ -488,7 +504,7 @@ def main(argv=None) -> int:
     from dlproof import repro
 
     repro.register(sub)  # dlproof/repro.py: FILE [--target SPEC] [--trust] [--repeat K] [--json]
-    args = ap.parse_args(argv)
+    args = ap.parse_args(_attach_k_values(sys.argv[1:] if argv is None else list(argv)))
     return args.fn(args)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from dlproof.derivations import oracle_attention as oracle
 
-from . import restrictions
+from . import diagnose, restrictions
 from . import tolerances as tol
 from . import tolerances_attention as ta
 from .assertions import call
@@ -72,13 +72,31 @@ def _softmax(target, chk, x, what="softmax(x)"):
     return chk.array(what, s, x.shape)
 
 
+def _softmax_via_lse(x) -> np.ndarray:
+    """exp(x - lse) with lse = max + log sum exp(x - max) rounded in x's dtype: the log-sum-exp idiom whose
+    rounding of max + log(...) costs a relative error of about u |max| in every entry (a known bug pattern)."""
+    with np.errstate(all="ignore"):
+        m = np.max(x, axis=-1, keepdims=True)
+        lse = m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
+        return np.exp(x - lse).astype(np.float64)
+
+
 @prop("attn.softmax.forward", title="softmax over the last axis, also at |x| ~ 1e3 (max-shifted), rows sum to 1",
       capabilities=("softmax",), derivations=("attn.softmax.definition", "attn.softmax.stable"), strategy=_sm_strategy)
 def softmax_forward(target, P, chk):
     x = P["x"]
     s = _softmax(target, chk, x)
     t = ta.softmax_tol(x, _prec(target), subnormals=_sub(target))
-    chk.close(f"softmax(x) (max |x| = {float(np.max(np.abs(x))):g})", s, oracle.softmax(x), t)
+    expected = oracle.softmax(x)
+    if not diagnose.within(np.asarray(s, np.float64), expected, t) and \
+            diagnose.within(np.asarray(s, np.float64), _softmax_via_lse(x), t):
+        chk.fail("softmax(x)", f"matches exp(x - (max + log sum exp(x - max))) (max |x| = {float(np.max(np.abs(x))):g}), "
+                               "but should be exp(x - max) / sum exp(x - max) within the error model: adding max to "
+                               "the log-sum-exp rounds by about u |max|, so every entry is off by that relative amount "
+                               "and the rows no longer sum to 1",
+                 part="forward", likely_bug="softmax formed as exp(x - logsumexp(x)) with logsumexp = max + log sum "
+                                            "exp(x - max) rounded: form (x - max) - log sum exp(x - max) instead")
+    chk.close(f"softmax(x) (max |x| = {float(np.max(np.abs(x))):g})", s, expected, t)
     rows = np.asarray(s, np.float64).sum(axis=-1, keepdims=True)
     chk.close("sum over the last axis of softmax(x)", rows.astype(target.dtype), np.ones_like(rows),
               t.sum(axis=-1, keepdims=True) + tol.gamma(x.shape[-1] + 1, tol.UNIT_ROUNDOFF["float64"]))

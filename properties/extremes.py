@@ -246,12 +246,12 @@ def _check_clip(target, q, chk):
             if _fits_probes(target, other, eps, scope, dtype, prec, underflow):
                 chk.fail("clipped", f"matches clip_norm_scaling={other!r}, but should match the declared "
                                     f"clip_norm_scaling={mode!r} ({regime}): a convention mismatch (declare the one "
-                                    "it implements)", part="forward",
+                                    "it implements)",
                          likely_bug=f"another clip_norm_scaling than declared: declare clip_norm_scaling={other!r}")
         chk.fail("clipped", f"matches no value of clip_norm_scaling ({regime}){_observed(grads, clipped, c, eps, scope, dtype, prec, underflow)}"
                             f"{f' (it matches {fits} on this example, but not on the probes of both ends of the range)' if fits else ''}"
                             f", but should match the declared clip_norm_scaling={mode!r}: no declared convention "
-                            "describes this rule at the ends of the range", part="forward")
+                            "describes this rule at the ends of the range")
         expected, tols = preds["squared"]
         for i, (a, e, t) in enumerate(zip(clipped, expected, tols)):
             _match(chk, f"clipped[{i}] (clip_norm_scaling={mode!r}, eps={eps}, scope={scope!r}; {regime})", a, e, t)

@@ -167,3 +167,33 @@ def test_a_clip_hint_never_sends_the_user_in_a_circle(dtype, tmp_path):
                 assert _run(prop_id, target(named[0]), tmp_path, profile="ci") is None, (prop_id, mode, named)
             elif "clipped" in str(exc).split(":")[0]:
                 assert "matches no value of clip_norm_scaling" in str(exc) and "s = " in str(exc)
+
+
+def test_a_softmax_through_logsumexp_is_named_and_the_stable_one_is_not(tmp_path):
+    """exp(x - (max + log sum exp(x - max))) in float32 is off by about u |max| at |x| ~ 1e3 (50-digit mpmath
+    agrees with the suite's oracle there, not with it): the failure names the pattern; the max-shifted
+    exp(x - max) / sum is never accused."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from dlproof.impl.targets import numpy_target
+    from dlproof.properties import harness
+    from dlproof.properties.registry import all_properties
+
+    def lse_softmax(x):
+        m = np.max(x, axis=-1, keepdims=True)
+        return np.exp(x - (m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))))
+
+    def shifted_softmax(x):
+        e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    base = numpy_target(dtype="float32")
+    prop = all_properties()["attn.softmax.forward"]
+    bad = harness.run(prop, replace(base, name="lse softmax", softmax=lse_softmax), "lse", profile="ci",
+                      report_dir=tmp_path, raises=False)
+    assert bad["verdict"] == "fail" and "logsumexp" in (bad["likely_bug"] or ""), bad
+    good = harness.run(prop, replace(base, name="shifted softmax", softmax=shifted_softmax), "shifted", profile="ci",
+                       report_dir=tmp_path, raises=False)
+    assert good["verdict"] == "pass" and good["likely_bug"] is None, good

@@ -174,7 +174,10 @@ def test_sigint_mid_run_writes_an_interrupted_report_and_keeps_the_previous_one(
     proc = subprocess.Popen([sys.executable, "-m", "dlproof", "conform", "rt_targets:slow", "--profile", "dev",
                              "-k", "clip", "--report", str(report_dir)], cwd=user_dir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(user_dir)})
+                            env={**os.environ, "PYTHONPATH": str(user_dir)},
+                            # a run started in the background (as a CI job may be) inherits SIGINT ignored, and a
+                            # process that starts with SIGINT ignored keeps it ignored (POSIX): restore the default
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # wait for the first finished row on stderr, then Ctrl-C
     line = ""
     deadline = time.monotonic() + 60
