@@ -17,6 +17,9 @@ from .arguments import _argument_snapshot, _bad_result, _first_line
 from .capture import CapturedOutput, _size
 from .where import _location, _short_path
 
+#: the smallest tolerance any comparison uses (the smallest normal float64): an error below it is no error, so a
+#: subnormal difference never fails a check (Checker.close, and the diagnoses that ask "within tolerance?")
+TOLERANCE_FLOOR = float(np.finfo(np.float64).tiny)
 #: seconds one capability call may take before it is a failure (set by --dlproof-call-timeout)
 CALL_TIMEOUT = 30.0
 #: bytes one capability call may write to each of sys.stdout and sys.stderr (captured, then dropped);
@@ -329,7 +332,7 @@ class Checker:
         actual = self.array(quantity, actual, expected.shape if shape is None else shape)
         err = np.abs(actual.astype(np.float64) - expected)
         tol = np.broadcast_to(np.asarray(tol, np.float64), err.shape)
-        floor = np.finfo(np.float64).tiny
+        floor = TOLERANCE_FLOOR
         with np.errstate(over="ignore"):  # a zero tolerance and any error: the ratio is inf, a clear failure
             ratio = err / np.maximum(tol, floor)
         worst = float(ratio.max()) if ratio.size else 0.0
@@ -349,7 +352,7 @@ class Checker:
             a = float(actual)
         except (TypeError, ValueError):
             self.fail(quantity, f"returned {actual!r}, but should be a number")
-        ratio = abs(a - expected) / max(tol, np.finfo(np.float64).tiny)
+        ratio = abs(a - expected) / max(tol, TOLERANCE_FLOOR)
         self.worst = max(self.worst, ratio)
         if ratio > 1.0:
             self.fail(quantity, f"= {a!r}, but should be {expected!r} within {tol:.3g} ({ratio:.3g} x tolerance)")

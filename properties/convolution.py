@@ -13,6 +13,7 @@ import numpy as np
 
 from dlproof.derivations import oracle_conv as oracle
 
+from . import diagnose
 from . import tolerances as tol
 from . import tolerances_conv as tcv
 from .assertions import call
@@ -39,7 +40,8 @@ def _geom(P):
 
 
 def _within(a, e, t) -> bool:
-    return bool(np.all(np.abs(np.asarray(a, np.float64) - e) <= t))
+    """|a - e| <= t entry-wise, as the checks compare (diagnose.within)."""
+    return diagnose.within(a, e, t)
 
 
 def _desc(P) -> str:

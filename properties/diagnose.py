@@ -235,8 +235,13 @@ def own_forward_wrong(target, capability: str, run, reference) -> bool:
 
 
 def within(a, e, t) -> bool:
+    """|a - e| <= t entry-wise, with the tolerance floored as `Checker.close` floors it (TOLERANCE_FLOOR), so a
+    diagnosis never disagrees with the check it annotates."""
+    from .assertions import TOLERANCE_FLOOR
+
     a, e = np.asarray(a, np.float64), np.asarray(e, np.float64)
-    return a.shape == e.shape and bool(np.all(np.abs(a - e) <= np.broadcast_to(t, e.shape)))
+    return a.shape == e.shape and bool(np.all(np.abs(a - e) <= np.maximum(np.broadcast_to(t, e.shape),
+                                                                           TOLERANCE_FLOOR)))
 
 
 def forward_match(kind: str, observed, args, conv, correct, tols):

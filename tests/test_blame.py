@@ -197,3 +197,7 @@ def test_a_softmax_through_logsumexp_is_named_and_the_stable_one_is_not(tmp_path
     good = harness.run(prop, replace(base, name="shifted softmax", softmax=shifted_softmax), "shifted", profile="ci",
                        report_dir=tmp_path, raises=False)
     assert good["verdict"] == "pass" and good["likely_bug"] is None, good
+    # float64: the ci profile draws x = (628.25, -99.04), where the right softmax has a subnormal entry that
+    # differs from the oracle below the tolerance floor: no diagnosis may be stricter than the check itself
+    ref = harness.run(prop, numpy_target(), "numpy", profile="ci", report_dir=tmp_path, raises=False)
+    assert ref["verdict"] == "pass" and ref["likely_bug"] is None, ref
