@@ -11,7 +11,6 @@ from functools import partial
 import numpy as np
 import pytest
 import sympy as sp
-import torch
 
 from dlproof.derivations import dropout as D
 from dlproof.derivations import oracle_dropout as od
@@ -19,7 +18,6 @@ from dlproof.derivations import registry
 from dlproof.impl.adapters import torch_nn_dropout as A
 from dlproof.impl.numpy_ref import dropout as N
 from dlproof.impl.targets import numpy_target
-from dlproof.impl.torch_ref import dropout as T
 from dlproof.properties import concentration as conc
 from dlproof.properties import harness, results
 from dlproof.properties.assertions import PropertyFailure, TargetRaised
@@ -223,7 +221,28 @@ def test_two_point_threshold_is_the_smaller_valid_bound():
 
 # ---------------------------------------------------------------- implementations
 
+def _torch():
+    """torch, or skip: torch is optional (extra `torch`), and only the torch implementations need it."""
+    return pytest.importorskip("torch")
+
+
+def _torch_ref():
+    """dlproof's torch reference dropout, or skip without torch."""
+    _torch()
+    from dlproof.impl.torch_ref import dropout
+
+    return dropout
+
+
+def _impl(name: str, dtype="float64"):
+    """(forward, vjp) of the implementation ``name``; the torch ones skip without torch."""
+    if name == "numpy":
+        return N.dropout, N.dropout_vjp
+    return _impls(dtype)[name]
+
+
 def _impls(dtype="float64"):
+    T = _torch_ref()
     return {
         "numpy": (N.dropout, N.dropout_vjp),
         "torch": (T.dropout, T.dropout_vjp),
@@ -235,7 +254,7 @@ def _impls(dtype="float64"):
 @pytest.mark.parametrize("name", ["numpy", "torch", "torch.nn.Dropout", "F.dropout"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_rule_inference_and_vjp(name, dtype):
-    fwd, vjp = _impls(dtype)[name]
+    fwd, vjp = _impl(name, dtype)
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((4, 50)) + 3.0).astype(dtype)  # no zeros
     dy = rng.standard_normal((4, 50)).astype(dtype)
@@ -267,6 +286,7 @@ def test_numpy_mask_is_default_rng_below_q():
 @pytest.mark.parametrize("functional", [False, True])
 def test_adapters_are_torch_with_the_seed(functional):
     """The adapter's y equals torch's own dropout run after seeding torch directly (another route)."""
+    torch = _torch()
     x = np.linspace(0.5, 3.0, 64).reshape(8, 8)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(9)
@@ -280,7 +300,8 @@ def test_adapters_are_torch_with_the_seed(functional):
 
 @pytest.mark.parametrize("name", ["numpy", "torch", "torch.nn.Dropout", "F.dropout"])
 def test_callers_rng_state_untouched(name):
-    fwd, vjp = _impls()[name]
+    fwd, vjp = _impl(name)
+    torch = _torch()
     random.seed(1)
     np.random.seed(2)
     torch.manual_seed(3)
@@ -317,7 +338,7 @@ BAD_FORWARD = [
 @pytest.mark.parametrize("name", ["numpy", "torch", "torch.nn.Dropout", "F.dropout"])
 @pytest.mark.parametrize("bad,exc,match", BAD_FORWARD)
 def test_forward_validation(name, bad, exc, match):
-    fwd, _ = _impls()[name]
+    fwd, _ = _impl(name)
     args = dict(x=np.ones(3), p=0.5, training=True, seed=0)
     args.update(bad)
     with pytest.raises(exc, match=match) as info:
@@ -327,7 +348,7 @@ def test_forward_validation(name, bad, exc, match):
 
 @pytest.mark.parametrize("name", ["numpy", "torch", "torch.nn.Dropout", "F.dropout"])
 def test_vjp_validation(name):
-    _, vjp = _impls()[name]
+    _, vjp = _impl(name)
     with pytest.raises(ValueError, match="'dy' should have x's shape"):
         vjp(np.ones(3), 0.5, 0, np.ones(4))
     with pytest.raises(ValueError, match="'dy'.*finite"):
@@ -337,6 +358,7 @@ def test_vjp_validation(name):
 
 
 def test_torch_seed_range_and_adapter_dtype():
+    T = _torch_ref()
     for fwd in (T.dropout, A.dropout, A.functional_dropout):
         with pytest.raises(ValueError, match="'seed' should be < 18446744073709551616"):
             fwd(np.ones(3), 0.5, True, 2 ** 64)
@@ -351,6 +373,7 @@ def test_torch_seed_range_and_adapter_dtype():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("functional", [False, True])
 def test_adapters_pass_every_property(dtype, functional):
+    _torch()
     target = Target(name=f"torch.nn dropout ({'F' if functional else 'module'}, {dtype})", dtype=dtype,
                     **A.capabilities(dtype, functional))
     props = all_properties()

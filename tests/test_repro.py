@@ -110,7 +110,7 @@ def test_a_saved_failure_replays_against_a_named_target(tmp_path, capsys):
 
 def test_a_float64_example_is_cast_for_a_float32_target(tmp_path, capsys):
     npz = _saved(tmp_path / "ok.npz")
-    code, out, _ = _repro(capsys, npz, "--target", "torch.float32", "--json")
+    code, out, _ = _repro(capsys, npz, "--target", "numpy.float32", "--json")
     res = json.loads(out)
     assert code == 0 and res["verdict"] == "pass"
     assert res["note"] == "the example was saved in float64; cast to float32 for this target"
