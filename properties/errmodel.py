@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import numpy as np
 
+#: ulps of error allowed per tanh/sigmoid/exp evaluation (the IEEE-faithful libm value; relu is exact)
 ACT_ULPS = 4.0
 
 
 def gamma(k: int, u: float) -> float:
+    """gamma_k = k u / (1 - k u): the bound on |prod (1 + d_i)^(+-1) - 1| over k roundings |d_i| <= u (Higham,
+    Accuracy and Stability, Lemma 3.1); undefined for k u >= 1."""
     if k * u >= 1:
         raise ValueError(f"gamma_k undefined: k={k}, u={u} gives k u >= 1")
     return k * u / (1 - k * u)

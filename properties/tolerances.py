@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errmodel import ACT_ULPS, gamma  # noqa: F401 - one declaration each; re-exported for the topic modules
+
 UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53, "tf32": 2.0 ** -11}
 #: smallest positive subnormal (TF32 keeps float32's exponent range)
 SMALLEST_SUBNORMAL = {"float32": 2.0 ** -149, "float64": 2.0 ** -1074, "tf32": 2.0 ** -149}
-ACT_ULPS = 4.0
 SAFETY = 2.0
 
 TOLERANCE_FORMULA = (
@@ -97,12 +98,6 @@ def underflow_terms(dtype: str, underflow) -> tuple:
     key = "float32" if dtype == "tf32" else str(np.dtype(dtype))
     t = float(np.finfo(key).tiny) + SMALLEST_SUBNORMAL["float64"]
     return t, t
-
-
-def gamma(k: int, u: float) -> float:
-    if k * u >= 1:
-        raise ValueError(f"gamma_k undefined: k={k}, u={u} gives k u >= 1")
-    return k * u / (1 - k * u)
 
 
 def _dphi(a, activation):
