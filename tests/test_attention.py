@@ -49,7 +49,7 @@ def attn_records():
 
 
 def test_every_attn_id_is_registered_and_has_its_status(attn_records):
-    assert {s for s in registry._SPECS if s.startswith("attn.")} == set(EXPECTED_STATUS)
+    assert {s for s in registry.specs() if s.startswith("attn.")} == set(EXPECTED_STATUS)
     for sid, want in EXPECTED_STATUS.items():
         rec = attn_records[sid]
         assert rec["status"] == want, (sid, rec["obligations"])

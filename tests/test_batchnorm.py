@@ -47,7 +47,7 @@ def bn_records():
 
 def test_every_bn_id_is_registered_and_has_its_status(bn_records):
     registry.load_modules()
-    assert {s for s in registry._SPECS if s.startswith("bn.")} == set(EXPECTED_STATUS)
+    assert {s for s in registry.specs() if s.startswith("bn.")} == set(EXPECTED_STATUS)
     for sid, want in EXPECTED_STATUS.items():
         rec = bn_records[sid]
         assert rec["status"] == want, (sid, rec["obligations"])

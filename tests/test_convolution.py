@@ -47,7 +47,7 @@ def conv_records():
 
 def test_every_conv_id_is_registered_and_has_its_status(conv_records):
     registry.load_modules()
-    assert {s for s in registry._SPECS if s.startswith("conv.")} == set(EXPECTED_STATUS)
+    assert {s for s in registry.specs() if s.startswith("conv.")} == set(EXPECTED_STATUS)
     for sid, want in EXPECTED_STATUS.items():
         rec = conv_records[sid]
         assert rec["status"] == want, (sid, rec["obligations"])

@@ -50,13 +50,13 @@ PROPS = ("dropout.values", "dropout.keep_rate", "dropout.mean", "dropout.varianc
 
 def test_every_dropout_id_is_listed():
     registry.load_modules()
-    assert {k for k in registry._SPECS if k.startswith("dropout.")} == set(STATUS)
+    assert {k for k in registry.specs() if k.startswith("dropout.")} == set(STATUS)
 
 
 @pytest.mark.parametrize("sid", sorted(STATUS))
 def test_derivation_status(sid):
     registry.load_modules()
-    spec = registry._SPECS[sid]
+    spec = registry.specs()[sid]
     rec = registry.run_spec(spec)
     assert rec["status"] == STATUS[sid], [o for o in rec["obligations"] if o["status"] != "proved"]
     assert rec["obligations"] and all(o["status"] == "proved" for o in rec["obligations"])

@@ -89,7 +89,7 @@ def lstm_records():
         return records()
     import dlproof.derivations.lstm  # noqa: F401  (not registered yet: run the specs directly)
 
-    return {sid: registry.run_spec(s) for sid, s in registry._SPECS.items() if sid.startswith("lstm.")}
+    return {sid: registry.run_spec(s) for sid, s in registry.specs().items() if sid.startswith("lstm.")}
 
 
 @pytest.mark.parametrize("status,rid", [(s, r) for s, ids in EXPECTED.items() for r in ids])

@@ -47,7 +47,7 @@ def ntk_records():
 
 def test_every_ntk_id_is_registered_and_has_its_status(ntk_records):
     registry.load_modules()
-    assert {s for s in registry._SPECS if s.startswith("ntk.")} == set(EXPECTED_STATUS)
+    assert {s for s in registry.specs() if s.startswith("ntk.")} == set(EXPECTED_STATUS)
     for sid, want in EXPECTED_STATUS.items():
         rec = ntk_records[sid]
         assert rec["status"] == want, (sid, rec["obligations"])

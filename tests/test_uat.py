@@ -34,7 +34,7 @@ def uat_records():
 
 
 def test_every_uat_id_is_registered_and_has_its_status(uat_records):
-    assert {s for s in registry._SPECS if s.startswith("uat.")} == set(EXPECTED_STATUS)
+    assert {s for s in registry.specs() if s.startswith("uat.")} == set(EXPECTED_STATUS)
     for sid, want in EXPECTED_STATUS.items():
         rec = uat_records[sid]
         assert rec["status"] == want, (sid, rec["obligations"])
