@@ -32,8 +32,7 @@ GRU = SeqModel(
     vjp_tol=lambda xs, h0, p, d_hs, d_hT, v, dtype: tol.gru_vjp_tol(xs, h0, p, d_hs, d_hT, v, dtype),
     derivations_forward=("gru.cell.forward.reset_after", "gru.cell.forward.reset_before"),
     derivations_vjp=("gru.cell.jacobian_weights.reset_after", "gru.cell.jacobian_weights.reset_before",
-                     "gru.cell.jacobian_h.reset_after", "gru.cell.jacobian_h.reset_before"),
-    convention_key="gru", variants=("reset_after", "reset_before"))
+                     "gru.cell.jacobian_h.reset_after", "gru.cell.jacobian_h.reset_before"))
 register(GRU, cell_call=lambda t, chk, x, states, p: (call(t, "gru_cell", x, states[0], p),),
          cell_derivations=("gru.cell.forward.reset_after", "gru.cell.forward.reset_before", "gru.variants_differ"))
 

@@ -16,7 +16,6 @@ Under pytest-xdist each worker writes its rows to a shard file in the run folder
 from __future__ import annotations
 
 import json
-import os
 import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -196,23 +195,3 @@ def publish(run_folder, rows: list, prov: dict, run: dict, show_all: bool = Fals
     report = build_report(rows, prov, run)
     run_folder.publish({"correctness.json": dumps(report), "correctness.md": markdown(report, show_all)})
     return report
-
-
-def write_shard(report_dir: Path, worker: str) -> None:
-    d = Path(report_dir) / ".shards"
-    d.mkdir(parents=True, exist_ok=True)
-    tmp = d / f"{worker}.json.tmp"
-    tmp.write_text(json.dumps(ROWS, default=str), encoding="utf-8")
-    os.replace(tmp, d / f"{worker}.json")
-
-
-def read_shards(report_dir: Path) -> list:
-    d = Path(report_dir) / ".shards"
-    rows = []
-    if d.is_dir():
-        for f in sorted(d.glob("*.json")):
-            rows += json.loads(f.read_text(encoding="utf-8"))
-            f.unlink()
-        if not any(d.iterdir()):
-            d.rmdir()
-    return rows

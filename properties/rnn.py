@@ -54,7 +54,7 @@ RNN = SeqModel(
     derivations_forward=("rnn.bptt.unroll", "rnn.cell.forward"),
     derivations_vjp=("rnn.bptt.gradient", "rnn.bptt.shared_weight_gradient", "rnn.cell.jacobian_h",
                      "rnn.cell.jacobian_x", "rnn.cell.jacobian_b", "rnn.cell.jacobian_W_h", "rnn.cell.jacobian_W_x"),
-    relu_kinks=_preacts, convention_key="rnn_activation", variants=("tanh", "relu"))
+    relu_kinks=_preacts)
 register(RNN, cell_call=lambda t, chk, x, states, p: (call(t, "rnn_cell", x, states[0], p),),
          cell_derivations=("rnn.cell.forward",))
 

@@ -115,8 +115,6 @@ class SeqModel:
     derivations_forward: tuple
     derivations_vjp: tuple
     relu_kinks: Callable = None  # (q dict) -> pre-activations, when the model has a kink
-    convention_key: str = None   # the convention that selects the variant ("rnn_activation", "gru")
-    variants: tuple = ()         # its values, to name a misdeclared convention
 
     def __post_init__(self):
         # the oracle and the error model are pure functions of their inputs: remember their results (see `Memo`)
