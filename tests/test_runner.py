@@ -255,7 +255,7 @@ def test_a_bug_in_dlproof_is_an_internal_error_that_names_dlproof():
     row = _one_row(prop, numpy_target())
     assert row["verdict"] == "internal-error"
     assert row["message"].startswith("dlproof bug in property clip.norm.rule: KeyError")
-    assert "properties/" in row["message"] and "not the target's fault" in row["message"]
+    assert "dlproof/properties/" in row["message"] and "not the target's fault" in row["message"]
     with pytest.raises(harness.InternalError):
         harness.run(prop, numpy_target(), "t", profile="dev", seed_value=0)
 

@@ -18,9 +18,8 @@ def _package_dir(name: str) -> str | None:
     return os.path.dirname(os.path.abspath(origin)) if origin else None
 
 
-#: dlproof's machinery (dlproof/, properties/, derivations/): never shown as the place a target raised
-_OWN_DIRS = tuple(d + os.sep for d in (os.path.dirname(os.path.abspath(__file__)), _package_dir("dlproof"),
-                                       _package_dir("dlproof.derivations")) if d)
+#: dlproof's machinery (the dlproof package but its impl/): never shown as the place a target raised
+_OWN_DIRS = tuple(d + os.sep for d in (_package_dir("dlproof"),) if d)
 #: dlproof's built-in implementations: shown only when no frame of other (user) code is in the traceback
 _IMPL_DIRS = tuple(d + os.sep for d in (_package_dir("dlproof.impl"),) if d)
 _LIBRARY_DIRS = tuple(sorted({os.path.abspath(p) + os.sep for k in ("stdlib", "platstdlib", "purelib", "platlib")
@@ -43,7 +42,7 @@ def _location(tb) -> str:
     best = {}
     for frame, lineno in traceback.walk_tb(tb):
         f = os.path.abspath(frame.f_code.co_filename)
-        if f.startswith(_OWN_DIRS):
+        if f.startswith(_OWN_DIRS) and not f.startswith(_IMPL_DIRS):
             continue
         rank = 2 if f.startswith(_IMPL_DIRS) else 1 if f.startswith(_LIBRARY_DIRS) else 3
         best[rank] = (f, lineno, frame.f_code.co_name)  # walk_tb goes outermost first: the last is innermost
@@ -53,20 +52,19 @@ def _location(tb) -> str:
     return f"{_short_path(f)}:{lineno} in {fn}"
 
 
-def _dlproof_roots() -> list:
-    """Source folders of dlproof's own packages (dlproof, properties, derivations, impl)."""
-    return [d for d in (_package_dir(n) for n in ("dlproof", "dlproof.properties", "dlproof.derivations",
-                                                  "dlproof.impl")) if d]
+def _dlproof_root() -> str | None:
+    """The folder holding the dlproof package (its frames are shown relative to it: dlproof/properties/...)."""
+    d = _package_dir("dlproof")
+    return os.path.dirname(d) if d else None
 
 
 def dlproof_frame(exc: BaseException) -> str:
-    """``properties/protocol.py:42 in _difference``: the innermost frame of dlproof's own source in ``exc``'s
-    traceback ('' if none)."""
-    roots = _dlproof_roots()
+    """``dlproof/properties/protocol.py:42 in _difference``: the innermost frame of dlproof's own source in
+    ``exc``'s traceback ('' if none)."""
+    root, own = _dlproof_root(), _package_dir("dlproof")
     where = ""
     for fr in traceback.extract_tb(exc.__traceback__):
         f = os.path.abspath(fr.filename)
-        for root in roots:
-            if f.startswith(root + os.sep):
-                where = f"{os.path.basename(root)}/{os.path.relpath(f, root)}:{fr.lineno} in {fr.name}"
+        if root and own and f.startswith(own + os.sep):
+            where = f"{os.path.relpath(f, root).replace(os.sep, '/')}:{fr.lineno} in {fr.name}"
     return where
