@@ -12,7 +12,7 @@
 3. Timings, forward + full backward (gradients of inputs, initial states and every weight): cuDNN
    (nn.LSTM / nn.GRU) against dlproof.impl.torch_ref's loop over time steps on the same device, float32
    (TF32 off and on) and float64, each the median of repeated runs after warm-ups, the two interleaved in
-   one run (benchmarks/performance.py `bench`), with torch.cuda.synchronize() closing every call. The
+   one run (benchmarks/perf/timing.py `bench`), with torch.cuda.synchronize() closing every call. The
    device's GEMM rate (8192^3 matmul) is measured in the same run.
 
 Writes OUT/gpu.json and OUT/gpu.md. Without CUDA it exits 2 and writes nothing.
@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import performance as perf  # noqa: E402
+from perf import recurrent, timing  # noqa: E402
 
 DEVICE = "cuda"  # --device cpu: a dry run of the script's own code on a machine without CUDA
 SPECS = ("torch.cuda", "torch.cuda.float32", "torch.nn.cuda", "torch.nn.cuda.tf32")
@@ -171,21 +171,21 @@ def accuracy(kind: str, cfg, dtype: str, tf32: bool) -> dict:
     prec = "tf32" if tf32 else dtype
     td = getattr(torch, dtype)
     with torch.device(DEVICE), _Precision(tf32):
-        mod, x, h0, c0, g, gh, gc = perf.torch_problem(kind, B, T, n, m, td, seed=5)
+        mod, x, h0, c0, g, gh, gc = recurrent.torch_problem(kind, B, T, n, m, td, seed=5)
         out, finals, grads = _module_grads(kind, mod, x, h0, c0, g, gh, gc)
     f64 = lambda t: t.detach().cpu().numpy().astype(np.float64)  # noqa: E731
-    p = perf.canonical_params(kind, mod)
+    p = recurrent.canonical_params(kind, mod)
     p = {k: v.astype(np.float64) for k, v in p.items()}
     xs, h, c, d_hs, d_hT, d_cT = (f64(a) for a in (x, h0[0], c0[0], g, gh[0], gc[0]))
     if kind == "lstm":
-        hs, (hT, cT) = np_lstm.lstm_forward(xs, h, c, p)
+        hs, (hT, cT) = np_lstm.lstm(xs, h, c, p)
         ref = np_lstm.lstm_vjp(xs, h, c, p, d_hs, d_hT, d_cT)
         t_hs, (t_hT, t_cT) = tol.lstm_forward_tol(xs, h, c, p, prec)
         t_g = _vjp_tol(lambda: tol.lstm_vjp_tol(xs, h, c, p, d_hs, d_hT, d_cT, prec))
         want_f, tol_f = [hs, hT, cT], [t_hs, t_hT, t_cT]
         names = ["xs", "h0", "c0"]
     else:
-        hs, hT = np_gru.gru_forward(xs, h, p, "reset_after")
+        hs, hT = np_gru.gru(xs, h, p, "reset_after")
         ref = np_gru.gru_vjp(xs, h, p, d_hs, d_hT, "reset_after")
         t_hs, t_hT = tol.gru_forward_tol(xs, h, p, "reset_after", prec)
         t_g = _vjp_tol(lambda: tol.gru_vjp_tol(xs, h, p, d_hs, d_hT, "reset_after", prec))
@@ -195,7 +195,7 @@ def accuracy(kind: str, cfg, dtype: str, tf32: bool) -> dict:
     # the module's weight gradients, read back per gate block as the canonical names (bias_ih's block = d b_*)
     gw = dict(zip([f"{a}_l0" for a in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")],
                   (f64(t) for t in grads[len(names):])))
-    canon = perf.canonical_params(kind, _Grads(gw))
+    canon = recurrent.canonical_params(kind, _Grads(gw))
     if kind == "lstm":
         canon = {k: (gw["bias_ih_l0"][("ifgo".index(k[-1])) * n:("ifgo".index(k[-1]) + 1) * n] if k.startswith("b_")
                      else v) for k, v in canon.items()}
@@ -229,7 +229,7 @@ def _vjp_tol(fn):
 
 
 class _Grads:
-    """Gradients laid out as a module's parameters, for `performance.canonical_params` (which sums the two
+    """Gradients laid out as a module's parameters, for `perf.recurrent.canonical_params` (which sums the two
     biases; the caller then replaces the summed bias gradients by bias_ih's blocks)."""
 
     def __init__(self, gw: dict):
@@ -245,8 +245,8 @@ def ref_step(kind: str, B, T, n, m, td, seed=0):
 
     from dlproof.impl.torch_ref import gru, lstm
 
-    mod, x, h0, c0, g, gh, gc = perf.torch_problem(kind, B, T, n, m, td, seed)
-    P = {k: torch.tensor(v, dtype=td, requires_grad=True) for k, v in perf.canonical_params(kind, mod).items()}
+    mod, x, h0, c0, g, gh, gc = recurrent.torch_problem(kind, B, T, n, m, td, seed)
+    P = {k: torch.tensor(v, dtype=td, requires_grad=True) for k, v in recurrent.canonical_params(kind, mod).items()}
     leaves = [x, h0, c0, *P.values()]
 
     def step():
@@ -260,7 +260,7 @@ def ref_step(kind: str, B, T, n, m, td, seed=0):
     return step
 
 
-def timings(s: perf.Settings, kinds=("lstm", "gru")) -> list:
+def timings(s: timing.Settings, kinds=("lstm", "gru")) -> list:
     import torch
 
     rows = []
@@ -272,13 +272,13 @@ def timings(s: perf.Settings, kinds=("lstm", "gru")) -> list:
 
                 td = getattr(torch, dtype)
                 with torch.device(DEVICE), _Precision(tf32):
-                    _, _, cudnn = perf.torch_step(kind, B, T, n, m, td)
+                    _, _, cudnn = recurrent.torch_step(kind, B, T, n, m, td)
                     ref = ref_step(kind, B, T, n, m, td)
-                    t = perf.bench({"cudnn": _sync(cudnn), "torch_ref": _sync(ref)}, s)
-                flops = 3 * perf.matmul_flops(kind, B, T, n, m)  # forward + backward (dX and dW GEMMs)
+                    t = timing.bench({"cudnn": _sync(cudnn), "torch_ref": _sync(ref)}, s)
+                flops = 3 * recurrent.matmul_flops(kind, B, T, n, m)  # forward + backward (dX and dW GEMMs)
                 row = {"kind": kind, "config": list(cfg), "precision": _label(dtype, tf32),
                        "cudnn_ms": 1e3 * t["cudnn"]["median"], "torch_ref_ms": 1e3 * t["torch_ref"]["median"],
-                       "torch_ref_over_cudnn": perf.ratio(t["torch_ref"], t["cudnn"]),
+                       "torch_ref_over_cudnn": timing.ratio(t["torch_ref"], t["cudnn"]),
                        "cudnn_tflops": flops / t["cudnn"]["median"] / 1e12,
                        "iqr_over_median": {k: v["iqr"] / v["median"] for k, v in t.items()}}
                 rows.append(row)
@@ -287,7 +287,7 @@ def timings(s: perf.Settings, kinds=("lstm", "gru")) -> list:
     return rows
 
 
-def gemm_rates(s: perf.Settings) -> dict:
+def gemm_rates(s: timing.Settings) -> dict:
     import torch
 
     from dlproof.impl.adapters.torch_device import _Precision
@@ -297,7 +297,7 @@ def gemm_rates(s: perf.Settings) -> dict:
     for dtype, tf32 in PRECISIONS:
         with torch.device(DEVICE), _Precision(tf32):
             a, b = (torch.randn(N, N, dtype=getattr(torch, dtype)) for _ in range(2))
-            t = perf.bench({"mm": _sync(lambda: a @ b)}, s)["mm"]
+            t = timing.bench({"mm": _sync(lambda: a @ b)}, s)["mm"]
         out[_label(dtype, tf32)] = {"n": N, "tflops": 2 * N ** 3 / t["median"] / 1e12}
     return out
 
@@ -347,7 +347,7 @@ def render(doc: dict) -> str:
     factors = [float(x) for r in doc["conformance"].values() for f in (r.get("failing") or {}).values()
                for x in re.findall(r"= ([0-9.]+) x tolerance", " ".join(f["message"]))]
     if factors:
-        small = {prec: [r["max_rel_err"] for r in doc["accuracy"] if r["config"] == list(perf.SMALL)
+        small = {prec: [r["max_rel_err"] for r in doc["accuracy"] if r["config"] == list(timing.SMALL)
                         and r["precision"] == prec] for prec in ("float32", "tf32")}
         lines += ["", f"Reading: the failures exceed the float32 error model by {min(factors):.2f}x to "
                   f"{max(factors):.2f}x its tolerance, all on problems of one or two units, and pass the TF32 model "
@@ -410,8 +410,8 @@ def main(argv=None) -> int:
         print("gpu.py: torch.cuda.is_available() is False: nothing to check here", file=sys.stderr)
         return 2
     out = Path(args.out)
-    s = perf.Settings(repeats=3 if args.quick else 9, warmup=1 if args.quick else 3,
-                      sizes=[perf.SMALL] if args.quick else [perf.SMALL, perf.LARGE])
+    s = timing.Settings(repeats=3 if args.quick else 9, warmup=1 if args.quick else 3,
+                      sizes=[timing.SMALL] if args.quick else [timing.SMALL, timing.LARGE])
     doc = {"schema": 1, "command": "python benchmarks/gpu.py" + (" --quick" if args.quick else ""),
            "date": datetime.date.today().isoformat(), "environment": environment()}
     doc["conformance"] = {} if args.skip_conformance else conformance(args.specs, out)
@@ -427,9 +427,9 @@ def main(argv=None) -> int:
     _guarded(doc, "activations", lambda: doc["activations"].extend(activation_accuracy()))
     _guarded(doc, "gemm", lambda: doc["gemm"].update(gemm_rates(s)))
     _guarded(doc, "timings", lambda: doc["timings"].extend(timings(s)))
-    from dlproof.book.files import write_atomic
+    from dlproof.atomic import write_atomic, write_json
 
-    write_atomic(out / "gpu.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    write_json(out / "gpu.json", doc, indent=1, sort_keys=True)
     write_atomic(out / "gpu.md", render(doc))
     print(render(doc))
     return 1 if doc["errors"] else 0

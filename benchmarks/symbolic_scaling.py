@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import json
 import math
 import os
 import platform
@@ -48,8 +47,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from dlproof.derivations import bptt, gru, lstm, registry, rnn_cell  # noqa: E402
-from dlproof.derivations.cache import atomic_write  # noqa: E402
+from dlproof.derivations import gru, lstm, registry  # noqa: E402
+from dlproof.derivations.rnn import bptt  # noqa: E402
+from dlproof.derivations.rnn.cell import explicit_cell  # noqa: E402
+from dlproof.atomic import write_atomic, write_json  # noqa: E402
 from dlproof.derivations.functions import phi, phi_prime  # noqa: E402
 from dlproof.derivations.matrices import explicit, mat  # noqa: E402
 from dlproof.derivations.prove import PROVED, combine, prove_equal  # noqa: E402
@@ -118,7 +119,7 @@ def _r(x: float) -> float:
 
 def _rnn_jacobian_h(n, m, clock):
     with clock("build"):
-        cell, E, h_new = rnn_cell.explicit_cell(n, m)
+        cell, E, h_new = explicit_cell(n, m)
     with clock("jacobian"):
         J = h_new.jacobian(E[cell.h])
         JtD = J.T * E[cell.delta]
@@ -265,7 +266,7 @@ def measure_cell(cid: str, max_seconds: float, ns=GRID, m: int = M) -> dict:
 
 # ---- BPTT: the induction steps and the fixed-T checks ----------------------------------------------------
 # The obligations of rnn.bptt.jacobian_product and lstm.state.chain, rebuilt with the modules' helpers
-# (derivations/bptt.py `_product`, derivations/lstm.py `_chain`); the statements are checked against the
+# (derivations/rnn/bptt.py `_product`, derivations/lstm.py `_chain`); the statements are checked against the
 # registered ones.
 
 def _rnn_induction(n, clock):
@@ -571,8 +572,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     result = measure(args.max_seconds)
     out = Path(args.out)
-    atomic_write(out / "symbolic-scaling.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    atomic_write(out / "symbolic-scaling.md", "\n".join(render(result)).rstrip("\n") + "\n")
+    write_json(out / "symbolic-scaling.json", result, indent=1, ensure_ascii=False)
+    write_atomic(out / "symbolic-scaling.md", "\n".join(render(result)).rstrip("\n") + "\n")
     print(f"wrote {out / 'symbolic-scaling.json'} and {out / 'symbolic-scaling.md'} "
           f"({result['run']['wall_s']:.0f} s wall)")
     for cid, c in result["cells"].items():

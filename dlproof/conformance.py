@@ -113,10 +113,10 @@ def markdown(s: dict) -> str:
 
 
 def write(s: dict, out_dir) -> None:
-    from dlproof.book.files import write_atomic
+    from dlproof.atomic import write_atomic, write_json
 
     out = Path(out_dir)
-    write_atomic(out / f"{_slug(s['target'])}.json", json.dumps(s, indent=1, sort_keys=True) + "\n")
+    write_json(out / f"{_slug(s['target'])}.json", s, indent=1, sort_keys=True)
     write_atomic(out / f"{_slug(s['target'])}.md", markdown(s))
 
 

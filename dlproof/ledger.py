@@ -7,6 +7,10 @@ Evidence is run, never typed in:
   step with the code by a test): a property counts when it passes on some built-in and fails on none;
 - measurements: the committed benchmark results (reports/performance.json); nothing is timed here.
 
+The evidence is project data, not package data (an installed wheel has no reports/), so it is found where
+the command runs: the folder given (``dlproof claims --reports DIR``, `dlproof.book.build` passes its output
+folder), else ./reports, else a `ReportsNotFound` error that says so.
+
 Verdicts: ``refuted`` (every ``refuted_by`` record is refuted), ``measured`` (the benchmark result is
 present), ``definition`` (the claim is a definition and its records are consistent definitions),
 ``not-a-mathematical-claim`` (with the reason and literature), or ``evidence-missing`` when any piece of
@@ -30,9 +34,18 @@ VERDICTS = ("proved", "proved-under-conditions", "proved-from-lemmas", "checked-
 SUPPORTING = ("definition", "proved", "proved-from-lemmas", "checked-at-sizes")
 
 
-def default_reports_dir() -> Path:
-    """The project's committed reports/ folder (next to the package in a checkout)."""
-    return Path(__file__).resolve().parent.parent / "reports"
+class ReportsNotFound(FileNotFoundError):
+    """The folder of committed evidence (conformance/, performance.json) does not exist."""
+
+
+def reports_folder(reports_dir=None) -> Path:
+    """The folder of committed evidence: ``reports_dir``, else ``reports/`` of the current directory (like every
+    other default of the command line: ``dlproof report --out reports``); `ReportsNotFound` when it is absent."""
+    rdir = Path("reports" if reports_dir is None else reports_dir)
+    if not rdir.is_dir():
+        raise ReportsNotFound(f"no reports folder at {str(rdir.resolve())!r}: run from the project's root (the folder "
+                              f"with reports/) or name the folder (dlproof claims --reports DIR)")
+    return rdir
 
 
 def property_verdicts(reports_dir) -> dict:
@@ -134,11 +147,11 @@ def evaluate_claim(claim, records: dict, pverdicts: dict, perf: dict | None) -> 
 
 
 def evaluate(reports_dir=None, records: dict | None = None) -> list[dict]:
-    """The whole ledger, in the source's order."""
+    """The whole ledger, in the source's order, from the evidence in ``reports_dir`` (`reports_folder`)."""
     from dlproof.derivations import records as all_records
     from dlproof.derivations.claims import claims
 
-    rdir = Path(reports_dir) if reports_dir is not None else default_reports_dir()
+    rdir = reports_folder(reports_dir)
     recs = records if records is not None else all_records()
     perf_path = rdir / "performance.json"
     perf = json.loads(perf_path.read_text(encoding="utf-8")) if perf_path.exists() else None

@@ -69,7 +69,7 @@ def pytest_configure(config):
     config._dlproof_worker_rows = []
     config._dlproof_write_error = None
     if worker is None and config.getoption("--report"):
-        from dlproof.book.files import ReportDirError, ensure_dir
+        from dlproof.atomic import ReportDirError, ensure_dir
 
         try:
             ensure_dir(config.getoption("--report"))
@@ -94,7 +94,7 @@ def pytest_testnodedown(node, error):
 def _run_folder(config):
     """The session's run folder REPORT/runs/<run id>/, created on first use (None if it cannot be written: the
     session then fails at its end with the reason)."""
-    from dlproof.book.files import ReportDirError
+    from dlproof.atomic import ReportDirError
     from dlproof.runfolder import RunFolder
 
     if config._dlproof_run is None and config._dlproof_write_error is None:
@@ -179,7 +179,7 @@ def dlproof_run(request):
 def pytest_sessionfinish(session, exitstatus):
     import time
 
-    from dlproof.book.files import ReportDirError
+    from dlproof.atomic import ReportDirError
     from dlproof.properties import results
 
     config = session.config

@@ -28,7 +28,7 @@ import socket
 import time
 from pathlib import Path
 
-from dlproof.book.files import ReportDirError, ensure_dir, write_atomic
+from dlproof.atomic import ReportDirError, ensure_dir, symlink_atomic, write_atomic
 
 RUNS = "runs"
 MARKER = "RUNNING"
@@ -119,14 +119,11 @@ def _point_latest(report_dir: Path, run_id: str) -> None:
     """``latest`` -> runs/<run_id>: a symlink replaced atomically, else a pointer file holding ``runs/<run_id>``."""
     link = report_dir / LATEST
     rel = f"{RUNS}/{run_id}"
-    tmp = report_dir / f".{LATEST}.{secrets.token_hex(4)}"
     try:
-        os.symlink(rel, tmp)
-        os.replace(tmp, link)
+        symlink_atomic(rel, link)
         return
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        pass
     with contextlib.suppress(OSError):  # e.g. a folder named latest is in the way: the top-level JSON names the run
         write_atomic(link, rel + "\n")
 

@@ -11,7 +11,6 @@ Writes OUT/sweep.json and OUT/sweep.md (OUT defaults to reports/latest/sweep).
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -144,7 +143,7 @@ def markdown(res: dict) -> str:
 
 
 def write(res: dict, out: Path) -> None:
-    from dlproof.book.files import write_atomic
+    from dlproof.atomic import write_atomic, write_json
 
-    write_atomic(Path(out) / "sweep.json", json.dumps(res, indent=1) + "\n")
+    write_json(Path(out) / "sweep.json", res, indent=1)
     write_atomic(Path(out) / "sweep.md", markdown(res))

@@ -1,47 +1,18 @@
 """The conformance protocol, version 1: one `Target` bundles what an implementation offers.
 
-This module is a leaf: it imports nothing else of dlproof, so adapters (`dlproof.impl`) and the
-suite (`dlproof.properties`) can both depend on it.
+This module is the bottom layer with `dlproof.capabilities` (the only module of dlproof it imports), so
+adapters (`dlproof.impl`) and the suite (`dlproof.properties`) can both depend on it.
 
 Conventions (column vectors, numerator layout) are those of the derivations: a cell computes
 ``x @ W_x.T + h @ W_h.T + b`` on batch rows, sequences are time-major ``(T, B, features)``.
 Every array in and out is NumPy. A capability left as ``None`` is reported "not provided".
 
-Feed-forward capabilities (protocol version 1, added compatibly), all on batch rows x (B, n):
-- ``mlp(x, layers, activation)``: layers = [(W_1, b_1), ..., (W_L, b_L)], W_l (n_l, n_{l-1}), b_l (n_l,);
-  a_0 = x, a_l = phi(a_{l-1} @ W_l.T + b_l) for l < L, y = a_{L-1} @ W_L.T + b_L (the last layer linear);
-  activation is "tanh" | "sigmoid" | "relu" (relu'(0) = 0). ``mlp_vjp`` returns the gradients of
-  L = <dy, y>.
-- ``residual(x, blocks, activation)``: blocks = [(W1, b1, W2, b2), ...], W1 (k, n), W2 (n, k); each block
-  maps x to x + phi(x @ W1.T + b1) @ W2.T + b2. ``residual_vjp`` as for mlp.
-- ``batchnorm(x, gamma, beta, running_mean, running_var, training, momentum, eps)``: per feature over the
-  batch axis. Training: y = gamma (x - mean) / sqrt(var + eps) + beta with the biased batch variance, and
-  running' = (1 - momentum) running + momentum stat (torch's momentum; the variance folded in is declared by
-  ``bn_running_var``). Inference: the running statistics normalize, and come back unchanged.
-  ``batchnorm_vjp`` is the training-mode gradient of L = <dy, y>.
-- ``dropout(x, p, training, seed)``: p is the drop probability (torch's p, Keras' rate; keep q = 1 - p);
-  training: y = m * x / q with m_i ~ Bernoulli(q) i.i.d., drawn from ``seed`` (same seed, same mask);
-  inference: y = x. ``dropout_vjp(x, p, seed, dy)`` = m * dy / q with the mask of that seed.
-
-Attention, convolution and kernel capabilities (batch first here, as torch's functional API):
-- ``softmax(x)``: s = exp(x - max) / sum exp(x - max) over the last axis; ``softmax_vjp(x, ds)`` = the VJP
-  (diag(s) - s s^T) ds per row.
-- ``attention(q, k, v, causal)``: q (B, Tq, d), k (B, Tk, d), v (B, Tk, dv);
-  y = softmax(q k^T / sqrt(d) + M) v with M[i, j] = -inf where j > i when ``causal`` (top-left aligned, as
-  torch's is_causal), else 0. ``attention_vjp`` returns the gradients of L = <dy, y>.
-- ``mha(query, key, value, params, num_heads, causal)``: inputs (B, T, E); params W_q, W_k, W_v, W_o (E, E),
-  b_q, b_k, b_v, b_o (E,); head h takes rows [h E/H, (h+1) E/H) of W_q, W_k, W_v; y = concat_h(attention(
-  query W_q^T + b_q, ...)_h) W_o^T + b_o. ``mha_vjp`` returns the gradients of <dy, y>.
-- ``conv1d(x, w, b, stride, padding, dilation, groups)``: x (B, C_in, L), w (C_out, C_in/groups, K), b (C_out,)
-  or None; cross-correlation y[n, o, i] = b[o] + sum_{c, k} w[o, c, k] x_pad[n, g(o) C_in/groups + c,
-  i s + k d] with zero padding p on both sides; ``conv2d`` the same over (H, W) with int pairs for stride,
-  padding and dilation. ``conv*_vjp`` return the gradients of <dy, y> (b: None when b is None).
-- ``empirical_ntk(X1, X2, W, a)``: f(x) = a^T relu(W x) / sqrt(m), W (m, d), a (m,), X (n, d);
-  K[i, j] = <grad_theta f(X1[i]), grad_theta f(X2[j])> over theta = (W, a), relu'(0) = 0.
+The capabilities (their names, chapters, signatures and formulas) are declared once, in
+`dlproof.capabilities`; `CAPABILITIES`, the `Target` fields and its docstring are derived from there.
 
 Conventions (`CONVENTION_VALUES`, a closed vocabulary; an unknown key or value is an error) include:
 - ``bn_variance``: the algorithm of batch norm's batch variance, which decides its error model
-  (properties/tolerances_bn.py): "stable" (default) = any standard stable algorithm: two-pass, Welford's
+  (properties/batchnorm/tolerances.py): "stable" (default) = any standard stable algorithm: two-pass, Welford's
   updating, pairwise/blocked merging (np.var, torch.var, torch's batch_norm); "moments" = the one-pass
   mean(x^2) - mean(x)^2 (Keras 3's ops.moments), unclamped: it may go negative (NaN output), which the suite
   reports as a finding; "moments_clamped" = the same, clamped at 0 (Flax's BatchNorm).
@@ -56,8 +27,10 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field, fields
+from dataclasses import field, make_dataclass
 from typing import Any, Callable, Mapping, NamedTuple, Optional
+
+from .capabilities import CAPABILITY_LIST
 
 PROTOCOL_VERSION = 1
 
@@ -150,7 +123,7 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     # the variance batch norm folds into running_var in training mode: "unbiased" = N/(N-1) times the batch's
     # biased variance (torch.nn.BatchNorm1d); "biased" = the biased variance itself (Keras BatchNormalization)
     "bn_running_var": ("'unbiased' | 'biased'", lambda v: v in ("unbiased", "biased")),
-    # the algorithm of batch norm's batch variance (its error model, properties/tolerances_bn.py): "stable" =
+    # the algorithm of batch norm's batch variance (its error model, properties/batchnorm/tolerances.py): "stable" =
     # two-pass, Welford or pairwise; "moments" = mean(x^2) - mean^2 unclamped (Keras 3); "moments_clamped" =
     # the same clamped at 0 (Flax)
     "bn_variance": ("'stable' | 'moments' | 'moments_clamped'", lambda v: v in ("stable", "moments", "moments_clamped")),
@@ -173,96 +146,16 @@ CONVENTION_DEFAULTS: dict[str, Any] = {
     "restrictions": {},
 }
 
-#: Capability name -> call signature, as documented in the README.
-CAPABILITIES: dict[str, str] = {
-    "rnn_cell": "(x, h, p) -> h'",
-    "lstm_cell": "(x, h, c, p) -> (h', c')",
-    "gru_cell": "(x, h, p) -> h'",
-    "rnn": "(xs, h0, p) -> (hs, h_T)",
-    "lstm": "(xs, h0, c0, p) -> (hs, (h_T, c_T))",
-    "gru": "(xs, h0, p) -> (hs, h_T)",
-    "rnn_vjp": "(xs, h0, p, d_hs, d_hT) -> {'xs', 'h0', 'params': {name: grad}}",
-    "lstm_vjp": "(xs, h0, c0, p, d_hs, d_hT, d_cT) -> {'xs', 'h0', 'c0', 'params'}",
-    "gru_vjp": "(xs, h0, p, d_hs, d_hT) -> {'xs', 'h0', 'params'}",
-    "rnn_bi": "(xs, h0_f, h0_b, p_f, p_b) -> (ys, h_f, h_b)",
-    "lstm_bi": "(xs, (h0_f, c0_f), (h0_b, c0_b), p_f, p_b) -> (ys, (h_f, c_f), (h_b, c_b))",
-    "gru_bi": "(xs, h0_f, h0_b, p_f, p_b) -> (ys, h_f, h_b)",
-    "clip_grad_norm": "(grads: list, max_norm) -> (clipped list, pre-clip global norm or None)",
-    "clip_grad_value": "(grads: list, clip_value) -> clipped list",
-    "param_count": "(kind, n, m) -> int",
-    "mlp": "(x, layers, activation) -> y",
-    "mlp_vjp": "(x, layers, activation, dy) -> {'x', 'layers': [(dW, db), ...]}",
-    "residual": "(x, blocks, activation) -> y",
-    "residual_vjp": "(x, blocks, activation, dy) -> {'x', 'blocks': [(dW1, db1, dW2, db2), ...]}",
-    "batchnorm": "(x, gamma, beta, running_mean, running_var, training, momentum, eps) -> (y, running_mean', running_var')",
-    "batchnorm_vjp": "(x, gamma, beta, eps, dy) -> {'x', 'gamma', 'beta'}",
-    "dropout": "(x, p, training, seed) -> y",
-    "dropout_vjp": "(x, p, seed, dy) -> dx",
-    "softmax": "(x) -> s",
-    "softmax_vjp": "(x, ds) -> dx",
-    "attention": "(q, k, v, causal) -> y",
-    "attention_vjp": "(q, k, v, causal, dy) -> {'q', 'k', 'v'}",
-    "mha": "(query, key, value, params, num_heads, causal) -> y",
-    "mha_vjp": "(query, key, value, params, num_heads, causal, dy) -> {'query', 'key', 'value', 'params'}",
-    "conv1d": "(x, w, b, stride, padding, dilation, groups) -> y",
-    "conv1d_vjp": "(x, w, b, stride, padding, dilation, groups, dy) -> {'x', 'w', 'b'}",
-    "conv2d": "(x, w, b, stride, padding, dilation, groups) -> y",
-    "conv2d_vjp": "(x, w, b, stride, padding, dilation, groups, dy) -> {'x', 'w', 'b'}",
-    "empirical_ntk": "(X1, X2, W, a) -> K",
-}
+#: Capability name -> call signature (derived from `dlproof.capabilities.CAPABILITY_LIST`).
+CAPABILITIES: dict[str, str] = {c.name: c.signature for c in CAPABILITY_LIST}
 
 
 class TargetError(ValueError):
     """A target is malformed (unknown convention, bad dtype, non-callable capability)."""
 
 
-@dataclass(frozen=True)
-class Target:
-    """An implementation under test (protocol version 1).
-
-    ``name`` is free text shown in reports; ``dtype`` is the precision the harness casts inputs to;
-    ``conventions`` declares deviations from the exact math (closed vocabulary, see
-    `CONVENTION_VALUES`). Each capability is a callable with the signature in `CAPABILITIES`.
-    """
-
-    name: str
-    dtype: str = "float64"
-    conventions: Mapping[str, Any] = field(default_factory=dict)
-    rnn_cell: Optional[Callable] = None
-    lstm_cell: Optional[Callable] = None
-    gru_cell: Optional[Callable] = None
-    rnn: Optional[Callable] = None
-    lstm: Optional[Callable] = None
-    gru: Optional[Callable] = None
-    rnn_vjp: Optional[Callable] = None
-    lstm_vjp: Optional[Callable] = None
-    gru_vjp: Optional[Callable] = None
-    rnn_bi: Optional[Callable] = None
-    lstm_bi: Optional[Callable] = None
-    gru_bi: Optional[Callable] = None
-    clip_grad_norm: Optional[Callable] = None
-    clip_grad_value: Optional[Callable] = None
-    param_count: Optional[Callable] = None
-    mlp: Optional[Callable] = None
-    mlp_vjp: Optional[Callable] = None
-    residual: Optional[Callable] = None
-    residual_vjp: Optional[Callable] = None
-    batchnorm: Optional[Callable] = None
-    batchnorm_vjp: Optional[Callable] = None
-    dropout: Optional[Callable] = None
-    dropout_vjp: Optional[Callable] = None
-    softmax: Optional[Callable] = None
-    softmax_vjp: Optional[Callable] = None
-    attention: Optional[Callable] = None
-    attention_vjp: Optional[Callable] = None
-    mha: Optional[Callable] = None
-    mha_vjp: Optional[Callable] = None
-    conv1d: Optional[Callable] = None
-    conv1d_vjp: Optional[Callable] = None
-    conv2d: Optional[Callable] = None
-    conv2d_vjp: Optional[Callable] = None
-    empirical_ntk: Optional[Callable] = None
-    protocol_version: int = PROTOCOL_VERSION
+class _TargetMethods:
+    """The behaviour of `Target`; its fields are generated from the capability declarations below."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -337,4 +230,22 @@ class Target:
         }
 
 
-assert {f.name for f in fields(Target)} >= set(CAPABILITIES)
+def _docstring() -> str:
+    lines = ["An implementation under test (protocol version 1).", "",
+             "``name`` is free text shown in reports; ``dtype`` is the precision the harness casts inputs to;",
+             "``conventions`` declares deviations from the exact math (closed vocabulary, see `CONVENTION_VALUES`).",
+             "Each capability is None (reported \"not provided\") or a callable:", ""]
+    lines += [f"- ``{c.name}{c.signature}`` ({c.chapter}): {c.doc}" for c in CAPABILITY_LIST]
+    return "\n".join(lines)
+
+
+#: The protocol's target: ``Target(name, dtype="float64", conventions={}, <capability>=None, ...,
+#: protocol_version=1)``, one optional field per declared capability, in `CAPABILITY_LIST` order.
+Target = make_dataclass(
+    "Target",
+    [("name", str), ("dtype", str, field(default="float64")),
+     ("conventions", Mapping[str, Any], field(default_factory=dict)),
+     *[(c.name, Optional[Callable], field(default=None)) for c in CAPABILITY_LIST],
+     ("protocol_version", int, field(default=PROTOCOL_VERSION))],
+    bases=(_TargetMethods,), frozen=True, namespace={"__doc__": _docstring(), "__module__": __name__},
+)

@@ -21,29 +21,29 @@ def _rnn_raises(xs, h0, p):
 
 
 def _rnn_batch_major(xs, h0, p):
-    hs, hT = R.rnn_forward(xs, h0, p)
+    hs, hT = R.rnn(xs, h0, p)
     return np.ascontiguousarray(hs.transpose(1, 0, 2)), hT  # (B, T, n) instead of (T, B, n)
 
 
 def _rnn_float32(xs, h0, p):
-    hs, hT = R.rnn_forward(xs, h0, p)
+    hs, hT = R.rnn(xs, h0, p)
     return hs.astype(np.float32), hT.astype(np.float32)
 
 
 def _rnn_lists(xs, h0, p):
-    hs, hT = R.rnn_forward(xs, h0, p)
+    hs, hT = R.rnn(xs, h0, p)
     return hs.tolist(), hT.tolist()
 
 
 def _rnn_nan(xs, h0, p):
-    hs, hT = R.rnn_forward(xs, h0, p)
+    hs, hT = R.rnn(xs, h0, p)
     hs = hs.copy()
     hs[0, 0, 0] = np.nan
     return hs, hT
 
 
 def _rnn_inf_final(xs, h0, p):
-    hs, hT = R.rnn_forward(xs, h0, p)
+    hs, hT = R.rnn(xs, h0, p)
     hT = hT.copy()
     hT[-1, -1] = -np.inf  # the last entry of the final state only; hs is finite
     return hs, hT

@@ -42,7 +42,7 @@ def _param_mutant(name, f):
         return out
 
     return replace(BASE, name=name, rnn_cell=lambda x, h, p: R.rnn_cell(x, h, f(p)),
-                   rnn=lambda xs, h0, p: R.rnn_forward(xs, h0, f(p)), rnn_vjp=vjp)
+                   rnn=lambda xs, h0, p: R.rnn(xs, h0, f(p)), rnn_vjp=vjp)
 
 
 def _sigmoid_forward(xs, h0, p):
@@ -55,14 +55,14 @@ def _sigmoid_forward(xs, h0, p):
 
 
 def _off_by_one(xs, h0, p):
-    hs, hT = R.rnn_forward(xs, h0, p)
+    hs, hT = R.rnn(xs, h0, p)
     return np.concatenate([h0[None], hs[:-1]]), hT
 
 
 def _no_recurrent_grad(xs, h0, p, d_hs, d_hT):
     """BPTT that drops the path through W_h^T: every step sees only its own cotangent."""
     T = xs.shape[0]
-    hs, _ = R.rnn_forward(xs, h0, p)
+    hs, _ = R.rnn(xs, h0, p)
     prev = np.concatenate([h0[None], hs[:-1]])
     out = {"xs": np.zeros_like(xs), "h0": None, "params": {k: np.zeros_like(v) for k, v in p.items()}}
     for t in range(T):
@@ -80,7 +80,7 @@ def _no_recurrent_grad(xs, h0, p, d_hs, d_hT):
 def _last_step_only(xs, h0, p, d_hs, d_hT):
     """Gradients of the shared weights accumulated over the last step only."""
     full = R.rnn_vjp(xs, h0, p, d_hs, d_hT)
-    last = R.rnn_vjp(xs[-1:], R.rnn_forward(xs[:-1], h0, p)[1] if len(xs) > 1 else h0, p,
+    last = R.rnn_vjp(xs[-1:], R.rnn(xs[:-1], h0, p)[1] if len(xs) > 1 else h0, p,
                      d_hs[-1:], d_hT)
     full["params"] = last["params"]
     return full
@@ -198,20 +198,20 @@ def _bi_swapped(xs, h0_f, h0_b, p_f, p_b):
 
 MUTANTS.update({
     "lstm_swapped_i_f": (replace(BASE, name="mutant: LSTM gate blocks i and f swapped",
-                                 lstm=lambda xs, h0, c0, p: L.lstm_forward(xs, h0, c0, _swap_if(p))), "lstm.forward"),
+                                 lstm=lambda xs, h0, c0, p: L.lstm(xs, h0, c0, _swap_if(p))), "lstm.forward"),
     "lstm_no_tanh": (replace(BASE, name="mutant: LSTM h' = o * c' (no tanh)", lstm=_lstm_forward(no_tanh=True)),
                      "lstm.forward"),
     "lstm_no_forget": (replace(BASE, name="mutant: LSTM without the forget-gate path (c' = c + i g)",
                                lstm=_lstm_forward(no_forget=True)), "lstm.forward"),
     "lstm_returns_c_h": (replace(BASE, name="mutant: LSTM returns (c, h)",
-                                 lstm=lambda xs, h0, c0, p: (lambda hs, hc: (hs, hc[::-1]))(*L.lstm_forward(xs, h0, c0, p))),
+                                 lstm=lambda xs, h0, c0, p: (lambda hs, hc: (hs, hc[::-1]))(*L.lstm(xs, h0, c0, p))),
                          "lstm.forward"),
     "lstm_bptt_drops_c": (replace(BASE, name="mutant: LSTM BPTT drops the path through c",
                                   lstm_vjp=lstm_bptt(drop_c=True)), "lstm.vjp"),
     "gru_z_exchanged": (replace(BASE, name="mutant: GRU z and 1 - z exchanged",
-                                gru=lambda xs, h0, p: G.gru_forward(xs, h0, _negate_z(p))), "gru.forward"),
+                                gru=lambda xs, h0, p: G.gru(xs, h0, _negate_z(p))), "gru.forward"),
     "gru_reset_wrong_place": (replace(BASE, name="mutant: GRU reset before the matmul, declared reset_after",
-                                      gru=lambda xs, h0, p: G.gru_forward(xs, h0, p, "reset_before")), "gru.forward"),
+                                      gru=lambda xs, h0, p: G.gru(xs, h0, p, "reset_before")), "gru.forward"),
     "bi_backward_not_reversed": (replace(BASE, name="mutant: backward half not re-reversed", rnn_bi=_bi_unreversed),
                                  "bi.rnn.forward"),
     "bi_halves_swapped": (replace(BASE, name="mutant: halves concatenated [bwd ; fwd]", rnn_bi=_bi_swapped),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlproof.impl.numpy_ref import conv as NC
-from dlproof.impl.numpy_ref.conv_checks import conv_args
+from dlproof.impl.numpy_ref import convolution as NC
+from dlproof.impl.numpy_ref.checks.convolution import conv_args
 
 CORRECT = {"conv1d": NC.conv1d, "conv1d_vjp": NC.conv1d_vjp, "conv2d": NC.conv2d, "conv2d_vjp": NC.conv2d_vjp}
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from dlproof.impl.numpy_ref import batchnorm as NB
 from dlproof.impl.numpy_ref import dropout as ND
-from dlproof.impl.numpy_ref import mlp as NM
+from dlproof.impl.numpy_ref import backprop as NM
 from dlproof.impl.numpy_ref import residual as NR
 
 # ---- MLP ----------------------------------------------------------------------------------------------
@@ -38,7 +38,7 @@ def mlp_vjp_bug(kind: str):
 
 def mlp_last_activated(x, layers, activation):
     """The activation applied to the last (linear) layer too."""
-    return NM._PHI[activation](NM.mlp_forward(x, layers, activation))
+    return NM._PHI[activation](NM.mlp(x, layers, activation))
 
 
 # ---- residual -----------------------------------------------------------------------------------------

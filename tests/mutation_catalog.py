@@ -21,7 +21,8 @@ from dlproof.impl.numpy_ref import clipping as C
 from dlproof.impl.numpy_ref import gru as G
 from dlproof.impl.numpy_ref import lstm as L
 from dlproof.impl.numpy_ref import rnn as R
-from dlproof.impl.targets import numpy_gru_reset_before_target, numpy_target, param_count
+from dlproof.impl.numpy_ref.rnn import param_count
+from dlproof.impl.targets import numpy_gru_reset_before_target, numpy_target
 
 import mutants_attention as MA
 import mutants_conv as MC
@@ -304,7 +305,7 @@ def _param_count_lstm_one_bias_shared(kind, n, m):
 
 
 def _param_count_gru_no_b_hn(kind, n, m):
-    return param_count(kind, n, m, gru="reset_before") if kind == "gru" else param_count(kind, n, m)
+    return param_count(kind, n, m, variant="reset_before") if kind == "gru" else param_count(kind, n, m)
 
 
 _gru_rb = numpy_gru_reset_before_target()
@@ -338,7 +339,7 @@ NEW = {
                                                "GRU z and 1 - z exchanged (cell, sequence, VJP, bi)"),
     "gru_reset_after_declared_before": Mutant(
         replace(_gru_rb, name="mutant: GRU computes reset_after, declared reset_before",
-                gru=lambda xs, h0, p: G.gru_forward(xs, h0, p, "reset_after"),
+                gru=lambda xs, h0, p: G.gru(xs, h0, p, "reset_after"),
                 gru_cell=lambda x, h, p: G.gru_cell(x, h, p, "reset_after")), ("gru", "gru_cell"),
         "GRU computes reset_after, declared reset_before"),
     "gru_off_by_one_time": code_mutant("GRU hs shifted by one step", gru=_shift_time(BASE.gru, 1)),

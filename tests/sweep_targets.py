@@ -1,5 +1,5 @@
 """Cheap targets for tests/test_sweep.py: parameter counts only (the sweep runs in seconds)."""
-from dlproof.impl.targets import param_count
+from dlproof.impl.numpy_ref.rnn import param_count
 from dlproof.target import Target
 
 counts = Target("param counts only", param_count=param_count)

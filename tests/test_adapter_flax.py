@@ -2,7 +2,7 @@
 capability against the project's oracles, the (c, h) carry order, the exact shape padding, the refusals,
 param_count, optax's clipping rule, and the conformance suite.
 
-Expected values come from dlproof.derivations (oracle_lstm, oracle_gru, oracle_bi, oracle) and closed
+Expected values come from dlproof.derivations (oracle_lstm, oracle_gru, oracle_bidirectional, oracle) and closed
 forms, never from the adapters. The whole module skips when the optional extra is absent.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 import flax.linen as nn  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from dlproof.derivations import oracle, oracle_bi, oracle_gru, oracle_lstm  # noqa: E402
+from dlproof.derivations import oracle_bidirectional, oracle_clipping, oracle_gru, oracle_lstm  # noqa: E402
 from dlproof.impl.adapters import flax_linen as fl  # noqa: E402
 from dlproof.impl.adapters import optax_clip as oc  # noqa: E402
 
@@ -176,7 +176,7 @@ def _check_lstm(t, q, tol):
     for k in fl.PARAMS["lstm"]:
         np.testing.assert_allclose(g["params"][k], e["params"][k], **tol, err_msg=k)
     ys, (hf, cf), (hb, cb) = t.lstm_bi(xs, (h0, c0), (q["h0_b"], q["c0_b"]), p, q["p_b"])
-    e_ys, (e_hf, e_cf), (e_hb, e_cb) = oracle_bi.lstm_bi(xs, (h0, c0), (q["h0_b"], q["c0_b"]), p, q["p_b"])
+    e_ys, (e_hf, e_cf), (e_hb, e_cb) = oracle_bidirectional.lstm_bi(xs, (h0, c0), (q["h0_b"], q["c0_b"]), p, q["p_b"])
     for a, b in ((ys, e_ys), (hf, e_hf), (cf, e_cf), (hb, e_hb), (cb, e_cb)):
         np.testing.assert_allclose(a, b, **tol)
 
@@ -195,7 +195,7 @@ def _check_gru(t, q, tol):
     for k in fl.PARAMS["gru"]:
         np.testing.assert_allclose(g["params"][k], e["params"][k], **tol, err_msg=k)
     ys, hf, hb = t.gru_bi(xs, h0, q["h0_b"], p, q["p_b"])
-    e_ys, e_f, e_b = oracle_bi.gru_bi(xs, h0, q["h0_b"], p, q["p_b"])
+    e_ys, e_f, e_b = oracle_bidirectional.gru_bi(xs, h0, q["h0_b"], p, q["p_b"])
     np.testing.assert_allclose(ys, e_ys, **tol)
     np.testing.assert_allclose(hf, e_f, **tol)
     np.testing.assert_allclose(hb, e_b, **tol)
@@ -340,7 +340,7 @@ def test_clip_by_global_norm_is_the_exact_rule_and_returns_the_norm(dtype, facto
     c = factor * N_
     copies = [g.copy() for g in grads]
     clipped, norm = t.clip_grad_norm(grads, c)
-    expected, e_norm = oracle.clip_by_norm([g.astype(np.float64) for g in grads], c, 0.0, "global")
+    expected, e_norm = oracle_clipping.clip_by_norm([g.astype(np.float64) for g in grads], c, 0.0, "global")
     rtol = 1e-6 if dtype == "float32" else 1e-14
     for a, e, g, g0 in zip(clipped, expected, grads, copies):
         assert a.dtype == np.dtype(dtype)

@@ -27,7 +27,7 @@ if keras.backend.backend() != "torch":
     pytest.skip(f"keras was imported with backend {keras.backend.backend()!r}; the adapter needs "
                 "KERAS_BACKEND=torch before the first import of keras", allow_module_level=True)
 
-from dlproof.derivations import oracle, oracle_bi, oracle_gru, oracle_lstm  # noqa: E402
+from dlproof.derivations import oracle_bidirectional, oracle_clipping, oracle_gru, oracle_lstm, oracle_rnn  # noqa: E402
 from dlproof.impl.adapters import keras3  # noqa: E402
 from dlproof.properties import harness, results  # noqa: E402
 from dlproof.properties.assertions import PropertyFailure, TargetRaised  # noqa: E402
@@ -129,7 +129,7 @@ def test_param_count_is_keras_count_params():
 
 def _oracle_forward(kind, xs, states, p, variant="reset_after"):
     if kind == "rnn":
-        hs, h = oracle.rnn_forward(xs, states[0], p, "tanh")
+        hs, h = oracle_rnn.rnn_forward(xs, states[0], p, "tanh")
         return hs, (h,)
     if kind == "lstm":
         hs, (h, c) = oracle_lstm.lstm_forward(xs, *states, p)
@@ -140,7 +140,7 @@ def _oracle_forward(kind, xs, states, p, variant="reset_after"):
 
 def _oracle_vjp(kind, xs, states, p, cots, variant="reset_after"):
     if kind == "rnn":
-        return oracle.rnn_vjp(xs, states[0], p, *cots, "tanh")
+        return oracle_rnn.rnn_vjp(xs, states[0], p, *cots, "tanh")
     if kind == "lstm":
         return oracle_lstm.lstm_vjp(xs, *states, p, *cots)
     return oracle_gru.gru_vjp(xs, states[0], p, *cots, variant)
@@ -209,7 +209,7 @@ def test_float64_matmul_deviation_is_documented():
         pytest.skip("this Keras keeps float64 in result_type: the documented deviation is gone, update the docs")
     xs, states, p, _ = _problem("rnn", 6, np.float64)
     got = keras3.target("float64").rnn_cell(xs[0], states[0], p)
-    err = np.max(np.abs(got - oracle.rnn_cell(xs[0], states[0], p)))
+    err = np.max(np.abs(got - oracle_rnn.rnn_cell(xs[0], states[0], p)))
     assert got.dtype == np.float64 and 1e-13 < err < 1e-5
 
 
@@ -220,10 +220,10 @@ def test_bidirectional_matches_oracle(kind, variant):
     _, s_b, p_b, _ = _problem(kind, 8)
     if kind == "lstm":
         out = t.lstm_bi(xs, tuple(s_f), tuple(s_b), p_f, p_b)
-        exp = oracle_bi.lstm_bi(xs, tuple(s_f), tuple(s_b), p_f, p_b)
+        exp = oracle_bidirectional.lstm_bi(xs, tuple(s_f), tuple(s_b), p_f, p_b)
         pairs = list(zip(out[1], exp[1])) + list(zip(out[2], exp[2]))
     else:
-        fn = oracle_bi.rnn_bi if kind == "rnn" else oracle_bi.gru_bi
+        fn = oracle_bidirectional.rnn_bi if kind == "rnn" else oracle_bidirectional.gru_bi
         out = getattr(t, f"{kind}_bi")(xs, s_f[0], s_b[0], p_f, p_b)
         exp = fn(xs, s_f[0], s_b[0], p_f, p_b, "tanh" if kind == "rnn" else variant)
         pairs = [(out[1], exp[1]), (out[2], exp[2])]
@@ -239,7 +239,7 @@ def test_relu_target_runs_simple_rnn_relu():
     t = keras3.relu_target()
     xs, states, p, _ = _problem("rnn", 9)
     hs, _ = t.rnn(xs, states[0], p)
-    _close(hs, oracle.rnn_forward(xs, states[0], p, "relu")[0])
+    _close(hs, oracle_rnn.rnn_forward(xs, states[0], p, "relu")[0])
 
 
 # ---- clipping -------------------------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_clipnorm_is_per_tensor(scale):
     grads, c = _grads(10, scale), 1.0
     out, norm = keras3.clipnorm_target().clip_grad_norm([g.copy() for g in grads], c)
     assert norm is None
-    for a, e in zip(out, oracle.clip_by_norm(grads, c, 0.0, "per_tensor")[0]):
+    for a, e in zip(out, oracle_clipping.clip_by_norm(grads, c, 0.0, "per_tensor")[0]):
         assert a.dtype == np.float32
         _close(a, e)
 
@@ -263,7 +263,7 @@ def test_clipnorm_is_per_tensor(scale):
 def test_global_clipnorm_and_its_norm(scale):
     grads, c = _grads(11, scale), 1.0
     out, norm = keras3.global_clipnorm_target().clip_grad_norm([g.copy() for g in grads], c)
-    expected, N_exact = oracle.clip_by_norm(grads, c, 0.0, "global")
+    expected, N_exact = oracle_clipping.clip_by_norm(grads, c, 0.0, "global")
     assert norm == pytest.approx(N_exact, rel=1e-6)
     for a, e in zip(out, expected):
         _close(a, e)
@@ -272,7 +272,7 @@ def test_global_clipnorm_and_its_norm(scale):
 def test_clipvalue():
     grads = _grads(12, 2.0)
     out = keras3.clipnorm_target().clip_grad_value([g.copy() for g in grads], 0.5)
-    for a, e in zip(out, oracle.clip_by_value(grads, 0.5)):
+    for a, e in zip(out, oracle_clipping.clip_by_value(grads, 0.5)):
         np.testing.assert_array_equal(a, e.astype(np.float32))
 
 

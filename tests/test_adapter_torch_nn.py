@@ -1,7 +1,7 @@
 """The torch.nn adapter: the weight map, every capability against the project's oracles (float64, rtol 1e-10),
 the refusals of `from_modules`, param_count's closed forms, torch's clipping rule, and the whole suite.
 
-Expected values come from dlproof.derivations (oracle, oracle_lstm, oracle_gru, oracle_bi) and closed forms,
+Expected values come from dlproof.derivations (oracle, oracle_lstm, oracle_gru, oracle_bidirectional) and closed forms,
 never from the adapter.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from dlproof.derivations import oracle, oracle_bi, oracle_gru, oracle_lstm  # noqa: E402
+from dlproof.derivations import oracle_bidirectional, oracle_gru, oracle_lstm, oracle_rnn  # noqa: E402
 from dlproof.impl.adapters import torch_nn as tn  # noqa: E402
 from dlproof.target import Target  # noqa: E402
 
@@ -103,7 +103,7 @@ def test_reading_a_module_sums_its_two_biases_except_grus_candidate():
         with torch.no_grad():
             hx = tuple(torch.tensor(s)[None] for s in states)
             out, _ = mod(torch.tensor(q["xs"]), hx if kind == "lstm" else hx[0])
-        expected = {"rnn": lambda: oracle.rnn_forward(q["xs"], q["h0"], p)[0],
+        expected = {"rnn": lambda: oracle_rnn.rnn_forward(q["xs"], q["h0"], p)[0],
                     "lstm": lambda: oracle_lstm.lstm_forward(q["xs"], q["h0"], q["c0"], p)[0],
                     "gru": lambda: oracle_gru.gru_forward(q["xs"], q["h0"], p)[0]}[kind]()
         np.testing.assert_allclose(out.numpy(), expected, **TIGHT)
@@ -116,20 +116,20 @@ def test_rnn_capabilities_match_the_oracle(activation):
     t = tn.target(dtype="float64", nonlinearity=activation)
     q = _problem("rnn", 1)
     xs, h0, p = q["xs"], q["h0"], q["p"]
-    np.testing.assert_allclose(t.rnn_cell(xs[0], h0, p), oracle.rnn_cell(xs[0], h0, p, activation), **TIGHT)
+    np.testing.assert_allclose(t.rnn_cell(xs[0], h0, p), oracle_rnn.rnn_cell(xs[0], h0, p, activation), **TIGHT)
     hs, h_T = t.rnn(xs, h0, p)
-    e_hs, e_hT = oracle.rnn_forward(xs, h0, p, activation)
+    e_hs, e_hT = oracle_rnn.rnn_forward(xs, h0, p, activation)
     assert hs.dtype == np.float64 and hs.shape == (T, B, N)
     np.testing.assert_allclose(hs, e_hs, **TIGHT)
     np.testing.assert_array_equal(h_T, hs[-1])
     g = t.rnn_vjp(xs, h0, p, q["d_hs"], q["d_hT"])
-    e = oracle.rnn_vjp(xs, h0, p, q["d_hs"], q["d_hT"], activation)
+    e = oracle_rnn.rnn_vjp(xs, h0, p, q["d_hs"], q["d_hT"], activation)
     for k in ("xs", "h0"):
         np.testing.assert_allclose(g[k], e[k], **TIGHT, err_msg=k)
     for k in tn.PARAMS["rnn"]:
         np.testing.assert_allclose(g["params"][k], e["params"][k], **TIGHT, err_msg=k)
     ys, h_f, h_b = t.rnn_bi(xs, h0, q["h0_b"], p, q["p_b"])
-    e_ys, e_f, e_b = oracle_bi.rnn_bi(xs, h0, q["h0_b"], p, q["p_b"], activation)
+    e_ys, e_f, e_b = oracle_bidirectional.rnn_bi(xs, h0, q["h0_b"], p, q["p_b"], activation)
     np.testing.assert_allclose(ys, e_ys, **TIGHT)
     np.testing.assert_allclose(h_f, e_f, **TIGHT)
     np.testing.assert_allclose(h_b, e_b, **TIGHT)
@@ -155,7 +155,7 @@ def test_lstm_capabilities_match_the_oracle(t64):
     for k in tn.PARAMS["lstm"]:
         np.testing.assert_allclose(g["params"][k], e["params"][k], **TIGHT, err_msg=k)
     out = t64.lstm_bi(xs, (h0, c0), (q["h0_b"], q["c0_b"]), p, q["p_b"])
-    e_out = oracle_bi.lstm_bi(xs, (h0, c0), (q["h0_b"], q["c0_b"]), p, q["p_b"])
+    e_out = oracle_bidirectional.lstm_bi(xs, (h0, c0), (q["h0_b"], q["c0_b"]), p, q["p_b"])
     np.testing.assert_allclose(out[0], e_out[0], **TIGHT)
     for got, exp in zip((*out[1], *out[2]), (*e_out[1], *e_out[2])):
         np.testing.assert_allclose(got, exp, **TIGHT)
@@ -176,7 +176,7 @@ def test_gru_capabilities_match_the_oracle(t64):
         np.testing.assert_allclose(g["params"][k], e["params"][k], **TIGHT, err_msg=k)
     assert not np.allclose(g["params"]["b_xn"], g["params"]["b_hn"])
     ys, h_f, h_b = t64.gru_bi(xs, h0, q["h0_b"], p, q["p_b"])
-    e_ys, e_f, e_b = oracle_bi.gru_bi(xs, h0, q["h0_b"], p, q["p_b"], "reset_after")
+    e_ys, e_f, e_b = oracle_bidirectional.gru_bi(xs, h0, q["h0_b"], p, q["p_b"], "reset_after")
     np.testing.assert_allclose(ys, e_ys, **TIGHT)
     np.testing.assert_allclose(h_f, e_f, **TIGHT)
     np.testing.assert_allclose(h_b, e_b, **TIGHT)
@@ -210,7 +210,7 @@ def test_conventions_and_names():
     assert set(relu.capabilities) == {"rnn_cell", "rnn", "rnn_vjp", "rnn_bi", "param_count"}
     with pytest.raises(ValueError, match="nonlinearity should be one of"):
         tn.target(nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="dtype should be"):
+    with pytest.raises(ValueError, match="argument 'dtype' should be"):
         tn.target(dtype="float16")
 
 
@@ -270,7 +270,7 @@ def test_from_modules_runs_copies_of_user_modules():
     # a cell module
     qr = _problem("rnn", 7)
     np.testing.assert_allclose(t.rnn_cell(qr["xs"][0], qr["h0"], qr["p"]),
-                               oracle.rnn_cell(qr["xs"][0], qr["h0"], qr["p"], "relu"), **TIGHT)
+                               oracle_rnn.rnn_cell(qr["xs"][0], qr["h0"], qr["p"], "relu"), **TIGHT)
     # the user's modules are untouched
     assert user.training and next(user.parameters()).dtype == torch.float32
     for k, v in user.state_dict().items():
@@ -283,7 +283,7 @@ def test_from_modules_bidirectional_module_gives_the_bi_capability():
     assert t.capabilities == ["gru_bi"]
     q = _problem("gru", 8)
     ys, h_f, h_b = t.gru_bi(q["xs"], q["h0"], q["h0_b"], q["p"], q["p_b"])
-    e_ys, e_f, e_b = oracle_bi.gru_bi(q["xs"], q["h0"], q["h0_b"], q["p"], q["p_b"])
+    e_ys, e_f, e_b = oracle_bidirectional.gru_bi(q["xs"], q["h0"], q["h0_b"], q["p"], q["p_b"])
     np.testing.assert_allclose(ys, e_ys, **TIGHT)
     np.testing.assert_allclose(h_b, e_b, **TIGHT)
     with pytest.raises(ValueError, match=re.escape(
@@ -300,7 +300,7 @@ def test_from_modules_dropout_in_training_mode_runs_in_eval_mode():
     t = tn.from_modules(rnn=mod, dtype="float64")
     q = _problem("rnn", 9)
     hs, _ = t.rnn(q["xs"], q["h0"], q["p"])
-    np.testing.assert_allclose(hs, oracle.rnn_forward(q["xs"], q["h0"], q["p"])[0], **TIGHT)
+    np.testing.assert_allclose(hs, oracle_rnn.rnn_forward(q["xs"], q["h0"], q["p"])[0], **TIGHT)
     assert mod.training
 
 

@@ -12,6 +12,7 @@ from dlproof.derivations import attention as D
 from dlproof.derivations import oracle_attention as oracle
 from dlproof.derivations import registry
 from dlproof.impl.numpy_ref import attention as NA
+from dlproof.properties import finite_difference as FD
 from dlproof.properties import harness, results
 from dlproof.properties.assertions import PropertyFailure
 from dlproof.properties.registry import all_properties
@@ -158,16 +159,6 @@ def _p(seed=0, B=2, Tq=3, Tk=4, d=3, dv=2, E=6):
                         for n in oracle.PARAMS})
 
 
-def _fd(f, arr, h=1e-6):
-    g = np.zeros_like(arr)
-    for idx in np.ndindex(arr.shape):
-        plus, minus = arr.copy(), arr.copy()
-        plus[idx] += h
-        minus[idx] -= h
-        g[idx] = (f(plus) - f(minus)) / (2 * h)
-    return g
-
-
 IMPLS = {"numpy": NA, "torch": TA, "torch.nn": None}
 
 
@@ -217,23 +208,23 @@ def test_mha_matches_oracle(impl, causal):
 def test_oracle_gradients_match_finite_differences():
     p = _p(3, B=1, Tq=2, Tk=3, d=2, dv=2, E=4)
     sm = oracle.softmax_vjp(p["x"], p["ds"])
-    np.testing.assert_allclose(sm, _fd(lambda x: float(np.sum(p["ds"] * oracle.softmax(x))), p["x"]), atol=1e-7)
+    np.testing.assert_allclose(sm, FD.vjp(oracle.softmax, p["x"], p["ds"]), atol=1e-7)
     g = oracle.attention_vjp(p["q"], p["k"], p["v"], True, p["dy"])
     for n in "qkv":
-        def L(a, n=n):
+        def y(a, n=n):
             args = {"q": p["q"], "k": p["k"], "v": p["v"], n: a}
-            return float(np.sum(p["dy"] * oracle.attention(args["q"], args["k"], args["v"], True)))
-        np.testing.assert_allclose(g[n], _fd(L, p[n]), atol=1e-7)
+            return oracle.attention(args["q"], args["k"], args["v"], True)
+        np.testing.assert_allclose(g[n], FD.vjp(y, p[n], p["dy"]), atol=1e-7)
     assert np.all(g["k"][:, 2] == 0) and np.all(g["v"][:, 2] == 0)  # key 2 is in no row's prefix (Tq = 2)
     G = oracle.mha_vjp(p["query"], p["key"], p["value"], p["params"], 2, False, p["dY"])
 
-    def Lw(W):
-        return float(np.sum(p["dY"] * oracle.mha(p["query"], p["key"], p["value"], dict(p["params"], W_k=W), 2, False)))
-    np.testing.assert_allclose(G["params"]["W_k"], _fd(Lw, p["params"]["W_k"]), atol=1e-7)
+    def yw(W):
+        return oracle.mha(p["query"], p["key"], p["value"], dict(p["params"], W_k=W), 2, False)
+    np.testing.assert_allclose(G["params"]["W_k"], FD.vjp(yw, p["params"]["W_k"], p["dY"]), atol=1e-7)
 
-    def Lq(X):
-        return float(np.sum(p["dY"] * oracle.mha(X, p["key"], p["value"], p["params"], 2, False)))
-    np.testing.assert_allclose(G["query"], _fd(Lq, p["query"]), atol=1e-7)
+    def yq(X):
+        return oracle.mha(X, p["key"], p["value"], p["params"], 2, False)
+    np.testing.assert_allclose(G["query"], FD.vjp(yq, p["query"], p["dY"]), atol=1e-7)
 
 
 def test_float32_in_float32_out():
@@ -282,7 +273,7 @@ def test_bad_input_is_rejected_clearly(impl, fn, args, exc, msg):
 
 
 def test_adapter_rejects_unknown_dtype_and_foreign_modules():
-    with pytest.raises(ValueError, match="dtype should be one of"):
+    with pytest.raises(ValueError, match="argument 'dtype' should be one of"):
         AA.attention(_G["q"], _G["k"], _G["v"], False, dtype="float16")
     with pytest.raises(ValueError, match="kdim/vdim.*add_bias_kv"):
         AA.module_params(torch.nn.MultiheadAttention(4, 2, kdim=3, vdim=3, add_bias_kv=True, batch_first=True))

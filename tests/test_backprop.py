@@ -2,7 +2,7 @@
 adapter against the float64 oracle (explicit Jacobian products) and central differences, input validation,
 the properties on every implementation and dtype, and the mutants they must catch.
 
-Expected values come from dlproof.derivations.oracle_mlp (a route different from the implementations:
+Expected values come from dlproof.derivations.oracle_backprop (a route different from the implementations:
 products of per-layer Jacobians), never from the code under test.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from dlproof.derivations import records as cached_records
-from dlproof.derivations import oracle_mlp as O
-from dlproof.impl.numpy_ref import mlp as NM
+from dlproof.derivations import oracle_backprop as O
+from dlproof.impl.numpy_ref import backprop as NM
 from dlproof.properties import harness, results
 from dlproof.properties.assertions import PropertyFailure, TargetRaised
 from dlproof.properties.registry import all_properties
@@ -24,8 +24,8 @@ from dlproof.target import Target
 import mutants_ff as FF
 
 torch = pytest.importorskip("torch")
-from dlproof.impl.adapters import torch_nn_mlp as AD  # noqa: E402
-from dlproof.impl.torch_ref import mlp as TM  # noqa: E402
+from dlproof.impl.adapters import torch_nn_backprop as AD  # noqa: E402
+from dlproof.impl.torch_ref import backprop as TM  # noqa: E402
 
 ACTS = ("tanh", "sigmoid", "relu")
 EXPECTED = {"mlp.forward": "definition", "mlp.backprop.delta": "proved", "mlp.backprop.weight_grad": "proved",
@@ -113,7 +113,7 @@ def test_wrong_compact_formulas_are_not_proved_at_symbolic_size():
 
 # ---- implementations vs the oracle and finite differences -----------------------------------------------
 
-IMPLS = {"numpy": (NM.mlp_forward, NM.mlp_vjp), "torch": (TM.mlp_forward, TM.mlp_vjp),
+IMPLS = {"numpy": (NM.mlp, NM.mlp_vjp), "torch": (TM.mlp, TM.mlp_vjp),
          "torch.nn": (AD.mlp, AD.mlp_vjp)}
 
 
@@ -224,9 +224,9 @@ def _target(name, dtype, fwd, vjp):
 
 
 TARGETS = {
-    "numpy": _target("numpy-mlp", "float64", NM.mlp_forward, NM.mlp_vjp),
-    "numpy.float32": _target("numpy-mlp.float32", "float32", NM.mlp_forward, NM.mlp_vjp),
-    "torch.float32": _target("torch-mlp.float32", "float32", TM.mlp_forward, TM.mlp_vjp),
+    "numpy": _target("numpy-mlp", "float64", NM.mlp, NM.mlp_vjp),
+    "numpy.float32": _target("numpy-mlp.float32", "float32", NM.mlp, NM.mlp_vjp),
+    "torch.float32": _target("torch-mlp.float32", "float32", TM.mlp, TM.mlp_vjp),
     "torch.nn": _target("torch.nn-mlp", "float64", partial(AD.mlp, dtype="float64"), partial(AD.mlp_vjp, dtype="float64")),
     "torch.nn.float32": _target("torch.nn-mlp.float32", "float32", partial(AD.mlp, dtype="float32"),
                                 partial(AD.mlp_vjp, dtype="float32")),

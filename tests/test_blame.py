@@ -40,14 +40,14 @@ def _lstm_double_forget_bias():
         out = L.lstm_vjp(xs, h0, c0, _two_bf(p), d_hs, d_hT, d_cT)
         out["params"]["b_f"] = 2 * out["params"]["b_f"]
         return out
-    return replace(BASE, name="lstm: b_f twice", lstm=lambda xs, h0, c0, p: L.lstm_forward(xs, h0, c0, _two_bf(p)),
+    return replace(BASE, name="lstm: b_f twice", lstm=lambda xs, h0, c0, p: L.lstm(xs, h0, c0, _two_bf(p)),
                    lstm_cell=lambda x, h, c, p: L.lstm_cell(x, h, c, _two_bf(p)), lstm_vjp=vjp)
 
 
 def _lstm_c_h():
     """Returns (c_T, h_T); its backward reads the cotangents in that same order (self-consistent)."""
     def fwd(xs, h0, c0, p):
-        hs, (h, c) = L.lstm_forward(xs, h0, c0, p)
+        hs, (h, c) = L.lstm(xs, h0, c0, p)
         return hs, (c, h)
     return replace(BASE, name="lstm: (c, h)", lstm=fwd,
                    lstm_vjp=lambda xs, h0, c0, p, d_hs, d_hT, d_cT: L.lstm_vjp(xs, h0, c0, p, d_hs, d_cT, d_hT))
@@ -66,7 +66,7 @@ def _neg_z(p):
 
 
 def _gru_z_swapped():
-    return replace(BASE, name="gru: z and 1-z swapped", gru=lambda xs, h0, p: G.gru_forward(xs, h0, _neg_z(p)),
+    return replace(BASE, name="gru: z and 1-z swapped", gru=lambda xs, h0, p: G.gru(xs, h0, _neg_z(p)),
                    gru_cell=lambda x, h, p: G.gru_cell(x, h, _neg_z(p)))
 
 

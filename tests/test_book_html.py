@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from dlproof.book import html as book_html
+from dlproof.book import mathml
 from dlproof.derivations import records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,20 +228,20 @@ def test_failures_are_shown_not_raised(recs):
 ])
 def test_latex2mathml_gaps_are_patched(tex):
     # latex2mathml 3.81 leaves these raw (sized command delimiters, text escapes) or unaligned
-    out = _strip_annotations(book_html.latex_to_mathml(tex, display=True))
+    out = _strip_annotations(mathml.latex_to_mathml(tex, display=True))
     assert "\\" not in out, out
     assert not re.search(r"&(?!#x?[0-9A-Fa-f]+;|amp;|lt;|gt;)", out), out
     assert "<mpadded" not in out and "<mi>&amp;</mi>" not in out
 
 
 def test_long_display_formulas_are_split_at_top_level_breaks():
-    assert book_html.split_display("a = b,\\quad c = \\frac{1}{2},\\ d = e;\\ f") == [
+    assert mathml.split_display("a = b,\\quad c = \\frac{1}{2},\\ d = e;\\ f") == [
         "a = b,", "c = \\frac{1}{2},", "d = e;", "f"]
-    assert book_html.split_display("a = b \\\\ c = d") == ["a = b", "c = d"]  # a forced line break
+    assert mathml.split_display("a = b \\\\ c = d") == ["a = b", "c = d"]  # a forced line break
     # never inside a group, a bracket or an environment
     for tex in ("f\\big(a,\\ b\\big)", "x_{a,\\ b}", "\\begin{cases} a,\\quad b & c\\end{cases}",
                 "\\{a,\\ b\\}", "\\min(1,\\ c)"):
-        assert book_html.split_display(tex) == [tex], tex
+        assert mathml.split_display(tex) == [tex], tex
     html_ = book_html.render_book({"act.x": {"id": "act.x", "title": "t", "kind": "theorem",
                                              "status": "proved", "latex": "a = 1,\\quad b = 2",
                                              "steps": []}}, [], {}, None)

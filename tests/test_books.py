@@ -1,13 +1,12 @@
 """The committed books (reports/derivations.md, claims.md, book.html): fresh, anchored, linked; the CLI
-around them; atomic writes."""
-import os
+around them."""
 import re
 from pathlib import Path
 
 import pytest
 
 from dlproof import cli
-from dlproof.book import build, files, present
+from dlproof.book import build, present
 from dlproof.derivations import records
 from dlproof.derivations.claims import claims
 
@@ -176,9 +175,17 @@ def test_unknown_id_names_the_closest(capsys):
 
 
 def test_claims_command(capsys):
-    assert cli.main(["claims"]) == 0
+    assert cli.main(["claims", "--reports", str(REPORTS)]) == 0
     out = capsys.readouterr().out
     assert "refuted" in out and "claim.lstm.gates_no_vanishing" in out
+
+
+def test_claims_reads_the_reports_of_the_current_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPORTS.parent)
+    assert cli.main(["claims"]) == 0
+    monkeypatch.chdir(tmp_path)  # no reports/ here: a clear error, not a ledger of missing evidence
+    assert cli.main(["claims"]) == 2
+    assert "no reports folder" in capsys.readouterr().err
 
 
 def test_report_dir_that_is_not_writable_is_a_clear_error(tmp_path, capsys):
@@ -200,28 +207,6 @@ def test_report_skip_suite_writes_the_books(tmp_path, capsys):
     assert cli.main(["report", "--skip-suite", "--no-figures", "--out", str(tmp_path)]) == 0
     for name in ("derivations.md", "claims.md", "book.html"):
         assert (tmp_path / name).read_text(encoding="utf-8") == (REPORTS / name).read_text(encoding="utf-8")
-
-
-# ---- atomic writes
-def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
-    path = tmp_path / "claims.md"
-    files.write_atomic(path, "old\n")
-
-    def boom(src, dst):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(KeyboardInterrupt):
-        files.write_atomic(path, "new " * 10000)
-    assert path.read_text() == "old\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.md"], "a temporary file was left behind"
-
-
-def test_write_atomic_bytes_and_text(tmp_path):
-    files.write_atomic(tmp_path / "a" / "b.bin", b"\x89PNG")
-    assert (tmp_path / "a" / "b.bin").read_bytes() == b"\x89PNG"
-    files.write_atomic(tmp_path / "c.md", "π ≤ 4")
-    assert (tmp_path / "c.md").read_text(encoding="utf-8") == "π ≤ 4"
 
 
 def test_citation_and_licence():

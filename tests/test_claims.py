@@ -1,5 +1,6 @@
 """The claims ledger: every claim's evidence exists and holds; verdicts follow from the evidence."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,7 @@ from dlproof.derivations.claims import Claim, claims
 
 @pytest.fixture(scope="module")
 def entries():
-    return {e["id"]: e for e in ledger.evaluate()}
+    return {e["id"]: e for e in ledger.evaluate(Path(__file__).resolve().parent.parent / "reports")}
 
 
 def test_every_claim_has_its_evidence(entries):

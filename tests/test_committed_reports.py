@@ -1,7 +1,7 @@
 """Committed artifacts under reports/ are deterministic and fresh."""
 from pathlib import Path
 
-from dlproof.cli import derivations_index
+from dlproof.book.markdown import derivations_index
 from dlproof.derivations import records
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"

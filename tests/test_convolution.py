@@ -8,10 +8,11 @@ import sympy as sp
 
 from dlproof.derivations import records as cached_records
 from dlproof.derivations import convolution as D
-from dlproof.derivations import oracle_conv as oracle
+from dlproof.derivations import oracle_convolution as oracle
 from dlproof.derivations import registry
 from dlproof.derivations.prove import prove_zero
-from dlproof.impl.numpy_ref import conv as NC
+from dlproof.impl.numpy_ref import convolution as NC
+from dlproof.properties import finite_difference as FD
 from dlproof.properties import harness, results
 from dlproof.properties.assertions import PropertyFailure, TargetRaised
 from dlproof.properties.registry import all_properties
@@ -20,8 +21,8 @@ from dlproof.target import Target
 import mutants_conv as MC
 
 torch = pytest.importorskip("torch")
-from dlproof.impl.adapters import torch_nn_conv as AC  # noqa: E402
-from dlproof.impl.torch_ref import conv as TC  # noqa: E402
+from dlproof.impl.adapters import torch_nn_convolution as AC  # noqa: E402
+from dlproof.impl.torch_ref import convolution as TC  # noqa: E402
 
 EXPECTED_STATUS = {
     "conv.cross_correlation": "definition", "conv.true_convolution_flip": "proved",
@@ -191,26 +192,15 @@ def _impl(name, nd, dtype="float64"):
     return caps[f"conv{nd}d"], caps[f"conv{nd}d_vjp"]
 
 
-def _fd(x, w, b, dy, geom, h=1e-6):
-    """Central differences of L = <dy, y> through the oracle's forward."""
+def _fd(x, w, b, dy, geom):
+    """Central differences of L = <dy, y> through the oracle's forward, per argument (b when there is one)."""
     base = {"x": x, "w": w, "b": b}
 
-    def L(**over):
+    def y(**over):
         a = {**base, **over}
-        return float(np.sum(dy * oracle.forward(a["x"], a["w"], a["b"], *geom)))
+        return oracle.forward(a["x"], a["w"], a["b"], *geom)
 
-    out = {}
-    for name, arr in base.items():
-        if arr is None:
-            continue
-        g = np.zeros_like(arr)
-        for idx in np.ndindex(arr.shape):
-            plus, minus = arr.copy(), arr.copy()
-            plus[idx] += h
-            minus[idx] -= h
-            g[idx] = (L(**{name: plus}) - L(**{name: minus})) / (2 * h)
-        out[name] = g
-    return out
+    return {name: FD.vjp(lambda v, name=name: y(**{name: v}), arr, dy) for name, arr in base.items() if arr is not None}
 
 
 @pytest.mark.parametrize("impl", ["numpy", "torch", "torch.nn"])

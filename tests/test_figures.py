@@ -13,6 +13,7 @@ import pytest
 
 from dlproof.book import figures
 from dlproof.impl.numpy_ref import activations, lstm, rnn
+from dlproof.properties import finite_difference as FD
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "reports" / "figures"
@@ -60,16 +61,6 @@ def test_rnn_half_norm_curve_lies_under_half_to_the_lag(data):
             assert v <= b * (1 + 1e-5)
 
 
-def _fd_jacobian(f, z0, eps=1e-6):
-    """Central differences of f: R^k -> R^r at z0, numerator layout (r, k)."""
-    cols = []
-    for j in range(z0.size):
-        e = np.zeros_like(z0)
-        e[j] = eps
-        cols.append((f(z0 + e) - f(z0 - e)) / (2 * eps))
-    return np.stack(cols, axis=1)
-
-
 def test_vjp_jacobians_match_finite_differences():
     rng = np.random.default_rng(7)
     n, m, T = 5, 3, 6
@@ -77,7 +68,7 @@ def test_vjp_jacobians_match_finite_differences():
     p = {"W_x": rng.standard_normal((n, m)), "W_h": 0.8 * rng.standard_normal((n, n)) / math.sqrt(n),
          "b": 0.1 * rng.standard_normal(n)}
     h0 = 0.3 * rng.standard_normal((1, n))
-    fd = _fd_jacobian(lambda z: rnn.rnn_forward(xs, z[None], p)[1][0], h0[0])
+    fd = FD.jacobian(lambda z: rnn.rnn(xs, z[None], p)[1][0], h0[0])
     np.testing.assert_allclose(figures.rnn_vjp_jacobian(xs, h0, p), fd, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(figures.rnn_chain_closed_form(xs, h0, p), fd, rtol=1e-6, atol=1e-9)
 
@@ -89,10 +80,10 @@ def test_vjp_jacobians_match_finite_differences():
     c0 = 0.3 * rng.standard_normal((1, n))
 
     def state(z):
-        _, (hT, cT) = lstm.lstm_forward(xs, z[None, :n], z[None, n:], q)
+        _, (hT, cT) = lstm.lstm(xs, z[None, :n], z[None, n:], q)
         return np.concatenate([hT[0], cT[0]])
 
-    fd = _fd_jacobian(state, np.concatenate([h0[0], c0[0]]))
+    fd = FD.jacobian(state, np.concatenate([h0[0], c0[0]]))
     np.testing.assert_allclose(figures.lstm_vjp_state_jacobian(xs, h0, c0, q), fd, rtol=1e-6, atol=1e-9)
 
 

@@ -173,7 +173,7 @@ def test_gate_order_swap_is_caught(cases):
 
     buggy = {
         "lstm_cell": lambda x, h, c, p: lstm.lstm_cell(x, h, c, _swap_i_f(p)),
-        "lstm": lambda xs, h0, c0, p: lstm.lstm_forward(xs, h0, c0, _swap_i_f(p)),
+        "lstm": lambda xs, h0, c0, p: lstm.lstm(xs, h0, c0, _swap_i_f(p)),
         "lstm_vjp": lambda xs, h0, c0, p, *d: lstm.lstm_vjp(xs, h0, c0, _swap_i_f(p), *d),
         "lstm_bi": lambda xs, sf, sb, pf, pb: bidirectional.lstm_bi(xs, sf, sb, _swap_i_f(pf), _swap_i_f(pb)),
     }
@@ -191,7 +191,7 @@ def test_gate_order_swap_is_caught(cases):
     const = {k: np.full((n, m) if k.startswith("W_x") else (n, n) if k.startswith("W_h") else (n,), 0.1)
              for k in golden.LSTM_PARAMS}
     xs, z = np.linspace(-1, 1, B * m).reshape(1, B, m), np.zeros((B, n))
-    assert np.array_equal(lstm.lstm_forward(xs, z, z, const)[0], lstm.lstm_forward(xs, z, z, _swap_i_f(const))[0])
+    assert np.array_equal(lstm.lstm(xs, z, z, const)[0], lstm.lstm(xs, z, z, _swap_i_f(const))[0])
 
 
 def test_wrong_gru_variant_is_caught(cases):

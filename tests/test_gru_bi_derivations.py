@@ -5,32 +5,10 @@ import functools
 import numpy as np
 import pytest
 
-from dlproof.derivations import registry
+from dlproof.properties import finite_difference as FD
 
 VARIANTS = ("reset_after", "reset_before")
 PARAMS = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
-MINE = ("gru", "bidirectional")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _registered(tmp_path_factory):
-    """Until registry.MODULES lists gru and bidirectional, build kernels in a private cache dir with them."""
-    from dlproof import derivations
-
-    if all(m in registry.MODULES for m in MINE):
-        yield
-        return
-    mp = pytest.MonkeyPatch()
-    mp.setattr(registry, "MODULES", tuple(registry.MODULES) + tuple(m for m in MINE if m not in registry.MODULES))
-    mp.setenv("DLPROOF_CACHE_DIR", str(tmp_path_factory.mktemp("dlproof-cache")))
-    derivations.kernels.cache_clear()
-    derivations.records.cache_clear()
-    try:
-        yield
-    finally:
-        mp.undo()
-        derivations.kernels.cache_clear()
-        derivations.records.cache_clear()
 
 
 @functools.lru_cache(maxsize=None)
@@ -195,38 +173,27 @@ def test_gru_variants_differ_and_wrong_variant_is_an_error():
         oracle_gru.gru_cell(x, h, p, "reset_middle")
 
 
-def _fd(f, arr, eps=1e-6):
-    g = np.zeros_like(arr)
-    it = np.nditer(arr, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = arr[i]
-        arr[i] = old + eps
-        up = f()
-        arr[i] = old - eps
-        down = f()
-        arr[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_gru_vjp_matches_central_differences(variant):
     from dlproof.derivations import oracle_gru
 
     xs, h0, p, d_hs, d_hT = gru_problem(2, T=3, B=2, n=3, m=2)
 
-    def loss():
-        hs = ref_gru(xs, h0, p, variant)
+    def loss(name, value):
+        a = {"xs": xs, "h0": h0, **p, name: value}
+        hs = ref_gru(a["xs"], a["h0"], {k: a[k] for k in p}, variant)
         return float(np.sum(d_hs * hs) + np.sum(d_hT * hs[-1]))
+
+    def fd(name, value):
+        return FD.gradient(functools.partial(loss, name), value)
 
     got = oracle_gru.gru_vjp(xs, h0, p, d_hs, d_hT, variant)
     assert set(got["params"]) == set(PARAMS)
     for k in PARAMS:
         assert got["params"][k].shape == p[k].shape
-        assert np.allclose(got["params"][k], _fd(loss, p[k]), rtol=1e-6, atol=1e-8), k
-    assert np.allclose(got["xs"], _fd(loss, xs), rtol=1e-6, atol=1e-8)
-    assert np.allclose(got["h0"], _fd(loss, h0), rtol=1e-6, atol=1e-8)
+        assert np.allclose(got["params"][k], fd(k, p[k]), rtol=1e-6, atol=1e-8), k
+    assert np.allclose(got["xs"], fd("xs", xs), rtol=1e-6, atol=1e-8)
+    assert np.allclose(got["h0"], fd("h0", h0), rtol=1e-6, atol=1e-8)
     if variant == "reset_before":  # b_xn and b_hn only act as a sum
         assert np.array_equal(got["params"]["b_xn"], got["params"]["b_hn"])
     else:
@@ -288,14 +255,14 @@ def _rnn_params(rng, n, m):
 
 
 def test_rnn_bi_matches_explicit_loop_and_final_states():
-    from dlproof.derivations import oracle_bi
+    from dlproof.derivations import oracle_bidirectional
 
     rng = np.random.default_rng(6)
     T, B, n, m = 5, 2, 3, 2
     xs = rng.normal(size=(T, B, m))
     p_f, p_b = _rnn_params(rng, n, m), _rnn_params(rng, n, m)
     h0_f, h0_b = rng.normal(0, 0.5, (B, n)), rng.normal(0, 0.5, (B, n))
-    ys, h_f, h_b = oracle_bi.rnn_bi(xs, h0_f, h0_b, p_f, p_b)
+    ys, h_f, h_b = oracle_bidirectional.rnn_bi(xs, h0_f, h0_b, p_f, p_b)
     want = np.zeros((T, B, 2 * n))
     for b in range(B):
         h = h0_f[b]
@@ -312,22 +279,19 @@ def test_rnn_bi_matches_explicit_loop_and_final_states():
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_gru_bi_matches_explicit_loop(variant):
-    from dlproof.derivations import oracle_bi
+    from dlproof.derivations import oracle_bidirectional
 
     xs, h0_f, p_f, _, _ = gru_problem(7, T=4, B=2, n=3, m=2)
     _, h0_b, p_b, _, _ = gru_problem(8, T=4, B=2, n=3, m=2)
-    ys, h_f, h_b = oracle_bi.gru_bi(xs, h0_f, h0_b, p_f, p_b, variant)
+    ys, h_f, h_b = oracle_bidirectional.gru_bi(xs, h0_f, h0_b, p_f, p_b, variant)
     fwd = ref_gru(xs, h0_f, p_f, variant)
     bwd = ref_gru(xs[::-1], h0_b, p_b, variant)[::-1]
     assert np.allclose(ys, np.concatenate([fwd, bwd], axis=-1), rtol=1e-13, atol=1e-14)
     assert np.array_equal(h_f, ys[-1, :, :3]) and np.array_equal(h_b, ys[0, :, 3:])
 
 
-def test_lstm_bi_when_the_lstm_oracle_exists():
-    pytest.importorskip("dlproof.derivations.oracle_lstm")
-    if "lstm" not in registry.MODULES:
-        pytest.skip("the lstm module is not registered yet (its kernels are not generated)")
-    from dlproof.derivations import oracle_bi
+def test_lstm_bi():
+    from dlproof.derivations import oracle_bidirectional
 
     rng = np.random.default_rng(9)
     T, B, n, m = 4, 2, 3, 2
@@ -353,7 +317,7 @@ def test_lstm_bi_when_the_lstm_oracle_exists():
     p_f, p_b = params(), params()
     s_f = (rng.normal(0, 0.5, (B, n)), rng.normal(0, 0.5, (B, n)))
     s_b = (rng.normal(0, 0.5, (B, n)), rng.normal(0, 0.5, (B, n)))
-    ys, (h_f, c_f), (h_b, c_b) = oracle_bi.lstm_bi(xs, s_f, s_b, p_f, p_b)
+    ys, (h_f, c_f), (h_b, c_b) = oracle_bidirectional.lstm_bi(xs, s_f, s_b, p_f, p_b)
     fwd, cf = ref(xs, *s_f, p_f)
     bwd, cb = ref(xs[::-1], *s_b, p_b)
     assert np.allclose(ys, np.concatenate([fwd, bwd[::-1]], axis=-1), rtol=1e-12, atol=1e-13)

@@ -14,7 +14,9 @@ import pytest
 from dlproof.impl.numpy_ref import bidirectional as np_bi
 from dlproof.impl.numpy_ref import gru as np_gru
 from dlproof.impl.numpy_ref import lstm as np_lstm
-from dlproof.impl.targets import numpy_gru_reset_before_target, numpy_target, param_count
+from dlproof.impl.numpy_ref.rnn import param_count
+from dlproof.impl.targets import numpy_gru_reset_before_target, numpy_target
+from dlproof.properties import finite_difference as FD
 
 from loops import ref_forward as rnn_loop  # noqa: E402
 
@@ -110,7 +112,7 @@ def _check_fd(analytic: dict, args: dict, loss, seed=7, eps=1e-6):
     for name, value in args.items():
         assert analytic[name].shape == value.shape, name
         v = rng.normal(size=value.shape)
-        fd = (loss({**args, name: value + eps * v}) - loss({**args, name: value - eps * v})) / (2 * eps)
+        fd = FD.directional(lambda a, name=name: loss({**args, name: a}), value, v, eps)
         an = float(np.sum(analytic[name] * v))
         assert abs(fd - an) <= 1e-7 * max(abs(an), 1.0), (name, fd, an)
 
@@ -155,7 +157,7 @@ def check_forward(lstm_mod, gru_mod):
     hs_ref, cT_ref = lstm_loop(d["xs"], d["h0"], d["c0"], p)
     h1, c1 = lstm_mod.lstm_cell(d["xs"][0], d["h0"], d["c0"], p)
     np.testing.assert_allclose(h1, hs_ref[0], rtol=1e-13, atol=1e-15)
-    hs, (h_T, c_T) = lstm_mod.lstm_forward(d["xs"], d["h0"], d["c0"], p)
+    hs, (h_T, c_T) = lstm_mod.lstm(d["xs"], d["h0"], d["c0"], p)
     np.testing.assert_allclose(hs, hs_ref, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(c_T, cT_ref, rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(h_T, hs[-1])
@@ -166,12 +168,12 @@ def check_forward(lstm_mod, gru_mod):
     for variant in VARIANTS:
         ref = gru_loop(g["xs"], g["h0"], pg, variant)
         np.testing.assert_allclose(gru_mod.gru_cell(g["xs"][0], g["h0"], pg, variant), ref[0], rtol=1e-13, atol=1e-15)
-        hs, h_T = gru_mod.gru_forward(g["xs"], g["h0"], pg, variant)
+        hs, h_T = gru_mod.gru(g["xs"], g["h0"], pg, variant)
         np.testing.assert_allclose(hs, ref, rtol=1e-13, atol=1e-15)
         np.testing.assert_array_equal(h_T, hs[-1])
     # the two variants differ on generic weights (the variant is a convention, not a tolerance)
-    a = gru_mod.gru_forward(g["xs"], g["h0"], pg, "reset_after")[0]
-    b = gru_mod.gru_forward(g["xs"], g["h0"], pg, "reset_before")[0]
+    a = gru_mod.gru(g["xs"], g["h0"], pg, "reset_after")[0]
+    b = gru_mod.gru(g["xs"], g["h0"], pg, "reset_before")[0]
     assert np.abs(a - b).max() > 1e-3
 
 
@@ -216,7 +218,7 @@ def check_float32(lstm_mod, gru_mod, bi):
     f32 = np.dtype(np.float32)
     d, p = lstm_problem(4, np.float32)
     outs = [*lstm_mod.lstm_cell(d["xs"][0], d["h0"], d["c0"], p)]
-    hs, (h_T, c_T) = lstm_mod.lstm_forward(d["xs"], d["h0"], d["c0"], p)
+    hs, (h_T, c_T) = lstm_mod.lstm(d["xs"], d["h0"], d["c0"], p)
     g = lstm_mod.lstm_vjp(d["xs"], d["h0"], d["c0"], p, d["d_hs"], d["d_hT"], d["d_cT"])
     outs += [hs, h_T, c_T, g["xs"], g["h0"], g["c0"], *g["params"].values()]
     ys, (a, b), (c, e) = bi.lstm_bi(d["xs"], (d["h0"], d["c0"]), (d["h0"], d["c0"]), p, p)
@@ -224,7 +226,7 @@ def check_float32(lstm_mod, gru_mod, bi):
     gd, gp = gru_problem(4, np.float32)
     for variant in VARIANTS:
         outs.append(gru_mod.gru_cell(gd["xs"][0], gd["h0"], gp, variant))
-        outs += [*gru_mod.gru_forward(gd["xs"], gd["h0"], gp, variant)]
+        outs += [*gru_mod.gru(gd["xs"], gd["h0"], gp, variant)]
         g = gru_mod.gru_vjp(gd["xs"], gd["h0"], gp, gd["d_hs"], gd["d_hT"], variant)
         outs += [g["xs"], g["h0"], *g["params"].values()]
         outs += [*bi.gru_bi(gd["xs"], gd["h0"], gd["h0"], gp, gp, variant)]
@@ -247,7 +249,7 @@ def check_no_mutation(lstm_mod, gru_mod, bi):
     d, p = {k: _frozen(v) for k, v in d.items()}, {k: _frozen(v) for k, v in p.items()}
     gd, gp = {k: _frozen(v) for k, v in gd.items()}, {k: _frozen(v) for k, v in gp.items()}
     outs = [*lstm_mod.lstm_cell(d["xs"][0], d["h0"], d["c0"], p)]
-    hs, (h_T, c_T) = lstm_mod.lstm_forward(d["xs"], d["h0"], d["c0"], p)
+    hs, (h_T, c_T) = lstm_mod.lstm(d["xs"], d["h0"], d["c0"], p)
     g = lstm_mod.lstm_vjp(d["xs"], d["h0"], d["c0"], p, d["d_hs"], d["d_hT"], d["d_cT"])
     outs += [hs, h_T, c_T, g["h0"], g["c0"]]
     g0 = lstm_mod.lstm_vjp(d["xs"][:0], d["h0"], d["c0"], p, d["d_hs"][:0], d["d_hT"], d["d_cT"])  # T = 0
@@ -255,7 +257,7 @@ def check_no_mutation(lstm_mod, gru_mod, bi):
     outs += [bi.lstm_bi(d["xs"], (d["h0"], d["c0"]), (d["h0"], d["c0"]), p, p)[0]]
     for variant in VARIANTS:
         outs.append(gru_mod.gru_cell(gd["xs"][0], gd["h0"], gp, variant))
-        outs += [*gru_mod.gru_forward(gd["xs"], gd["h0"], gp, variant)]
+        outs += [*gru_mod.gru(gd["xs"], gd["h0"], gp, variant)]
         g = gru_mod.gru_vjp(gd["xs"], gd["h0"], gp, gd["d_hs"], gd["d_hT"], variant)
         outs += [g["h0"], gru_mod.gru_vjp(gd["xs"][:0], gd["h0"], gp, None, gd["d_hT"], variant)["h0"]]
         outs += [*bi.gru_bi(gd["xs"], gd["h0"], gd["h0"], gp, gp, variant)]
@@ -270,27 +272,27 @@ def _bad_calls(lstm_mod, gru_mod, bi):
     d, p = lstm_problem()
     gd, gp = gru_problem()
     xs, h0, c0 = d["xs"], d["h0"], d["c0"]
-    yield "lstm W_hf", lstm_mod.lstm_forward, (xs, h0, c0, {**p, "W_hf": np.zeros((N, N + 1))}), \
+    yield "lstm W_hf", lstm_mod.lstm, (xs, h0, c0, {**p, "W_hf": np.zeros((N, N + 1))}), \
         ["p['W_hf']", f"({N}, {N})", f"({N}, {N + 1})"]
     yield "lstm missing", lstm_mod.lstm_cell, (xs[0], h0, c0, {k: v for k, v in p.items() if k != "b_o"}), \
         ["'p'", "missing", "'b_o'"]
     yield "lstm c", lstm_mod.lstm_cell, (xs[0], h0, np.zeros((B, N + 1)), p), ["'c'", f"({B}, {N})", f"({B}, {N + 1})"]
-    yield "lstm c0", lstm_mod.lstm_forward, (xs, h0, c0[:1], p), ["'c0'", f"({B}, {N})", f"(1, {N})"]
-    yield "lstm xs", lstm_mod.lstm_forward, (xs[..., :1], h0, c0, p), ["'xs'", f"m = W_xi.shape[1] = {M}"]
+    yield "lstm c0", lstm_mod.lstm, (xs, h0, c0[:1], p), ["'c0'", f"({B}, {N})", f"(1, {N})"]
+    yield "lstm xs", lstm_mod.lstm, (xs[..., :1], h0, c0, p), ["'xs'", f"m = W_xi.shape[1] = {M}"]
     yield "lstm d_cT", lstm_mod.lstm_vjp, (xs, h0, c0, p, None, None, np.zeros((B, N + 1))), \
         ["'d_cT'", f"({B}, {N})", f"({B}, {N + 1})"]
     yield "lstm b_g", lstm_mod.lstm_vjp, (xs, h0, c0, {**p, "b_g": np.zeros(N + 1)}, None, None, None), \
         ["p['b_g']", f"({N},)", f"({N + 1},)"]
-    yield "lstm W_xo", lstm_mod.lstm_forward, (xs, h0, c0, {**p, "W_xo": np.zeros((N, M + 1))}), \
+    yield "lstm W_xo", lstm_mod.lstm, (xs, h0, c0, {**p, "W_xo": np.zeros((N, M + 1))}), \
         ["p['W_xo']", f"({N}, {M})", f"({N}, {M + 1})"]
     gxs, gh0 = gd["xs"], gd["h0"]
-    yield "gru b_hn", gru_mod.gru_forward, (gxs, gh0, {**gp, "b_hn": np.zeros((N, 1))}), ["p['b_hn']", "(n,)"]
+    yield "gru b_hn", gru_mod.gru, (gxs, gh0, {**gp, "b_hn": np.zeros((N, 1))}), ["p['b_hn']", "(n,)"]
     yield "gru h", gru_mod.gru_cell, (gxs[0], np.zeros((B + 1, N)), gp), ["'h'", f"({B}, {N})", f"({B + 1}, {N})"]
-    yield "gru variant", gru_mod.gru_forward, (gxs, gh0, gp, "reset_middle"), ["'variant'", "'reset_middle'"]
+    yield "gru variant", gru_mod.gru, (gxs, gh0, gp, "reset_middle"), ["'variant'", "'reset_middle'"]
     yield "gru d_hs", gru_mod.gru_vjp, (gxs, gh0, gp, gd["d_hs"][1:], None), \
         ["'d_hs'", f"({T}, {B}, {N})", f"({T - 1}, {B}, {N})"]
-    yield "gru int", gru_mod.gru_forward, (gxs.astype(int), gh0, gp), ["'xs'", "floating", "int"]
-    yield "gru p", gru_mod.gru_forward, (gxs, gh0, [1, 2]), ["'p'", "mapping"]
+    yield "gru int", gru_mod.gru, (gxs.astype(int), gh0, gp), ["'xs'", "floating", "int"]
+    yield "gru p", gru_mod.gru, (gxs, gh0, [1, 2]), ["'p'", "mapping"]
     yield "bi h0_b", bi.gru_bi, (gxs, gh0, gh0[:1], gp, gp), ["'h0_b'", f"({B}, {N})", f"(1, {N})"]
     yield "bi p_b", bi.rnn_bi, (gxs, gh0, gh0, {"W_x": gp["W_xr"], "W_h": gp["W_hr"], "b": gp["b_r"]},
                                 {"W_x": gp["W_xr"], "W_h": gp["W_hr"]}), ["'p_b'", "missing", "'b'"]
@@ -312,7 +314,7 @@ def check_bad_calls(lstm_mod, gru_mod, bi):
 
 def check_empty_sequence(lstm_mod, gru_mod):
     d, p = lstm_problem()
-    hs, (h_T, c_T) = lstm_mod.lstm_forward(d["xs"][:0], d["h0"], d["c0"], p)
+    hs, (h_T, c_T) = lstm_mod.lstm(d["xs"][:0], d["h0"], d["c0"], p)
     assert hs.shape == (0, B, N)
     np.testing.assert_array_equal(h_T, d["h0"])
     np.testing.assert_array_equal(c_T, d["c0"])
@@ -321,7 +323,7 @@ def check_empty_sequence(lstm_mod, gru_mod):
     np.testing.assert_array_equal(g["c0"], d["d_cT"])
     assert g["xs"].shape == (0, B, M) and not any(np.any(v) for v in g["params"].values())
     gd, gp = gru_problem()
-    hs, h_T = gru_mod.gru_forward(gd["xs"][:0], gd["h0"], gp)
+    hs, h_T = gru_mod.gru(gd["xs"][:0], gd["h0"], gp)
     assert hs.shape == (0, B, N)
     np.testing.assert_array_equal(h_T, gd["h0"])
 
@@ -380,11 +382,11 @@ def test_numpy_saturated_gates_without_warnings(dtype):
     gp = {k: v * dtype(1e4) for k, v in gp.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        hs, (_, c_T) = np_lstm.lstm_forward(d["xs"], d["h0"], d["c0"], p)
+        hs, (_, c_T) = np_lstm.lstm(d["xs"], d["h0"], d["c0"], p)
         g = np_lstm.lstm_vjp(d["xs"], d["h0"], d["c0"], p, d["d_hs"], d["d_hT"], d["d_cT"])
         outs = [hs, c_T, g["xs"], g["h0"], g["c0"], *g["params"].values()]
         for variant in VARIANTS:
-            outs += [*np_gru.gru_forward(gd["xs"], gd["h0"], gp, variant)]
+            outs += [*np_gru.gru(gd["xs"], gd["h0"], gp, variant)]
             g = np_gru.gru_vjp(gd["xs"], gd["h0"], gp, gd["d_hs"], gd["d_hT"], variant)
             outs += [g["xs"], g["h0"], *g["params"].values()]
     assert all(np.isfinite(o).all() for o in outs)
@@ -435,7 +437,7 @@ def test_param_counts_agree_with_torch_nn_modules():
     n, m = 5, 3
     # torch.nn keeps two bias vectors per gate; ours keep one (plus b_hn for the reset_after GRU)
     assert count(torch.nn.LSTM(m, n)) - 4 * n == param_count("lstm", n, m)
-    assert count(torch.nn.GRU(m, n)) - 2 * n == param_count("gru", n, m, gru="reset_after")
+    assert count(torch.nn.GRU(m, n)) - 2 * n == param_count("gru", n, m, variant="reset_after")
     assert count(torch.nn.RNN(m, n)) - n == param_count("rnn", n, m)
 
 
@@ -446,15 +448,15 @@ def test_param_count_values():
     n, m = 3, 2
     assert param_count("rnn", n, m) == 6 + 9 + 3 == 18
     assert param_count("lstm", n, m) == 4 * 18 == 72
-    assert param_count("gru", n, m, gru="reset_before") == 3 * 18 == 54
-    assert param_count("gru", n, m) == param_count("gru", n, m, gru="reset_after") == 3 * 18 + 3 == 57
+    assert param_count("gru", n, m, variant="reset_before") == 3 * 18 == 54
+    assert param_count("gru", n, m) == param_count("gru", n, m, variant="reset_after") == 3 * 18 + 3 == 57
     # agrees with the parameter dicts the functions consume
     assert sum(v.size for v in _params(np.random.default_rng(0), LSTM_NAMES).values()) == 72
     assert sum(v.size for v in _params(np.random.default_rng(0), GRU_NAMES).values()) == 57
     with pytest.raises(ValueError, match="kind"):
         param_count("transformer", n, m)
-    with pytest.raises(ValueError, match="'gru'"):
-        param_count("gru", n, m, gru="reset_sideways")
+    with pytest.raises(ValueError, match="'variant'"):
+        param_count("gru", n, m, variant="reset_sideways")
 
 
 def test_targets_provide_lstm_gru_bi_with_declared_variant():

@@ -13,7 +13,8 @@ import pytest
 
 from dlproof.impl.numpy_ref import activations as act
 from dlproof.impl.numpy_ref import clipping, rnn
-from dlproof.impl.targets import numpy_relu_target, numpy_target, param_count
+from dlproof.impl.numpy_ref.rnn import param_count
+from dlproof.impl.targets import numpy_relu_target, numpy_target
 
 from loops import B, M, N, PHI, T  # noqa: E402,F401
 from loops import problem as _loops_problem  # noqa: E402
@@ -67,14 +68,14 @@ def test_cell_and_forward_match_column_vector_math(activation, phi):
     xs, h0, p, _, _ = _problem(1)
     expected = _ref_forward(xs, h0, p, phi)
     np.testing.assert_allclose(rnn.rnn_cell(xs[0], h0, p, activation), expected[0], rtol=1e-13, atol=1e-15)
-    hs, h_T = rnn.rnn_forward(xs, h0, p, activation)
+    hs, h_T = rnn.rnn(xs, h0, p, activation)
     np.testing.assert_allclose(hs, expected, rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(h_T, hs[-1])
 
 
 def test_empty_sequence_returns_h0():
     _, h0, p, _, _ = _problem()
-    hs, h_T = rnn.rnn_forward(np.zeros((0, B, M)), h0, p)
+    hs, h_T = rnn.rnn(np.zeros((0, B, M)), h0, p)
     assert hs.shape == (0, B, N)
     np.testing.assert_array_equal(h_T, h0)
 
@@ -133,7 +134,7 @@ def test_vjp_single_step_closed_form():
 def test_float32_stays_float32():
     xs, h0, p, d_hs, d_hT = _problem(4, dtype=np.float32)
     assert rnn.rnn_cell(xs[0], h0, p).dtype == np.float32
-    hs, h_T = rnn.rnn_forward(xs, h0, p)
+    hs, h_T = rnn.rnn(xs, h0, p)
     assert hs.dtype == h_T.dtype == np.float32
     g = rnn.rnn_vjp(xs, h0, p, d_hs, d_hT)
     assert {a.dtype for a in (g["xs"], g["h0"], *g["params"].values())} == {np.dtype(np.float32)}
@@ -154,7 +155,7 @@ def test_inputs_are_never_mutated():
     xs, h0, d_hs, d_hT = map(_frozen, (xs, h0, d_hs, d_hT))
     p = {k: _frozen(v) for k, v in p.items()}
     rnn.rnn_cell(xs[0], h0, p)
-    rnn.rnn_forward(xs, h0, p)
+    rnn.rnn(xs, h0, p)
     rnn.rnn_vjp(xs, h0, p, d_hs, d_hT, "relu")
     grads = [_frozen(np.full(3, 10.0)), _frozen(np.full((2, 2), -7.0))]
     out, _ = clipping.clip_grad_norm(grads, 1.0)
@@ -170,7 +171,7 @@ def test_nan_propagates_without_error():
     xs, h0, p, _, _ = _problem()
     xs = xs.copy()
     xs[1, 0, 0] = np.nan
-    hs, _ = rnn.rnn_forward(xs, h0, p)
+    hs, _ = rnn.rnn(xs, h0, p)
     assert np.isnan(hs[1:, 0]).all() and np.isfinite(hs[:, 1]).all()
 
 
@@ -180,18 +181,18 @@ def test_nan_propagates_without_error():
 def _bad_calls():
     xs, h0, p, d_hs, d_hT = _problem()
     bad_W_h = {**p, "W_h": np.zeros((N, N + 1))}
-    yield "W_h", rnn.rnn_forward, (xs, h0, bad_W_h), ["p['W_h']", f"({N}, {N})", f"({N}, {N + 1})"]
+    yield "W_h", rnn.rnn, (xs, h0, bad_W_h), ["p['W_h']", f"({N}, {N})", f"({N}, {N + 1})"]
     bad_xs = np.zeros((T, B, M + 1))
-    yield "xs features", rnn.rnn_forward, (bad_xs, h0, p), ["'xs'", f"m = W_x.shape[1] = {M}", f"({T}, {B}, {M + 1})"]
+    yield "xs features", rnn.rnn, (bad_xs, h0, p), ["'xs'", f"m = W_x.shape[1] = {M}", f"({T}, {B}, {M + 1})"]
     yield "h0 batch", rnn.rnn_vjp, (xs, np.zeros((B + 1, N)), p, d_hs, d_hT), ["'h0'", f"({B}, {N})", f"({B + 1}, {N})"]
-    yield "xs ndim", rnn.rnn_forward, (xs[0], h0, p), ["'xs'", "(T, B, m)", f"({B}, {M})"]
+    yield "xs ndim", rnn.rnn, (xs[0], h0, p), ["'xs'", "(T, B, m)", f"({B}, {M})"]
     yield "b shape", rnn.rnn_cell, (xs[0], h0, {**p, "b": np.zeros(N + 1)}), ["p['b']", f"({N},)", f"({N + 1},)"]
     yield "h cell", rnn.rnn_cell, (xs[0], np.zeros((B, N + 1)), p), ["'h'", f"({B}, {N})", f"({B}, {N + 1})"]
-    yield "missing b", rnn.rnn_forward, (xs, h0, {"W_x": p["W_x"], "W_h": p["W_h"]}), ["'p'", "missing", "'b'"]
-    yield "p not mapping", rnn.rnn_forward, (xs, h0, [1, 2, 3]), ["'p'", "mapping"]
-    yield "int dtype", rnn.rnn_forward, (xs.astype(int), h0, p), ["'xs'", "floating", "int"]
+    yield "missing b", rnn.rnn, (xs, h0, {"W_x": p["W_x"], "W_h": p["W_h"]}), ["'p'", "missing", "'b'"]
+    yield "p not mapping", rnn.rnn, (xs, h0, [1, 2, 3]), ["'p'", "mapping"]
+    yield "int dtype", rnn.rnn, (xs.astype(int), h0, p), ["'xs'", "floating", "int"]
     yield "d_hs shape", rnn.rnn_vjp, (xs, h0, p, d_hs[:-1], d_hT), ["'d_hs'", f"({T}, {B}, {N})", f"({T - 1}, {B}, {N})"]
-    yield "activation", rnn.rnn_forward, (xs, h0, p, "sigmoid"), ["'activation'", "'sigmoid'"]
+    yield "activation", rnn.rnn, (xs, h0, p, "sigmoid"), ["'activation'", "'sigmoid'"]
 
 
 _BAD = list(_bad_calls())
@@ -305,3 +306,4 @@ def test_numpy_targets_wire_capabilities():
     assert t.param_count("lstm", 3, 2) == 4 * (3 * 2 + 9 + 3)
     with pytest.raises(ValueError):
         t.param_count("transformer", 3, 2)
+

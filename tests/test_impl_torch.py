@@ -31,7 +31,7 @@ def test_forward_matches_column_vector_math(activation):
     xs, h0, p, _, _ = _problem(1)
     expected = _ref_forward(xs, h0, p, PHI[activation])
     np.testing.assert_allclose(rnn.rnn_cell(xs[0], h0, p, activation), expected[0], rtol=1e-13, atol=1e-15)
-    hs, h_T = rnn.rnn_forward(xs, h0, p, activation)
+    hs, h_T = rnn.rnn(xs, h0, p, activation)
     assert isinstance(hs, np.ndarray) and isinstance(h_T, np.ndarray)
     np.testing.assert_allclose(hs, expected, rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(h_T, hs[-1])
@@ -70,7 +70,7 @@ def test_float32_stays_float32_and_inputs_untouched():
     for a in frozen:
         a.flags.writeable = False
     assert rnn.rnn_cell(xs[0], h0, p).dtype == np.float32
-    hs, h_T = rnn.rnn_forward(xs, h0, p)
+    hs, h_T = rnn.rnn(xs, h0, p)
     assert hs.dtype == h_T.dtype == np.float32
     g = rnn.rnn_vjp(xs, h0, p, d_hs, d_hT)
     assert {a.dtype for a in (g["xs"], g["h0"], *g["params"].values())} == {np.dtype(np.float32)}
@@ -88,13 +88,13 @@ def test_float32_stays_float32_and_inputs_untouched():
     "fn, args, needles",
     [
         (
-            rnn.rnn_forward,
+            rnn.rnn,
             lambda xs, h0, p: (xs, h0, {**p, "W_h": np.zeros((N, 2))}),
             ["p['W_h']", f"({N}, {N})", f"({N}, 2)"],
         ),
         (rnn.rnn_vjp, lambda xs, h0, p: (xs, h0[:1], p, None, None), ["'h0'", f"({B}, {N})", f"(1, {N})"]),
         (rnn.rnn_cell, lambda xs, h0, p: (xs[0], h0, {"W_x": p["W_x"], "b": p["b"]}), ["missing", "'W_h'"]),
-        (rnn.rnn_forward, lambda xs, h0, p: (xs[..., :1], h0, p), ["'xs'", f"m = W_x.shape[1] = {M}"]),
+        (rnn.rnn, lambda xs, h0, p: (xs[..., :1], h0, p), ["'xs'", f"m = W_x.shape[1] = {M}"]),
     ],
 )
 def test_bad_arguments_raise_informative_value_error(fn, args, needles):

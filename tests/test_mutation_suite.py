@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dlproof import mutation
-from dlproof.book.files import write_atomic
+from dlproof.atomic import write_atomic
 
 from mutation_catalog import EQUIVALENT, MUTANTS
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from dlproof.derivations import oracle
+from dlproof.derivations import oracle_rnn
 from dlproof.derivations.functions import phi, phi_prime
-from dlproof.derivations.rnn_cell import explicit_cell
+from dlproof.derivations.rnn.cell import explicit_cell
 
 ACTS = {"tanh": (sp.tanh, lambda a: 1 - sp.tanh(a) ** 2)}
 
@@ -29,8 +29,8 @@ def test_forward_and_jacobians_match_mpmath(n, m):
     h = num(E[cell.h]).reshape(1, n)
     p = {"W_x": num(E[cell.W_x]), "W_h": num(E[cell.W_h]), "b": num(E[cell.b]).ravel()}
     want_h = num(inst(h_new)).ravel()
-    assert np.allclose(oracle.rnn_cell(x, h, p)[0], want_h, rtol=1e-14, atol=1e-15)
-    J = oracle.rnn_cell_jacobians(x, h, p)
+    assert np.allclose(oracle_rnn.rnn_cell(x, h, p)[0], want_h, rtol=1e-14, atol=1e-15)
+    J = oracle_rnn.rnn_cell_jacobians(x, h, p)
     assert np.allclose(J["h"][0], num(inst(h_new.jacobian(E[cell.h]))), rtol=1e-13, atol=1e-15)
     assert np.allclose(J["x"][0], num(inst(h_new.jacobian(E[cell.x]))), rtol=1e-13, atol=1e-15)
 
@@ -40,8 +40,8 @@ def test_chain_is_latest_left_product_and_has_the_seed_transpose():
     n, m, T = 3, 2, 4
     p = {"W_x": rng.normal(size=(n, m)), "W_h": rng.normal(size=(n, n)), "b": rng.normal(size=n)}
     xs, h0 = rng.normal(size=(T, 1, m)), rng.normal(size=(1, n))
-    P = oracle.rnn_jacobian_chain(xs, h0, p, 0, T)[0]
-    hs, _ = oracle.rnn_forward(xs, h0, p)
+    P = oracle_rnn.rnn_jacobian_chain(xs, h0, p, 0, T)[0]
+    hs, _ = oracle_rnn.rnn_forward(xs, h0, p)
     states = np.concatenate([h0[None], hs])
     Ds = [np.diag(1 - states[i][0] ** 2) for i in range(1, T + 1)]
     numerator = np.eye(n)

@@ -3,7 +3,7 @@ references and the torch.nn adapter against the float64 oracle (explicit product
 differences, input validation, the properties on every implementation and dtype, and the mutant without
 the identity term.
 
-Expected values come from dlproof.derivations.oracle_mlp and the derivations, never from the code under test.
+Expected values come from dlproof.derivations.oracle_residual and the derivations, never from the code under test.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dlproof.derivations import records as cached_records
-from dlproof.derivations import oracle_mlp as O
+from dlproof.derivations import oracle_residual as O
 from dlproof.impl.numpy_ref import residual as NR
 from dlproof.properties import harness, results
 from dlproof.properties.assertions import PropertyFailure, TargetRaised
@@ -24,7 +24,7 @@ from dlproof.target import Target
 import mutants_ff as FF
 
 torch = pytest.importorskip("torch")
-from dlproof.impl.adapters import torch_nn_mlp as AD  # noqa: E402
+from dlproof.impl.adapters import torch_nn_residual as AD  # noqa: E402
 from dlproof.impl.torch_ref import residual as TR  # noqa: E402
 
 ACTS = ("tanh", "sigmoid", "relu")
@@ -131,7 +131,7 @@ def test_counterexample_gradient_vanishes_in_every_impl(impl):
 
 # ---- implementations vs the oracle and finite differences -----------------------------------------------
 
-IMPLS = {"numpy": (NR.residual_forward, NR.residual_vjp), "torch": (TR.residual_forward, TR.residual_vjp),
+IMPLS = {"numpy": (NR.residual, NR.residual_vjp), "torch": (TR.residual, TR.residual_vjp),
          "torch.nn": (AD.residual, AD.residual_vjp)}
 
 
@@ -233,9 +233,9 @@ def _target(name, dtype, fwd, vjp):
 
 
 TARGETS = {
-    "numpy": _target("numpy-resnet", "float64", NR.residual_forward, NR.residual_vjp),
-    "numpy.float32": _target("numpy-resnet.float32", "float32", NR.residual_forward, NR.residual_vjp),
-    "torch.float32": _target("torch-resnet.float32", "float32", TR.residual_forward, TR.residual_vjp),
+    "numpy": _target("numpy-resnet", "float64", NR.residual, NR.residual_vjp),
+    "numpy.float32": _target("numpy-resnet.float32", "float32", NR.residual, NR.residual_vjp),
+    "torch.float32": _target("torch-resnet.float32", "float32", TR.residual, TR.residual_vjp),
     "torch.nn": _target("torch.nn-resnet", "float64", partial(AD.residual, dtype="float64"),
                         partial(AD.residual_vjp, dtype="float64")),
     "torch.nn.float32": _target("torch.nn-resnet.float32", "float32", partial(AD.residual, dtype="float32"),

@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 
 from dlproof.impl.numpy_ref import attention as NA
 from dlproof.impl.numpy_ref import batchnorm as NB
-from dlproof.impl.numpy_ref import conv as NC
-from dlproof.impl.targets import param_count as exact_param_count
+from dlproof.impl.numpy_ref import convolution as NC
+from dlproof.impl.numpy_ref.rnn import param_count as exact_param_count
 from dlproof.properties import harness, restrictions
 from dlproof.properties.assertions import PropertyFailure, TargetRaised
 from dlproof.properties.registry import all_properties
-from dlproof.properties.strategies_attention import attention_problems, mha_problems, variance_problems
-from dlproof.properties.strategies_bn import bn_problems
-from dlproof.properties.strategies_conv import conv_problems, rf_problems, size_problems
+from dlproof.properties.attention.strategies import attention_problems, mha_problems, variance_problems
+from dlproof.properties.batchnorm.strategies import bn_problems
+from dlproof.properties.convolution import conv_problems, rf_problems, size_problems
 from dlproof.target import RESTRICTIONS, Target, TargetError
 
 CONV_ALL = {"conv_groups": 1, "conv_dilation": 1, "conv_padding": 0, "conv_stride": "exact_tiling"}

@@ -20,7 +20,7 @@ from dlproof.derivations import records as cached_records
 from dlproof.derivations import registry
 from dlproof.derivations.sums import prove_entry_equal_factored
 from dlproof.derivations.indexed import index, prove_entry_equal
-from dlproof.derivations.rnn_cell import Cell, abstract_preactivation
+from dlproof.derivations.rnn.cell import Cell, abstract_preactivation
 
 EXPECTED = {
     "proved": ["act.sigmoid.derivative", "act.tanh.derivative", "act.relu.derivative", "act.sigmoid.range",
@@ -52,7 +52,7 @@ def test_status(records, status, rid):
 
 def test_every_record_of_the_chapter_declares_its_sizes():
     mine = [s for s in registry.specs().values()
-            if s.fn.__module__.rsplit(".", 1)[-1] in ("activations", "rnn_cell", "bptt", "clipping")]
+            if s.fn.__module__.split(".")[2] in ("activations", "rnn", "clipping")]
     assert len(mine) == sum(len(v) for v in EXPECTED.values())
     assert all(s.sizes is not None for s in mine), [s.id for s in mine if s.sizes is None]
 
@@ -86,7 +86,7 @@ def test_gradient_records_induct_on_T(records):
 @pytest.mark.parametrize("check", ["explicit_gradient_checks", "explicit_shared_checks"])
 def test_bptt_formulas_agree_with_the_unrolled_network(check):
     """Independent cross-check of the general proof: differentiate the explicitly unrolled net (T = 2, n = 2, m = 1)."""
-    from dlproof.derivations import bptt
+    from dlproof.derivations.rnn import bptt
 
     results = getattr(bptt, check)(2, 2, 1)
     assert results and all(r.status == "proved" for _, r in results), results
@@ -156,7 +156,7 @@ def test_wrong_param_count_is_not_proved():
 
 def test_bptt_recursion_without_transpose_is_not_proved():
     """delta_{t-1} = d_{t-1} + W_h (phi'(a_t) ∘ delta_t), W_h in place of W_h^T, fails the induction step."""
-    from dlproof.derivations.bptt import adjoint_step
+    from dlproof.derivations.rnn.bptt import adjoint_step
 
     assert adjoint_step(transpose=True).status == "proved"
     assert adjoint_step(transpose=False).status != "proved"
@@ -164,14 +164,14 @@ def test_bptt_recursion_without_transpose_is_not_proved():
 
 def test_wrong_tangent_recursion_is_not_proved():
     """tau_t = phi'(a_t) ∘ (W_h^T tau_{t-1} + s_t) is not the tangent of the cell."""
-    from dlproof.derivations.bptt import tangent_step
+    from dlproof.derivations.rnn.bptt import tangent_step
 
     assert tangent_step(transpose=True).status != "proved"
 
 
 def test_wrong_parameter_gradient_is_not_proved():
     """sum_t g_t x_t^T as the W_h gradient: the pairing <g, da/dW_h[j, k]> is g_j h_k, not g_j x_k."""
-    from dlproof.derivations.bptt import Cell, _SOURCES, _n
+    from dlproof.derivations.rnn.bptt import Cell, _SOURCES, _n
 
     c = Cell(_n, _n)  # m = n, so that the wrong formula is well-shaped
     j, k, p = index("j"), index("k"), sp.Dummy("p", integer=True)

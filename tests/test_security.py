@@ -46,8 +46,16 @@ ALLOWED = {
     ("dlproof/loader.py", "importlib.import_module"): (2, (
         "`_factory`: the module of a built-in target, a fixed name from BUILTINS; `load_target`: the module "
         "of a 'module:attr' spec, which is what loading a target means (user code, by design)")),
+    ("dlproof/capabilities.py", "importlib.import_module"): (1, (
+        "`reference_functions`: the reference module of a declared chapter, dlproof.<layer>.<chapter> with the "
+        "chapter from the fixed CHAPTERS and the layer a constant of the caller")),
+    ("dlproof/properties/registry.py", "importlib.import_module"): (1, (
+        "`all_properties`: the property modules of this package, named by the fixed CHAPTERS and SUITE_WIDE")),
+    ("dlproof/impl/adapters/torch_nn.py", "importlib.import_module"): (1, (
+        "`chapter_capabilities`: the torch.nn adapter module of a declared chapter, "
+        "dlproof.impl.adapters.torch_nn_<chapter> with the chapter from the fixed CHAPTERS")),
     ("dlproof/derivations/registry.py", "importlib.import_module"): (1, (
-        "`load_modules`: the derivation modules of this package, from the fixed list MODULES")),
+        "`load_modules`: the derivation modules of this package, named by the fixed CHAPTERS")),
     ("dlproof/derivations/cache.py", "importlib.util.spec_from_file_location"): (1, (
         "`import_file`: a kernel module the derivation cache itself generated and wrote (content-addressed "
         "by the hash of the derivation sources), in the user's own cache folder")),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .files import ensure_dir, write_atomic
+from dlproof.atomic import ensure_dir, write_atomic
 
 
 def committed_summaries(reports_dir) -> dict:
@@ -25,10 +25,9 @@ def property_derivations() -> dict:
 def markdown_artifacts(reports_dir) -> dict:
     """{relative path: text} for derivations.md, claims.md and derivations-index.md."""
     from dlproof import ledger as ledger_mod
-    from dlproof.cli import derivations_index
     from dlproof.derivations import records
 
-    from .markdown import claims_book, conformance_by_derivation, derivations_book
+    from .markdown import claims_book, conformance_by_derivation, derivations_book, derivations_index
 
     recs = records()
     ledger = ledger_mod.evaluate(reports_dir, recs)

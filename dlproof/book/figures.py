@@ -28,7 +28,7 @@ import numpy as np
 
 from dlproof.impl.numpy_ref import activations, clipping, lstm, rnn
 
-from .files import ensure_dir, write_atomic
+from dlproof.atomic import ensure_dir, write_atomic
 
 FIGURES = ("rnn_jacobian_decay", "lstm_jacobian_decay", "sigmoid_saturation", "clipping_2d")
 
@@ -101,8 +101,8 @@ def rnn_vjp_jacobian(xs, h0, p) -> np.ndarray:
 
 
 def rnn_chain_closed_form(xs, h0, p) -> np.ndarray:
-    """J_T ... J_1 with J_i = diag(1 - h_i^2) W_h (rnn.cell.jacobian_h), h_i from ``rnn_forward``."""
-    hs, _ = rnn.rnn_forward(xs, h0, p)
+    """J_T ... J_1 with J_i = diag(1 - h_i^2) W_h (rnn.cell.jacobian_h), h_i from ``rnn.rnn``."""
+    hs, _ = rnn.rnn(xs, h0, p)
     n = h0.shape[1]
     P = np.eye(n)
     for t in range(xs.shape[0]):
@@ -111,7 +111,7 @@ def rnn_chain_closed_form(xs, h0, p) -> np.ndarray:
 
 
 def _rnn_figure() -> dict:
-    from dlproof.derivations import oracle
+    from dlproof.derivations import oracle_rnn
 
     base, W_x, b, xs, h0 = _rnn_setup()
     lags = list(range(1, LAGS + 1))
@@ -120,14 +120,14 @@ def _rnn_figure() -> dict:
     for s in RNN_SCALES:
         p = {"W_x": W_x, "W_h": s * base, "b": b}
         w = float(np.linalg.norm(p["W_h"], 2))
-        hs, _ = rnn.rnn_forward(xs, h0, p)
+        hs, _ = rnn.rnn(xs, h0, p)
         dmax = np.max(1.0 - hs[:, 0, :] ** 2, axis=1)   # ||diag(tanh'(a_i))||_2, i = 1..T
         norms, bound, dbound = [], [], []
         for L in lags:
             J = rnn_vjp_jacobian(xs[:L], h0, p)
             worst_closed = max(worst_closed, _rel(J, rnn_chain_closed_form(xs[:L], h0, p)))
             if L in (1, 2, 10, LAGS):
-                worst_oracle = max(worst_oracle, _rel(J, oracle.rnn_jacobian_chain(xs[:L], h0, p, 0, L)[0]))
+                worst_oracle = max(worst_oracle, _rel(J, oracle_rnn.rnn_jacobian_chain(xs[:L], h0, p, 0, L)[0]))
             norms.append(float(np.linalg.norm(J, 2)))
             bound.append(w ** L)                            # (gamma ||W_h||_2)^(t-k), gamma = 1
             dbound.append(float(np.prod(dmax[:L])) * w ** L)
@@ -142,7 +142,7 @@ def _rnn_figure() -> dict:
         _check("the VJP Jacobian (rnn_vjp rows with d_hT = e_i) equals the latest-left product J_t ... J_1, "
                "J_i = diag(1 - h_i^2) W_h (rnn.cell.jacobian_h, rnn.bptt.jacobian_product)",
                worst_closed <= 1e-12, f"max relative Frobenius difference <= 1e-12 over {3 * LAGS} Jacobians"),
-        _check("the VJP Jacobian equals the proved oracle kernels' chain (derivations.oracle.rnn_jacobian_chain)",
+        _check("the VJP Jacobian equals the proved oracle kernels' chain (derivations.oracle_rnn.rnn_jacobian_chain)",
                worst_oracle <= 1e-12, "max relative Frobenius difference <= 1e-12 at lags 1, 2, 10, 40, all scales"),
     ]
     for (s, ratio, ok) in checks_bound:
@@ -197,8 +197,8 @@ def lstm_vjp_state_jacobian(xs, h0, c0, p) -> np.ndarray:
 
 
 def _forget_gates(xs, h0, c0, p) -> np.ndarray:
-    """f_t = sigma(W_xf x_t + W_hf h_{t-1} + b_f), t = 1..T, (T, n), with h_t from ``lstm_forward``."""
-    hs, _ = lstm.lstm_forward(xs, h0, c0, p)
+    """f_t = sigma(W_xf x_t + W_hf h_{t-1} + b_f), t = 1..T, (T, n), with h_t from ``lstm.lstm``."""
+    hs, _ = lstm.lstm(xs, h0, c0, p)
     h_prev = np.concatenate([h0[None], hs[:-1]])[:, 0, :]
     return activations.sigmoid(xs[:, 0, :] @ p["W_xf"].T + h_prev @ p["W_hf"].T + p["b_f"])
 

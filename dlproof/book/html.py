@@ -2,7 +2,9 @@
 
 No JavaScript, no CDN, no external resource: math is converted offline to MathML (MathML Core, which
 current browsers lay out natively) with ``latex2mathml``; figures are embedded as base64 ``data:`` URIs.
-The output is deterministic: the same inputs give the same bytes (no timestamps, fixed orders).
+The output is deterministic: the same inputs give the same bytes (no timestamps, fixed orders). This
+module renders; the style sheet is ``book.css`` (package data) and the LaTeX -> MathML conversion with its
+fixes over latex2mathml is `dlproof.book.mathml`.
 
 - `render_book(records, ledger, figures, figures_dir)` -> the HTML text;
 - `write_book(path, records, ledger, figures, figures_dir)` -> writes it atomically;
@@ -21,10 +23,16 @@ import base64
 import html
 import json
 import re
+from importlib.resources import files
 from pathlib import Path
 
+from dlproof.atomic import write_atomic
+
 from . import present
-from .files import write_atomic
+from .mathml import ConversionError, display_pieces, latex_to_mathml
+
+#: the book's style sheet (dlproof/book/book.css, package data), inlined in a <style> element
+CSS = "\n" + files("dlproof.book").joinpath("book.css").read_text(encoding="utf-8")
 
 #: chapter order: `present.GROUPS` (kept as a name for callers)
 GROUP_ORDER = tuple(p for p, _ in present.GROUPS)
@@ -44,321 +52,6 @@ VERDICTS = {
 }
 STATUSES = present.STATUSES
 
-_TEX_ANNOTATION = "application/x-tex"
-
-CSS = """
-:root { --fg: #1d1d1f; --muted: #5b6270; --rule: #d9dce3; --bg-soft: #f6f7f9; --link: #1a56a8; }
-* { box-sizing: border-box; }
-html { font-size: 17px; }
-body { margin: 0 auto; max-width: 60rem; padding: 1.5rem 1.25rem 4rem; color: var(--fg); background: #fff;
-  font-family: "Source Serif 4", "Source Serif Pro", Georgia, "DejaVu Serif", "Noto Serif CJK SC", serif;
-  line-height: 1.55; }
-h1, h2, h3, h4 { font-family: "Source Sans 3", "Helvetica Neue", Arial, "DejaVu Sans", sans-serif;
-  line-height: 1.25; margin: 1.6em 0 .5em; }
-h1 { font-size: 2rem; margin-top: .5em; }
-h2 { font-size: 1.55rem; border-bottom: 2px solid var(--rule); padding-bottom: .2em; }
-h3 { font-size: 1.25rem; }
-h4 { font-size: 1.05rem; margin: 0 0 .35em; }
-a { color: var(--link); text-decoration: none; }
-a:hover { text-decoration: underline; }
-code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .82em; }
-pre { background: var(--bg-soft); padding: .5em .75em; border-radius: 4px; overflow-x: auto;
-  white-space: pre-wrap; word-break: break-word; }
-math { font-family: "STIX Two Math", "Latin Modern Math", "Cambria Math", "DejaVu Math TeX Gyre", math;
-  font-size: 1.08em; }
-math[display="block"] { display: block math; margin: .6em 0; overflow-x: auto; overflow-y: hidden;
-  padding: .15em 0; }
-.dmath { display: flex; flex-wrap: wrap; justify-content: center; align-items: baseline;
-  column-gap: 2em; row-gap: .2em; margin: .6em 0; }
-.dmath > math[display="block"] { margin: 0; max-width: 100%; }
-.dmath > .br { flex-basis: 100%; height: 0; }
-mtd[columnalign="left"] { text-align: left; }
-mtd[columnalign="right"] { text-align: right; text-align: -webkit-right; }
-mtable[columnspacing] > mtr > mtd { padding-left: 0; padding-right: 0; }
-mtable[columnspacing] > mtr > mtd[columnalign="right"] ~ mtd[columnalign="right"] { padding-left: 2em; }
-.intro, .lead { color: var(--muted); }
-nav.toc { margin-top: 1.5rem; background: var(--bg-soft); border: 1px solid var(--rule); border-radius: 6px;
-  padding: .5rem 1.25rem 1rem; font-size: .9rem; }
-nav.toc h2 { border: 0; margin-top: .6em; font-size: 1.2rem; }
-nav.toc ul { margin: .2em 0; padding-left: 1.2em; }
-nav.toc ul.ids { columns: 2 18rem; padding-left: 1.2em; }
-nav.toc ul.ids li { break-inside: avoid; }
-article, figure.fig { border: 1px solid var(--rule); border-radius: 6px; padding: .9rem 1.1rem;
-  margin: 1rem 0; background: #fff; }
-article:target, figure.fig:target { border-color: var(--link); box-shadow: 0 0 0 3px #dbe7fb; }
-.meta { margin: 0 0 .4em; color: var(--muted); font-size: .9rem; }
-.badge { display: inline-block; font-family: "DejaVu Sans", Arial, sans-serif; font-size: .72rem;
-  font-weight: 600; letter-spacing: .02em; padding: .12em .55em; border-radius: 999px; color: #fff;
-  background: #6b7280; vertical-align: .1em; white-space: nowrap; }
-.v-proved, .s-proved, .ok-true { background: #1f7a3a; }
-.v-proved-from-lemmas, .s-proved-from-lemmas { background: #3f7d20; }
-.v-checked-at-sizes, .s-checked-at-sizes { background: #8a6d0b; }
-p.scope { margin: .3em 0 .5em; font-size: .95rem; }
-p.scope .label { font-family: "DejaVu Sans", Arial, sans-serif; font-size: .8rem; font-weight: 600;
-  color: var(--muted); }
-.obscope { color: var(--muted); font-size: .88em; }
-nav.toc ul.ids li small code { font-size: .78em; color: var(--muted); }
-.v-proved-under-conditions { background: #0e7c86; }
-.v-refuted, .s-refuted, .ok-false { background: #b42318; }
-.v-measured { background: #2759b0; }
-.v-definition, .s-definition, .k-definition { background: #6b7280; }
-.v-not-a-mathematical-claim { background: #9ca3af; }
-.v-evidence-missing, .s-undecided { background: #c2620a; }
-.k-theorem { background: #4b5563; }
-.k-refutation { background: #7f1d1d; }
-blockquote.quote { margin: .3em 0 .5em; padding: .3em .9em; border-left: 4px solid #c9ced8;
-  background: var(--bg-soft); font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", "Source Han Serif SC",
-  "PingFang SC", "Microsoft YaHei", serif; }
-p.english { margin: .3em 0 .6em; font-style: italic; }
-dl.fields { margin: .5em 0 0; display: grid; grid-template-columns: 9.5rem 1fr; gap: .35em .9em; }
-dl.fields dt { font-family: "DejaVu Sans", Arial, sans-serif; font-size: .8rem; font-weight: 600;
-  color: var(--muted); padding-top: .2em; }
-dl.fields dd { margin: 0; min-width: 0; }
-dl.fields dd > ul, dl.fields dd > ol { margin: 0; padding-left: 1.1em; }
-dl.fields dd > p:first-child { margin-top: 0; }
-dl.fields dd > p:last-child { margin-bottom: 0; }
-.statement { background: #fbfbfd; border-left: 4px solid #8aa4d6; padding: .1em .8em; margin: .4em 0; }
-ol.steps { margin: .3em 0; padding-left: 1.6em; }
-ol.steps > li::marker { color: var(--muted); font-size: .85em; }
-.dangling { color: #b42318; }
-code.latex-error { color: #b42318; background: #fdecea; padding: 0 .25em; border-radius: 3px; }
-figure.fig img { display: block; max-width: 100%; height: auto; margin: 0 auto .5em; }
-figure.fig figcaption { font-size: .95rem; }
-ul.checks { padding-left: 1.1em; }
-.legend { display: grid; grid-template-columns: max-content 1fr; gap: .25em .8em; font-size: .9rem; }
-@media (max-width: 40rem) { dl.fields { grid-template-columns: 1fr; } }
-"""
-
-
-# --------------------------------------------------------------------------------------------------
-# LaTeX -> MathML
-
-_PRE = (
-    # latex2mathml 3.81 knows align*/split but not the amsmath `aligned` sub-environment
-    (re.compile(r"\\(begin|end)\{aligned\}"), r"\\\1{align*}"),
-    # ... nor `gathered` (its gather* emits a MathML 3 linebreak that MathML Core ignores)
-    (re.compile(r"\\begin\{gathered\}"), r"\\begin{array}{c}"),
-    (re.compile(r"\\end\{gathered\}"), r"\\end{array}"),
-)
-# commands that latex2mathml copies verbatim into a text node (sized delimiters, text-mode escapes)
-_TEXT_COMMANDS = {
-    "|": "&#x02016;", "Vert": "&#x02016;", "lVert": "&#x02016;", "rVert": "&#x02016;",
-    "vert": "|", "lvert": "|", "rvert": "|",
-    "langle": "&#x027E8;", "rangle": "&#x027E9;",
-    "lbrace": "{", "rbrace": "}", "{": "{", "}": "}",
-    "lfloor": "&#x0230A;", "rfloor": "&#x0230B;", "lceil": "&#x02308;", "rceil": "&#x02309;",
-    "_": "_", "%": "%", "#": "#", "$": "$", "&": "&amp;", ",": "&#x02009;", " ": "&#x000A0;",
-}
-_TEXT_NODE = re.compile(r">([^<]+)<")
-_COMMAND = re.compile(r"\\([A-Za-z]+|[^A-Za-z])")
-_BARE_AMP = re.compile(r"&(?!#x?[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)")
-_MATH_OPEN = re.compile(r"^<math\b[^>]*>")
-_SIZED_MO = re.compile(r"<mo((?=[^>]*\bminsize=)[^>]*)>")
-_NAMED_MO = re.compile(r"<mo>([A-Za-z]{2,})</mo>")
-_BAR_MO = re.compile(r"<mo((?![^>]*\blspace=)[^>]*)>(&#x0007C;|&#x02016;|\||\u2016)</mo>")
-_LONG_ARROW_MI = re.compile(r"<mi>(&#x027F8;|&#x027F9;|&#x027FA;)</mi>")
-_SCRIPTED_SIZED_MO = re.compile(r"<(msub|msup|msubsup)>(<mo\b[^>]*\bminsize=[^>]*>[^<]*</mo>)")
-
-
-def _sized_mo(m: re.Match) -> str:
-    attrs = m.group(1)
-    extra = "".join(f' {k}="{v}"' for k, v in (("stretchy", "true"), ("symmetric", "true"),
-                                                 ("lspace", "0"), ("rspace", "0"))
-                    if f"{k}=" not in attrs)
-    return f"<mo{extra}{attrs}>"
-
-
-_SPACING = re.compile(r"(?:\s|\\(?:qquad|quad)(?![A-Za-z])|\\[ ;,>:]|~)*")
-
-
-def split_display(latex: str) -> list[str]:
-    """Split a long display formula at its top-level breaks, so that the pieces can wrap.
-
-    MathML Core does not break lines. A break is a ``\\quad``/``\\qquad``, or a ``,``/``;`` followed by
-    a spacing command (``\\ ``, ``\\;``, ``\\quad``), outside every group, environment and bracket;
-    punctuation stays with the piece on its left, the spacing is dropped (the wrap supplies it).
-    A top-level ``\\\\`` is a break too, one that `_display_pieces` makes a forced new line."""
-    return [p for p, _ in _display_pieces(latex)]
-
-
-def _display_pieces(latex: str) -> list[tuple[str, bool]]:
-    """[(piece, a forced line break follows)] for `split_display`."""
-    s = latex.strip()
-    pieces: list[tuple[str, bool]] = []
-    brace = env = paren = 0
-    start = i = 0
-    n = len(s)
-
-    def cut(end: int, resume: int, newline: bool = False) -> int:
-        piece = s[start:end].strip()
-        if piece:
-            pieces.append((piece, newline))
-        elif newline and pieces:
-            pieces[-1] = (pieces[-1][0], True)
-        return _SPACING.match(s, resume).end()
-
-    while i < n:
-        c = s[i]
-        top = brace == 0 and env == 0 and paren <= 0
-        if c == "\\":
-            m = re.match(r"\\([A-Za-z]+|.)", s[i:], re.S)
-            name = m.group(1) if m else ""
-            if name == "begin":
-                env += 1
-            elif name == "end":
-                env -= 1
-            elif name in ("{", "langle", "lbrace", "lfloor", "lceil"):
-                paren += 1
-            elif name in ("}", "rangle", "rbrace", "rfloor", "rceil"):
-                paren -= 1
-            elif name in ("quad", "qquad") and top:
-                start = i = cut(i, i)
-                continue
-            elif name == "\\" and top:
-                start = i = cut(i, i + 2, newline=True)
-                continue
-            i += len(m.group(0)) if m else 1
-            continue
-        if c == "{":
-            brace += 1
-        elif c == "}":
-            brace -= 1
-        elif c in "([":
-            paren += 1
-        elif c in ")]":
-            paren -= 1
-        elif c in ",;" and top:
-            after = _SPACING.match(s, i + 1).end()
-            if re.search(r"\\(?:qquad|quad|[ ;])", s[i + 1:after]) and after < n:
-                start = i = cut(i + 1, i + 1)
-                continue
-        i += 1
-    tail = s[start:].strip()
-    if tail:
-        pieces.append((tail, False))
-    if pieces:
-        pieces[-1] = (pieces[-1][0], False)
-    return pieces or [(s, False)]
-
-
-def _balanced(s: str, i: int, open_: str, close: str) -> tuple[str, int] | None:
-    """The text inside the group that opens at s[i] (== open_), and the index after it."""
-    if i >= len(s) or s[i] != open_:
-        return None
-    depth = 0
-    j = i
-    while j < len(s):
-        c = s[j]
-        if c == "\\":
-            j += 2
-            continue
-        if c == open_:
-            depth += 1
-        elif c == close:
-            depth -= 1
-            if depth == 0:
-                return s[i + 1:j], j + 1
-        j += 1
-    return None
-
-
-def _x_arrows(s: str) -> str:
-    """``\\xrightarrow[below]{above}`` (unknown to latex2mathml 3.81, which emits broken mpadded) as
-    ``\\underset{below}{\\overset{above}{\\rightarrow}}``: MathML Core stretches the arrow to its labels."""
-    out = []
-    i = 0
-    for m in re.finditer(r"\\x(right|left)arrow(?![A-Za-z])", s):
-        if m.start() < i:
-            continue
-        j = m.end()
-        while j < len(s) and s[j] == " ":
-            j += 1
-        below = _balanced(s, j, "[", "]")
-        if below is not None:
-            below, j = below
-            while j < len(s) and s[j] == " ":
-                j += 1
-        above = _balanced(s, j, "{", "}")
-        if above is None:
-            continue  # malformed: leave it to latex2mathml
-        above, j = above
-        arrow = r"\rightarrow" if m.group(1) == "right" else r"\leftarrow"
-        if above.strip():
-            arrow = rf"\overset{{{above}}}{{{arrow}}}"
-        if below and below.strip():
-            arrow = rf"\underset{{{below}}}{{{arrow}}}"
-        out.append(s[i:m.start()] + "{" + arrow + "}")
-        i = j
-    return "".join(out) + s[i:]
-
-
-class ConversionError(ValueError):
-    """latex2mathml raised, or left LaTeX it did not understand in its output."""
-
-
-def latex_to_mathml(latex: str, display: bool = False) -> str:
-    """One LaTeX formula as a ``<math>`` element (MathML Core, LaTeX kept as an annotation).
-
-    Raises `ConversionError` when latex2mathml fails or leaves unconverted LaTeX in its output."""
-    from latex2mathml.converter import convert
-
-    src = latex.strip()
-    for pat, rep in _PRE:
-        src = pat.sub(rep, src)
-    src = _x_arrows(src)
-    try:
-        out = convert(src, display="block" if display else "inline")
-    except Exception as exc:  # latex2mathml raises many exception types, some bare
-        raise ConversionError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
-
-    problems: list[str] = []
-
-    def fix_text(m: re.Match) -> str:
-        text = m.group(1)
-
-        def cmd(c: re.Match) -> str:
-            rep = _TEXT_COMMANDS.get(c.group(1))
-            if rep is None:
-                problems.append(f"unconverted {c.group(0)!r}")
-                return c.group(0)
-            return rep
-
-        text = _COMMAND.sub(cmd, text)
-        if _BARE_AMP.search(text):
-            problems.append("a bare '&' (alignment outside a supported environment)")
-        return ">" + text + "<"
-
-    out = _TEXT_NODE.sub(fix_text, out)
-    if 'linebreak="newline"' in out:
-        problems.append("a line break \\\\ outside an environment (MathML Core does not break lines)")
-    if problems:
-        raise ConversionError("; ".join(sorted(set(problems))))
-    out = out.replace('width="negativethinmathspace"', 'width="-0.1667em"')
-    # \big-family delimiters (minsize=...): MathML Core stretches an operator only when it is stretchy,
-    # and `|` in the middle of a row is not stretchy by the operator dictionary, so say so; Chromium
-    # does not stretch the base of a script (\Big|_{x}) unless it sits in an mrow; and TeX spaces
-    # \big-family delimiters as ordinary symbols, without operator spacing
-    out = _SCRIPTED_SIZED_MO.sub(r"<\1><mrow>\2</mrow>", out)
-    out = _SIZED_MO.sub(_sized_mo, out)
-    # \operatorname{diag}: an unknown infix operator gets thick spaces on both sides ("diag (f)");
-    # TeX puts a thin space before an operator name and none before its parenthesis
-    out = _NAMED_MO.sub(r'<mo lspace="0.1667em" rspace="0">\1</mo>', out)
-    # |x| and \|x\| are ordinary symbols in TeX; as infix operators they get relation spacing
-    # (and \lVert x\rVert does not grow with its content, as a fence would in MathML)
-    out = _BAR_MO.sub(lambda m: '<mo lspace="0" rspace="0"'
-                      + ("" if "stretchy=" in m.group(1) else ' stretchy="false"')
-                      + f"{m.group(1)}>{m.group(2)}</mo>", out)
-    # latex2mathml emits \implies, \impliedby, \iff as identifiers (no spacing) and \infty as an operator
-    out = _LONG_ARROW_MI.sub(r'<mo lspace="0.5556em" rspace="0.5556em">\1</mo>', out)
-    out = out.replace("<mo>&#x0221E;</mo>", "<mi>&#x0221E;</mi>")
-    head = _MATH_OPEN.match(out)
-    if head is None or not out.endswith("</math>"):
-        raise ConversionError("latex2mathml returned no <math> element")
-    inner = out[head.end():-len("</math>")]
-    disp = "block" if display else "inline"
-    return (f'<math display="{disp}"><semantics><mrow>{inner}</mrow>'
-            f'<annotation encoding="{_TEX_ANNOTATION}">{html.escape(latex.strip(), quote=False)}'
-            f"</annotation></semantics></math>")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -403,7 +96,7 @@ class _Renderer:
     # math -----------------------------------------------------------------------------------------
     def math(self, latex: str, display: bool, where: str) -> str:
         if display:
-            pieces = _display_pieces(latex)
+            pieces = display_pieces(latex)
             if len(pieces) > 1:
                 try:
                     maths = [latex_to_mathml(p, display=True) + ('<span class="br"></span>' if br else "")
@@ -856,5 +549,4 @@ def write_book(path, records: dict, ledger: list, figures: dict, figures_dir) ->
     return write_atomic(path, render_book(records, ledger, figures, figures_dir))
 
 
-__all__ = ["render_book", "write_book", "conversion_failures", "math_count", "latex_to_mathml",
-           "book_order", "ConversionError"]
+__all__ = ["render_book", "write_book", "conversion_failures", "math_count", "book_order"]

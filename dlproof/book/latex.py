@@ -183,10 +183,10 @@ def text(s) -> str:
 
 def _display(latex: str) -> str:
     """A display formula: equation*, or gather* with one line per top-level piece when it is long."""
-    from .html import _display_pieces
+    from .mathml import display_pieces
 
     src = str(latex).strip()
-    pieces = _display_pieces(src)
+    pieces = display_pieces(src)
     if len(pieces) > 1 and (len(src) > 90 or any(br for _, br in pieces)):
         body = " \\\\\n".join(math(p) for p, _ in pieces)
         return "\\begin{gather*}\n" + body + "\n\\end{gather*}"

@@ -2,7 +2,7 @@
 statuses with their scope, ledger badges.
 
 - Reading order: chapters (id prefixes) in `GROUPS` order, and within a chapter the order in which the
-  derivation modules declare their records (`dlproof.derivations.registry.MODULES`, then declaration
+  derivation modules declare their records (chapter order of `dlproof.capabilities.CHAPTERS`, then declaration
   order; ``registry.specs()`` is insertion-ordered). Record JSON is written with sorted keys, so the
   order is recomputed from the registry here (cheap: no proof is run). Ids the registry does not know
   (hand-made records in tests) come last in their chapter, sorted.
@@ -16,14 +16,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from dlproof.capabilities import CHAPTERS
 from dlproof.derivations.scope import STATUS_MEANING, STATUSES
 
-#: chapters (id prefixes) in book order, with their titles
-GROUPS = (("act", "Activations"), ("rnn", "Vanilla RNN and BPTT"), ("clip", "Gradient clipping"),
-          ("lstm", "LSTM"), ("gru", "GRU"), ("bi", "Bidirectional RNNs"), ("mlp", "Backpropagation (MLP)"),
-          ("resnet", "Residual networks"), ("bn", "Batch normalization"), ("dropout", "Dropout"),
-          ("attn", "Attention"), ("conv", "Convolution"), ("uat", "Universal approximation"),
-          ("ntk", "Neural tangent kernel"))
+#: chapters (id prefixes) in book order, with their titles: from the one declaration, `dlproof.capabilities.CHAPTERS`
+GROUPS = tuple((c.prefix, c.title) for c in CHAPTERS)
 
 #: ledger verdicts whose badge text is not the plain verdict with spaces
 _VERDICT_BADGE = {"evidence-missing": "EVIDENCE MISSING"}
@@ -39,7 +36,7 @@ def group_title(prefix: str) -> str:
 
 @lru_cache(maxsize=1)
 def registration_order() -> dict:
-    """{id: position} in declaration order (registry.MODULES, then each module's declarations)."""
+    """{id: position} in declaration order (chapter order, then each module's declarations)."""
     from dlproof.derivations import registry
 
     return {rid: k for k, rid in enumerate(registry.specs())}

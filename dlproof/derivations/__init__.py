@@ -16,6 +16,8 @@ import difflib
 import json
 from functools import lru_cache
 
+from dlproof.atomic import write_atomic
+
 from . import cache
 
 
@@ -38,7 +40,7 @@ def records() -> dict:
     data = cache.load_json(path)
     if data is None:
         data = _build_records()
-        cache.atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
+        write_atomic(path, json.dumps(data, indent=1, sort_keys=True))
     return data
 
 
@@ -56,7 +58,7 @@ def kernels():
     key = cache.cache_key()
     path = cache.cache_dir() / f"kernels-{key}.py"
     if not path.exists():
-        cache.atomic_write(path, _build_kernels_source())
+        write_atomic(path, _build_kernels_source())
     return cache.import_file(f"dlproof_kernels_{key}", path)
 
 

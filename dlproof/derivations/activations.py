@@ -126,13 +126,6 @@ def _tanh_sigmoid():
     return [("tanh x - (2 sigma(2x) - 1) = 0", prove_zero(sp.tanh(x) - (2 * sigmoid(2 * x) - 1)))]
 
 
-def _gamma_record(dphi, gamma, square):
-    """|phi'| <= gamma via gamma - phi' = square >= 0 and phi' >= 0, attained at 0."""
-    return [("gamma - phi'(x) equals a square", prove_equal(gamma - dphi, square)),
-            ("phi'(x) >= 0 (a product of positive factors)", prove_positive(dphi)),
-            ("the bound is attained at x = 0", prove_equal(dphi.subs(x, 0), gamma))]
-
-
 @derivation("act.sigmoid.gamma", title="sup |sigma'| = 1/4",
             latex=r"|\sigma'(x)| \le \gamma_\sigma = \tfrac14,\ \text{attained at } x=0", seed=SEED_ACT, sizes=(),
             primary=PASCANU,

@@ -59,7 +59,6 @@ TORCH_MHA = ("torch.nn.MultiheadAttention docs / source: in_proj_weight = [W_q; 
 
 ROWS = "row-wise over the last axis"
 REAL = "x real (finite)"
-POS = "s_i > 0, sum_i s_i = 1 (a softmax output)"
 
 x_sym = sp.symbols("x1:5", real=True)
 c_sym = sp.Symbol("c", real=True)
@@ -74,11 +73,6 @@ def softmax(xs):
 
 def _q(e):
     return prove_zero(e, use_simplify=False)
-
-
-def _qx(e):
-    """prove_zero after expanding exp(a + b) = exp(a) exp(b)."""
-    return prove_zero(sp.expand(e, power_exp=True, mul=False, multinomial=False), use_simplify=False)
 
 
 # ---------------------------------------------------------------- symbolic-n machinery

@@ -54,19 +54,6 @@ def network(widths=WIDTHS, act=phi):
     return x, params, zs, acts, g
 
 
-def loss_from(l: int, zeta: sp.Matrix, params, g):
-    """L as a function of free pre-activation symbols zeta standing for z^l (the downstream network)."""
-    L = len(params)
-    if l == L:
-        return (g.T * zeta)[0]
-    a = zeta.applyfunc(phi)
-    for k in range(l + 1, L + 1):
-        W, b = params[k - 1]
-        z = W * a + b
-        a = z.applyfunc(phi) if k < L else z
-    return (g.T * a)[0]
-
-
 # symbolic widths: layer l has n_l = ``nl`` units, the layer below n_{l-1} = ``nb``, the layer above n_{l+1} = ``na``
 nb, nl, na = sp.symbols("n_{l-1} n_l n_{l+1}", integer=True, positive=True)
 
@@ -249,7 +236,6 @@ def _peel(S: sp.Sum) -> sp.Expr:
     """Sum_{l=a}^{b} f(l) = Sum_{l=a}^{b-1} f(l) + f(b): the last term taken out (an exact rewrite)."""
     (v, lo, hi), = S.limits
     return sp.Sum(S.function, (v, lo, hi - 1)) + S.function.xreplace({v: hi})
-
 
 
 @derivation("mlp.cost.reverse_vs_forward", title="Reverse mode needs n_L passes, forward mode n_0: the cost ratio n_0/n_L",

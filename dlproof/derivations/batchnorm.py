@@ -357,7 +357,7 @@ def _zero_mean_unit_var():
                   r"\Big(\delta_{ij} - \frac1N - \frac{\hat x_i\,\hat x_j}{N}\Big)",
             seed=SEED_BN, sizes=("N",), primary=IOFFE, assumptions=(PER_FEATURE, EPS_POS, SYM_N),
             layout="numerator: J[i, j] = d xhat_i / d x_j (symmetric)",
-            notes="The oracle (derivations/oracle_bn.py) builds this N x N matrix per feature for the VJP.",
+            notes="The oracle (derivations/oracle_batchnorm.py) builds this N x N matrix per feature for the VJP.",
             steps=(
                 r"\text{method (chain rule): } \hat x_i(x) = G_i(x, \mu(x), \sigma^2(x)),\ \frac{d\hat x_i}{dx_j} = \frac{\partial G_i}{\partial x_j} + \frac{\partial G_i}{\partial \mu}\,\frac{\partial \mu}{\partial x_j} + \frac{\partial G_i}{\partial \sigma^2}\,\frac{\partial \sigma^2}{\partial x_j}\ \ (\mu, \sigma^2 \text{ opaque in } G_i)",
                 r"\frac{\partial\mu}{\partial x_j} = \frac1N,\qquad \frac{\partial\sigma^2}{\partial x_j} = \frac2N\sum_i (x_i-\mu)\Big(\delta_{ij}-\frac1N\Big) = \frac{2}{N}(x_j-\mu)",

@@ -1,24 +1,40 @@
 """Content-addressed on-disk cache of derivation records (JSON) and generated kernels (.py).
 
-Key: SymPy's version and a hash of every source file of ``dlproof.derivations`` (prover included),
-so an edit can never leave a stale "proved". Writers go through a temp file and ``os.replace``
-(atomic on POSIX); concurrent pytest-xdist workers write identical bytes, so no lock is needed.
-The warm path reads JSON and imports the kernel module without importing SymPy.
+Key: the cache `FORMAT`, SymPy's and Python's versions, and the bytes of every file that carries a proof:
+every ``*.py`` under ``dlproof/derivations/`` (subpackages included: the derivation modules, the registry,
+``prove``/``certify``/``codegen`` and the rest of the proof machinery) except `NOT_PROOF`, the files no record
+or kernel is built from:
+
+- ``claims.py``: the claims ledger's wording (read by `dlproof.ledger`, never by a derivation);
+- ``oracle*.py``: the float64 oracles, which consume the kernels and produce neither records nor kernels;
+- ``cache.py``: this module (a change of the cache's layout bumps `FORMAT`).
+
+So editing a claim's wording or an oracle keeps the key (no cold re-proof), while an edit of any file a record
+is built from, its text (title, LaTeX, notes: written in the derivation modules) included, changes it and can
+never leave a stale "proved". No keyed file imports an excluded one (a test checks it), so the records'
+text always comes from keyed files. Writes go through `dlproof.atomic` (temp file and ``os.replace``);
+concurrent pytest-xdist workers write identical bytes, so no lock is needed. The warm path reads JSON and
+imports the kernel module without importing SymPy.
 
 Location: ``$DLPROOF_CACHE_DIR``, else ``$XDG_CACHE_HOME/dlproof``, else ``~/.cache/dlproof``.
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import importlib.util
 import json
 import os
 import sys
-import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
 FORMAT = 1
+
+#: file name patterns under derivations/ that carry no proof (see the module docstring)
+NOT_PROOF = ("claims.py", "oracle*.py", "cache.py")
+
+HERE = Path(__file__).parent
 
 
 def cache_dir() -> Path:
@@ -29,26 +45,18 @@ def cache_dir() -> Path:
     return Path(base) / "dlproof"
 
 
-def cache_key() -> str:
+def proof_files(root: Path = HERE) -> list[Path]:
+    """The files the key hashes: every ``*.py`` under ``root`` whose name matches no `NOT_PROOF` pattern, sorted."""
+    return sorted(p for p in root.rglob("*.py")
+                  if not any(fnmatch.fnmatch(p.name, pat) for pat in NOT_PROOF))
+
+
+def cache_key(root: Path = HERE) -> str:
     h = hashlib.sha256(f"format={FORMAT};sympy={version('sympy')};py={sys.version_info[:2]}".encode())
-    here = Path(__file__).parent
-    for p in sorted(here.glob("*.py")):
-        h.update(p.name.encode())
+    for p in proof_files(root):
+        h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:20]
-
-
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_json(path: Path):

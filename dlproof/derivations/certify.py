@@ -51,10 +51,6 @@ class _Unsupported(Exception):
     """The expression has a part the ball evaluator does not know; the enclosure is undecided."""
 
 
-def _ring_const(ring, name):
-    return {"pi": ring.pi, "E": lambda: ring(1).exp()}[name]()
-
-
 def _to_ball(e: sp.Basic, ring):
     """Evaluate the constant ``e`` as a ball of ``ring`` (flint.arb or flint.acb) at the current precision."""
     ev = lambda a: _to_ball(a, ring)  # noqa: E731

@@ -34,8 +34,6 @@ from dataclasses import dataclass
 #: the reason given for a document title (policy: a title names a topic and states nothing to prove)
 DOCUMENT_TITLE = "a document title: the source names the document and states nothing about its content"
 
-SOURCE = "the source report (a Chinese progress report on a deep-learning math textbook, RNN/LSTM chapter)"
-
 
 @dataclass(frozen=True)
 class Claim:

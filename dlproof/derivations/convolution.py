@@ -211,7 +211,6 @@ def _at_layers(out, shapes):
     return [(d, r, _layer_at(*sh)) for (d, r), sh in zip(out, shapes)]
 
 
-
 # ---------------------------------------------------------------- symbolic sizes: entry-wise proofs for every size
 #
 # The layer at symbolic sizes: G groups of C_g = C_in/G input and C_og = C_out/G output channels, written in
@@ -855,20 +854,6 @@ def support_offsets(ks, ss, ds) -> set:
         S = {a + m * d * j for a in S for m in range(k)}
         j *= s
     return S
-
-
-def _stack_outputs(n0, ks, ss, ds):
-    """The outputs of a stack of C = 1 layers (no padding, no bias), generic weights, as expressions in x."""
-    x = sp.symbols(f"x0:{n0}", real=True)
-    a = list(x)
-    for l, (k, s, d) in enumerate(zip(ks, ss, ds)):
-        w = sp.symbols(f"w{l}_0:{k}", positive=True)
-        a = [sum(w[m] * a[i * s + m * d] for m in range(k)) for i in range(out_size(len(a), k, 0, s, d))]
-    return x, [sp.expand(v) for v in a]
-
-
-RF_STACKS = (((3, 2, 2), (1, 2, 1), (1, 1, 2)), ((2, 2), (1, 1), (1, 3)), ((3, 3), (2, 2), (1, 1)), ((1, 2), (2, 1), (1, 1)),
-             ((2, 3, 2), (2, 1, 2), (2, 1, 1)))
 
 
 @derivation("conv.receptive_field", title="Receptive field of a stack: r_L = 1 + sum_l (k_l - 1) d_l prod_{i<l} s_i",

@@ -181,8 +181,6 @@ class GRUCell:
         return self.params() + [self.x, self.h]
 
 
-
-
 @lru_cache(maxsize=None)
 def explicit_gru(n: int, m: int, variant: str):
     """(compact GRUCell, substitution to explicit matrices, explicit h' built entry by entry from sums)."""

@@ -54,7 +54,6 @@ GATES = "ifgo"
 PARAMS = tuple(name for g in GATES for name in (f"W_x{g}", f"W_h{g}", f"b_{g}"))
 ACT = {"i": sigmoid, "f": sigmoid, "g": sp.tanh, "o": sigmoid}
 SIZES = ((1, 1), (2, 3))          # cell identities (forward, Jacobians wrt h, x, c, state)
-WEIGHT_SIZES = ((1, 1), (2, 1))   # the 12 weight/bias VJPs
 
 
 def _dsigmoid(d):
@@ -188,8 +187,6 @@ def step(Pe: dict, x, h, c):
     c_new = sp.Matrix([gate["f"][k] * c[k] + gate["i"][k] * gate["g"][k] for k in range(n)])
     h_new = sp.Matrix([gate["o"][k] * sp.tanh(c_new[k]) for k in range(n)])
     return h_new, c_new
-
-
 
 
 @lru_cache(maxsize=None)
@@ -438,30 +435,25 @@ _VJP = (r",\quad J_{%(v)s}^\top\begin{bmatrix}\delta_h\\ \delta_c\end{bmatrix} =
         r"z_o = \delta_h\odot\tanh(c')\odot o(1-o),\ z_f = \delta_c^{\mathrm{tot}}\odot c\odot f(1-f),\ "
         r"z_i = \delta_c^{\mathrm{tot}}\odot g\odot i(1-i),\ z_g = \delta_c^{\mathrm{tot}}\odot i\odot(1-g^2),\ " + _DCT)
 
-derivation("lstm.cell.jacobian_h", title="LSTM cell Jacobians of (h', c') with respect to the previous h",
-           latex=_JH % {"v": "h"} + _VJP % {"v": "h"}, seed=SEED_LSTM, primary=PRIMARY, layout=NUMERATOR,
-           assumptions=(HELD + "; here x and c are held fixed", "proved entry-wise for every n, m (symbolic sizes, derivations/indexed.py; pre-activations abstracted)"),
-           sizes=("n", "m"),
-           steps=(
-               r"a_\ast = W_{x\ast}x + W_{h\ast}h + b_\ast,\ \frac{\partial a_\ast}{\partial h} = W_{h\ast}:\quad \frac{\partial i}{\partial h} = \operatorname{diag}(i(1-i))W_{hi},\ \frac{\partial f}{\partial h} = \operatorname{diag}(f(1-f))W_{hf},\ \frac{\partial g}{\partial h} = \operatorname{diag}(1-g^2)W_{hg},\ \frac{\partial o}{\partial h} = \operatorname{diag}(o(1-o))W_{ho}",
-               r"c' = f\odot c + i\odot g\ (x, c \text{ fixed}):\quad \frac{\partial c'}{\partial h} = \operatorname{diag}(c)\frac{\partial f}{\partial h} + \operatorname{diag}(g)\frac{\partial i}{\partial h} + \operatorname{diag}(i)\frac{\partial g}{\partial h}",
-               r"h' = o\odot\tanh(c'):\quad \frac{\partial h'}{\partial h} = \operatorname{diag}(\tanh(c'))\frac{\partial o}{\partial h} + \operatorname{diag}(o\odot(1-\tanh^2 c'))\frac{\partial c'}{\partial h}",
-               r"\Big(\frac{\partial h'}{\partial h}\Big)^{\top}\delta_h + \Big(\frac{\partial c'}{\partial h}\Big)^{\top}\delta_c = W_{ho}^\top z_o + \Big(\frac{\partial c'}{\partial h}\Big)^{\top}\delta_c^{\mathrm{tot}},\quad \delta_c^{\mathrm{tot}} = \delta_c + \delta_h\odot o\odot(1-\tanh^2 c')",
-               r"\Big(\frac{\partial c'}{\partial h}\Big)^{\top}\delta_c^{\mathrm{tot}} = W_{hf}^\top z_f + W_{hi}^\top z_i + W_{hg}^\top z_g\ \Rightarrow\ J_{h}^\top(\delta_h, \delta_c) = \sum_{\ast = i, f, g, o} W_{h\ast}^\top z_\ast",
-           ),
-           )(_jacobian_record("h", ("jac_hh", "jac_ch"), "vjp_h"))
-derivation("lstm.cell.jacobian_x", title="LSTM cell Jacobians of (h', c') with respect to the input x",
-           latex=_JH % {"v": "x"} + _VJP % {"v": "x"}, seed=SEED_LSTM, primary=PRIMARY, layout=NUMERATOR,
-           assumptions=(HELD + "; here h and c are held fixed", "proved entry-wise for every n, m (symbolic sizes, derivations/indexed.py; pre-activations abstracted)"),
-           sizes=("n", "m"),
-           steps=(
-               r"a_\ast = W_{x\ast}x + W_{h\ast}h + b_\ast,\ \frac{\partial a_\ast}{\partial x} = W_{x\ast}:\quad \frac{\partial i}{\partial x} = \operatorname{diag}(i(1-i))W_{xi},\ \frac{\partial f}{\partial x} = \operatorname{diag}(f(1-f))W_{xf},\ \frac{\partial g}{\partial x} = \operatorname{diag}(1-g^2)W_{xg},\ \frac{\partial o}{\partial x} = \operatorname{diag}(o(1-o))W_{xo}",
-               r"c' = f\odot c + i\odot g\ (h, c \text{ fixed}):\quad \frac{\partial c'}{\partial x} = \operatorname{diag}(c)\frac{\partial f}{\partial x} + \operatorname{diag}(g)\frac{\partial i}{\partial x} + \operatorname{diag}(i)\frac{\partial g}{\partial x}",
-               r"h' = o\odot\tanh(c'):\quad \frac{\partial h'}{\partial x} = \operatorname{diag}(\tanh(c'))\frac{\partial o}{\partial x} + \operatorname{diag}(o\odot(1-\tanh^2 c'))\frac{\partial c'}{\partial x}",
-               r"\Big(\frac{\partial h'}{\partial x}\Big)^{\top}\delta_h + \Big(\frac{\partial c'}{\partial x}\Big)^{\top}\delta_c = W_{xo}^\top z_o + \Big(\frac{\partial c'}{\partial x}\Big)^{\top}\delta_c^{\mathrm{tot}},\quad \delta_c^{\mathrm{tot}} = \delta_c + \delta_h\odot o\odot(1-\tanh^2 c')",
-               r"\Big(\frac{\partial c'}{\partial x}\Big)^{\top}\delta_c^{\mathrm{tot}} = W_{xf}^\top z_f + W_{xi}^\top z_i + W_{xg}^\top z_g\ \Rightarrow\ J_{x}^\top(\delta_h, \delta_c) = \sum_{\ast = i, f, g, o} W_{x\ast}^\top z_\ast",
-           ),
-           )(_jacobian_record("x", ("jac_hx", "jac_cx"), "vjp_x"))
+def _input_jacobian(v: str, what: str, held: str):
+    """Register lstm.cell.jacobian_{v}, v = "h" (the previous state) or "x" (the input), ``held`` the other one
+    (held fixed with c): the two records differ only in the variable's name."""
+    derivation(f"lstm.cell.jacobian_{v}", title=f"LSTM cell Jacobians of (h', c') with respect to {what}",
+               latex=_JH % {"v": v} + _VJP % {"v": v}, seed=SEED_LSTM, primary=PRIMARY, layout=NUMERATOR,
+               assumptions=(HELD + f"; here {held} and c are held fixed", "proved entry-wise for every n, m (symbolic sizes, derivations/indexed.py; pre-activations abstracted)"),
+               sizes=("n", "m"),
+               steps=tuple(step % {"v": v, "o": held} for step in (
+                   r"a_\ast = W_{x\ast}x + W_{h\ast}h + b_\ast,\ \frac{\partial a_\ast}{\partial %(v)s} = W_{%(v)s\ast}:\quad \frac{\partial i}{\partial %(v)s} = \operatorname{diag}(i(1-i))W_{%(v)si},\ \frac{\partial f}{\partial %(v)s} = \operatorname{diag}(f(1-f))W_{%(v)sf},\ \frac{\partial g}{\partial %(v)s} = \operatorname{diag}(1-g^2)W_{%(v)sg},\ \frac{\partial o}{\partial %(v)s} = \operatorname{diag}(o(1-o))W_{%(v)so}",
+                   r"c' = f\odot c + i\odot g\ (%(o)s, c \text{ fixed}):\quad \frac{\partial c'}{\partial %(v)s} = \operatorname{diag}(c)\frac{\partial f}{\partial %(v)s} + \operatorname{diag}(g)\frac{\partial i}{\partial %(v)s} + \operatorname{diag}(i)\frac{\partial g}{\partial %(v)s}",
+                   r"h' = o\odot\tanh(c'):\quad \frac{\partial h'}{\partial %(v)s} = \operatorname{diag}(\tanh(c'))\frac{\partial o}{\partial %(v)s} + \operatorname{diag}(o\odot(1-\tanh^2 c'))\frac{\partial c'}{\partial %(v)s}",
+                   r"\Big(\frac{\partial h'}{\partial %(v)s}\Big)^{\top}\delta_h + \Big(\frac{\partial c'}{\partial %(v)s}\Big)^{\top}\delta_c = W_{%(v)so}^\top z_o + \Big(\frac{\partial c'}{\partial %(v)s}\Big)^{\top}\delta_c^{\mathrm{tot}},\quad \delta_c^{\mathrm{tot}} = \delta_c + \delta_h\odot o\odot(1-\tanh^2 c')",
+                   r"\Big(\frac{\partial c'}{\partial %(v)s}\Big)^{\top}\delta_c^{\mathrm{tot}} = W_{%(v)sf}^\top z_f + W_{%(v)si}^\top z_i + W_{%(v)sg}^\top z_g\ \Rightarrow\ J_{%(v)s}^\top(\delta_h, \delta_c) = \sum_{\ast = i, f, g, o} W_{%(v)s\ast}^\top z_\ast",
+               )),
+               )(_jacobian_record(v, (f"jac_h{v}", f"jac_c{v}"), f"vjp_{v}"))
+
+
+_input_jacobian("h", "the previous h", "x")
+_input_jacobian("x", "the input x", "h")
 derivation("lstm.cell.jacobian_c", title="LSTM cell Jacobians of (h', c') with respect to the previous c",
            latex=(r"\frac{\partial c'}{\partial c} = \operatorname{diag}(f),\quad \frac{\partial h'}{\partial c} = "
                   r"\operatorname{diag}(o\odot(1-\tanh^2 c')\odot f),\quad J_c^\top\begin{bmatrix}\delta_h\\ \delta_c\end{bmatrix} = "
@@ -606,14 +598,6 @@ def _c_full():
     rhs = at_prev((cell.jac_cc() + cell.jac_ch() * dh_dc)[i, l])
     return [("every n, m: d c_t/d c_{t-1} = diag(f_t) + (dc_t/dh_{t-1}) diag(o_{t-1}∘(1-tanh^2 c_{t-1})), entry (i, l)",
              prove_entries([(lhs, rhs)], {i: SN, l: SN}, T), scope.GENERAL)]
-
-
-def _chain_point():
-    """n = m = 1: W_hg = 1, every other weight and bias 0, x_1 = x_2 = 0, h_0 = c_0 = 0."""
-    cell, E, _, _ = explicit_cell(1, 1)
-    pt = {s: 0 for k in PARAMS for s in E[cell.P[k]]}
-    pt[E[cell.P["W_hg"]][0]] = 1
-    return pt
 
 
 def _unroll(T, n, m):

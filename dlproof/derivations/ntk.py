@@ -72,8 +72,6 @@ M22 = nx ** 2 * ny ** 2 * ((sp.pi - th) * (2 + sp.cos(2 * th)) + sp.Rational(3, 
 SECOND_MOMENT = M22 + 2 * nx * ny * sp.cos(th) * KAPPA1 + 3 * (nx * ny * sp.cos(th)) ** 2 * KAPPA0
 UNIT_VARIANCE = SECOND_MOMENT - THETA ** 2
 
-_DENSITY = sp.exp(-r ** 2 / 2) / (2 * sp.pi)   # N(0, I_2) in polar coordinates, times r dr dphi
-
 
 def _radial(k: int):
     """int_0^oo r^k e^{-r^2/2} r dr (the Gaussian's radial moment)."""

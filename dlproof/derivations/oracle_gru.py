@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
-from .oracle import unroll
+from .oracle_rnn import unroll
 from .oracle_args import col, params_tuple
 
 VARIANTS = ("reset_after", "reset_before")
@@ -32,8 +32,6 @@ def _k(name: str, variant: str):
 
 def _params(p):
     return params_tuple(p, PARAMS, "oracle_gru")
-
-
 
 
 def gru_cell(x, h, p, variant="reset_after"):

@@ -28,13 +28,11 @@ def _k(name: str):
         return getattr(mod, f"lstm_{name}")
     except AttributeError:
         raise RuntimeError(f"oracle_lstm: the generated kernel module has no lstm_{name}; "
-                           "'lstm' must be listed in dlproof.derivations.registry.MODULES") from None
+                           "the chapter 'lstm' must be in dlproof.capabilities.CHAPTERS") from None
 
 
 def _params(p):
     return params_tuple(p, PARAMS, "oracle_lstm")
-
-
 
 
 def _args(P, x, h, c):

@@ -26,10 +26,6 @@ from typing import Callable, Optional
 from . import scope as sc
 from .prove import PROVED, REFUTED, UNDECIDED, ProofResult
 
-#: the modules that register derivations and kernels, in book order
-MODULES = ("activations", "rnn_cell", "bptt", "clipping", "lstm", "gru", "bidirectional", "backprop", "residual",
-           "batchnorm", "dropout", "attention", "convolution", "uat", "ntk")
-
 KINDS = ("theorem", "refutation", "definition")
 
 
@@ -146,10 +142,14 @@ def run_spec(spec: Spec) -> dict:
 
 
 def load_modules() -> None:
+    """Import the derivation module of every chapter (`dlproof.capabilities.CHAPTERS`, book order): importing
+    one registers its derivations and kernels."""
     import importlib
 
-    for m in MODULES:
-        importlib.import_module(f"{__package__}.{m}")
+    from dlproof.capabilities import chapter_modules
+
+    for module in chapter_modules("derivations"):
+        importlib.import_module(module)
 
 
 def specs() -> dict[str, Spec]:

@@ -1,5 +1,5 @@
 """Properties of bidirectional RNN/LSTM/GRU: ys = [forward h_t ; backward h_t], time-aligned; h_b is the
-backward state after reading x_0. Oracle: dlproof.derivations.oracle_bi (the proved reversal identity).
+backward state after reading x_0. Oracle: dlproof.derivations.oracle_bidirectional (the proved reversal identity).
 
 A failure names the layout bug it looks like: halves in the wrong order, or a backward half left in
 reversed time.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlproof.derivations import oracle_bi
+from dlproof.derivations import oracle_bidirectional
 
 from . import diagnose
 from . import tolerances as tol
@@ -24,11 +24,11 @@ def _conv(kind, target):
     return {"rnn": target.convention("rnn_activation"), "gru": target.convention("gru"), "lstm": None}[kind]
 
 
-def _split(kind, q):
-    p_f = {k: q[k] for k in PARAMS[kind]}
-    p_b = {k: q[f"bwd:{k}"] for k in PARAMS[kind]}
-    s_f = tuple(q[s] for s in STATES[kind])
-    s_b = tuple(q[f"bwd:{s}"] for s in STATES[kind])
+def _split(kind, problem):
+    p_f = {k: problem[k] for k in PARAMS[kind]}
+    p_b = {k: problem[f"bwd:{k}"] for k in PARAMS[kind]}
+    s_f = tuple(problem[s] for s in STATES[kind])
+    s_b = tuple(problem[f"bwd:{s}"] for s in STATES[kind])
     return p_f, p_b, s_f, s_b
 
 
@@ -51,8 +51,8 @@ def _call(kind, target, xs, s_f, s_b, p_f, p_b):
 
 def _oracle(kind, xs, s_f, s_b, p_f, p_b, conv):
     if kind == "lstm":
-        return oracle_bi.lstm_bi(xs, s_f, s_b, p_f, p_b)
-    fn = oracle_bi.rnn_bi if kind == "rnn" else oracle_bi.gru_bi
+        return oracle_bidirectional.lstm_bi(xs, s_f, s_b, p_f, p_b)
+    fn = oracle_bidirectional.rnn_bi if kind == "rnn" else oracle_bidirectional.gru_bi
     return fn(xs, s_f[0], s_b[0], p_f, p_b, conv)
 
 
@@ -67,12 +67,12 @@ def _register(kind):
     @prop(f"bi.{kind}.forward", title=f"bidirectional {kind}: ys = [forward ; backward re-reversed], final states",
           capabilities=(f"{kind}_bi",), derivations=("bi.output_layout", "bi.backward_is_reversed_forward", "bi.final_states"),
           strategy=lambda t: bi_problems(kind, dtype=t.dtype))
-    def check(target, q, chk):
+    def check(target, problem, chk):
         with diagnose.blame("forward"):
             conv = _conv(kind, target)
-            xs = q["xs"]
+            xs = problem["xs"]
             T, B = xs.shape[:2]
-            p_f, p_b, s_f, s_b = _split(kind, q)
+            p_f, p_b, s_f, s_b = _split(kind, problem)
             n = s_f[0].shape[1]
             out = _call(kind, target, xs, s_f, s_b, p_f, p_b)
             chk.holds(f"{kind}_bi(...)", isinstance(out, tuple) and len(out) == 3,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlproof.derivations import oracle
+from dlproof.derivations import oracle_clipping
 
 from . import tolerances as tol
 from .assertions import call
@@ -17,12 +17,6 @@ from .strategies import gradient_lists, grads_of
 
 def _conv(target):
     return target.convention("clip_eps"), target.convention("clip_scope")
-
-
-def _rule_ids(target):
-    eps, scope = _conv(target)
-    ids = ["clip.norm.eps.rule" if eps > 0 else "clip.norm.rule", "clip.global_norm.concatenation"]
-    return ids + (["clip.per_tensor.norm"] if scope == "per_tensor" else [])
 
 
 def _strategy(target):
@@ -47,13 +41,13 @@ def rule(target, problem, chk):
     eps, scope = _conv(target)
     grads, c = grads_of(problem), problem["max_norm"]
     clipped, norm = _clip(target, chk, grads, c)
-    expected, N = oracle.clip_by_norm(grads, c, eps, scope)
+    expected, N = oracle_clipping.clip_by_norm(grads, c, eps, scope)
     tols = tol.clip_tol(grads, tol.precision(target))
     if not all(np.all(np.abs(a.astype(np.float64) - e) <= t) for a, e, t in zip(clipped, expected, tols)):
         for other_eps, other_scope in ((0.0, "global"), (1e-6, "global"), (0.0, "per_tensor"), (1e-6, "per_tensor")):
             if (other_eps, other_scope) == (eps, scope):
                 continue
-            alt, _ = oracle.clip_by_norm(grads, c, other_eps, other_scope)
+            alt, _ = oracle_clipping.clip_by_norm(grads, c, other_eps, other_scope)
             if all(np.all(np.abs(a.astype(np.float64) - e) <= t) for a, e, t in zip(clipped, alt, tols)):
                 chk.fail("clipped", f"matches clip_eps={other_eps}, clip_scope={other_scope!r}, but should match the "
                                     f"declared clip_eps={eps}, clip_scope={scope!r}: a convention mismatch "
@@ -88,9 +82,9 @@ def norm(target, problem, chk):
     clipped, _ = _clip(target, chk, grads, c)
     groups = [[i] for i in range(len(grads))] if scope == "per_tensor" else [list(range(len(grads)))]
     for grp in groups:
-        N = oracle.global_norm([grads[i] for i in grp])
-        got = oracle.global_norm([clipped[i] for i in grp])
-        want = N * oracle.clip_scale(N, c, eps)
+        N = oracle_clipping.global_norm([grads[i] for i in grp])
+        got = oracle_clipping.global_norm([clipped[i] for i in grp])
+        want = N * oracle_clipping.clip_scale(N, c, eps)
         K = sum(grads[i].size for i in grp)
         chk.scalar_close(f"||clipped{grp}||", got, want, tol.norm_tol(want, K + 6, tol.precision(target)))
         chk.holds(f"||clipped{grp}||", got <= c * (1 + tol.gamma(K + 6, tol.unit_roundoff(tol.precision(target))) * tol.SAFETY),
@@ -126,7 +120,7 @@ def eps_second(target, problem, chk):
     grads, c = grads_of(problem), problem["max_norm"]
     once, _ = _clip(target, chk, grads, c)
     twice, _ = _clip(target, chk, once, c)
-    expected, _ = oracle.clip_by_norm(once, c, eps, scope)
+    expected, _ = oracle_clipping.clip_by_norm(once, c, eps, scope)
     for i, (a, e, t) in enumerate(zip(twice, expected, tol.clip_tol(once, tol.precision(target)))):
         chk.close(f"clip(clip(g))[{i}]", a, e, t)
 
@@ -138,5 +132,5 @@ def value(target, problem, chk):
     out = call(target, "clip_grad_value", [g.copy() for g in grads], v)
     chk.holds("clip_grad_value(grads, v)", isinstance(out, (list, tuple)) and len(out) == len(grads),
               f"returned {type(out).__name__}, but should be a list of {len(grads)} arrays")
-    for i, (a, e) in enumerate(zip(out, oracle.clip_by_value(grads, v))):
+    for i, (a, e) in enumerate(zip(out, oracle_clipping.clip_by_value(grads, v))):
         chk.close(f"clip_grad_value[{i}]", a, e, np.abs(e) * tol.unit_roundoff(tol.precision(target)), shape=grads[i].shape)

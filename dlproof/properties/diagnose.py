@@ -46,7 +46,7 @@ def _sig(a):
 
 def _lstm_ref(fp=lambda p: p):
     def run(xs, h0, c0, p, conv):
-        hs, (h, c) = L.lstm_forward(np.asarray(xs, np.float64), np.asarray(h0, np.float64),
+        hs, (h, c) = L.lstm(np.asarray(xs, np.float64), np.asarray(h0, np.float64),
                                     np.asarray(c0, np.float64), fp(_f64(p)))
         return hs, (h, c)
     return run
@@ -54,14 +54,14 @@ def _lstm_ref(fp=lambda p: p):
 
 def _gru_ref(fp=lambda p: p, variant=None):
     def run(xs, h0, p, conv):
-        hs, h = G.gru_forward(np.asarray(xs, np.float64), np.asarray(h0, np.float64), fp(_f64(p)), variant or conv)
+        hs, h = G.gru(np.asarray(xs, np.float64), np.asarray(h0, np.float64), fp(_f64(p)), variant or conv)
         return hs, (h,)
     return run
 
 
 def _rnn_ref(fp=lambda p: p, act=None):
     def run(xs, h0, p, conv):
-        hs, h = R.rnn_forward(np.asarray(xs, np.float64), np.asarray(h0, np.float64), fp(_f64(p)), act or conv)
+        hs, h = R.rnn(np.asarray(xs, np.float64), np.asarray(h0, np.float64), fp(_f64(p)), act or conv)
         return hs, (h,)
     return run
 

@@ -8,7 +8,7 @@ float64 kernel is involved, so saturated pre-activations (|a| up to 1e4), exact 
 evaluated as written:
 
   sigma(a) = 1 / (1 + e^-a)  (1 - sigma(a) = sigma(-a)),  tanh(a),  relu(a) = max(a, 0)
-  affine   a = W_x x + W_h h + b                                               (one mp.fdot per entry)   
+  affine   a = W_x x + W_h h + b   (one mp.fdot per entry; affine, sigmoid and the LSTM cell: derivations/mp_cells.py)
   RNN      h' = phi(a)                                                         [rnn.cell.forward]
   LSTM     i, f, o = sigma(a_i, a_f, a_o), g = tanh(a_g); c' = f c + i g; h' = o tanh(c')   [lstm.cell.forward]
   GRU      r = sigma(a_r), z = sigma(a_z); h' = z h + (1 - z) n with
@@ -25,6 +25,9 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
+from dlproof.derivations import mp_cells
+from dlproof.derivations.mp_cells import affine, sigmoid
+
 DPS = 50
 mp = mpmath.mp
 _ONE = mpmath.mpf(1)
@@ -39,17 +42,6 @@ def _rows(a) -> list:
     return [_vec(r) for r in a.reshape(a.shape[0], -1)]
 
 
-def _affine(x: list, Wx: list, h: list, Wh: list, b: list) -> list:
-    """a_i = sum_j W_x[i, j] x_j + sum_j W_h[i, j] h_j + b_i, one exact sum per entry."""
-    xh = x + h + [_ONE]
-    return [mpmath.fdot(zip(Wx[i] + Wh[i] + [b[i]], xh)) for i in range(len(b))]
-
-
-def sigmoid(a):
-    """1 / (1 + e^-a), at the working precision (exact limits are never reached: e^-1e4 is an mpf)."""
-    return _ONE / (_ONE + mpmath.exp(-a))
-
-
 def _to_f64(rows: list) -> np.ndarray:
     return np.array([[float(v) for v in r] for r in rows], np.float64)
 
@@ -62,7 +54,7 @@ def rnn_cell(x, h, p, activation: str = "tanh") -> np.ndarray:
         Wx, Wh, b = _rows(p["W_x"]), _rows(p["W_h"]), _vec(p["b"])
         out = []
         for xr, hr in zip(_rows(x), _rows(h)):
-            a = _affine(xr, Wx, hr, Wh, b)
+            a = affine(xr, Wx, hr, Wh, b)
             out.append([mpmath.tanh(v) if activation == "tanh" else max(v, mpmath.mpf(0)) for v in a])
         return _to_f64(out)
 
@@ -70,16 +62,9 @@ def rnn_cell(x, h, p, activation: str = "tanh") -> np.ndarray:
 def lstm_cell(x, h, c, p) -> tuple:
     """(h', c'): c' = f c + i g, h' = o tanh(c'), gates i, f, o = sigma(.), g = tanh(.). [lstm.cell.forward]"""
     with mp.workdps(DPS):
-        P = {q: (_rows(p[f"W_x{q}"]), _rows(p[f"W_h{q}"]), _vec(p[f"b_{q}"])) for q in "ifgo"}
-        hs, cs = [], []
-        for xr, hr, cr in zip(_rows(x), _rows(h), _rows(c)):
-            a = {q: _affine(xr, P[q][0], hr, P[q][1], P[q][2]) for q in "ifgo"}
-            i, f, o = ([sigmoid(v) for v in a[q]] for q in "ifo")
-            g = [mpmath.tanh(v) for v in a["g"]]
-            c2 = [f[k] * cr[k] + i[k] * g[k] for k in range(len(cr))]
-            hs.append([o[k] * mpmath.tanh(c2[k]) for k in range(len(cr))])
-            cs.append(c2)
-        return _to_f64(hs), _to_f64(cs)
+        P = {k: (_rows(p[k]) if k.startswith("W") else _vec(p[k])) for q in "ifgo" for k in (f"W_x{q}", f"W_h{q}", f"b_{q}")}
+        rows = [mp_cells.lstm_cell(xr, hr, cr, P) for xr, hr, cr in zip(_rows(x), _rows(h), _rows(c))]
+        return _to_f64([r[0] for r in rows]), _to_f64([r[1] for r in rows])
 
 
 def gru_cell(x, h, p, variant: str = "reset_after") -> np.ndarray:
@@ -91,17 +76,17 @@ def gru_cell(x, h, p, variant: str = "reset_after") -> np.ndarray:
         b = {k: _vec(p[k]) for k in ("b_r", "b_z", "b_xn", "b_hn")}
         out = []
         for xr, hr in zip(_rows(x), _rows(h)):
-            ar = _affine(xr, W["W_xr"], hr, W["W_hr"], b["b_r"])
-            az = _affine(xr, W["W_xz"], hr, W["W_hz"], b["b_z"])
+            ar = affine(xr, W["W_xr"], hr, W["W_hr"], b["b_r"])
+            az = affine(xr, W["W_xz"], hr, W["W_hz"], b["b_z"])
             r = [sigmoid(v) for v in ar]
             if variant == "reset_after":
-                hn = _affine([], [[]] * len(hr), hr, W["W_hn"], b["b_hn"])
-                xn = _affine(xr, W["W_xn"], [], [[]] * len(hr), b["b_xn"])
+                hn = affine([], [[]] * len(hr), hr, W["W_hn"], b["b_hn"])
+                xn = affine(xr, W["W_xn"], [], [[]] * len(hr), b["b_xn"])
                 n = [mpmath.tanh(xn[k] + r[k] * hn[k]) for k in range(len(hr))]
             else:
                 rh = [r[k] * hr[k] for k in range(len(hr))]
                 bias = [b["b_xn"][k] + b["b_hn"][k] for k in range(len(hr))]
-                n = [mpmath.tanh(v) for v in _affine(xr, W["W_xn"], rh, W["W_hn"], bias)]
+                n = [mpmath.tanh(v) for v in affine(xr, W["W_xn"], rh, W["W_hn"], bias)]
             # 1 - z = sigma(-a_z): exact even where z rounds to 1 at the working precision
             out.append([sigmoid(az[k]) * hr[k] + sigmoid(-az[k]) * n[k] for k in range(len(hr))])
         return _to_f64(out)

@@ -52,20 +52,20 @@ from .strategies import GRU_PARAMS, LSTM_PARAMS, extreme_cell_problems, extreme_
 RNN_PARAMS = ("W_x", "W_h", "b")
 
 
-def _inputs(target, q, names):
+def _inputs(target, problem, names):
     """The arrays as the target's arithmetic reads them: as given (subnormals = "gradual"), or with every
     subnormal read as 0 (subnormals = "flush_to_zero", DAZ); and the error model's underflow mode."""
     mode = target.convention("subnormals")
-    arrays = {k: q[k] for k in names}
+    arrays = {k: problem[k] for k in names}
     if mode == "gradual":
         return arrays, "gradual"
     tiny = np.finfo(np.dtype(target.dtype)).tiny
     return {k: np.where(np.abs(v) < tiny, np.zeros_like(v), v) for k, v in arrays.items()}, "flush_to_zero"
 
 
-def _label(q) -> str:
-    c = f", c columns {q['c classes']}" if "c classes" in q.scalars else ""
-    return f"pre-activation scale {q['scale']:g}, x columns {q['x classes']}, h columns {q['h classes']}{c}"
+def _label(problem) -> str:
+    c = f", c columns {problem['c classes']}" if "c classes" in problem.scalars else ""
+    return f"pre-activation scale {problem['scale']:g}, x columns {problem['x classes']}, h columns {problem['h classes']}{c}"
 
 
 # ---- cells ------------------------------------------------------------------------------------------------
@@ -74,14 +74,14 @@ def _label(q) -> str:
       title="rnn cell at |pre-activation| up to 1e4, with zeros and subnormals in x and h, equals the 50-digit reference",
       capabilities=("rnn_cell",), derivations=("rnn.cell.forward", "act.tanh.range", "act.relu.range"),
       strategy=lambda t: extreme_cell_problems("rnn", t.dtype))
-def rnn_saturated(target, q, chk):
+def rnn_saturated(target, problem, chk):
     act = target.convention("rnn_activation")
-    out = call(target, "rnn_cell", q["x"], q["h"], {k: q[k] for k in RNN_PARAMS})
-    r, underflow = _inputs(target, q, ("x", "h") + RNN_PARAMS)
+    out = call(target, "rnn_cell", problem["x"], problem["h"], {k: problem[k] for k in RNN_PARAMS})
+    r, underflow = _inputs(target, problem, ("x", "h") + RNN_PARAMS)
     x, h, p = r["x"], r["h"], {k: r[k] for k in RNN_PARAMS}
     expected = xo.rnn_cell(x, h, p, act)
     _, t_h = tol.rnn_forward_tol(x[None], h, p, act, tol.precision(target), underflow)
-    chk.close(f"rnn_cell h' ({act}; {_label(q)})", out, expected, t_h)
+    chk.close(f"rnn_cell h' ({act}; {_label(problem)})", out, expected, t_h)
 
 
 @prop("extremes.lstm_cell.saturated",
@@ -89,16 +89,16 @@ def rnn_saturated(target, q, chk):
       capabilities=("lstm_cell",), derivations=("lstm.cell.forward", "lstm.gates.range", "act.sigmoid.range",
                                                 "act.tanh.range"),
       strategy=lambda t: extreme_cell_problems("lstm", t.dtype))
-def lstm_saturated(target, q, chk):
-    out = call(target, "lstm_cell", q["x"], q["h"], q["c"], {k: q[k] for k in LSTM_PARAMS})
+def lstm_saturated(target, problem, chk):
+    out = call(target, "lstm_cell", problem["x"], problem["h"], problem["c"], {k: problem[k] for k in LSTM_PARAMS})
     chk.holds("lstm_cell(x, h, c, p)", isinstance(out, tuple) and len(out) == 2,
               f"returned {type(out).__name__}, but should be a tuple (h', c')")
-    r, underflow = _inputs(target, q, ("x", "h", "c") + LSTM_PARAMS)
+    r, underflow = _inputs(target, problem, ("x", "h", "c") + LSTM_PARAMS)
     x, h, c, p = r["x"], r["h"], r["c"], {k: r[k] for k in LSTM_PARAMS}
     e_h, e_c = xo.lstm_cell(x, h, c, p)
     _, (t_h, t_c) = tol.lstm_forward_tol(x[None], h, c, p, tol.precision(target), underflow)
-    chk.close(f"lstm_cell c' ({_label(q)})", out[1], e_c, t_c)
-    chk.close(f"lstm_cell h' ({_label(q)})", out[0], e_h, t_h)
+    chk.close(f"lstm_cell c' ({_label(problem)})", out[1], e_c, t_c)
+    chk.close(f"lstm_cell h' ({_label(problem)})", out[0], e_h, t_h)
 
 
 @prop("extremes.gru_cell.saturated",
@@ -107,14 +107,14 @@ def lstm_saturated(target, q, chk):
       capabilities=("gru_cell",), derivations=("gru.cell.forward.reset_after", "gru.cell.forward.reset_before",
                                                "act.sigmoid.range", "act.tanh.range"),
       strategy=lambda t: extreme_cell_problems("gru", t.dtype))
-def gru_saturated(target, q, chk):
+def gru_saturated(target, problem, chk):
     variant = target.convention("gru")
-    out = call(target, "gru_cell", q["x"], q["h"], {k: q[k] for k in GRU_PARAMS})
-    r, underflow = _inputs(target, q, ("x", "h") + GRU_PARAMS)
+    out = call(target, "gru_cell", problem["x"], problem["h"], {k: problem[k] for k in GRU_PARAMS})
+    r, underflow = _inputs(target, problem, ("x", "h") + GRU_PARAMS)
     x, h, p = r["x"], r["h"], {k: r[k] for k in GRU_PARAMS}
     expected = xo.gru_cell(x, h, p, variant)
     _, t_h = tol.gru_forward_tol(x[None], h, p, variant, tol.precision(target), underflow)
-    chk.close(f"gru_cell h' ({variant}; {_label(q)})", out, expected, t_h)
+    chk.close(f"gru_cell h' ({variant}; {_label(problem)})", out, expected, t_h)
 
 
 # ---- clipping ---------------------------------------------------------------------------------------------
@@ -221,12 +221,12 @@ def _matches(clipped, pred) -> bool:
     return pred is not None and all(_within(a, e, t).all() for a, e, t in zip(clipped, *pred))
 
 
-def _check_clip(target, q, chk):
+def _check_clip(target, problem, chk):
     dtype, prec = target.dtype, tol.precision(target)
     eps, scope = target.convention("clip_eps"), target.convention("clip_scope")
     mode = target.convention("clip_norm_scaling")
     underflow = target.convention("subnormals")
-    grads, c = grads_of(q), q["max_norm"]
+    grads, c = grads_of(problem), problem["max_norm"]
     K = sum(g.size for g in grads)
     out = call(target, "clip_grad_norm", [g.copy() for g in grads], c)
     chk.holds("clip_grad_norm(grads, max_norm)", isinstance(out, tuple) and len(out) == 2,
@@ -235,7 +235,7 @@ def _check_clip(target, q, chk):
     chk.holds("clipped", isinstance(clipped, (list, tuple)) and len(clipped) == len(grads),
               f"returned {type(clipped).__name__}, but should be a list of {len(grads)} arrays")
     clipped = [_raw_array(chk, f"clipped[{i}]", a, g.shape, dtype) for i, (a, g) in enumerate(zip(clipped, grads))]
-    regime = f"{q['regime']} gradients, max_norm = {c!r} ({q['max_norm regime']})"
+    regime = f"{problem['regime']} gradients, max_norm = {c!r} ({problem['max_norm regime']})"
     preds = {r: _predict(mode, grads, c, eps, scope, dtype, prec, underflow, r) for r in _readings(mode, grads, scope)}
     assume(preds["squared"] is not None)  # the strategies draw only cases the dtype decides
     if not any(_matches(clipped, p) for p in preds.values()):
@@ -332,8 +332,8 @@ def _observed(grads, clipped, c, eps, scope, dtype, prec, underflow) -> str:
       capabilities=("clip_grad_norm",), derivations=("clip.global_norm.concatenation", "clip.norm.rule",
                                                      "clip.norm.eps.rule", "clip.per_tensor.norm"),
       strategy=lambda t: extreme_gradient_lists(t.dtype, "huge"))
-def clip_huge(target, q, chk):
-    _check_clip(target, q, chk)
+def clip_huge(target, problem, chk):
+    _check_clip(target, problem, chk)
 
 
 @prop("extremes.clip.norm.tiny",
@@ -342,5 +342,5 @@ def clip_huge(target, q, chk):
       capabilities=("clip_grad_norm",), derivations=("clip.global_norm.concatenation", "clip.norm.rule",
                                                      "clip.norm.eps.rule", "clip.per_tensor.norm"),
       strategy=lambda t: extreme_gradient_lists(t.dtype, "tiny"))
-def clip_tiny(target, q, chk):
-    _check_clip(target, q, chk)
+def clip_tiny(target, problem, chk):
+    _check_clip(target, problem, chk)

@@ -50,11 +50,11 @@ def _candidate(x, h, p, variant):
 
 @prop("gru.convexity", title="each entry of the target's h' lies between h and the candidate n",
       capabilities=("gru_cell",), derivations=("gru.convexity",), strategy=lambda t: _strategy(t, max_T=1))
-def convexity(target, q, chk):
-    x, h, p = q["xs"][0], q["h0"], GRU.p(q)
+def convexity(target, problem, chk):
+    x, h, p = problem["xs"][0], problem["h0"], GRU.p(problem)
     out = chk.array("gru_cell(x, h, p)", call(target, "gru_cell", x, h, p), h.shape).astype(np.float64)
     n = _candidate(x, h, p, _variant(target))
-    _, t_h = tol.gru_forward_tol(q["xs"][:1], h, p, _variant(target), tol.precision(target))
+    _, t_h = tol.gru_forward_tol(problem["xs"][:1], h, p, _variant(target), tol.precision(target))
     lo, hi = np.minimum(h, n) - t_h, np.maximum(h, n) + t_h
     bad = (out < lo) | (out > hi)
     if bad.any():
@@ -66,8 +66,8 @@ def convexity(target, q, chk):
 @prop("gru.bounded_state", title="|h_0| <= 1 keeps every |h_t| <= 1 (within the rounding bound), also over long sequences",
       capabilities=("gru",), derivations=("gru.bounded_state", "gru.convexity"),
       strategy=lambda t: _strategy(t, max_T=40, min_T=10, max_B=2, max_n=3))
-def bounded_state(target, q, chk):
-    hs, _ = GRU.run(target, chk, GRU.args(q), (q["d_hs"].shape, q["d_hT"].shape))
+def bounded_state(target, problem, chk):
+    hs, _ = GRU.run(target, chk, GRU.args(problem), (problem["d_hs"].shape, problem["d_hT"].shape))
     bound = 1 + 4 * tol.unit_roundoff(tol.precision(target))
     worst = float(np.max(np.abs(hs)))
     chk.worst = max(chk.worst, worst / bound)
@@ -81,8 +81,8 @@ from .restrictions import kind_supported  # noqa: E402 - the kinds a target decl
       capabilities=("param_count",), derivations=("gru.param_count", "gru.lstm_param_ratio"),
       strategy=lambda t: _strategy(t, max_T=1),
       applies=lambda t: kind_supported(t, "gru"))
-def param_count(target, q, chk):
-    n, m = q["n"], q["m"]
+def param_count(target, problem, chk):
+    n, m = problem["n"], problem["m"]
     got = call(target, "param_count", "gru", n, m)
     if target.bias_layout("gru") == "two":
         expected = 3 * (n * m + n * n + 2 * n)

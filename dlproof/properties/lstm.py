@@ -44,17 +44,17 @@ register(LSTM, cell_call=_cell, cell_derivations=("lstm.cell.forward", "lstm.gat
 @prop("lstm.state.jacobian_product", title="d(h_T, c_T)/d(h_0, c_0) of the target equals the product of 2n x 2n state Jacobians",
       capabilities=("lstm_vjp",), derivations=("lstm.state.chain", "lstm.state.jacobian", "lstm.state.chain_not_blockwise"),
       strategy=lambda t: _strategy(t, max_n=3, max_T=3))
-def state_jacobian_product(target, q, chk):
-    xs, h0, c0, p = LSTM.args(q)
+def state_jacobian_product(target, problem, chk):
+    xs, h0, c0, p = LSTM.args(problem)
     J, t = state_jacobian(LSTM, target, chk, xs, (h0, c0), p, None)
     chk.close("d(h_T, c_T)/d(h_0, c_0)", J.astype(target.dtype), oracle.lstm_chain(xs, h0, c0, p, 0, xs.shape[0]), t)
 
 
 @prop("lstm.cec.product", title="with no path through h (W_h* = 0), dc_T/dc_0 = prod_t diag(f_t) on the target",
       capabilities=("lstm_vjp",), derivations=("lstm.cec.product",), strategy=lambda t: _strategy(t, max_n=3))
-def cec_product(target, q, chk):
-    p = {k: (np.zeros_like(v) if k.startswith("W_h") else v) for k, v in LSTM.p(q).items()}
-    xs, h0, c0 = q["xs"], q["h0"], q["c0"]
+def cec_product(target, problem, chk):
+    p = {k: (np.zeros_like(v) if k.startswith("W_h") else v) for k, v in LSTM.p(problem).items()}
+    xs, h0, c0 = problem["xs"], problem["h0"], problem["c0"]
     n = h0.shape[1]
     J, t = state_jacobian(LSTM, target, chk, xs, (h0, c0), p, None)
     x64 = np.asarray(xs, np.float64)
@@ -69,8 +69,8 @@ from .restrictions import kind_supported  # noqa: E402 - the kinds a target decl
 @prop("lstm.param_count", title="LSTM parameters 4(nm + n^2 + n) (one bias) or 4(nm + n^2 + 2n) (two)",
       capabilities=("param_count",), derivations=("lstm.param_count",), strategy=lambda t: _strategy(t, max_T=1),
       applies=lambda t: kind_supported(t, "lstm"))
-def param_count(target, q, chk):
-    n, m = q["n"], q["m"]
+def param_count(target, problem, chk):
+    n, m = problem["n"], problem["m"]
     got = call(target, "param_count", "lstm", n, m)
     nb = 1 if target.bias_layout("lstm") == "one" else 2
     expected = 4 * (n * m + n * n + nb * n)

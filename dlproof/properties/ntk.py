@@ -3,7 +3,7 @@
 f(x) = a^T relu(W x)/sqrt(m); K[i, j] = <grad_theta f(X1[i]), grad_theta f(X2[j])>, relu'(0) = 0.
 
 - ntk.empirical.definition: the target's K against the float64 oracle's explicit per-unit sum
-  (derivations/oracle_ntk.py), entry-wise within the error model of properties/tolerances_ntk.py.
+  (derivations/oracle_ntk.py), entry-wise within the error model below.
 - ntk.psd: for X1 = X2 the kernel is symmetric (|K_ij - K_ji| <= tol_ij + tol_ji) and PSD: the exact kernel is a
   Gram matrix, so lambda_min(sym K) >= -(||tol||_F + 4 n u_64 ||K||_F) (Weyl: a perturbation E moves eigenvalues
   by <= ||E||_2 <= ||E||_F; the second term is eigvalsh's own float64 rounding).
@@ -22,6 +22,34 @@ f(x) = a^T relu(W x)/sqrt(m); K[i, j] = <grad_theta f(X1[i]), grad_theta f(X2[j]
   by m_g (no 1/sqrt(m)) is off by ~2047 Theta, one without the a-gradient term or without the W-gradient term by
   |x|^2/2 (its mean is |x|^2/2), one with relu in place of relu' by |x|^2 ||x|^2 - 1|/2 >= 0.375 |x|^2: each
   outside t (by 1.3x to ~7000x), its own median within ~0.02 |x|^2 of its mean (tests/test_ntk.py: each caught).
+
+**Strategies.** `ntk_problems` (exact checks): n1, n2 in 1..3 points, d in 1..4 inputs, m in 1..64 hidden
+units; W, a and the points standard normal times drawn scales (`strategies.SCALES`); sometimes X2 = X1 (the Gram
+case), a zero point (every w.x = 0: relu(0) = 0 and relu'(0) = 0 decide its row), a zero row of W (a unit whose
+pre-activations are exactly 0: the convention relu'(0) = 0 drops its W-term).
+
+`convergence_problems` (statistical checks): n in 1..3 points, d in 1..4, each point x = rho z/|z| with z standard
+normal and its norm rho in NORMS (never 1, so a kernel that is right only at |x| = 1 is caught); G = GROUPS
+groups of M_GROUP hidden units each, W ~ N(0, I) and a ~ N(0, 1) i.i.d., drawn from a seed through PCG64 on a
+stream of their own (``default_rng([seed, W_STREAM])``), independent of the points.
+
+Arrays are cast to the target's dtype before anyone sees them.
+
+**Tolerances**, from the forward-error model (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed.,
+§3.1): u = u_target + u_float64 (`tolerances.u_total`), gamma_k = k u / (1 - k u),
+tol = SAFETY (= 2) times the bound, entry by entry, evaluated in float64 on the exact inputs.
+
+K[i, j] = (1/m) sum_r [relu(u_ir) relu(u'_jr) + a_r^2 H(u_ir) H(u'_jr) x_i.x'_j], u_ir = w_r.x_i, whatever the
+route (Jacobian Gram product or the explicit per-unit sum):
+  pre-activation  |fl(u) - u| <= e = gamma_d |w_r|.|x_i| (a dot product of length d; relu is 1-Lipschitz, exact);
+  relu products   E_a = (1/m) sum_r (e_ir R'_jr + R_ir e'_jr + e_ir e'_jr), R = relu(u);
+  kinks           where |u_ir| <= e_ir the computed H may be either value: the unit's W-term may be dropped or
+                  added in full, E_H = (1/m) sum_r a_r^2 (k_ir h'_jr + h_ir k'_jr) |x_i|.|x'_j|, k = [|u| <= e],
+                  h = [u > -e] (H possibly 1);
+  accumulation    one sum of m (d + 1) products of <= 4 rounded factors each (the 1/sqrt(m) or 1/m scaling: a sqrt
+                  and a division per factor, a_r^2, the x.x' dot product of length d): E_acc = gamma_{m(d+1)+d+8}
+                  (1/m) sum_r [(R + e)_ir (R' + e')_jr + a_r^2 h_ir h'_jr |x_i|.|x'_j|], any order, FMA or not.
+tol = SAFETY (E_a + E_H + E_acc).
 """
 from __future__ import annotations
 
@@ -29,14 +57,107 @@ import math
 from fractions import Fraction
 
 import numpy as np
+from hypothesis import strategies as st
 
 from dlproof.derivations import oracle_ntk as oracle
 
 from . import tolerances as tol
-from . import tolerances_ntk as tntk
 from .assertions import call
 from .registry import prop
-from .strategies_ntk import GROUPS, M_GROUP, convergence_problems, ntk_problems
+from .strategies import SCALES, SEED, Problem
+
+# ---- strategies --------------------------------------------------------------------------------------------------
+
+W_STREAM = 0x17C
+NORMS = (0.25, 0.5, 2.0, 4.0)
+GROUPS = 15
+M_GROUP = 2048
+
+
+class NTKProblem(Problem):
+    """A `Problem` whose repr names shapes and scalars only (W holds G x 2048 rows)."""
+
+    def __repr__(self) -> str:
+        return f"NTKProblem({self.describe()})"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+
+@st.composite
+def ntk_problems(draw, dtype: str = "float64", max_n: int = 3, max_d: int = 4, max_m: int = 64, gram: bool = False):
+    """X1 (n1, d), X2 (n2, d), W (m, d), a (m,); scalars: sizes, scales, the special cases drawn. ``gram``: always
+    X2 = X1."""
+    n1 = draw(st.integers(1, max_n), label="n1")
+    d = draw(st.integers(1, max_d), label="d")
+    m = draw(st.integers(1, max_m), label="m")
+    same = True if gram else draw(st.booleans(), label="X2 = X1")
+    n2 = n1 if same else draw(st.integers(1, max_n), label="n2")
+    w_scale, a_scale, x_scale = (draw(st.sampled_from(SCALES), label=f"{k} scale") for k in ("W", "a", "x"))
+    zero_point = draw(st.booleans(), label="a zero point")
+    zero_unit = draw(st.booleans(), label="a zero row of W")
+    seed = draw(SEED, label="seed")
+    rng = np.random.default_rng(seed)
+    W = w_scale * rng.standard_normal((m, d))
+    a = a_scale * rng.standard_normal(m)
+    X1 = x_scale * rng.standard_normal((n1, d))
+    X2 = X1.copy() if same else x_scale * rng.standard_normal((n2, d))
+    if zero_point:
+        X1[-1] = 0.0
+    if zero_unit:
+        W[0] = 0.0
+    dt = np.dtype(dtype)
+    arrays = {k: v.astype(dt) for k, v in (("X1", X1), ("X2", X2), ("W", W), ("a", a))}
+    return NTKProblem(arrays, {"n1": n1, "n2": n2, "d": d, "m": m, "same": same, "seed": seed, "W scale": w_scale,
+                               "a scale": a_scale, "x scale": x_scale, "zero point": zero_point,
+                               "zero unit": zero_unit})
+
+
+@st.composite
+def convergence_problems(draw, dtype: str = "float64", max_n: int = 3, max_d: int = 4):
+    """X (n, d) with norms in NORMS; W (G M_GROUP, d) ~ N(0, I), a (G M_GROUP,) ~ N(0, 1) from a seed."""
+    n = draw(st.integers(1, max_n), label="n")
+    d = draw(st.integers(1, max_d), label="d")
+    norms = [draw(st.sampled_from(NORMS), label=f"|x_{i}|") for i in range(n)]
+    x_seed = draw(SEED, label="x seed")
+    seed = draw(SEED, label="W seed")
+    rx = np.random.default_rng(x_seed)
+    Z = rx.standard_normal((n, d))
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    X = np.asarray(norms)[:, None] * Z
+    rw = np.random.default_rng([seed, W_STREAM])
+    M = GROUPS * M_GROUP
+    W = rw.standard_normal((M, d))
+    a = rw.standard_normal(M)
+    dt = np.dtype(dtype)
+    arrays = {"X": X.astype(dt), "W": W.astype(dt), "a": a.astype(dt)}
+    return NTKProblem(arrays, {"n": n, "d": d, "norms": norms, "x seed": x_seed, "W seed": seed, "groups": GROUPS,
+                               "m per group": M_GROUP})
+
+
+# ---- tolerances --------------------------------------------------------------------------------------------------
+
+def empirical_tol(X1, X2, W, a, precision: str) -> np.ndarray:
+    """Entry-wise tolerance (n1, n2) of a target's empirical_ntk against the exact kernel (module doc)."""
+    X1, X2, W, a = (np.asarray(v, np.float64) for v in (X1, X2, W, a))
+    m, d = W.shape
+    u = tol.u_total(precision)
+    g = tol.gamma(d, u)
+    aW = np.abs(W)
+    U1, U2 = X1 @ W.T, X2 @ W.T
+    e1, e2 = g * (np.abs(X1) @ aW.T), g * (np.abs(X2) @ aW.T)
+    R1, R2 = np.maximum(U1, 0.0), np.maximum(U2, 0.0)
+    k1, k2 = (np.abs(U1) <= e1).astype(np.float64), (np.abs(U2) <= e2).astype(np.float64)
+    h1, h2 = (U1 > -e1).astype(np.float64), (U2 > -e2).astype(np.float64)
+    a2 = a * a
+    xx = np.abs(X1) @ np.abs(X2).T
+    E_a = (e1 @ R2.T + R1 @ e2.T + e1 @ e2.T) / m
+    E_H = ((a2 * k1) @ h2.T + (a2 * h1) @ k2.T) * xx / m
+    E_acc = tol.gamma(m * (d + 1) + d + 8, u) * ((R1 + e1) @ (R2 + e2).T + (a2 * h1) @ h2.T * xx) / m
+    return tol.SAFETY * (E_a + E_H + E_acc)
+
+
+# ---- properties --------------------------------------------------------------------------------------------------
 
 CAPS = ("empirical_ntk",)
 CHEB_P = Fraction(1, 53)
@@ -103,12 +224,12 @@ def _variants(X1, X2, W, a):
 @prop("ntk.empirical.definition", title="K[i, j] = (1/m) sum_r [relu relu + a_r^2 relu' relu' x.x'] (the Gram "
                                         "product of the parameter gradients)",
       capabilities=CAPS, derivations=("ntk.empirical.definition",), strategy=_any)
-def definition(target, P, chk):
-    X1, X2, W, a = P["X1"], P["X2"], P["W"], P["a"]
+def definition(target, problem, chk):
+    X1, X2, W, a = problem["X1"], problem["X2"], problem["W"], problem["a"]
     K = _kernel(target, chk, X1, X2, W, a)
     Kf = K.astype(np.float64)
     expected = oracle.empirical(X1, X2, W, a)
-    t = tntk.empirical_tol(X1, X2, W, a, tol.precision(target))
+    t = empirical_tol(X1, X2, W, a, tol.precision(target))
     if np.any(np.abs(Kf - expected) > t):
         for what, alt in _variants(X1, X2, W, a).items():
             if np.all(np.abs(Kf - alt) <= t + 1e-12 * np.abs(alt)):
@@ -120,10 +241,10 @@ def definition(target, P, chk):
 
 @prop("ntk.psd", title="for X1 = X2 the empirical kernel is symmetric and positive semi-definite (a Gram matrix)",
       capabilities=CAPS, derivations=("ntk.psd", "ntk.empirical.definition"), strategy=_gram)
-def psd(target, P, chk):
-    X, W, a = P["X1"], P["W"], P["a"]
+def psd(target, problem, chk):
+    X, W, a = problem["X1"], problem["W"], problem["a"]
     K = _kernel(target, chk, X, X, W, a, "empirical_ntk(X, X, W, a)").astype(np.float64)
-    t = tntk.empirical_tol(X, X, W, a, tol.precision(target))
+    t = empirical_tol(X, X, W, a, tol.precision(target))
     asym = np.abs(K - K.T)
     bound = t + t.T
     if np.any(asym > bound):
@@ -170,8 +291,8 @@ def _conv_hint(med, X) -> str:
       capabilities=CAPS, derivations=("ntk.empirical.mean", "ntk.empirical.variance", "ntk.analytic",
                                       "ntk.arccos.kappa0", "ntk.arccos.kappa1", "ntk.concentration.median_of_means"),
       strategy=_conv, max_examples=CONVERGENCE_EXAMPLES)
-def convergence(target, P, chk):
-    X, W, a = P["X"], P["W"], P["a"]
+def convergence(target, problem, chk):
+    X, W, a = problem["X"], problem["W"], problem["a"]
     Ks = _group_kernels(target, chk, X, W, a)
     med = np.median(Ks, axis=0)
     Xf = np.asarray(X, np.float64)
@@ -179,7 +300,7 @@ def convergence(target, P, chk):
     v = oracle.unit_variance(Xf, Xf)
     t = threshold(v)
     prec = tol.precision(target)
-    rounding = max((tntk.empirical_tol(X, X, W[g * M_GROUP:(g + 1) * M_GROUP], a[g * M_GROUP:(g + 1) * M_GROUP], prec)
+    rounding = max((empirical_tol(X, X, W[g * M_GROUP:(g + 1) * M_GROUP], a[g * M_GROUP:(g + 1) * M_GROUP], prec)
                     for g in range(GROUPS)), key=lambda e: float(e.max()))
     slack = rounding + 64 * tol.UNIT_ROUNDOFF["float64"] * (np.abs(theta) + np.sqrt(np.outer(np.diag(theta),
                                                                                                np.diag(theta))))

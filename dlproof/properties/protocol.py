@@ -32,10 +32,10 @@ CELLS = {
 }
 
 
-def _arguments(q, states, params, t: int, side: str) -> list:
+def _arguments(problem, states, params, t: int, side: str) -> list:
     """Fresh C-contiguous copies of (x, *states, p) for step ``t`` of side "" (forward) or "bwd:"."""
-    return [np.array(q["xs"][t]), *[np.array(q[side + s]) for s in states],
-            {k: np.array(q[side + k]) for k in params}]
+    return [np.array(problem["xs"][t]), *[np.array(problem[side + s]) for s in states],
+            {k: np.array(problem[side + k]) for k in params}]
 
 
 def _refill(dst: list, src: list) -> None:
@@ -120,10 +120,10 @@ def _register(kind: str) -> None:
                                              f"objects; earlier results are not overwritten",
           capabilities=(cap,), derivations=derivations,
           strategy=lambda t: bi_problems(kind, dtype=t.dtype, min_T=2, max_T=2), max_examples=STATELESS_EXAMPLES)
-    def stateless(target, q, chk):
-        a = _arguments(q, states, params, 0, "")
-        b = _arguments(q, states, params, 1, "bwd:")
-        args = _arguments(q, states, params, 0, "")  # the arrays the target sees, refilled between calls
+    def stateless(target, problem, chk):
+        a = _arguments(problem, states, params, 0, "")
+        b = _arguments(problem, states, params, 1, "bwd:")
+        args = _arguments(problem, states, params, 0, "")  # the arrays the target sees, refilled between calls
         r1 = call(target, cap, *args)
         f1 = _frozen(r1)
         f2 = _frozen(call(target, cap, *args))

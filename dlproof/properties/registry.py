@@ -39,9 +39,17 @@ def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=No
     return deco
 
 
-def all_properties() -> dict:
-    from . import (  # noqa: F401 - registration
-        attention, batchnorm, bidirectional, clipping, convolution, dropout, extremes, gru, lstm, mlp, ntk, protocol,
-        residual, rnn)
+#: property modules that span chapters (loaded after the chapters' own `properties.<chapter>` modules)
+SUITE_WIDE = ("extremes", "protocol")
 
+
+def all_properties() -> dict:
+    """Every registered property, id -> Property: the property module of every chapter of
+    `dlproof.capabilities.CHAPTERS` that has one, then the `SUITE_WIDE` ones, registered on import."""
+    import importlib
+
+    from dlproof.capabilities import chapter_modules
+
+    for module in (*chapter_modules("properties"), *(f"{__package__}.{m}" for m in SUITE_WIDE)):
+        importlib.import_module(module)
     return dict(PROPERTIES)

@@ -1,60 +1,144 @@
-"""Properties of residual networks, against the float64 oracle (dlproof.derivations.oracle_mlp: explicit
-products of the block Jacobians I + J_l, a route different from the implementations' backward).
+"""Properties of residual networks, against the float64 oracle (dlproof.derivations.oracle_residual: explicit
+products of the block Jacobians I + J_l, a route different from the implementations' backward), with their
+strategy and their tolerances (the shared dense layer: properties.feedforward).
 
-Tolerances: properties.tolerances_ff (forward-error model per dtype); no property loosens them.
+Strategy: as backprop's (shapes, activation, weights with random signs times a drawn scale, biases up to 5,
+arrays from a drawn seed through PCG64, cast to the target's dtype); ``identity`` draws W2 = b2 = 0.
+
+Tolerances, the forward-error model (feedforward's dense layer; tol = SAFETY (= 2) times the bound, entry by
+entry; no property loosens them). Block (x exact at the input): z = x W1^T + b1, h = phi(z), and
+  x' = x + h W2^T + b2 bounded as ONE dot product of length k + n + 1 (x enters as x I^T), so any order of
+  the three additions is covered: e = gamma_{k+n+1} (|h||W2|^T + |x| + |b2|) + e_h |W2|^T + e_x.
+Backward (g = dL/dx_l, g_L = dy exact): dW2 = g^T h, db2 = sum g, dz = phi'(z) * (g W2),
+  dW1 = dz^T x, db1 = sum dz, g <- g + dz W1, the last bounded as one dot product of length k + n + 1
+  (gamma_{k+n+1} (|dz||W1| + |g|) + propagated), so fused or separate accumulation is covered.
 """
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import assume
+from hypothesis import strategies as st
 
-from dlproof.derivations import oracle_mlp as oracle
+from dlproof.derivations import oracle_residual as oracle
 
 from . import diagnose
+from . import errmodel as em
 from . import tolerances as tol
-from . import tolerances_ff as tff
 from .assertions import call
+from .feedforward import ACTIVATION, BIAS_SCALES, Network, affine, dphi, phi
 from .registry import prop
-from .strategies_ff import residual_blocks, residual_problems
+from .strategies import SCALES, SEED, Problem, signed
 
 VJP_IDS = ("resnet.chain.product", "resnet.block.jacobian", "mlp.backprop.weight_grad", "mlp.backprop.delta")
 
+
+# ---- strategy ----------------------------------------------------------------------------------------------------
+
+@st.composite
+def residual_problems(draw, dtype: str = "float64", max_B: int = 4, max_n: int = 4, max_k: int = 4,
+                      max_blocks: int = 3, identity: bool = False):
+    """x (B, n), per block W1_l (k, n), b1_l, W2_l (n, k), b2_l, dy (B, n), a direction; ``identity``: W2 = b2 = 0."""
+    L = draw(st.integers(1, max_blocks), label="blocks")
+    n = draw(st.integers(1, max_n), label="n")
+    k = draw(st.integers(1, max_k), label="k")
+    B = draw(st.integers(1, max_B), label="B")
+    act = draw(ACTIVATION, label="activation")
+    w_scale = draw(st.sampled_from(SCALES), label="W scale")
+    b_scale = draw(st.sampled_from(BIAS_SCALES), label="b scale")
+    x_scale = draw(st.sampled_from(SCALES), label="x scale")
+    seed = draw(SEED, label="seed")
+    rng = np.random.default_rng(seed)
+    arrays = {"x": signed(rng, (B, n), x_scale)}
+    for l in range(1, L + 1):
+        arrays[f"W1_{l}"] = signed(rng, (k, n), w_scale / np.sqrt(n))
+        arrays[f"b1_{l}"] = signed(rng, (k,), b_scale)
+        arrays[f"W2_{l}"] = signed(rng, (n, k), w_scale / np.sqrt(k)) * (0.0 if identity else 1.0)
+        arrays[f"b2_{l}"] = signed(rng, (n,), b_scale) * (0.0 if identity else 1.0)
+    arrays["dy"] = signed(rng, (B, n), 1.0)
+    size = sum(a.size for kk, a in arrays.items() if kk != "dy")
+    arrays["direction"] = signed(rng, (size,), 1.0)
+    dt = np.dtype(dtype)
+    arrays = {kk: v.astype(dt, copy=False) for kk, v in arrays.items()}
+    return Problem(arrays, {"activation": act, "L": L, "n": n, "k": k, "B": B, "seed": seed, "w_scale": w_scale,
+                            "b_scale": b_scale, "x_scale": x_scale, "identity": identity})
+
+
+def _keys(problem: Problem) -> list:
+    return [f"{p}_{l}" for l in range(1, problem["L"] + 1) for p in ("W1", "b1", "W2", "b2")]
+
+
+def residual_blocks(problem: Problem) -> list:
+    """[(W1, b1, W2, b2), ...] of a drawn problem."""
+    return [(problem[f"W1_{l}"], problem[f"b1_{l}"], problem[f"W2_{l}"], problem[f"b2_{l}"])
+            for l in range(1, problem["L"] + 1)]
+
+
+# ---- tolerances --------------------------------------------------------------------------------------------------
+
+def _model(x, blocks, activation, u, dy=None):
+    X = em.exact(np.asarray(x, np.float64), u)
+    P = [tuple(em.exact(np.asarray(a, np.float64), u) for a in blk) for blk in blocks]
+    xs, zs, hs = [X], [], []
+    for W1, b1, W2, b2 in P:
+        z = affine(xs[-1], W1, b1)
+        h = phi(activation, z)
+        zs.append(z)
+        hs.append(h)
+        xs.append(affine(h, W2, b2, extra=xs[-1]))
+    if dy is None:
+        return xs[-1]
+    g = em.exact(np.asarray(dy, np.float64), u)
+    grads = [None] * len(P)
+    for l in range(len(P), 0, -1):
+        W1, _b1, W2, _b2 = P[l - 1]
+        dz = dphi(activation, zs[l - 1], hs[l - 1]) * (g @ W2)
+        grads[l - 1] = (dz.T @ xs[l - 1], dz.total(0), g.T @ hs[l - 1], g.total(0))
+        zero_b = em.exact(np.zeros(g.v.shape[1]), u)
+        g = affine(dz, W1.T, zero_b, extra=g)
+    return {"x": g, "blocks": grads}
+
+
+def residual_forward_tol(x, blocks, activation: str, dtype: str) -> np.ndarray:
+    """Entry-wise tolerance of y (B, n) for a target in ``dtype``."""
+    return tol.SAFETY * _model(x, blocks, activation, tol.u_total(dtype)).e
+
+
+def residual_vjp_tol(x, blocks, activation: str, dy, dtype: str) -> dict:
+    """Entry-wise tolerances {"x", "blocks": [(tol_dW1, tol_db1, tol_dW2, tol_db2), ...]}."""
+    m = _model(x, blocks, activation, tol.u_total(dtype), dy)
+    return {"x": tol.SAFETY * m["x"].e, "blocks": [tuple(tol.SAFETY * t.e for t in blk) for blk in m["blocks"]]}
+
+
+# ---- properties --------------------------------------------------------------------------------------------------
 
 def _strategy(target, **kw):
     return residual_problems(dtype=target.dtype, **kw)
 
 
-def _where(q):
-    return f"({q['activation']}, {q['L']} block(s), n={q['n']}, k={q['k']})"
+def _where(problem):
+    return f"({problem['activation']}, {problem['L']} block(s), n={problem['n']}, k={problem['k']})"
 
 
-def _forward(target, chk, q):
-    y = call(target, "residual", q["x"], residual_blocks(q), q["activation"])
-    return chk.array(f"residual(x, blocks, activation) {_where(q)}", y, q["x"].shape)
+def _forward(target, chk, problem):
+    y = call(target, "residual", problem["x"], residual_blocks(problem), problem["activation"])
+    return chk.array(f"residual(x, blocks, activation) {_where(problem)}", y, problem["x"].shape)
 
 
-def _vjp(target, chk, q, dy=None):
-    blocks = residual_blocks(q)
-    out = call(target, "residual_vjp", q["x"], blocks, q["activation"], q["dy"] if dy is None else dy)
-    chk.holds("residual_vjp(...)", isinstance(out, dict) and "x" in out and "blocks" in out,
-              f"returned {type(out).__name__} {sorted(out) if isinstance(out, dict) else ''}, but should be a dict "
-              "with keys 'x' and 'blocks'")
-    grads = out["blocks"]
-    chk.holds("residual_vjp(...)['blocks']", isinstance(grads, (list, tuple)) and len(grads) == len(blocks)
-              and all(isinstance(g, (list, tuple)) and len(g) == 4 for g in grads),
-              f"is {type(grads).__name__} of length {len(grads) if hasattr(grads, '__len__') else '?'}, but should be "
-              f"a list of {len(blocks)} (dW1, db1, dW2, db2) tuples")
-    return out
+def _preacts(problem):
+    _, zs = oracle.residual_forward_states(problem["x"], residual_blocks(problem), problem["activation"])
+    return np.concatenate([np.ravel(z) for z in zs])
 
 
-def _hint_missing_identity(target, chk, q, y):
+RESIDUAL = Network("residual", "blocks", ("dW1", "db1", "dW2", "db2"), residual_blocks, _keys, _forward,
+                   oracle.residual_forward, oracle.residual_vjp, residual_forward_tol, _preacts)
+
+
+def _hint_missing_identity(target, chk, problem, y):
     """Name the bug when y matches the blocks without their skip (x_l = F_l(x_{l-1}))."""
-    f, _ = oracle._act(q["activation"])
-    x = np.asarray(q["x"], np.float64)
-    for W1, b1, W2, b2 in residual_blocks(q):
+    f, _ = oracle._act(problem["activation"])
+    x = np.asarray(problem["x"], np.float64)
+    for W1, b1, W2, b2 in residual_blocks(problem):
         x = f(x @ np.asarray(W1, np.float64).T + b1) @ np.asarray(W2, np.float64).T + b2
-    exp = oracle.residual_forward(q["x"], residual_blocks(q), q["activation"])
-    t = tff.residual_forward_tol(q["x"], residual_blocks(q), q["activation"], tol.precision(target))
+    exp, t = RESIDUAL.reference(target, problem)
     if not np.all(np.abs(y - exp) <= t) and np.allclose(y, x, rtol=1e-3, atol=1e-5):
         chk.fail("y", "equals F_L(...F_1(x)) without the skip connections, but should be x_l = x_{l-1} + "
                       "F_l(x_{l-1}): the identity term of each residual block looks missing", part="forward",
@@ -63,111 +147,60 @@ def _hint_missing_identity(target, chk, q, y):
 
 @prop("resnet.forward", title="residual network forward: x_l = x_{l-1} + W2 phi(W1 x_{l-1} + b1) + b2",
       capabilities=("residual",), derivations=("resnet.forward",), strategy=_strategy)
-def forward(target, q, chk):
-    with diagnose.blame("forward"):
-        y = _forward(target, chk, q)
-        _hint_missing_identity(target, chk, q, y.astype(np.float64))
-        exp, t = _reference(target, q)
-        chk.close(f"y {_where(q)}", y, exp, t)
-
-
-def _reference(target, q):
-    """(the oracle's forward, its tolerance for the target's precision) on this example."""
-    return (oracle.residual_forward(q["x"], residual_blocks(q), q["activation"]),
-            tff.residual_forward_tol(q["x"], residual_blocks(q), q["activation"], tol.precision(target)))
-
-
-def _forward_wrong(target, chk, q) -> bool:
-    """Whether the target's own forward misses the oracle on this example (False when it cannot tell)."""
-    return diagnose.own_forward_wrong(target, "residual", lambda: _forward(target, chk, q), lambda: _reference(target, q))
+def forward(target, problem, chk):
+    RESIDUAL.check_forward(target, chk, problem, _hint_missing_identity, _where(problem))
 
 
 @prop("resnet.vjp", title="residual gradients dx, dW1, db1, dW2, db2 equal the product of (I + J_l) and the block formulas",
       capabilities=("residual_vjp",), derivations=VJP_IDS, strategy=_strategy)
-def vjp(target, q, chk):
-    with diagnose.blame_vjp(lambda: _forward_wrong(target, chk, q), "resnet.forward"):
-        blocks, act = residual_blocks(q), q["activation"]
-        out = _vjp(target, chk, q)
-        exp = oracle.residual_vjp(q["x"], blocks, act, q["dy"])
-        t = tff.residual_vjp_tol(q["x"], blocks, act, q["dy"], tol.precision(target))
+def vjp(target, problem, chk):
+    with diagnose.blame_vjp(lambda: RESIDUAL.forward_wrong(target, chk, problem), "resnet.forward"):
+        blocks, act = residual_blocks(problem), problem["activation"]
+        out = RESIDUAL.vjp(target, chk, problem)
+        exp = oracle.residual_vjp(problem["x"], blocks, act, problem["dy"])
+        t = residual_vjp_tol(problem["x"], blocks, act, problem["dy"], tol.precision(target))
         names = ("dW1", "db1", "dW2", "db2")
         for l, (got, e, tt) in enumerate(zip(out["blocks"], exp["blocks"], t["blocks"]), start=1):
             for name, a, ee, ttt in zip(names, got, e, tt):
-                chk.close(f"{name} of block {l} {_where(q)}", a, ee, ttt)
-        chk.close(f"dx {_where(q)}", out["x"], exp["x"], t["x"])
+                chk.close(f"{name} of block {l} {_where(problem)}", a, ee, ttt)
+        chk.close(f"dx {_where(problem)}", out["x"], exp["x"], t["x"])
 
 
 @prop("resnet.identity_path", title="with W2 = 0, b2 = 0 every block is the identity: y = x and dx = dy",
       capabilities=("residual", "residual_vjp"), derivations=("resnet.identity_block", "resnet.block.jacobian"),
       strategy=lambda t: _strategy(t, identity=True), max_examples=30)
-def identity_path(target, q, chk):
-    x, dy = np.asarray(q["x"], np.float64), np.asarray(q["dy"], np.float64)
-    y = _forward(target, chk, q)
-    t = tff.residual_forward_tol(q["x"], residual_blocks(q), q["activation"], tol.precision(target))
+def identity_path(target, problem, chk):
+    x, dy = np.asarray(problem["x"], np.float64), np.asarray(problem["dy"], np.float64)
+    y = _forward(target, chk, problem)
+    t = residual_forward_tol(problem["x"], residual_blocks(problem), problem["activation"], tol.precision(target))
     if np.all(np.abs(y) <= t) and np.any(np.abs(x) > t):
-        chk.fail(f"y {_where(q)}", "is 0 with F = 0, but should be x: the identity (skip) term of the block is missing")
-    chk.close(f"y with W2 = 0, b2 = 0 {_where(q)}", y, x, t)
-    out = _vjp(target, chk, q)
-    tv = tff.residual_vjp_tol(q["x"], residual_blocks(q), q["activation"], q["dy"], tol.precision(target))
-    chk.close(f"dx with W2 = 0, b2 = 0 {_where(q)}", out["x"], dy, tv["x"])
+        chk.fail(f"y {_where(problem)}", "is 0 with F = 0, but should be x: the identity (skip) term of the block is "
+                                         "missing")
+    chk.close(f"y with W2 = 0, b2 = 0 {_where(problem)}", y, x, t)
+    out = RESIDUAL.vjp(target, chk, problem)
+    tv = residual_vjp_tol(problem["x"], residual_blocks(problem), problem["activation"], problem["dy"],
+                          tol.precision(target))
+    chk.close(f"dx with W2 = 0, b2 = 0 {_where(problem)}", out["x"], dy, tv["x"])
 
 
 @prop("resnet.jacobian", title="the Jacobian from residual_vjp with basis cotangents equals prod (I + J_l)",
       capabilities=("residual_vjp",), derivations=("resnet.block.jacobian", "resnet.chain.product"),
       strategy=lambda t: _strategy(t, max_n=3, max_blocks=2), max_examples=50)
-def jacobian(target, q, chk):
-    blocks, act = residual_blocks(q), q["activation"]
-    J = oracle.residual_jacobian(q["x"], blocks, act)  # (B, n, n): dy/dx per row
-    B, n = q["x"].shape
+def jacobian(target, problem, chk):
+    blocks, act = residual_blocks(problem), problem["activation"]
+    J = oracle.residual_jacobian(problem["x"], blocks, act)  # (B, n, n): dy/dx per row
+    B, n = problem["x"].shape
     for i in range(n):
-        e = np.zeros((B, n), q["x"].dtype)
+        e = np.zeros((B, n), problem["x"].dtype)
         e[:, i] = 1
-        out = _vjp(target, chk, q, dy=e)
-        t = tff.residual_vjp_tol(q["x"], blocks, act, e, tol.precision(target))["x"]
-        chk.close(f"row {i} of dy/dx = (I + J_L)...(I + J_1) {_where(q)}", out["x"], J[:, i, :], t)
-
-
-def _flat(q):
-    return np.concatenate([np.ravel(q["x"])] + [np.ravel(a) for blk in residual_blocks(q) for a in blk]).astype(np.float64)
-
-
-def _unflat(q, theta):
-    arrays = dict(q.arrays)
-    keys = ["x"] + [f"{p}_{l}" for l in range(1, q["L"] + 1) for p in ("W1", "b1", "W2", "b2")]
-    i = 0
-    for k in keys:
-        n = q[k].size
-        arrays[k] = theta[i:i + n].reshape(q[k].shape)
-        i += n
-    return type(q)(arrays, dict(q.scalars))
+        out = RESIDUAL.vjp(target, chk, problem, dy=e)
+        t = residual_vjp_tol(problem["x"], blocks, act, e, tol.precision(target))["x"]
+        chk.close(f"row {i} of dy/dx = (I + J_L)...(I + J_1) {_where(problem)}", out["x"], J[:, i, :], t)
 
 
 @prop("resnet.vjp.fd", title="the residual oracle's gradient agrees with float64 central differences",
       capabilities=(), derivations=("resnet.chain.product",), strategy=lambda t: residual_problems(dtype="float64"),
       applies=lambda t: t.provides("residual") or t.provides("residual_vjp"), shared=lambda t: "residual")
-def vjp_fd(target, q, chk):
+def vjp_fd(target, problem, chk):
     """Validates the oracle itself (target-independent)."""
-    theta = _flat(q)
-    v = np.asarray(q["direction"], np.float64)
-    v = v / np.linalg.norm(v)
-    g = oracle.residual_vjp(q["x"], residual_blocks(q), q["activation"], q["dy"])
-    exact = float(np.concatenate([np.ravel(g["x"])] + [np.ravel(a) for b in g["blocks"] for a in b]) @ v)
-    eps = 1e-4 * max(1.0, float(np.max(np.abs(theta))))
-    if q["activation"] == "relu":
-        for s in (1, -1, 0.5, -0.5):  # stay away from the kink
-            qq = _unflat(q, theta + s * eps * v)
-            _, zs = oracle.residual_forward_states(qq["x"], residual_blocks(qq), "relu")
-            assume(min(float(np.min(np.abs(z))) for z in zs) > 1e-3)
-
-    def L(th):
-        qq = _unflat(q, th)
-        return float(np.sum(q["dy"] * oracle.residual_forward(qq["x"], residual_blocks(qq), qq["activation"])))
-
-    d1 = (L(theta + eps * v) - L(theta - eps * v)) / (2 * eps)
-    d2 = (L(theta + eps / 2 * v) - L(theta - eps / 2 * v)) / eps
-    richardson = (4 * d2 - d1) / 3
-    t_y = tff.residual_forward_tol(q["x"], residual_blocks(q), q["activation"], "float64")
-    y = oracle.residual_forward(q["x"], residual_blocks(q), q["activation"])
-    E_L = float(np.sum(np.abs(q["dy"]) * (t_y + 4 * tol.UNIT_ROUNDOFF["float64"] * np.abs(y))))
-    tolerance = abs(d1 - d2) + 2 * E_L / eps + 1e-12 * abs(exact)
-    chk.scalar_close("<grad, v> vs central differences", exact, richardson, tolerance)
+    RESIDUAL.check_oracle_fd(problem, chk)

@@ -182,7 +182,7 @@ def dumps(report: dict) -> str:
 
 def write(report_dir: Path, rows: list, prov: dict, run: dict | None = None) -> dict:
     """Write correctness.json and .md into ``report_dir`` atomically (no run folder: see `publish`)."""
-    from dlproof.book.files import write_atomic
+    from dlproof.atomic import write_atomic
 
     report = build_report(rows, prov, run)
     write_atomic(Path(report_dir) / "correctness.json", dumps(report))

@@ -1,13 +1,13 @@
 """Properties of the vanilla RNN, BPTT and the Jacobian across time, checked against the oracle.
 
-Oracle: dlproof.derivations.oracle (kernels printed from proved compact formulas), float64.
+Oracle: dlproof.derivations.oracle_rnn (kernels printed from proved compact formulas), float64.
 Tolerances: properties.tolerances (forward-error model per dtype).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from dlproof.derivations import oracle
+from dlproof.derivations import oracle_rnn
 from dlproof.derivations.activations import GAMMA
 
 from . import tolerances as tol
@@ -31,12 +31,12 @@ def _rnn_strategy(target, **kw):
     return rnn_problems(**{"dtype": target.dtype, **kw})
 
 
-def _preacts(q):
+def _preacts(problem):
     """Pre-activations a_t of the relu oracle run, (T, B, n): where finite differences must not cross 0."""
-    p = {k: q[k] for k in PARAMS}
-    hs, _ = oracle.rnn_forward(q["xs"], q["h0"], p, "relu")
-    prev = np.concatenate([q["h0"][None], hs[:-1]])
-    return np.einsum("tbm,nm->tbn", q["xs"], p["W_x"]) + np.einsum("tbk,nk->tbn", prev, p["W_h"]) + p["b"]
+    p = {k: problem[k] for k in PARAMS}
+    hs, _ = oracle_rnn.rnn_forward(problem["xs"], problem["h0"], p, "relu")
+    prev = np.concatenate([problem["h0"][None], hs[:-1]])
+    return np.einsum("tbm,nm->tbn", problem["xs"], p["W_x"]) + np.einsum("tbk,nk->tbn", prev, p["W_h"]) + p["b"]
 
 
 def _finals(fn):
@@ -49,7 +49,7 @@ def _finals(fn):
 
 RNN = SeqModel(
     kind="rnn", params=PARAMS, states=("h0",), final_cots=("d_hT",), strategy=_rnn_strategy, convention=_act,
-    oracle_forward=_finals(oracle.rnn_forward), oracle_vjp=oracle.rnn_vjp,
+    oracle_forward=_finals(oracle_rnn.rnn_forward), oracle_vjp=oracle_rnn.rnn_vjp,
     forward_tol=_finals(tol.rnn_forward_tol), vjp_tol=tol.rnn_vjp_tol,
     derivations_forward=("rnn.bptt.unroll", "rnn.cell.forward"),
     derivations_vjp=("rnn.bptt.gradient", "rnn.bptt.shared_weight_gradient", "rnn.cell.jacobian_h",
@@ -70,7 +70,7 @@ def jacobian_product(target, problem, chk):
     hs, _ = call(target, "rnn", xs, h0, p)
     states = [h0] + [chk.array(f"hs[{t}]", hs[t], h0.shape) for t in range(T)]
     J_full, t_full = state_jacobian(RNN, target, chk, xs, (h0,), p, act)
-    expected = oracle.rnn_jacobian_chain(xs, h0, p, 0, T, act)
+    expected = oracle_rnn.rnn_jacobian_chain(xs, h0, p, 0, T, act)
     chk.close("dh_T/dh_0", J_full.astype(target.dtype), expected, t_full)
     # the target's own one-step Jacobians at its own states, multiplied latest-left
     prod = np.broadcast_to(np.eye(n), J_full.shape).copy()
@@ -84,11 +84,11 @@ def _product_tol(target, xs, h0, p, act):
     """First-order bound on a product of T one-step Jacobians taken at the target's (perturbed) states:
     sum_t |J_T..J_t+1| (tol_t + e_a,t |W_h|) |J_t-1..J_1|, exact factors from the oracle."""
     T, n = xs.shape[0], h0.shape[1]
-    hs, _ = oracle.rnn_forward(xs, h0, p, act)
+    hs, _ = oracle_rnn.rnn_forward(xs, h0, p, act)
     states = np.concatenate([np.asarray(h0, np.float64)[None], hs])
     e_a = tol._rnn_forward_bound(np.asarray(xs, np.float64), np.asarray(h0, np.float64), p, act,
                                  tol.unit_roundoff(tol.precision(target)))[3]
-    pre = [np.abs(oracle.rnn_cell_jacobians(xs[t], states[t], p, act)["h"]) for t in range(T)]
+    pre = [np.abs(oracle_rnn.rnn_cell_jacobians(xs[t], states[t], p, act)["h"]) for t in range(T)]
     aWh = np.abs(np.asarray(p["W_h"], np.float64))
     total = 0.0
     for t in range(T):

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 from hypothesis import assume
 
-from . import own_fd
+from . import finite_difference as fd
 from . import tolerances as tol
 from . import diagnose
 from .assertions import PropertyFailure, TargetRaised, call
@@ -114,7 +114,7 @@ class SeqModel:
     vjp_tol: Callable
     derivations_forward: tuple
     derivations_vjp: tuple
-    relu_kinks: Callable = None  # (q dict) -> pre-activations, when the model has a kink
+    relu_kinks: Callable = None  # (problem dict) -> pre-activations, when the model has a kink
 
     def __post_init__(self):
         # the oracle and the error model are pure functions of their inputs: remember their results (see `Memo`)
@@ -124,38 +124,38 @@ class SeqModel:
                 object.__setattr__(self, name, Memo(fn))
 
     # ---- arguments --------------------------------------------------------------------------------
-    def p(self, q) -> dict:
-        return {k: q[k] for k in self.params}
+    def p(self, problem) -> dict:
+        return {k: problem[k] for k in self.params}
 
-    def args(self, q) -> tuple:
-        return (q["xs"], *[q[s] for s in self.states], self.p(q))
+    def args(self, problem) -> tuple:
+        return (problem["xs"], *[problem[s] for s in self.states], self.p(problem))
 
-    def cots(self, q) -> tuple:
-        return (q["d_hs"], *[q[c] for c in self.final_cots])
+    def cots(self, problem) -> tuple:
+        return (problem["d_hs"], *[problem[c] for c in self.final_cots])
 
     def flat_names(self) -> tuple:
         return self.params + ("xs",) + self.states
 
-    def flat(self, q) -> np.ndarray:
-        return np.concatenate([np.ravel(np.asarray(q[k], np.float64)) for k in self.flat_names()])
+    def flat(self, problem) -> np.ndarray:
+        return np.concatenate([np.ravel(np.asarray(problem[k], np.float64)) for k in self.flat_names()])
 
     def flat_grads(self, g) -> np.ndarray:
         return np.concatenate([np.ravel(np.asarray(g["params"][k], np.float64)) for k in self.params]
                               + [np.ravel(np.asarray(g["xs"], np.float64))]
                               + [np.ravel(np.asarray(g[s], np.float64)) for s in self.states])
 
-    def unflat(self, q, v) -> dict:
+    def unflat(self, problem, v) -> dict:
         out, i = {}, 0
         for k in self.flat_names():
-            a = q[k]
+            a = problem[k]
             out[k] = v[i:i + a.size].reshape(a.shape)
             i += a.size
         return out
 
-    def loss(self, hs, finals, q) -> float:
-        total = np.sum(np.asarray(q["d_hs"], np.float64) * hs)
+    def loss(self, hs, finals, problem) -> float:
+        total = np.sum(np.asarray(problem["d_hs"], np.float64) * hs)
         for c, f in zip(self.final_cots, finals):
-            total += np.sum(np.asarray(q[c], np.float64) * f)
+            total += np.sum(np.asarray(problem[c], np.float64) * f)
         return float(total)
 
     # ---- the target -------------------------------------------------------------------------------
@@ -190,30 +190,30 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
 
     @prop(f"{k}.cell.forward", title=f"{k} cell output equals the oracle's one step", capabilities=(f"{k}_cell",),
           derivations=cell_derivations, strategy=lambda t: model.strategy(t, max_T=1))
-    def cell_forward(target, q, chk):
+    def cell_forward(target, problem, chk):
         conv = model.convention(target)
-        x, states, p = q["xs"][0], [q[s] for s in model.states], model.p(q)
+        x, states, p = problem["xs"][0], [problem[s] for s in model.states], model.p(problem)
         outs = None
         try:
             outs = cell_call(target, chk, x, states, p)
-            _, finals = model.oracle_forward(q["xs"][:1], *states, p, conv)
-            _, tols = model.forward_tol(q["xs"][:1], *states, p, conv, tol.precision(target))
+            _, finals = model.oracle_forward(problem["xs"][:1], *states, p, conv)
+            _, tols = model.forward_tol(problem["xs"][:1], *states, p, conv, tol.precision(target))
             for name, a, e, t in zip(("h'", "c'"), outs, finals, tols):
                 chk.close(f"{k}_cell(...) {name}", a, e, t)
         except PropertyFailure as exc:
-            pat = _forward_pattern(model, (q["xs"][:1], *states, p), conv, None if outs is None else (None, tuple(outs)),
+            pat = _forward_pattern(model, (problem["xs"][:1], *states, p), conv, None if outs is None else (None, tuple(outs)),
                                    target)
             diagnose.annotate(exc, part="forward", likely_bug=pat and diagnose.sentence(pat, conv))
             raise
 
     @prop(f"{k}.forward", title=f"{k} sequence forward equals the unrolled composition of cells",
           capabilities=(k,), derivations=model.derivations_forward, strategy=model.strategy)
-    def forward(target, q, chk):
+    def forward(target, problem, chk):
         conv = model.convention(target)
-        args = model.args(q)
+        args = model.args(problem)
         hs = finals = None
         try:
-            hs, finals = model.run(target, chk, args, (q["d_hs"].shape, q["d_hT"].shape))
+            hs, finals = model.run(target, chk, args, (problem["d_hs"].shape, problem["d_hT"].shape))
             ehs, efinals = model.oracle_forward(*args, conv)
             t_hs, t_finals = model.forward_tol(*args, conv, tol.precision(target))
             chk.close("hs", hs, ehs, t_hs)
@@ -229,9 +229,9 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
 
     @prop(f"{k}.vjp", title=f"{k} BPTT gradients equal the proved backward recursion", capabilities=(f"{k}_vjp",),
           derivations=model.derivations_vjp, strategy=model.strategy)
-    def vjp(target, q, chk):
+    def vjp(target, problem, chk):
         conv = model.convention(target)
-        args, cots = model.args(q), model.cots(q)
+        args, cots = model.args(problem), model.cots(problem)
         out = None
         try:
             out = model.vjp(target, chk, args, cots)
@@ -242,65 +242,60 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
             for name in model.params:
                 chk.close(f"d {name}", out["params"][name], exp["params"][name], t["params"][name])
         except PropertyFailure as exc:
-            _blame_vjp(model, target, chk, q, conv, out, exc)
+            _blame_vjp(model, target, chk, problem, conv, out, exc)
             raise
 
     @prop(f"{k}.vjp.oracle_fd", title=f"the {k} oracle's gradient agrees with float64 central differences",
           capabilities=(), derivations=model.derivations_vjp[:1],
           strategy=lambda t: model.strategy(t, dtype="float64"),
           applies=lambda t: t.provides(k) or t.provides(f"{k}_vjp"), shared=model.convention)
-    def oracle_fd(target, q, chk):
+    def oracle_fd(target, problem, chk):
         """Validates the oracle itself (target-independent)."""
         conv = model.convention(target)
-        theta = model.flat(q)
-        v = q["direction"] / np.linalg.norm(q["direction"])
-        exact = float(model.flat_grads(model.oracle_vjp(*model.args(q), *model.cots(q), conv)) @ v)
+        theta = model.flat(problem)
+        v = problem["direction"] / np.linalg.norm(problem["direction"])
+        exact = float(model.flat_grads(model.oracle_vjp(*model.args(problem), *model.cots(problem), conv)) @ v)
 
         def L(th):
-            qq = model.unflat(q, th)
+            qq = model.unflat(problem, th)
             if model.relu_kinks is not None and conv == "relu":
                 assume(np.min(np.abs(model.relu_kinks(qq))) > 1e-3)  # stay away from the kink
-            return model.loss(*model.oracle_forward(*model.args(qq), conv), q)
+            return model.loss(*model.oracle_forward(*model.args(qq), conv), problem)
 
-        eps = 1e-4 * max(1.0, float(np.max(np.abs(theta))))
-        d1 = (L(theta + eps * v) - L(theta - eps * v)) / (2 * eps)
-        d2 = (L(theta + eps / 2 * v) - L(theta - eps / 2 * v)) / eps
-        richardson = (4 * d2 - d1) / 3
         # rounding: each evaluation of L is within E_L (the float64 error model summed against |cotangents|)
-        t_hs, t_finals = model.forward_tol(*model.args(q), conv, "float64")
-        hs, finals = model.oracle_forward(*model.args(q), conv)
-        E_L = model.loss(t_hs, t_finals, _abs_cots(model, q)) + 4 * tol.UNIT_ROUNDOFF["float64"] * model.loss(
-            np.abs(hs), [np.abs(f) for f in finals], _abs_cots(model, q))
-        tolerance = abs(d1 - d2) + 2 * E_L / eps + 1e-12 * abs(exact)
-        chk.scalar_close("<grad, v> vs central differences", exact, richardson, tolerance)
+        t_hs, t_finals = model.forward_tol(*model.args(problem), conv, "float64")
+        hs, finals = model.oracle_forward(*model.args(problem), conv)
+        E_L = model.loss(t_hs, t_finals, _abs_cots(model, problem)) + 4 * tol.UNIT_ROUNDOFF["float64"] * model.loss(
+            np.abs(hs), [np.abs(f) for f in finals], _abs_cots(model, problem))
+        fd.check_oracle(chk, exact, L, theta, v, E_L)
 
     @prop(f"{k}.vjp.fd_own_dtype", title=f"the {k} target's gradient agrees with its own forward, in its own dtype",
           capabilities=(k, f"{k}_vjp"), derivations=model.derivations_vjp[:1], strategy=model.strategy)
-    def fd_own_dtype(target, q, chk):
+    def fd_own_dtype(target, problem, chk):
         """(L(θ+) - L(θ-)) of the TARGET's forward vs <g, θ+ - θ-> with the target's gradient g, θ± rounded to
         its dtype; every term of the budget (truncation, curvature, forward rounding) comes from the target's
-        own forward (properties.own_fd), so a wrong forward with its matching backward passes here."""
+        own forward (finite_difference.check_own), so a wrong forward with its matching backward passes here."""
         conv = model.convention(target)
         dt = np.dtype(target.dtype)
         prec = tol.precision(target)
-        theta = model.flat(q)
-        v = np.asarray(q["direction"], np.float64)
+        theta = model.flat(problem)
+        v = np.asarray(problem["direction"], np.float64)
         v = v / np.linalg.norm(v)
-        pts = own_fd.points(theta, v, dt)
+        pts = fd.points(theta, v, dt)
         if model.relu_kinks is not None and conv == "relu":
-            h = own_fd.step_size(dt, theta)
+            h = fd.step_size(dt, theta)
             # no pre-activation within 10 h of the kink at the points, and none changes sign along the segment
             # (17 float64 samples): the truncation estimate assumes one smooth piece
-            assume(min(np.min(np.abs(model.relu_kinks(model.unflat(q, r)))) for r in pts.values()) > 10 * h)
-            signs = {np.signbit(model.relu_kinks(model.unflat(q, theta + s * h * v))).tobytes()
+            assume(min(np.min(np.abs(model.relu_kinks(model.unflat(problem, r)))) for r in pts.values()) > 10 * h)
+            signs = {np.signbit(model.relu_kinks(model.unflat(problem, theta + s * h * v))).tobytes()
                      for s in np.linspace(-4, 4, 33)}
             assume(len(signs) == 1)
-        shapes = (q["d_hs"].shape, q["d_hT"].shape)
-        abs_cots = _abs_cots(model, q)
+        shapes = (problem["d_hs"].shape, problem["d_hT"].shape)
+        abs_cots = _abs_cots(model, problem)
         u = tol.unit_roundoff(prec)
 
         def loss(point):
-            r = model.unflat(q, point)
+            r = model.unflat(problem, point)
             rr = {kk: np.asarray(vv, dt) for kk, vv in r.items()}
             hs, finals = model.run(target, chk, model.args(rr), shapes)
             hs, finals = hs.astype(np.float64), [f.astype(np.float64) for f in finals]
@@ -309,13 +304,13 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
                 t_finals = [np.maximum.reduce(list(t_finals))] * len(t_finals)
             err = model.loss(t_hs, t_finals, abs_cots) + 4 * u * model.loss(np.abs(hs), [np.abs(f) for f in finals],
                                                                                abs_cots)
-            return model.loss(hs, finals, q), err
+            return model.loss(hs, finals, problem), err
 
-        g_t = model.flat_grads(model.vjp(target, chk, model.args(q), model.cots(q)))
-        base = {kk: np.asarray(q[kk], np.float64) for kk in model.flat_names()}
-        cots64 = [np.asarray(c, np.float64) for c in model.cots(q)]
+        g_t = model.flat_grads(model.vjp(target, chk, model.args(problem), model.cots(problem)))
+        base = {kk: np.asarray(problem[kk], np.float64) for kk in model.flat_names()}
+        cots64 = [np.asarray(c, np.float64) for c in model.cots(problem)]
         t_g = model.flat_grads(model.vjp_tol(*model.args(base), *cots64, conv, prec))
-        own_fd.check(chk, "L(θ+) - L(θ-) vs <grad, θ+ - θ->", theta, v, dt, pts, loss, g_t, t_g, prec)
+        fd.check_own(chk, "L(θ+) - L(θ-) vs <grad, θ+ - θ->", theta, v, dt, pts, loss, g_t, t_g, prec)
 
 
 def _forward_pattern(model, args, conv, observed, target):
@@ -330,15 +325,15 @@ def _forward_pattern(model, args, conv, observed, target):
         return None
 
 
-def _blame_vjp(model, target, chk, q, conv, out, exc) -> None:
+def _blame_vjp(model, target, chk, problem, conv, out, exc) -> None:
     """Annotate a failing ``{k}.vjp``: part "both" when the target's forward is also wrong on this example (then
     the likely bug is the forward's), else part "backward" (and a catalogued backward-only bug, if one fits)."""
     k = model.kind
-    args, cots = model.args(q), model.cots(q)
+    args, cots = model.args(problem), model.cots(problem)
     observed = None
     if target.provides(k):
         try:
-            observed = model.run(target, chk, args, (q["d_hs"].shape, q["d_hT"].shape))
+            observed = model.run(target, chk, args, (problem["d_hs"].shape, problem["d_hT"].shape))
         except (PropertyFailure, TargetRaised):
             observed = None
     forward_wrong = False
@@ -363,8 +358,8 @@ def _blame_vjp(model, target, chk, q, conv, out, exc) -> None:
     diagnose.annotate(exc, part="backward", likely_bug=pat and diagnose.sentence(pat, conv))
 
 
-def _abs_cots(model, q) -> dict:
-    return {c: np.abs(np.asarray(q[c], np.float64)) for c in ("d_hs",) + model.final_cots}
+def _abs_cots(model, problem) -> dict:
+    return {c: np.abs(np.asarray(problem[c], np.float64)) for c in ("d_hs",) + model.final_cots}
 
 
 def _one_hot_problem(model: SeqModel, xs, states):

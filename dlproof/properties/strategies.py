@@ -22,7 +22,7 @@ BIAS_SCALES = (0.1, 1.0, 5.0, 30.0)  # 30 saturates the gates (|pre-activation| 
 # the strategies drawn in every example, built once (the same strategies; only the per-draw lookup is saved)
 _SCALE = st.sampled_from(SCALES)
 _BIAS_SCALE = st.sampled_from(BIAS_SCALES)
-_SEED = st.integers(0, 2 ** 32 - 1)
+SEED = st.integers(0, 2 ** 32 - 1)
 
 
 @lru_cache(maxsize=None)
@@ -49,7 +49,7 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _signed(rng, shape, scale):
+def signed(rng, shape, scale):
     """Standard-normal entries (random signs) times the drawn scale: asymmetric, never constant."""
     return scale * rng.standard_normal(shape)  # float64 already
 
@@ -64,18 +64,18 @@ def rnn_problems(draw, dtype: str = "float64", max_n: int = 5, max_m: int = 4, m
     T = draw(_ints(min_T, max_T), label="T")
     w_scale = draw(_SCALE, label="W scale")
     x_scale = draw(_SCALE, label="x scale")
-    seed = draw(_SEED, label="seed")
+    seed = draw(SEED, label="seed")
     rng = _rng(seed)
     dt = np.dtype(dtype)
     arrays = {
-        "W_x": _signed(rng, (n, m), w_scale / np.sqrt(m)),
-        "W_h": _signed(rng, (n, n), w_scale / np.sqrt(n)),
-        "b": _signed(rng, (n,), w_scale),
-        "xs": _signed(rng, (T, B, m), x_scale),
-        "h0": np.tanh(_signed(rng, (B, n), 1.0)),
-        "d_hs": _signed(rng, (T, B, n), 1.0),
-        "d_hT": _signed(rng, (B, n), 1.0),
-        "direction": _signed(rng, (n * m + n * n + n + T * B * m + B * n,), 1.0),
+        "W_x": signed(rng, (n, m), w_scale / np.sqrt(m)),
+        "W_h": signed(rng, (n, n), w_scale / np.sqrt(n)),
+        "b": signed(rng, (n,), w_scale),
+        "xs": signed(rng, (T, B, m), x_scale),
+        "h0": np.tanh(signed(rng, (B, n), 1.0)),
+        "d_hs": signed(rng, (T, B, n), 1.0),
+        "d_hT": signed(rng, (B, n), 1.0),
+        "direction": signed(rng, (n * m + n * n + n + T * B * m + B * n,), 1.0),
     }
     arrays = {k: v.astype(dt, copy=False) for k, v in arrays.items()}
     return Problem(arrays, {"n": n, "m": m, "B": B, "T": T, "seed": seed, "w_scale": w_scale, "x_scale": x_scale})
@@ -86,12 +86,12 @@ def gradient_lists(draw, dtype: str = "float64", max_tensors: int = 4):
     """A list of 1-4 gradient tensors of mixed shapes, a max_norm, and where the norm sits relative to it."""
     k = draw(st.integers(1, max_tensors), label="tensors")
     shapes = [tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=2), label=f"shape{i}")) for i in range(k)]
-    seed = draw(_SEED, label="seed")
+    seed = draw(SEED, label="seed")
     regime = draw(st.sampled_from(("below", "above", "far_above", "far_below")), label="regime")
     overall = draw(st.sampled_from((1.0, 1e-3)), label="overall scale")  # small norms make eps visible
     rng = _rng(seed)
     dt = np.dtype(dtype)
-    grads = [_signed(rng, s, overall * float(rng.choice(SCALES))).astype(dt) for s in shapes]
+    grads = [signed(rng, s, overall * float(rng.choice(SCALES))).astype(dt) for s in shapes]
     norm = float(np.sqrt(sum(np.sum(np.asarray(g, np.float64) ** 2) for g in grads)))
     factor = {"below": 1.25, "far_below": 10.0, "above": 0.8, "far_above": 0.05}[regime]
     max_norm = float(np.asarray(norm * factor, dt)) if norm > 0 else 1.0
@@ -108,11 +108,11 @@ def _gated_params(rng, names, n, m, w_scale, b_scale):
     out = {}
     for k in names:
         if k.startswith("W_x"):
-            out[k] = _signed(rng, (n, m), w_scale / np.sqrt(m))
+            out[k] = signed(rng, (n, m), w_scale / np.sqrt(m))
         elif k.startswith("W_h"):
-            out[k] = _signed(rng, (n, n), w_scale / np.sqrt(n))
+            out[k] = signed(rng, (n, n), w_scale / np.sqrt(n))
         else:
-            out[k] = _signed(rng, (n,), b_scale)
+            out[k] = signed(rng, (n,), b_scale)
     return out
 
 
@@ -129,19 +129,19 @@ def gated_problems(draw, kind: str, dtype: str = "float64", max_n: int = 4, max_
     w_scale = draw(_SCALE, label="W scale")
     b_scale = draw(_BIAS_SCALE, label="b scale")
     x_scale = draw(_SCALE, label="x scale")
-    seed = draw(_SEED, label="seed")
+    seed = draw(SEED, label="seed")
     rng = _rng(seed)
     arrays = _gated_params(rng, names, n, m, w_scale, b_scale)
     arrays.update({
-        "xs": _signed(rng, (T, B, m), x_scale),
-        "h0": np.tanh(_signed(rng, (B, n), 1.0)),
-        "c0": _signed(rng, (B, n), 1.0),
-        "d_hs": _signed(rng, (T, B, n), 1.0),
-        "d_hT": _signed(rng, (B, n), 1.0),
-        "d_cT": _signed(rng, (B, n), 1.0),
+        "xs": signed(rng, (T, B, m), x_scale),
+        "h0": np.tanh(signed(rng, (B, n), 1.0)),
+        "c0": signed(rng, (B, n), 1.0),
+        "d_hs": signed(rng, (T, B, n), 1.0),
+        "d_hT": signed(rng, (B, n), 1.0),
+        "d_cT": signed(rng, (B, n), 1.0),
     })
     size = sum(a.size for k, a in arrays.items() if k in names) + T * B * m + B * n * (2 if kind == "lstm" else 1)
-    arrays["direction"] = _signed(rng, (size,), 1.0)
+    arrays["direction"] = signed(rng, (size,), 1.0)
     if kind == "gru":
         del arrays["c0"], arrays["d_cT"]
     dt = np.dtype(dtype)
@@ -161,7 +161,7 @@ def with_backward_direction(problem: Problem) -> Problem:
     for k, v in problem.arrays.items():
         if k.startswith(("W_", "b")) or k in ("h0", "c0"):
             scale = float(np.std(v)) or 1.0
-            w = _signed(rng, v.shape, scale)
+            w = signed(rng, v.shape, scale)
             arrays[f"bwd:{k}"] = (np.tanh(w) if k == "h0" else w).astype(v.dtype)
     return Problem(arrays, dict(problem.scalars))
 
@@ -235,7 +235,7 @@ def extreme_cell_problems(draw, kind: str, dtype: str = "float64", max_n: int = 
     m = draw(_ints(1, max_m), label="m")
     B = draw(_ints(1, max_B), label="B")
     scale = draw(_EXTREME_SCALE, label="pre-activation scale")
-    seed = draw(_SEED, label="seed")
+    seed = draw(SEED, label="seed")
     rng = _rng(seed)
     dt = np.dtype(dtype)
     p_cls = (0.2, 0.3, 0.15, 0.35)
@@ -293,7 +293,7 @@ def extreme_gradient_lists(draw, dtype: str = "float64", regime: str = "huge", m
     k = draw(_ints(1, max_tensors), label="tensors")
     shapes = [tuple(draw(_ints(1, 3), label=f"shape{i}[{j}]") for j in range(draw(_ints(1, 2), label=f"ndim{i}")))
               for i in range(k)]
-    seed = draw(_SEED, label="seed")
+    seed = draw(SEED, label="seed")
     where = draw(_CLIP_WHERE, label="max_norm regime")
     rng = _rng(seed)
     big, sub = float(fi.max), float(fi.smallest_subnormal)

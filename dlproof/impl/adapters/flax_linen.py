@@ -62,16 +62,18 @@ import numpy as np
 
 from dlproof.target import Target
 
-from ..numpy_ref import _checks
+from ..numpy_ref.checks import recurrent as checks
+from . import startup
+from .startup import dtype_name as _dtype
 
 INSTALL_HINT = "dlproof.impl.adapters.flax_linen needs jax and flax: pip install 'dlproof[jax]'"
 KINDS = ("lstm", "gru")
 #: flax.linen cell class -> protocol kind
 CELLS = {"LSTMCell": "lstm", "OptimizedLSTMCell": "lstm", "GRUCell": "gru"}
-PARAMS = {"lstm": _checks.LSTM_PARAMS, "gru": _checks.GRU_PARAMS}
+PARAMS = {"lstm": checks.LSTM_PARAMS, "gru": checks.GRU_PARAMS}
 #: (flax submodule, leaf, canonical name, transposed) -- the whole weight map, one-to-one
 MAP = {
-    "lstm": tuple(e for g in _checks.LSTM_GATES for e in (
+    "lstm": tuple(e for g in checks.LSTM_GATES for e in (
         (f"i{g}", "kernel", f"W_x{g}", True), (f"h{g}", "kernel", f"W_h{g}", True), (f"h{g}", "bias", f"b_{g}", False))),
     "gru": (("ir", "kernel", "W_xr", True), ("ir", "bias", "b_r", False), ("hr", "kernel", "W_hr", True),
             ("iz", "kernel", "W_xz", True), ("iz", "bias", "b_z", False), ("hz", "kernel", "W_hz", True),
@@ -84,9 +86,9 @@ MIN_T = 4        # forward / gradient sequences are padded to a power of two >= 
 
 
 def _jax():
+    """(jax, jax.numpy, flax.linen)."""
+    jax, jnp = startup.jax_modules(INSTALL_HINT)
     try:
-        import jax
-        import jax.numpy as jnp
         import flax.linen as nn
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(INSTALL_HINT) from exc
@@ -94,13 +96,8 @@ def _jax():
 
 
 def x64():
-    """A scoped float64 context: ``jax.enable_x64(True)`` (newer jax), else ``jax.experimental.enable_x64()``."""
-    jax, _, _ = _jax()
-    if callable(getattr(jax, "enable_x64", None)):
-        return jax.enable_x64(True)
-    from jax.experimental import enable_x64  # pragma: no cover - older jax
-
-    return enable_x64()  # pragma: no cover
+    """A scoped float64 context (`startup.jax_x64`)."""
+    return startup.jax_x64(INSTALL_HINT)
 
 
 def versions() -> dict:
@@ -291,9 +288,9 @@ class _Adapter:
     def _validate(self, fn, xs, states, p, names, p_name="p", step=False):
         pairs = list(zip(names, states))
         if step:
-            x, sts, params, _ = _checks.gated_step(fn, xs, pairs, p, PARAMS[self.kind])
+            x, sts, params, _ = checks.gated_step(fn, xs, pairs, p, PARAMS[self.kind])
         else:
-            x, sts, params, _ = _checks.gated_sequence(fn, xs, pairs, p, PARAMS[self.kind], p_name=p_name)
+            x, sts, params, _ = checks.gated_sequence(fn, xs, pairs, p, PARAMS[self.kind], p_name=p_name)
             if x.shape[0] == 0:
                 raise ValueError(f"{fn}: argument 'xs' has T = 0 steps (shape {x.shape}): a scan over "
                                  f"flax.linen.{self.cell_name} needs T >= 1, refused")
@@ -357,10 +354,10 @@ class _Adapter:
         names = self._names(self.kind)
         xs, sts, params = self._validate(fn, xs, states, p, names)
         (T, B, m), n = xs.shape, sts[0].shape[1]
-        d_hs, d_hT = _checks.cotangents(fn, d_hs, d_hT, T, B, n, self.np_dt)
+        d_hs, d_hT = checks.cotangents(fn, d_hs, d_hT, T, B, n, self.np_dt)
         finals = [d_hT]
         if self.kind == "lstm":
-            finals.append(_checks.state_cotangent(fn, "d_cT", d_cT, B, n, self.np_dt))
+            finals.append(checks.state_cotangent(fn, "d_cT", d_cT, B, n, self.np_dt))
         exact = not _all_finite(xs, *sts, *params.values(), d_hs, *finals)
         while True:
             Tp, Bp, np_, mp = self._sizes(exact, T, B, n, m)
@@ -413,8 +410,8 @@ class _Adapter:
     def lstm_bi(self, xs, state_f, state_b, p_f, p_b):
         """xs, (h0_f, c0_f), (h0_b, c0_b) -> (ys (T, B, 2n) = [fwd ; bwd], (h_f, c_f), (h_b, c_b))."""
         fn = "lstm_bi"
-        sf = _checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
-        sb = _checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
+        sf = checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
+        sb = checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
         return self._bi(xs, sf, sb, p_f, p_b)
 
     def gru_bi(self, xs, h0_f, h0_b, p_f, p_b):
@@ -456,12 +453,6 @@ def _count(cell_name: str, n: int, m: int) -> int:
 
 
 # ---- factories -----------------------------------------------------------------------------------------
-
-def _dtype(fn: str, dtype) -> str:
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"{fn}: dtype should be 'float32' or 'float64', got {dtype!r}")
-    return dtype
-
 
 def _name(what: str, dtype: str) -> str:
     v = versions()

@@ -54,7 +54,9 @@ import numpy as np
 
 from dlproof.target import Target
 
-from ..numpy_ref import _checks
+from ..numpy_ref.checks import clipping as clip_checks
+from ..numpy_ref.checks import recurrent as checks
+from .startup import dtype_name
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 try:
@@ -73,10 +75,10 @@ from keras.src.optimizers import base_optimizer as _base_optimizer  # noqa: E402
 
 KERAS_VERSION = keras.__version__
 KINDS = ("rnn", "lstm", "gru")
-GRU_VARIANTS = _checks.GRU_VARIANTS
+GRU_VARIANTS = checks.GRU_VARIANTS
 #: canonical gate suffixes in Keras' storage order
 KERAS_GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n")}
-PARAMS = {"rnn": _checks.RNN_PARAMS, "lstm": _checks.LSTM_PARAMS, "gru": _checks.GRU_PARAMS}
+PARAMS = checks.PARAMS
 STATES = {"rnn": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
 _LAYERS = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 _CELLS = {"rnn": "SimpleRNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
@@ -260,9 +262,10 @@ class _Adapter:
     # validation ------------------------------------------------------------------------------------
     def _seq(self, fn, xs, states, p, p_name="p", state_names=None):
         names = state_names or STATES[self.kind]
-        params = _checks.gated_params(fn, p, PARAMS[self.kind], p_name)
+        params = checks.gated_params(fn, p, PARAMS[self.kind], p_name)
         n, m = params[PARAMS[self.kind][0]].shape
-        xs, states = _checks._xs_and_states(fn, xs, list(zip(names, states)), n, m, PARAMS[self.kind][0])
+        xs, states = checks.inputs_and_states(fn, xs, list(zip(names, states)), n, m, PARAMS[self.kind][0],
+                                                   sequence=True)
         if xs.shape[0] == 0:
             raise ValueError(f"{fn}: Keras {_LAYERS[self.kind]} cannot run a sequence of length T = 0 "
                              f"(keras raises IndexError); the adapter refuses it")
@@ -276,9 +279,10 @@ class _Adapter:
         fn = f"{self.kind}_cell"
         *states, p = states_and_p
         names = ("h", "c")[: len(STATES[self.kind])]
-        params = _checks.gated_params(fn, p, PARAMS[self.kind])
+        params = checks.gated_params(fn, p, PARAMS[self.kind])
         n, m = params[PARAMS[self.kind][0]].shape
-        x, states = _checks._x_and_states(fn, x, list(zip(names, states)), n, m, PARAMS[self.kind][0])
+        x, states = checks.inputs_and_states(fn, x, list(zip(names, states)), n, m, PARAMS[self.kind][0],
+                                                  sequence=False)
         dt = _np_dtype(np.result_type(x, *states, *params.values()))
         with _LOCK, torch.no_grad():
             cell = self._layer("cell", n, m, dt)
@@ -316,8 +320,8 @@ class _Adapter:
         states, p, d_hs, finals_cot = list(rest[:k]), rest[k], rest[k + 1], list(rest[k + 2:])
         xs, states, params, dt, n, m = self._seq(fn, xs, states, p)
         T, B, _ = xs.shape
-        d_hs, d_hT = _checks.cotangents(fn, d_hs, finals_cot[0] if finals_cot else None, T, B, n, dt)
-        cots = [d_hT] + [_checks.state_cotangent(fn, "d_cT", d, B, n, dt) for d in finals_cot[1:]]
+        d_hs, d_hT = checks.cotangents(fn, d_hs, finals_cot[0] if finals_cot else None, T, B, n, dt)
+        cots = [d_hT] + [checks.state_cotangent(fn, "d_cT", d, B, n, dt) for d in finals_cot[1:]]
         leaves = [_t(_bt(xs), dt, True)] + [_t(s, dt, True) for s in states]
         with _LOCK, torch.enable_grad():
             layer = self._layer("seq", n, m, dt)
@@ -339,8 +343,8 @@ class _Adapter:
         fn = f"{self.kind}_bi"
         lstm = self.kind == "lstm"
         if lstm:
-            s_f = _checks.state_pair(fn, "state_f", s_f, "h0_f", "c0_f")
-            s_b = _checks.state_pair(fn, "state_b", s_b, "h0_b", "c0_b")
+            s_f = checks.state_pair(fn, "state_f", s_f, "h0_f", "c0_f")
+            s_b = checks.state_pair(fn, "state_b", s_b, "h0_b", "c0_b")
         else:
             s_f, s_b = (s_f,), (s_b,)
         names = STATES[self.kind]
@@ -384,11 +388,6 @@ def _param_count(adapters: dict):
     return param_count
 
 
-def _check_dtype(dtype):
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype should be 'float32' or 'float64', got {dtype!r}")
-
-
 #: The bias convention Keras needs per kind: SimpleRNN and LSTM one bias (n,) / (4n,); GRU reset_after=True a
 #: (2, 3n) bias, i.e. 3(nm + n^2 + 2n) parameters ("two"); GRU reset_after=False one (3n,) bias ("one").
 BIAS_PER_KIND = {"rnn": "one", "lstm": "one", "gru": {"reset_after": "two", "reset_before": "one"}}
@@ -409,7 +408,7 @@ def target(dtype: str = "float32") -> Target:
     tensors in float32 (keras.backend.result_type maps float64 to float32 on every backend but TensorFlow), so
     float64 SimpleRNN layers and all float64 cells are only float32-accurate (the float64 LSTM and GRU
     sequence layers run keras' pure-torch fallback and are float64-accurate)."""
-    _check_dtype(dtype)
+    dtype_name("target", dtype)
     ads = {k: _Adapter(_Config(k), _builtin_source(_Config(k))) for k in KINDS}
     caps = {}
     for ad in ads.values():
@@ -423,7 +422,7 @@ def target(dtype: str = "float32") -> Target:
 def gru_reset_before_target(dtype: str = "float32") -> Target:
     """GRU(reset_after=False) and its Bidirectional: conventions gru reset_before, bias "one" (param_count
     counts SimpleRNN, LSTM and GRU(reset_after=False), all one-bias layers)."""
-    _check_dtype(dtype)
+    dtype_name("target", dtype)
     cfg = _Config("gru", "reset_before")
     ad = _Adapter(cfg, _builtin_source(cfg))
     return Target(name=f"keras {KERAS_VERSION} (torch backend) GRU reset_after=False", dtype=dtype,
@@ -434,7 +433,7 @@ def gru_reset_before_target(dtype: str = "float32") -> Target:
 def relu_target(dtype: str = "float32") -> Target:
     """SimpleRNN(activation="relu") and its Bidirectional: conventions rnn_activation relu (no param_count:
     the count does not depend on the activation and `target` checks it)."""
-    _check_dtype(dtype)
+    dtype_name("target", dtype)
     cfg = _Config("rnn", activation="relu")
     ad = _Adapter(cfg, _builtin_source(cfg))
     return Target(name=f"keras {KERAS_VERSION} (torch backend) SimpleRNN relu", dtype=dtype,
@@ -452,7 +451,7 @@ def keras_clip_norm(grads, max_norm, scope: str = "per_tensor"):
     applied by the optimizer's own ``_clip_gradients``. Returns (clipped list, pre-clip norm): the global
     norm from Keras' ``global_norm`` for "global"; None for "per_tensor" (Keras computes no global norm there)."""
     fn = "clip_grad_norm"
-    grads, c, _ = _checks.clip_args(fn, grads, max_norm, 0.0, scope)
+    grads, c, _ = clip_checks.clip_args(fn, grads, max_norm, 0.0, scope)
     ts = _grad_tensors(grads)
     opt = keras.optimizers.SGD(**({"clipnorm": c} if scope == "per_tensor" else {"global_clipnorm": c}))
     with torch.no_grad():
@@ -464,8 +463,8 @@ def keras_clip_norm(grads, max_norm, scope: str = "per_tensor"):
 def keras_clip_value(grads, clip_value):
     """Keras optimizer clipping SGD(clipvalue=v): ``ops.clip(g, -v, v)`` through ``_clip_gradients``."""
     fn = "clip_grad_value"
-    grads = _checks.grad_list(fn, grads)
-    v = _checks.positive_number(fn, "clip_value", clip_value)
+    grads = clip_checks.grad_list(fn, grads)
+    v = clip_checks.positive_number(fn, "clip_value", clip_value)
     opt = keras.optimizers.SGD(clipvalue=v)
     with torch.no_grad():
         out = opt._clip_gradients(_grad_tensors(grads))
@@ -473,7 +472,7 @@ def keras_clip_value(grads, clip_value):
 
 
 def _clip_target(scope: str, dtype: str) -> Target:
-    _check_dtype(dtype)
+    dtype_name("target", dtype)
     option = "clipnorm" if scope == "per_tensor" else "global_clipnorm"
     return Target(name=f"keras {KERAS_VERSION} optimizer {option} / clipvalue", dtype=dtype,
                   conventions={"clip_scope": scope, "clip_eps": 0.0,

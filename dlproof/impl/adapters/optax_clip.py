@@ -28,29 +28,21 @@ import numpy as np
 
 from dlproof.target import Target
 
-from ..numpy_ref import _checks
+from ..numpy_ref.checks import clipping as checks
+from . import startup
+from .startup import dtype_name as _dtype
 
 INSTALL_HINT = "dlproof.impl.adapters.optax_clip needs jax and optax: pip install 'dlproof[jax]'"
 
 
 def _optax():
+    """(jax, jax.numpy, optax)."""
+    jax, jnp = startup.jax_modules(INSTALL_HINT)
     try:
-        import jax
-        import jax.numpy as jnp
         import optax
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(INSTALL_HINT) from exc
     return jax, jnp, optax
-
-
-def _x64():
-    """A scoped float64 context: ``jax.enable_x64(True)`` (newer jax), else ``jax.experimental.enable_x64()``."""
-    jax, _, _ = _optax()
-    if callable(getattr(jax, "enable_x64", None)):
-        return jax.enable_x64(True)
-    from jax.experimental import enable_x64  # pragma: no cover - older jax
-
-    return enable_x64()  # pragma: no cover
 
 
 def versions() -> dict:
@@ -79,7 +71,7 @@ class _Adapter:
 
     def _scoped(self, fn):
         if self.x64:
-            with _x64():
+            with startup.jax_x64(INSTALL_HINT):
                 return fn()
         return fn()
 
@@ -99,7 +91,7 @@ class _Adapter:
     def clip_grad_norm(self, grads, max_norm):
         """optax.clip_by_global_norm(max_norm).update(grads, state) -> (clipped list, pre-clip global norm)."""
         fn = "clip_grad_norm"
-        grads, max_norm, _ = _checks.clip_args(fn, grads, max_norm, 0.0, "global")
+        grads, max_norm, _ = checks.clip_args(fn, grads, max_norm, 0.0, "global")
 
         def go():
             _, _, optax = _optax()
@@ -111,20 +103,14 @@ class _Adapter:
     def clip_grad_value(self, grads, clip_value):
         """optax.clip(clip_value).update(grads, state) -> clipped list (jnp.clip(g, -v, v) per leaf)."""
         fn = "clip_grad_value"
-        grads = _checks.grad_list(fn, grads)
-        v = _checks.positive_number(fn, "clip_value", clip_value)
+        grads = checks.grad_list(fn, grads)
+        v = checks.positive_number(fn, "clip_value", clip_value)
 
         def go():
             _, _, optax = _optax()
             return self._np(self._apply(optax.clip(v), grads)[1])
 
         return self._scoped(go)
-
-
-def _dtype(fn: str, dtype) -> str:
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"{fn}: dtype should be 'float32' or 'float64', got {dtype!r}")
-    return dtype
 
 
 def target(dtype: str = "float32") -> Target:

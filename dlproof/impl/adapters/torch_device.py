@@ -20,14 +20,7 @@ from dataclasses import replace
 
 from dlproof.target import Target
 
-
-def _torch():
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("torch-device targets need torch: pip install 'dlproof[torch]'") from exc
-    return torch
-
+from .startup import torch as _torch
 
 _NEW_API = ("cuda.matmul", "cudnn.rnn", "cudnn.conv")  # torch >= 2.9: fp32_precision = "ieee" | "tf32"
 _LEGACY = ("cuda.matmul", "cudnn")  # older torch: allow_tf32 = True | False

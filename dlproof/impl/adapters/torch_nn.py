@@ -39,42 +39,32 @@ lazily: without it the factories raise ImportError with the install hint.
 from __future__ import annotations
 
 import copy
+import importlib
+import importlib.util
 from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
 
+from dlproof.capabilities import CHAPTERS, capabilities_of
 from dlproof.target import Target
 
-from ..numpy_ref import _checks
+from ..numpy_ref.checks import clipping as clip_checks
+from ..numpy_ref.checks import recurrent as checks
+from . import startup
+from .startup import torch as _torch
+from .startup import torch_version
 
-INSTALL_HINT = "dlproof.impl.adapters.torch_nn needs torch: pip install 'dlproof[torch]'"
 KINDS = ("rnn", "lstm", "gru")
+PARAMS = checks.PARAMS
 #: (W_x*, W_h*, b*) per gate block j (rows j n:(j+1) n of weight_ih / weight_hh / bias_ih), torch's gate order
-GATES = {
-    "rnn": (("W_x", "W_h", "b"),),
-    "lstm": tuple((f"W_x{g}", f"W_h{g}", f"b_{g}") for g in _checks.LSTM_GATES),
-    "gru": (("W_xr", "W_hr", "b_r"), ("W_xz", "W_hz", "b_z"), ("W_xn", "W_hn", "b_xn")),
-}
-PARAMS = {"rnn": _checks.RNN_PARAMS, "lstm": _checks.LSTM_PARAMS, "gru": _checks.GRU_PARAMS}
+#: (the protocol's: the names come gate by gate; GRU's b_hn, the 10th, goes to bias_hh)
+GATES = {kind: tuple(names[3 * j:3 * j + 3] for j in range(len(names) // 3)) for kind, names in PARAMS.items()}
 STORAGE = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 SEQUENCE_CLASS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 CELL_CLASS = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 NONLINEARITIES = ("tanh", "relu")
 CLIP_EPS = 1e-6  # torch/nn/utils/clip_grad.py: coef = max_norm / (total_norm + 1e-6), clamped to <= 1
-
-
-def _torch():
-    try:
-        import torch
-        import torch.nn  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(INSTALL_HINT) from exc
-    return torch
-
-
-def torch_version() -> str:
-    return _torch().__version__.split("+")[0]
 
 
 def conventions(nonlinearity: str = "tanh") -> dict:
@@ -311,15 +301,15 @@ class _Adapter:
     """The protocol's capabilities over a module source (fresh torch.nn modules or copies of user modules)."""
 
     def __init__(self, source, dtype: str):
-        self.source, self.np_dt = source, np.dtype(dtype)
-        self.td = {"float32": _torch().float32, "float64": _torch().float64}[dtype]
+        _, self.td, self.np_dt = startup.dtype("target", dtype)
+        self.source = source
 
     # NumPy <-> torch: fresh copies both ways
     def _t(self, a, requires_grad=False):
-        return _torch().tensor(np.asarray(a), dtype=self.td).requires_grad_(requires_grad)
+        return startup.tensor(_torch(), a, self.td, requires_grad)
 
     def _np(self, t) -> np.ndarray:
-        return np.array(t.detach().cpu().numpy(), dtype=self.np_dt)
+        return startup.to_numpy(t, self.np_dt)
 
     @staticmethod
     def _names(kind):
@@ -330,15 +320,15 @@ class _Adapter:
         self.source.check(fn, kind, p, p_name)
         if kind == "rnn":
             if step:
-                x, h, W_x, W_h, b, _ = _checks.rnn_step(fn, xs, states[0], p)
+                x, h, W_x, W_h, b, _ = checks.rnn_step(fn, xs, states[0], p)
             else:
-                x, h, W_x, W_h, b, _ = _checks.rnn_sequence(fn, xs, states[0], p, h0_name=names[0], p_name=p_name)
+                x, h, W_x, W_h, b, _ = checks.rnn_sequence(fn, xs, states[0], p, h0_name=names[0], p_name=p_name)
             return x, [h], {"W_x": W_x, "W_h": W_h, "b": b}
         pairs = list(zip(names, states))
         if step:
-            x, sts, params, _ = _checks.gated_step(fn, xs, pairs, p, PARAMS[kind])
+            x, sts, params, _ = checks.gated_step(fn, xs, pairs, p, PARAMS[kind])
         else:
-            x, sts, params, _ = _checks.gated_sequence(fn, xs, pairs, p, PARAMS[kind], p_name=p_name)
+            x, sts, params, _ = checks.gated_sequence(fn, xs, pairs, p, PARAMS[kind], p_name=p_name)
         return x, sts, params
 
     def _run(self, mod, batch_first, kind, x, h0, c0, D):
@@ -435,9 +425,9 @@ class _Adapter:
         xs, sts, params = self._validate(fn, kind, xs, states, p, names)
         T, B, _ = xs.shape
         n = sts[0].shape[1]
-        d_hs, d_hT = _checks.cotangents(fn, d_hs, d_hT, T, B, n, self.np_dt)
+        d_hs, d_hT = checks.cotangents(fn, d_hs, d_hT, T, B, n, self.np_dt)
         if kind == "lstm":
-            d_cT = _checks.state_cotangent(fn, "d_cT", d_cT, B, n, self.np_dt)
+            d_cT = checks.state_cotangent(fn, "d_cT", d_cT, B, n, self.np_dt)
         mod, bf = self.source.sequence(kind, [params], False)
         leaves = [self._t(xs, True)] + [self._t(s, True) for s in sts]
         weights = [getattr(mod, a) for a in _attrs(mod)]
@@ -490,8 +480,8 @@ class _Adapter:
     def lstm_bi(self, xs, state_f, state_b, p_f, p_b):
         """xs, (h0_f, c0_f), (h0_b, c0_b) -> (ys (T, B, 2n), (h_f, c_f), (h_b, c_b))."""
         fn = "lstm_bi"
-        sf = _checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
-        sb = _checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
+        sf = checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
+        sb = checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
         return self._bi("lstm", xs, sf, sb, p_f, p_b)
 
     def gru_bi(self, xs, h0_f, h0_b, p_f, p_b):
@@ -511,7 +501,7 @@ class _Adapter:
     def clip_grad_norm(self, grads, max_norm):
         """torch.nn.utils.clip_grad_norm_(params, max_norm) on copies -> (clipped list, pre-clip norm as float)."""
         fn = "clip_grad_norm"
-        grads, max_norm, _ = _checks.clip_args(fn, grads, max_norm, CLIP_EPS, "global")
+        grads, max_norm, _ = clip_checks.clip_args(fn, grads, max_norm, CLIP_EPS, "global")
         params = self._params(grads)
         total = _torch().nn.utils.clip_grad_norm_(params, max_norm, norm_type=2.0, error_if_nonfinite=False)
         return [self._np(p.grad) for p in params], float(total)
@@ -519,8 +509,8 @@ class _Adapter:
     def clip_grad_value(self, grads, clip_value):
         """torch.nn.utils.clip_grad_value_(params, clip_value) on copies -> clipped list."""
         fn = "clip_grad_value"
-        grads = _checks.grad_list(fn, grads)
-        v = _checks.positive_number(fn, "clip_value", clip_value)
+        grads = clip_checks.grad_list(fn, grads)
+        v = clip_checks.positive_number(fn, "clip_value", clip_value)
         params = self._params(grads)
         _torch().nn.utils.clip_grad_value_(params, v)
         return [self._np(p.grad) for p in params]
@@ -529,8 +519,8 @@ class _Adapter:
 def total_norm(grads, dtype: str = "float32") -> float:
     """torch.nn.utils.get_total_norm of the arrays (as tensors of ``dtype``), as a float."""
     torch = _torch()
-    grads = _checks.grad_list("total_norm", grads)
-    td = {"float32": torch.float32, "float64": torch.float64}[_dtype("total_norm", dtype)]
+    grads = clip_checks.grad_list("total_norm", grads)
+    _, td, _ = startup.dtype("total_norm", dtype)
     return float(torch.nn.utils.get_total_norm([torch.tensor(np.asarray(g), dtype=td) for g in grads], norm_type=2.0))
 
 
@@ -552,48 +542,44 @@ def param_count(kind: str, n: int, m: int) -> int:
 
 # ---- factories -----------------------------------------------------------------------------------------
 
-def _dtype(fn: str, dtype) -> str:
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"{fn}: dtype should be 'float32' or 'float64', got {dtype!r}")
-    return dtype
+def _chapter_module(chapter: str):
+    """The name of the adapter module of ``chapter`` (``torch_nn_<chapter>``), or None: this module covers it."""
+    name = f"{__package__}.torch_nn_{chapter}"
+    return name if importlib.util.find_spec(name) is not None else None
 
 
-def feedforward(dtype: str) -> dict:
-    """The feed-forward capabilities of the torch.nn target, bound to ``dtype``: nn.Linear + activation stacks
-    (MLP, residual blocks, the NTK network), nn.BatchNorm1d, nn.Dropout, F.softmax,
-    F.scaled_dot_product_attention, nn.MultiheadAttention, nn.Conv1d / nn.Conv2d; one adapter module per concept."""
-    from functools import partial
+def chapter_capabilities(dtype: str) -> dict:
+    """{capability: callable} bound to ``dtype`` of every chapter with an adapter module of its own
+    (``torch_nn_<chapter>``: nn.Linear stacks, nn.BatchNorm1d, nn.Dropout, F.softmax,
+    F.scaled_dot_product_attention, nn.MultiheadAttention, nn.Conv1d / nn.Conv2d, the NTK network): each module's
+    ``capabilities(dtype)``, in book order."""
+    modules = [importlib.import_module(m) for m in map(_chapter_module, (c.name for c in CHAPTERS)) if m is not None]
+    return {cap: f for m in modules for cap, f in m.capabilities(dtype).items()}
 
-    from . import torch_nn_attention, torch_nn_batchnorm as bn, torch_nn_conv, torch_nn_dropout as do, torch_nn_mlp as ff
-    from . import torch_nn_ntk
 
-    fns = {"mlp": ff.mlp, "mlp_vjp": ff.mlp_vjp, "residual": ff.residual, "residual_vjp": ff.residual_vjp,
-           "batchnorm": bn.batchnorm, "batchnorm_vjp": bn.batchnorm_vjp, "dropout": do.dropout,
-           "dropout_vjp": do.dropout_vjp}
-    return {**{cap: partial(f, dtype=dtype) for cap, f in fns.items()}, **torch_nn_attention.capabilities(dtype),
-            **torch_nn_conv.capabilities(dtype), **torch_nn_ntk.capabilities(dtype)}
+def _own_capabilities(a: _Adapter) -> dict:
+    """{capability: callable} of the chapters this module covers (the recurrent ones and clipping): the
+    adapter's method of that name, else this module's function (param_count); a capability it lacks is left out."""
+    names = [c.name for ch in CHAPTERS if _chapter_module(ch.name) is None for c in capabilities_of(ch.name)]
+    return {c: getattr(a, c, None) or globals()[c] for c in names if hasattr(a, c) or c in globals()}
 
 
 def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:
     """Every capability, each running the real torch.nn module (fresh per call) or torch.nn.utils function."""
-    dtype = _dtype("target", dtype)
+    _, td, _ = startup.dtype("target", dtype)
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"target: nonlinearity should be one of {NONLINEARITIES}, got {nonlinearity!r}")
-    torch = _torch()
-    a = _Adapter(_Fresh({"float32": torch.float32, "float64": torch.float64}[dtype], nonlinearity), dtype)
+    a = _Adapter(_Fresh(td, nonlinearity), dtype)
     tags = [dtype] + ([nonlinearity] if nonlinearity != "tanh" else [])
-    caps = {c: getattr(a, c) for c in ("rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru", "rnn_vjp",
-                                       "lstm_vjp", "gru_vjp", "rnn_bi", "lstm_bi", "gru_bi", "clip_grad_norm",
-                                       "clip_grad_value")}
     return Target(name=f"torch.nn (torch {torch_version()}, {', '.join(tags)})", dtype=dtype,
-                  conventions=conventions(nonlinearity), param_count=param_count, **caps, **feedforward(dtype))
+                  conventions=conventions(nonlinearity), **_own_capabilities(a), **chapter_capabilities(dtype))
 
 
 def functional_target(dtype: str = "float32") -> Target:
     """torch.nn.functional.dropout (dropout, dropout_vjp) on its own: the function rather than the nn.Dropout module."""
     from .torch_nn_dropout import capabilities as dropout_capabilities
 
-    dtype = _dtype("functional_target", dtype)
+    startup.dtype("functional_target", dtype)
     return Target(name=f"torch.nn.functional.dropout (torch {torch_version()}, {dtype})", dtype=dtype,
                   **dropout_capabilities(dtype, functional=True))
 
@@ -618,14 +604,13 @@ def from_modules(rnn=None, lstm=None, gru=None, dtype: str = "float32") -> Targe
     Refused with ValueError naming the module: another class, proj_size > 0, num_layers > 1, bias=False,
     missing or mis-shaped parameters; at call time, params that do not fit input_size / hidden_size.
     """
-    dtype = _dtype("from_modules", dtype)
-    torch = _torch()
+    _, td, _ = startup.dtype("from_modules", dtype)
     given = {k: v for k, v in (("rnn", rnn), ("lstm", lstm), ("gru", gru)) if v is not None}
     if not given:
         raise ValueError("from_modules: give at least one module (rnn=, lstm= or gru=)")
     for kind, mod in given.items():
         _validate_module(kind, mod)
-    source = _User(given, {"float32": torch.float32, "float64": torch.float64}[dtype])
+    source = _User(given, td)
     a = _Adapter(source, dtype)
     caps = {}
     for kind in given:

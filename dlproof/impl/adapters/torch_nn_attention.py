@@ -18,48 +18,21 @@
   `module_params` reads a user's module back into the protocol's dict and refuses the layouts the protocol
   does not cover (kdim/vdim != E, add_bias_kv, add_zero_attn, bias=False, batch_first=False, dropout > 0).
 
-Inputs are validated as the NumPy reference does (attention_checks), computed in ``dtype`` and returned as new
-NumPy arrays of it; they are never mutated. torch is imported lazily (ImportError with the install hint).
+Inputs are validated as the NumPy reference does (numpy_ref.checks.attention), computed in ``dtype`` and returned
+as new NumPy arrays of it; they are never mutated. torch is imported lazily (ImportError with the install hint).
 """
 from __future__ import annotations
-
-from functools import partial
 
 import numpy as np
 
 from dlproof.target import Target
 
-from ..numpy_ref.attention_checks import MHA_PARAMS, attention_args, mha_args, softmax_args
-
-INSTALL_HINT = "dlproof.impl.adapters.torch_nn_attention needs torch: pip install 'dlproof[torch]'"
-DTYPES = ("float32", "float64")
-CAPABILITIES = ("softmax", "softmax_vjp", "attention", "attention_vjp", "mha", "mha_vjp")
-
-
-def _torch():
-    try:
-        import torch
-        import torch.nn  # noqa: F401
-        import torch.nn.functional  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(INSTALL_HINT) from exc
-    return torch
-
-
-def _dtype(fn: str, dtype):
-    if dtype not in DTYPES:
-        raise ValueError(f"{fn}: dtype should be one of {DTYPES}, got {dtype!r}")
-    torch = _torch()
-    return torch, {"float32": torch.float32, "float64": torch.float64}[dtype], np.dtype(dtype)
-
-
-def _t(torch, a, td, grad=False):
-    return torch.tensor(np.asarray(a), dtype=td).requires_grad_(grad)
-
-
-def _np(t, dt) -> np.ndarray:
-    return t.detach().cpu().numpy().astype(dt, copy=True)
-
+from ..numpy_ref.checks.attention import MHA_PARAMS, attention_args, mha_args, softmax_args
+from .startup import chapter_capabilities
+from .startup import dtype as _dtype
+from .startup import tensor as _t
+from .startup import to_numpy as _np
+from .startup import torch as _torch
 
 def softmax(x, *, dtype="float32"):
     """torch.nn.functional.softmax(x, dim=-1)."""
@@ -185,11 +158,9 @@ def module_params(module) -> dict:
 
 
 def capabilities(dtype: str = "float32") -> dict:
-    """{capability: callable} of the six attention capabilities in ``dtype``."""
+    """{capability: callable} of the attention chapter's capabilities in ``dtype``."""
     _dtype("capabilities", dtype)
-    mod = {"softmax": softmax, "softmax_vjp": softmax_vjp, "attention": attention, "attention_vjp": attention_vjp,
-           "mha": mha, "mha_vjp": mha_vjp}
-    return {c: partial(mod[c], dtype=dtype) for c in CAPABILITIES}
+    return chapter_capabilities(globals(), "attention", dtype)
 
 
 def target(dtype: str = "float32") -> Target:

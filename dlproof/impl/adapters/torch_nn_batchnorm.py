@@ -12,37 +12,19 @@ install hint without it).
 """
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 from dlproof.target import Target
 
-from ..numpy_ref.batchnorm import check_forward, check_vjp
-
-INSTALL_HINT = "dlproof.impl.adapters.torch_nn_batchnorm needs torch: pip install 'dlproof[torch]'"
-DTYPES = ("float32", "float64")
-
-
-def _torch():
-    try:
-        import torch
-        import torch.nn  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(INSTALL_HINT) from exc
-    return torch
+from ..numpy_ref.checks.batchnorm import check_forward, check_vjp
+from .startup import chapter_capabilities
+from .startup import dtype as _dtype
+from .startup import to_numpy as _np
 
 
 def conventions() -> dict:
     """torch.nn.BatchNorm1d folds the unbiased N/(N-1) batch variance into running_var."""
     return {"bn_running_var": "unbiased"}
-
-
-def _dtype(fn: str, dtype):
-    if dtype not in DTYPES:
-        raise ValueError(f"{fn}: dtype should be one of {DTYPES}, got {dtype!r}")
-    torch = _torch()
-    return torch, {"float32": torch.float32, "float64": torch.float64}[dtype], np.dtype(dtype)
 
 
 def _module(torch, td, C, eps, momentum, gamma, beta, rm=None, rv=None):
@@ -54,10 +36,6 @@ def _module(torch, td, C, eps, momentum, gamma, beta, rm=None, rv=None):
             mod.running_mean.copy_(torch.as_tensor(np.asarray(rm), dtype=td))
             mod.running_var.copy_(torch.as_tensor(np.asarray(rv), dtype=td))
     return mod
-
-
-def _np(t, dt) -> np.ndarray:
-    return t.detach().cpu().numpy().astype(dt, copy=True)
 
 
 def batchnorm(x, gamma, beta, running_mean, running_var, training, momentum, eps, *, dtype="float32"):
@@ -88,9 +66,15 @@ def batchnorm_vjp(x, gamma, beta, eps, dy, *, dtype="float32"):
     return {"x": _np(dx, dt), "gamma": _np(dg, dt), "beta": _np(db, dt)}
 
 
+def capabilities(dtype: str = "float32") -> dict:
+    """{"batchnorm", "batchnorm_vjp"} bound to ``dtype``, for a Target."""
+    _dtype("capabilities", dtype)
+    return chapter_capabilities(globals(), "batchnorm", dtype)
+
+
 def target(dtype: str = "float32") -> Target:
     """The batch-norm capabilities of torch.nn.BatchNorm1d (fresh module per call) as a Target."""
     torch, _, _ = _dtype("target", dtype)
     version = torch.__version__.split("+")[0]
     return Target(name=f"torch.nn.BatchNorm1d (torch {version}, {dtype})", dtype=dtype, conventions=conventions(),
-                  batchnorm=partial(batchnorm, dtype=dtype), batchnorm_vjp=partial(batchnorm_vjp, dtype=dtype))
+                  **capabilities(dtype))

@@ -20,38 +20,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from functools import partial
 
-import numpy as np
+from ..numpy_ref.checks import dropout as _dc
+from .startup import dtype as _dtype
+from .startup import tensor as _tensor
+from .startup import to_numpy as _numpy
 
-from dlproof.target import DTYPES
-
-from ..numpy_ref import dropout_checks as _dc
-
-INSTALL_HINT = "dlproof.impl.adapters.torch_nn_dropout needs torch: pip install 'dlproof[torch]'"
 SEED_LIMIT = 2 ** 64  # torch.Generator.manual_seed
-
-
-def _torch():
-    try:
-        import torch
-        import torch.nn  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(INSTALL_HINT) from exc
-    return torch
-
-
-def _dtype(fn: str, dtype):
-    if dtype not in DTYPES:
-        raise ValueError(f"{fn}: argument 'dtype' should be one of {DTYPES}, got {dtype!r}")
-    torch = _torch()
-    return torch, {"float32": torch.float32, "float64": torch.float64}[dtype], np.dtype(dtype)
-
-
-def _tensor(torch, a, tdt, requires_grad=False):
-    return torch.tensor(np.asarray(a), dtype=tdt).requires_grad_(requires_grad)
-
-
-def _numpy(t, npdt):
-    return t.detach().cpu().numpy().astype(npdt, copy=True)
 
 
 @contextmanager
@@ -120,7 +94,6 @@ def functional_dropout_vjp(x, p, seed, dy, *, dtype: str = "float64"):
 
 def capabilities(dtype: str = "float64", functional: bool = False) -> dict:
     """{"dropout", "dropout_vjp"} bound to ``dtype``: torch.nn.Dropout, or F.dropout with ``functional``."""
-    if dtype not in DTYPES:
-        raise ValueError(f"torch_nn_dropout.capabilities: dtype={dtype!r}, but should be one of {DTYPES}")
+    _dtype("torch_nn_dropout.capabilities", dtype)
     fwd, vjp = (functional_dropout, functional_dropout_vjp) if functional else (dropout, dropout_vjp)
     return {"dropout": partial(fwd, dtype=dtype), "dropout_vjp": partial(vjp, dtype=dtype)}

@@ -10,30 +10,13 @@ imported lazily (ImportError with the install hint without it).
 """
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
-from ..numpy_ref.ntk import check_args
-
-INSTALL_HINT = "dlproof.impl.adapters.torch_nn_ntk needs torch: pip install 'dlproof[torch]'"
-DTYPES = ("float32", "float64")
-
-
-def _torch():
-    try:
-        import torch
-        import torch.nn  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(INSTALL_HINT) from exc
-    return torch
-
-
-def _dtype(fn: str, dtype):
-    if dtype not in DTYPES:
-        raise ValueError(f"{fn}: argument 'dtype' should be one of {DTYPES}, got {dtype!r}")
-    torch = _torch()
-    return torch, {"float32": torch.float32, "float64": torch.float64}[dtype]
+from ..numpy_ref.checks.ntk import check_args
+from .startup import chapter_capabilities
+from .startup import dtype as _dtype
+from .startup import to_numpy
+from .startup import torch as _torch
 
 
 def network(W: np.ndarray, a: np.ndarray, td):
@@ -63,7 +46,7 @@ def _jacobian(torch, net, X, m):
 def empirical_ntk(X1, X2, W, a, *, dtype="float32"):
     """K (n1, n2) = <grad f(X1[i]), grad f(X2[j])> through the torch.nn network (module doc)."""
     fn = "torch_nn_ntk.empirical_ntk"
-    torch, td = _dtype(fn, dtype)
+    torch, td, dt = _dtype(fn, dtype)
     X1, X2, W, a, _ = check_args(fn, X1, X2, W, a)
     net = network(W, a, td)
     m = W.shape[0]
@@ -72,10 +55,10 @@ def empirical_ntk(X1, X2, W, a, *, dtype="float32"):
         J2 = _jacobian(torch, net, torch.tensor(X2, dtype=td), m)
     with torch.no_grad():
         K = J1 @ J2.T
-    return K.detach().cpu().numpy().astype(dtype, copy=True)
+    return to_numpy(K, dt)
 
 
 def capabilities(dtype: str = "float32") -> dict:
     """{capability: callable} for a Target of ``dtype`` (empirical_ntk)."""
     _dtype("torch_nn_ntk.capabilities", dtype)
-    return {"empirical_ntk": partial(empirical_ntk, dtype=dtype)}
+    return chapter_capabilities(globals(), "ntk", dtype)

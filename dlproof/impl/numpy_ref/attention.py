@@ -13,13 +13,13 @@ mha_vjp: the chain by hand: dW_o = sum dy^T concat, db_o = sum dy, dconcat = dy 
     per head, dW_n = sum dN^T X_n, db_n = sum dN, dX_n = dN W_n (n = q, k, v).
 
 Computed in the inputs' common dtype (float32 or float64), returned as new arrays of it; inputs are never
-mutated. Bad input raises ValueError / TypeError naming the function and the argument (attention_checks).
+mutated. Bad input raises ValueError / TypeError naming the function and the argument (`checks.attention`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .attention_checks import attention_args, mha_args, softmax_args
+from .checks.attention import attention_args, mha_args, softmax_args
 
 
 def _softmax(x):

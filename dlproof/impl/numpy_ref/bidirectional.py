@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
-from .gru import gru_forward
-from .lstm import lstm_forward
-from .rnn import rnn_forward
+from .checks import recurrent as checks
+from .gru import gru
+from .lstm import lstm
+from .rnn import rnn
 
 
 def _concat(hs_f, hs_r, dt):
@@ -32,12 +32,12 @@ def _concat(hs_f, hs_r, dt):
 def rnn_bi(xs, h0_f, h0_b, p_f, p_b, activation: str = "tanh"):
     """xs (T, B, m), h0_f (B, n), h0_b (B, n) -> (ys (T, B, 2n), h_f (B, n), h_b (B, n)); see the module."""
     fn = "rnn_bi"
-    _checks.activation(fn, activation)
-    *_, dt_f = _checks.rnn_sequence(fn, xs, h0_f, p_f, h0_name="h0_f", p_name="p_f")
-    *_, dt_b = _checks.rnn_sequence(fn, xs, h0_b, p_b, h0_name="h0_b", p_name="p_b")
+    checks.activation(fn, activation)
+    *_, dt_f = checks.rnn_sequence(fn, xs, h0_f, p_f, h0_name="h0_f", p_name="p_f")
+    *_, dt_b = checks.rnn_sequence(fn, xs, h0_b, p_b, h0_name="h0_b", p_name="p_b")
     xs = np.asarray(xs)
-    hs_f, h_f = rnn_forward(xs, h0_f, p_f, activation)
-    hs_r, h_b = rnn_forward(xs[::-1], h0_b, p_b, activation)
+    hs_f, h_f = rnn(xs, h0_f, p_f, activation=activation)
+    hs_r, h_b = rnn(xs[::-1], h0_b, p_b, activation=activation)
     dt = np.result_type(dt_f, dt_b)
     return _concat(hs_f, hs_r, dt), h_f.astype(dt, copy=False), h_b.astype(dt, copy=False)
 
@@ -45,14 +45,14 @@ def rnn_bi(xs, h0_f, h0_b, p_f, p_b, activation: str = "tanh"):
 def lstm_bi(xs, state_f, state_b, p_f, p_b):
     """xs (T, B, m), (h0_f, c0_f), (h0_b, c0_b) -> (ys (T, B, 2n), (h_f, c_f), (h_b, c_b)); see the module."""
     fn = "lstm_bi"
-    h0_f, c0_f = _checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
-    h0_b, c0_b = _checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
-    keys = _checks.LSTM_PARAMS
-    *_, dt_f = _checks.gated_sequence(fn, xs, [("h0_f", h0_f), ("c0_f", c0_f)], p_f, keys, p_name="p_f")
-    *_, dt_b = _checks.gated_sequence(fn, xs, [("h0_b", h0_b), ("c0_b", c0_b)], p_b, keys, p_name="p_b")
+    h0_f, c0_f = checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
+    h0_b, c0_b = checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
+    keys = checks.LSTM_PARAMS
+    *_, dt_f = checks.gated_sequence(fn, xs, [("h0_f", h0_f), ("c0_f", c0_f)], p_f, keys, p_name="p_f")
+    *_, dt_b = checks.gated_sequence(fn, xs, [("h0_b", h0_b), ("c0_b", c0_b)], p_b, keys, p_name="p_b")
     xs = np.asarray(xs)
-    hs_f, (h_f, c_f) = lstm_forward(xs, h0_f, c0_f, p_f)
-    hs_r, (h_b, c_b) = lstm_forward(xs[::-1], h0_b, c0_b, p_b)
+    hs_f, (h_f, c_f) = lstm(xs, h0_f, c0_f, p_f)
+    hs_r, (h_b, c_b) = lstm(xs[::-1], h0_b, c0_b, p_b)
     dt = np.result_type(dt_f, dt_b)
     h_f, c_f, h_b, c_b = (a.astype(dt, copy=False) for a in (h_f, c_f, h_b, c_b))
     return _concat(hs_f, hs_r, dt), (h_f, c_f), (h_b, c_b)
@@ -61,12 +61,12 @@ def lstm_bi(xs, state_f, state_b, p_f, p_b):
 def gru_bi(xs, h0_f, h0_b, p_f, p_b, variant: str = "reset_after"):
     """xs (T, B, m), h0_f (B, n), h0_b (B, n) -> (ys (T, B, 2n), h_f (B, n), h_b (B, n)); see the module."""
     fn = "gru_bi"
-    _checks.gru_variant(fn, variant)
-    keys = _checks.GRU_PARAMS
-    *_, dt_f = _checks.gated_sequence(fn, xs, [("h0_f", h0_f)], p_f, keys, p_name="p_f")
-    *_, dt_b = _checks.gated_sequence(fn, xs, [("h0_b", h0_b)], p_b, keys, p_name="p_b")
+    checks.gru_variant(fn, variant)
+    keys = checks.GRU_PARAMS
+    *_, dt_f = checks.gated_sequence(fn, xs, [("h0_f", h0_f)], p_f, keys, p_name="p_f")
+    *_, dt_b = checks.gated_sequence(fn, xs, [("h0_b", h0_b)], p_b, keys, p_name="p_b")
     xs = np.asarray(xs)
-    hs_f, h_f = gru_forward(xs, h0_f, p_f, variant)
-    hs_r, h_b = gru_forward(xs[::-1], h0_b, p_b, variant)
+    hs_f, h_f = gru(xs, h0_f, p_f, variant=variant)
+    hs_r, h_b = gru(xs[::-1], h0_b, p_b, variant=variant)
     dt = np.result_type(dt_f, dt_b)
     return _concat(hs_f, hs_r, dt), h_f.astype(dt, copy=False), h_b.astype(dt, copy=False)

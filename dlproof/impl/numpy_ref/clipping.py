@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from . import _checks
+from .checks import clipping as checks
 
-SCOPES = _checks.CLIP_SCOPES
+SCOPES = checks.CLIP_SCOPES
 
 
 def _sumsq_scaled(g: np.ndarray, s: float) -> float:
@@ -40,7 +40,7 @@ def _norm(arrays) -> float:
 
 def global_norm(grads) -> float:
     """sqrt(sum of squares over all tensors), overflow-free; an empty list gives 0.0."""
-    return _norm(_checks.grad_list("global_norm", grads))
+    return _norm(checks.grad_list("global_norm", grads))
 
 
 def _scale(g: np.ndarray, norm: float, max_norm: float, eps: float) -> np.ndarray:
@@ -57,7 +57,7 @@ def _scale(g: np.ndarray, norm: float, max_norm: float, eps: float) -> np.ndarra
 def clip_grad_norm(grads, max_norm, eps: float = 0.0, scope: str = "global"):
     """Clip by L2 norm -> (list of new arrays, pre-clip global norm as float). See the module rule."""
     fn = "clip_grad_norm"
-    grads, max_norm, eps = _checks.clip_args(fn, grads, max_norm, eps, scope)
+    grads, max_norm, eps = checks.clip_args(fn, grads, max_norm, eps, scope)
     total = _norm(grads)
     if scope == "global":
         return [_scale(g, total, max_norm, eps) for g in grads], total
@@ -67,8 +67,8 @@ def clip_grad_norm(grads, max_norm, eps: float = 0.0, scope: str = "global"):
 def clip_grad_value(grads, clip_value):
     """Element-wise clip to [-v, v]: list of new arrays np.clip(g, -v, v) (NaN stays NaN)."""
     fn = "clip_grad_value"
-    grads = _checks.grad_list(fn, grads)
-    v = _checks.positive_number(fn, "clip_value", clip_value)
+    grads = checks.grad_list(fn, grads)
+    v = checks.positive_number(fn, "clip_value", clip_value)
     out = []
     for g in grads:
         with np.errstate(over="ignore"):  # v beyond the dtype's range becomes inf: no clipping

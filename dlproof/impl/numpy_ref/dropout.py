@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import dropout_checks as _dc
+from .checks import dropout as _dc
 
 
 def mask(shape, p: float, seed: int) -> np.ndarray:

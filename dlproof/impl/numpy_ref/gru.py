@@ -46,10 +46,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _checks
+from .checks import recurrent as checks
 
-PARAMS = _checks.GRU_PARAMS
-VARIANTS = _checks.GRU_VARIANTS
+PARAMS = checks.GRU_PARAMS
+VARIANTS = checks.GRU_VARIANTS
 
 
 def stack(params: dict, dt, variant: str):
@@ -146,8 +146,8 @@ def _step(px, h, w: Weights, variant, g, aux, out, scratch):
 def gru_cell(x, h, p, variant: str = "reset_after"):
     """One step: x (B, m), h (B, n) -> h' (B, n); ``variant`` is "reset_after" or "reset_before"."""
     fn = "gru_cell"
-    variant = _checks.gru_variant(fn, variant)
-    x, (h,), params, dt = _checks.gated_step(fn, x, [("h", h)], p, PARAMS)
+    variant = checks.gru_variant(fn, variant)
+    x, (h,), params, dt = checks.gated_step(fn, x, [("h", h)], p, PARAMS)
     w = prepare(params, dt, variant)
     h = h.astype(dt, copy=False)
     B, n = h.shape
@@ -170,9 +170,9 @@ class Forward(NamedTuple):
 
 
 def _forward(fn, xs, h0, p, variant) -> Forward:
-    """Shared forward of gru_forward and gru_vjp (validates the arguments)."""
-    variant = _checks.gru_variant(fn, variant)
-    xs, (h0,), params, dt = _checks.gated_sequence(fn, xs, [("h0", h0)], p, PARAMS)
+    """Shared forward of `gru` and `gru_vjp` (validates the arguments)."""
+    variant = checks.gru_variant(fn, variant)
+    xs, (h0,), params, dt = checks.gated_sequence(fn, xs, [("h0", h0)], p, PARAMS)
     xs = xs.astype(dt, copy=False)
     w = prepare(params, dt, variant)
     T, B, m = xs.shape
@@ -191,9 +191,9 @@ def _forward(fn, xs, h0, p, variant) -> Forward:
     return Forward(states, px, aux, xs, w, dt, variant)
 
 
-def gru_forward(xs, h0, p, variant: str = "reset_after"):
+def gru(xs, h0, p, variant: str = "reset_after"):
     """xs (T, B, m), h0 (B, n) -> (hs (T, B, n), h_T (B, n)); T = 0 gives a copy of h0."""
-    f = _forward("gru_forward", xs, h0, p, variant)
+    f = _forward("gru", xs, h0, p, variant)
     return f.states[1:], f.states[-1].copy()
 
 
@@ -208,7 +208,7 @@ def gru_vjp(xs, h0, p, d_hs, d_hT, variant: str = "reset_after") -> dict:
     w, dt, after = f.w, f.dt, f.variant == "reset_after"
     T, B, m = f.xs.shape
     n = w.W_h.shape[1]
-    d_hs, d_hT = _checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
+    d_hs, d_hT = checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
     d_hs = d_hs.astype(dt, copy=False)
     W_hrz, W_hn = w.W_h[: 2 * n], w.W_h[2 * n :]
 

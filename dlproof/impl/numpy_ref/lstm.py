@@ -43,10 +43,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from .checks import recurrent as checks
 
-PARAMS = _checks.LSTM_PARAMS
-GATES = _checks.LSTM_GATES
+PARAMS = checks.LSTM_PARAMS
+GATES = checks.LSTM_GATES
 
 
 def stack(params: dict, dt):
@@ -84,7 +84,7 @@ def _gate_blocks(A, n):
 def lstm_cell(x, h, c, p):
     """One step: x (B, m), h (B, n), c (B, n) -> (h' (B, n), c' (B, n)); see the module formula."""
     fn = "lstm_cell"
-    x, (h, c), params, dt = _checks.gated_step(fn, x, [("h", h), ("c", c)], p, PARAMS)
+    x, (h, c), params, dt = checks.gated_step(fn, x, [("h", h), ("c", c)], p, PARAMS)
     W_x, W_h, b = _halve_sigmoid_rows(*stack(params, dt))
     n = W_h.shape[1]
     A = W_x @ x.astype(dt, copy=False).T  # columns, (4n, B)
@@ -107,7 +107,7 @@ def _forward(fn, xs, h0, c0, p, keep: bool):
     With ``keep`` (the backward needs them) C and tC hold every step, C (T + 1, n, B) and tC (T, n, B),
     and Z the gates. Without, C (2, n, B) and tC (1, n, B) hold the latest step only (an index is taken
     modulo the length) and Z keeps the input parts."""
-    xs, (h0, c0), params, dt = _checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, PARAMS)
+    xs, (h0, c0), params, dt = checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, PARAMS)
     xs, h0, c0 = (a.astype(dt, copy=False) for a in (xs, h0, c0))
     W_x, W_h, b = stack(params, dt)
     W_xs, W_hs, bs = _halve_sigmoid_rows(W_x, W_h, b)
@@ -139,9 +139,9 @@ def _forward(fn, xs, h0, c0, p, keep: bool):
     return H, C, tC, Z, (xs, X, W_x, W_h, dt)
 
 
-def lstm_forward(xs, h0, c0, p):
+def lstm(xs, h0, c0, p):
     """xs (T, B, m), h0 (B, n), c0 (B, n) -> (hs (T, B, n), (h_T, c_T)); T = 0 gives (h0, c0) copies."""
-    H, C, *_ = _forward("lstm_forward", xs, h0, c0, p, keep=False)
+    H, C, *_ = _forward("lstm", xs, h0, c0, p, keep=False)
     T = H.shape[1] - 1
     hs = H[:, 1:].transpose(1, 2, 0).copy()  # [h_1 ... h_T] as (T, B, n) rows
     return hs, (np.ascontiguousarray(H[:, T].T), np.ascontiguousarray(C[T % len(C)].T))
@@ -157,8 +157,8 @@ def lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT) -> dict:
     H, C, tC, Z, (xs, X, W_x, W_h, dt) = _forward(fn, xs, h0, c0, p, keep=True)
     T, B, m = xs.shape
     n = W_h.shape[1]
-    d_hs, d_hT = _checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
-    d_cT = _checks.state_cotangent(fn, "d_cT", d_cT, B, n, dt)
+    d_hs, d_hT = checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
+    d_cT = checks.state_cotangent(fn, "d_cT", d_cT, B, n, dt)
     d_hs = d_hs.astype(dt, copy=False)
 
     W_hT = np.ascontiguousarray(W_h.T)

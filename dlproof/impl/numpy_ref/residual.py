@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _mlp_checks as checks
-from .mlp import _PHI, dphi
+from .checks.backprop import cotangent
+from .checks.residual import residual_args
+from .backprop import _PHI, dphi
 
 
 def _forward(x, blocks, activation, dtype):
@@ -26,17 +27,17 @@ def _forward(x, blocks, activation, dtype):
     return xs, zs, hs
 
 
-def residual_forward(x, blocks, activation="tanh"):
+def residual(x, blocks, activation="tanh"):
     """y (B, n) of the residual network (module doc). [resnet.forward]"""
-    x, blocks, activation, dtype = checks.residual_args("residual_forward", x, blocks, activation)
+    x, blocks, activation, dtype = residual_args("residual", x, blocks, activation)
     return np.array(_forward(x, blocks, activation, dtype)[0][-1], dtype=dtype)
 
 
 def residual_vjp(x, blocks, activation, dy):
     """{"x": dx (B, n), "blocks": [(dW1, db1, dW2, db2), ...]} for L = <dy, y>."""
     fn = "residual_vjp"
-    x, blocks, activation, dtype = checks.residual_args(fn, x, blocks, activation)
-    dy = checks.cotangent(fn, dy, x.shape)
+    x, blocks, activation, dtype = residual_args(fn, x, blocks, activation)
+    dy = cotangent(fn, dy, x.shape)
     xs, zs, hs = _forward(x, blocks, activation, dtype)
     g = dy.astype(dtype, copy=True)
     grads = [None] * len(blocks)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from .checks import recurrent as checks
 from .activations import relu, tanh
 
 _PHI = {"tanh": tanh, "relu": relu}
@@ -37,11 +37,30 @@ def _phi_into(activation: str, a, out):
         np.maximum(a, 0, out=out)
 
 
+def param_count(kind: str, n: int, m: int, variant: str = "reset_after") -> int:
+    """The parameters of one layer with one bias per gate (hidden size n, input size m):
+
+    "rnn": n*m + n*n + n;  "lstm": 4 (n*m + n*n + n);  "gru": 3 (n*m + n*n + n) for ``variant``
+    "reset_before", and 3 (n*m + n*n + n) + n for "reset_after" (its candidate keeps b_xn and b_hn apart:
+    b_hn sits inside r * (.)).
+    """
+    fn = "param_count"
+    checks.gru_variant(fn, variant)
+    block = n * m + n * n + n
+    if kind == "rnn":
+        return block
+    if kind == "lstm":
+        return 4 * block
+    if kind == "gru":
+        return 3 * block + (n if variant == "reset_after" else 0)
+    raise ValueError(f"{fn}: kind should be 'rnn', 'lstm' or 'gru', got {kind!r}")
+
+
 def rnn_cell(x, h, p, activation: str = "tanh") -> np.ndarray:
     """h' = phi(x @ W_x.T + h @ W_h.T + b); x (B, m), h (B, n) -> (B, n)."""
     fn = "rnn_cell"
-    phi = _PHI[_checks.activation(fn, activation)]
-    x, h, W_x, W_h, b, dt = _checks.rnn_step(fn, x, h, p)
+    phi = _PHI[checks.activation(fn, activation)]
+    x, h, W_x, W_h, b, dt = checks.rnn_step(fn, x, h, p)
     a = x.astype(dt, copy=False) @ W_x.T.astype(dt, copy=False)
     a += h.astype(dt, copy=False) @ W_h.T.astype(dt, copy=False)
     a += b.astype(dt, copy=False)
@@ -51,8 +70,8 @@ def rnn_cell(x, h, p, activation: str = "tanh") -> np.ndarray:
 def _forward(fn, xs, h0, p, activation):
     """Shared forward: returns (states (T + 1, B, n) = h0, h_1, ..., h_T; pre-activations (T, B, n);
     cast inputs). hs = states[1:] and the previous states of all steps are states[:-1]."""
-    activation = _checks.activation(fn, activation)
-    xs, h0, W_x, W_h, b, dt = _checks.rnn_sequence(fn, xs, h0, p)
+    activation = checks.activation(fn, activation)
+    xs, h0, W_x, W_h, b, dt = checks.rnn_sequence(fn, xs, h0, p)
     xs = xs.astype(dt, copy=False)
     W_x, W_h, b = (w.astype(dt, copy=False) for w in (W_x, W_h, b))
     T, B, m = xs.shape
@@ -71,9 +90,9 @@ def _forward(fn, xs, h0, p, activation):
     return states, pre, (xs, W_x, W_h, dt)
 
 
-def rnn_forward(xs, h0, p, activation: str = "tanh"):
+def rnn(xs, h0, p, activation: str = "tanh"):
     """Run the cell over time: xs (T, B, m), h0 (B, n) -> (hs (T, B, n), h_T (B, n)); T = 0 gives h_T = h0."""
-    states, _, _ = _forward("rnn_forward", xs, h0, p, activation)
+    states, _, _ = _forward("rnn", xs, h0, p, activation)
     return states[1:], states[-1].copy()
 
 
@@ -87,7 +106,7 @@ def rnn_vjp(xs, h0, p, d_hs, d_hT, activation: str = "tanh") -> dict:
     states, pre, (xs, W_x, W_h, dt) = _forward(fn, xs, h0, p, activation)
     T, B, m = xs.shape
     n = W_x.shape[0]
-    d_hs, d_hT = _checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
+    d_hs, d_hT = checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
     d_hs = d_hs.astype(dt, copy=False)
 
     delta = pre  # dL/da_t, written over the pre-activations once they are no longer needed

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import math
 
-from ..numpy_ref.attention_checks import attention_args, mha_args, softmax_args
+from ..numpy_ref.checks.attention import MHA_PARAMS, attention_args, mha_args, softmax_args
 from ._torch import to_numpy, to_torch, torch, torch_dtype
-
-MHA_PARAMS = ("W_q", "W_k", "W_v", "W_o", "b_q", "b_k", "b_v", "b_o")
 
 
 def softmax(x):

@@ -10,7 +10,7 @@ Computed in the inputs' common dtype (float32 / float64 tensors); inputs are nev
 """
 from __future__ import annotations
 
-from ..numpy_ref.batchnorm import check_forward, check_vjp
+from ..numpy_ref.checks.batchnorm import check_forward, check_vjp
 from ._torch import to_numpy, to_torch, torch, torch_dtype
 
 

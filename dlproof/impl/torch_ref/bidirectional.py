@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..numpy_ref import _checks
+from ..numpy_ref.checks import recurrent as checks
 from . import gru as _gru
 from . import lstm as _lstm
 from . import rnn as _rnn
@@ -34,9 +34,9 @@ def _params(arrays: dict, dt) -> dict:
 def rnn_bi(xs, h0_f, h0_b, p_f, p_b, activation: str = "tanh"):
     """xs (T, B, m), h0_f (B, n), h0_b (B, n) -> (ys (T, B, 2n), h_f (B, n), h_b (B, n))."""
     fn = "rnn_bi"
-    phi = _rnn._PHI[_checks.activation(fn, activation)]
-    xs, h0_f, *wf, dt_f = _checks.rnn_sequence(fn, xs, h0_f, p_f, h0_name="h0_f", p_name="p_f")
-    _, h0_b, *wb, dt_b = _checks.rnn_sequence(fn, xs, h0_b, p_b, h0_name="h0_b", p_name="p_b")
+    phi = _rnn._PHI[checks.activation(fn, activation)]
+    xs, h0_f, *wf, dt_f = checks.rnn_sequence(fn, xs, h0_f, p_f, h0_name="h0_f", p_name="p_f")
+    _, h0_b, *wb, dt_b = checks.rnn_sequence(fn, xs, h0_b, p_b, h0_name="h0_b", p_name="p_b")
     dt = np.result_type(dt_f, dt_b)
     td = torch_dtype(dt)
     hf, hb, *ws = (to_torch(a, td) for a in (h0_f, h0_b, *wf, *wb))
@@ -48,11 +48,11 @@ def rnn_bi(xs, h0_f, h0_b, p_f, p_b, activation: str = "tanh"):
 def lstm_bi(xs, state_f, state_b, p_f, p_b):
     """xs (T, B, m), (h0_f, c0_f), (h0_b, c0_b) -> (ys (T, B, 2n), (h_f, c_f), (h_b, c_b))."""
     fn = "lstm_bi"
-    h0_f, c0_f = _checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
-    h0_b, c0_b = _checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
-    keys = _checks.LSTM_PARAMS
-    xs, sf, pf, dt_f = _checks.gated_sequence(fn, xs, [("h0_f", h0_f), ("c0_f", c0_f)], p_f, keys, p_name="p_f")
-    _, sb, pb, dt_b = _checks.gated_sequence(fn, xs, [("h0_b", h0_b), ("c0_b", c0_b)], p_b, keys, p_name="p_b")
+    h0_f, c0_f = checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
+    h0_b, c0_b = checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
+    keys = checks.LSTM_PARAMS
+    xs, sf, pf, dt_f = checks.gated_sequence(fn, xs, [("h0_f", h0_f), ("c0_f", c0_f)], p_f, keys, p_name="p_f")
+    _, sb, pb, dt_b = checks.gated_sequence(fn, xs, [("h0_b", h0_b), ("c0_b", c0_b)], p_b, keys, p_name="p_b")
     dt = np.result_type(dt_f, dt_b)
     td = torch_dtype(dt)
     sf, sb = [to_torch(a, td) for a in sf], [to_torch(a, td) for a in sb]
@@ -64,10 +64,10 @@ def lstm_bi(xs, state_f, state_b, p_f, p_b):
 def gru_bi(xs, h0_f, h0_b, p_f, p_b, variant: str = "reset_after"):
     """xs (T, B, m), h0_f (B, n), h0_b (B, n) -> (ys (T, B, 2n), h_f (B, n), h_b (B, n))."""
     fn = "gru_bi"
-    variant = _checks.gru_variant(fn, variant)
-    keys = _checks.GRU_PARAMS
-    xs, (hf,), pf, dt_f = _checks.gated_sequence(fn, xs, [("h0_f", h0_f)], p_f, keys, p_name="p_f")
-    _, (hb,), pb, dt_b = _checks.gated_sequence(fn, xs, [("h0_b", h0_b)], p_b, keys, p_name="p_b")
+    variant = checks.gru_variant(fn, variant)
+    keys = checks.GRU_PARAMS
+    xs, (hf,), pf, dt_f = checks.gated_sequence(fn, xs, [("h0_f", h0_f)], p_f, keys, p_name="p_f")
+    _, (hb,), pb, dt_b = checks.gated_sequence(fn, xs, [("h0_b", h0_b)], p_b, keys, p_name="p_b")
     dt = np.result_type(dt_f, dt_b)
     td = torch_dtype(dt)
     hf, hb = to_torch(hf, td), to_torch(hb, td)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
-from ..numpy_ref import _checks
+from ..numpy_ref.checks import clipping as checks
 from ._torch import to_numpy, to_torch, torch, torch_dtype
 
-SCOPES = _checks.CLIP_SCOPES
+SCOPES = checks.CLIP_SCOPES
 
 
 def _norm(ts) -> float:
@@ -44,7 +43,7 @@ def _scale(t, norm: float, max_norm: float, eps: float):
 def clip_grad_norm(grads, max_norm, eps: float = 0.0, scope: str = "global"):
     """-> (list of new NumPy arrays, pre-clip global norm as float)."""
     fn = "clip_grad_norm"
-    grads, max_norm, eps = _checks.clip_args(fn, grads, max_norm, eps, scope)
+    grads, max_norm, eps = checks.clip_args(fn, grads, max_norm, eps, scope)
     ts = [to_torch(g, torch_dtype(g.dtype)) for g in grads]
     total = _norm(ts)
     if scope == "global":
@@ -57,8 +56,8 @@ def clip_grad_norm(grads, max_norm, eps: float = 0.0, scope: str = "global"):
 def clip_grad_value(grads, clip_value):
     """Element-wise torch.clamp(g, -v, v) -> list of new NumPy arrays."""
     fn = "clip_grad_value"
-    grads = _checks.grad_list(fn, grads)
-    v = _checks.positive_number(fn, "clip_value", clip_value)
+    grads = checks.grad_list(fn, grads)
+    v = checks.positive_number(fn, "clip_value", clip_value)
     out = []
     for g in grads:
         t = to_torch(g, torch_dtype(g.dtype))

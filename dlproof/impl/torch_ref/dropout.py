@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..numpy_ref import dropout_checks as _dc
+from ..numpy_ref.checks import dropout as _dc
 from ._torch import to_numpy, to_torch, torch, torch_dtype
 
 SEED_LIMIT = 2 ** 64

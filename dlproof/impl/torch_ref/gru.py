@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..numpy_ref import _checks
+from ..numpy_ref.checks import recurrent as checks
 from ._torch import to_numpy, to_torch, torch, torch_dtype
 
-PARAMS = _checks.GRU_PARAMS
+PARAMS = checks.GRU_PARAMS
 
 
 def stack(P: dict, variant: str):
@@ -66,8 +66,8 @@ def _tensors(arrays, dt, requires_grad=False):
 def gru_cell(x, h, p, variant: str = "reset_after"):
     """One step: x (B, m), h (B, n) -> h' (B, n)."""
     fn = "gru_cell"
-    variant = _checks.gru_variant(fn, variant)
-    x, (h,), params, dt = _checks.gated_step(fn, x, [("h", h)], p, PARAMS)
+    variant = checks.gru_variant(fn, variant)
+    x, (h,), params, dt = checks.gated_step(fn, x, [("h", h)], p, PARAMS)
     x, h, *ps = _tensors([x, h, *params.values()], dt)
     with torch.no_grad():
         P = dict(zip(PARAMS, ps))
@@ -76,11 +76,11 @@ def gru_cell(x, h, p, variant: str = "reset_after"):
     return to_numpy(out, dt)
 
 
-def gru_forward(xs, h0, p, variant: str = "reset_after"):
+def gru(xs, h0, p, variant: str = "reset_after"):
     """xs (T, B, m), h0 (B, n) -> (hs (T, B, n), h_T (B, n))."""
-    fn = "gru_forward"
-    variant = _checks.gru_variant(fn, variant)
-    xs, (h0,), params, dt = _checks.gated_sequence(fn, xs, [("h0", h0)], p, PARAMS)
+    fn = "gru"
+    variant = checks.gru_variant(fn, variant)
+    xs, (h0,), params, dt = checks.gated_sequence(fn, xs, [("h0", h0)], p, PARAMS)
     xs, h0, *ps = _tensors([xs, h0, *params.values()], dt)
     with torch.no_grad():
         hs, h_T = _run(xs, h0, dict(zip(PARAMS, ps)), variant)
@@ -93,10 +93,10 @@ def gru_vjp(xs, h0, p, d_hs, d_hT, variant: str = "reset_after") -> dict:
     Returns {"xs", "h0", "params": {the 10 names}} as NumPy arrays.
     """
     fn = "gru_vjp"
-    variant = _checks.gru_variant(fn, variant)
-    xs, (h0,), params, dt = _checks.gated_sequence(fn, xs, [("h0", h0)], p, PARAMS)
+    variant = checks.gru_variant(fn, variant)
+    xs, (h0,), params, dt = checks.gated_sequence(fn, xs, [("h0", h0)], p, PARAMS)
     T, B, _ = xs.shape
-    d_hs, d_hT = _checks.cotangents(fn, d_hs, d_hT, T, B, h0.shape[1], dt)
+    d_hs, d_hT = checks.cotangents(fn, d_hs, d_hT, T, B, h0.shape[1], dt)
     leaves = _tensors([xs, h0, *params.values()], dt, requires_grad=True)
     d_hs, d_hT = _tensors([d_hs, d_hT], dt)
     with torch.enable_grad():

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..numpy_ref import _checks
+from ..numpy_ref.checks import recurrent as checks
 from ._torch import to_numpy, to_torch, torch, torch_dtype
 
-PARAMS = _checks.LSTM_PARAMS
-GATES = _checks.LSTM_GATES
+PARAMS = checks.LSTM_PARAMS
+GATES = checks.LSTM_GATES
 
 
 def stack(P: dict):
@@ -60,17 +60,17 @@ def _tensors(arrays, dt, requires_grad=False):
 def lstm_cell(x, h, c, p):
     """One step: x (B, m), h (B, n), c (B, n) -> (h' (B, n), c' (B, n))."""
     fn = "lstm_cell"
-    x, (h, c), params, dt = _checks.gated_step(fn, x, [("h", h), ("c", c)], p, PARAMS)
+    x, (h, c), params, dt = checks.gated_step(fn, x, [("h", h), ("c", c)], p, PARAMS)
     x, h, c, *ps = _tensors([x, h, c, *params.values()], dt)
     with torch.no_grad():
         h_new, c_new = _cell(x, h, c, *stack(dict(zip(PARAMS, ps))))
     return to_numpy(h_new, dt), to_numpy(c_new, dt)
 
 
-def lstm_forward(xs, h0, c0, p):
+def lstm(xs, h0, c0, p):
     """xs (T, B, m), h0 (B, n), c0 (B, n) -> (hs (T, B, n), (h_T, c_T))."""
-    fn = "lstm_forward"
-    xs, (h0, c0), params, dt = _checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, PARAMS)
+    fn = "lstm"
+    xs, (h0, c0), params, dt = checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, PARAMS)
     xs, h0, c0, *ps = _tensors([xs, h0, c0, *params.values()], dt)
     with torch.no_grad():
         hs, h_T, c_T = _run(xs, h0, c0, dict(zip(PARAMS, ps)))
@@ -83,11 +83,11 @@ def lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT) -> dict:
     Returns {"xs", "h0", "c0", "params": {the 12 names}} as NumPy arrays; None cotangents mean zeros.
     """
     fn = "lstm_vjp"
-    xs, (h0, c0), params, dt = _checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, PARAMS)
+    xs, (h0, c0), params, dt = checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, PARAMS)
     T, B, _ = xs.shape
     n = h0.shape[1]
-    d_hs, d_hT = _checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
-    d_cT = _checks.state_cotangent(fn, "d_cT", d_cT, B, n, dt)
+    d_hs, d_hT = checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
+    d_cT = checks.state_cotangent(fn, "d_cT", d_cT, B, n, dt)
     leaves = _tensors([xs, h0, c0, *params.values()], dt, requires_grad=True)
     d_hs, d_hT, d_cT = _tensors([d_hs, d_hT, d_cT], dt)
     with torch.enable_grad():

@@ -9,7 +9,7 @@ new NumPy array.
 """
 from __future__ import annotations
 
-from ..numpy_ref.ntk import check_args
+from ..numpy_ref.checks.ntk import check_args
 from ._torch import to_numpy, to_torch, torch, torch_dtype
 
 

@@ -5,9 +5,10 @@ gradient of L = <dy, y>. Computed in the inputs' dtype; inputs are never mutated
 """
 from __future__ import annotations
 
-from ..numpy_ref import _mlp_checks as checks
+from ..numpy_ref.checks.backprop import cotangent
+from ..numpy_ref.checks.residual import residual_args
 from ._torch import to_numpy, to_torch, torch, torch_dtype
-from .mlp import PHI
+from .backprop import PHI
 
 
 def _run(x, blocks, activation):
@@ -17,9 +18,9 @@ def _run(x, blocks, activation):
     return x
 
 
-def residual_forward(x, blocks, activation="tanh"):
+def residual(x, blocks, activation="tanh"):
     """y (B, n). [resnet.forward]"""
-    x, blocks, activation, dtype = checks.residual_args("residual_forward", x, blocks, activation)
+    x, blocks, activation, dtype = residual_args("residual", x, blocks, activation)
     td = torch_dtype(dtype)
     with torch.no_grad():
         y = _run(to_torch(x, td), [tuple(to_torch(a, td) for a in blk) for blk in blocks], activation)
@@ -29,8 +30,8 @@ def residual_forward(x, blocks, activation="tanh"):
 def residual_vjp(x, blocks, activation, dy):
     """{"x": dx, "blocks": [(dW1, db1, dW2, db2), ...]} of L = <dy, y> by torch.autograd."""
     fn = "residual_vjp"
-    x, blocks, activation, dtype = checks.residual_args(fn, x, blocks, activation)
-    dy = checks.cotangent(fn, dy, x.shape)
+    x, blocks, activation, dtype = residual_args(fn, x, blocks, activation)
+    dy = cotangent(fn, dy, x.shape)
     td = torch_dtype(dtype)
     xt = to_torch(x, td, requires_grad=True)
     params = [tuple(to_torch(a, td, True) for a in blk) for blk in blocks]

@@ -3,13 +3,15 @@
 Same math and conventions as `dlproof.impl.numpy_ref.rnn`: a_t = x_t @ W_x.T + h_{t-1} @ W_h.T + b,
 h_t = phi(a_t), phi in {tanh, relu} (torch's relu'(0) = 0); xs (T, B, m), h0 (B, n), hs (T, B, n).
 NumPy arrays in and out; computation in torch.float32 / float64 matching the inputs' NumPy dtype.
-`rnn_vjp` returns torch.autograd.grad of L = sum(d_hs * hs) + sum(d_hT * h_T).
+`rnn_vjp` returns torch.autograd.grad of L = sum(d_hs * hs) + sum(d_hT * h_T). ``param_count`` is the NumPy
+reference's (a count, the same with torch).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..numpy_ref import _checks
+from ..numpy_ref.checks import recurrent as checks
+from ..numpy_ref.rnn import param_count  # noqa: F401 - the chapter's capability: counting needs no torch
 from ._torch import to_numpy, to_torch, torch, torch_dtype
 
 _PHI = {"tanh": torch.tanh, "relu": torch.relu}
@@ -22,8 +24,8 @@ def _cell(x, h, W_x, W_h, b, phi):
 def rnn_cell(x, h, p, activation: str = "tanh") -> np.ndarray:
     """h' = phi(x @ W_x.T + h @ W_h.T + b); x (B, m), h (B, n) -> (B, n)."""
     fn = "rnn_cell"
-    phi = _PHI[_checks.activation(fn, activation)]
-    x, h, W_x, W_h, b, dt = _checks.rnn_step(fn, x, h, p)
+    phi = _PHI[checks.activation(fn, activation)]
+    x, h, W_x, W_h, b, dt = checks.rnn_step(fn, x, h, p)
     td = torch_dtype(dt)
     with torch.no_grad():
         out = _cell(*(to_torch(a, td) for a in (x, h, W_x, W_h, b)), phi)
@@ -42,11 +44,11 @@ def _run(xs, h0, W_x, W_h, b, phi):
     return hs, h
 
 
-def rnn_forward(xs, h0, p, activation: str = "tanh"):
+def rnn(xs, h0, p, activation: str = "tanh"):
     """xs (T, B, m), h0 (B, n) -> (hs (T, B, n), h_T (B, n))."""
-    fn = "rnn_forward"
-    phi = _PHI[_checks.activation(fn, activation)]
-    xs, h0, W_x, W_h, b, dt = _checks.rnn_sequence(fn, xs, h0, p)
+    fn = "rnn"
+    phi = _PHI[checks.activation(fn, activation)]
+    xs, h0, W_x, W_h, b, dt = checks.rnn_sequence(fn, xs, h0, p)
     td = torch_dtype(dt)
     with torch.no_grad():
         hs, h_T = _run(*(to_torch(a, td) for a in (xs, h0, W_x, W_h, b)), phi)
@@ -59,10 +61,10 @@ def rnn_vjp(xs, h0, p, d_hs, d_hT, activation: str = "tanh") -> dict:
     Returns {"xs", "h0", "params": {"W_x", "W_h", "b"}} as NumPy arrays.
     """
     fn = "rnn_vjp"
-    phi = _PHI[_checks.activation(fn, activation)]
-    xs, h0, W_x, W_h, b, dt = _checks.rnn_sequence(fn, xs, h0, p)
+    phi = _PHI[checks.activation(fn, activation)]
+    xs, h0, W_x, W_h, b, dt = checks.rnn_sequence(fn, xs, h0, p)
     T, B, _ = xs.shape
-    d_hs, d_hT = _checks.cotangents(fn, d_hs, d_hT, T, B, W_x.shape[0], dt)
+    d_hs, d_hT = checks.cotangents(fn, d_hs, d_hT, T, B, W_x.shape[0], dt)
     td = torch_dtype(dt)
     leaves = [to_torch(a, td, requires_grad=True) for a in (xs, h0, W_x, W_h, b)]
     with torch.enable_grad():

@@ -1,0 +1,168 @@
+"""The performance report around the sections: the machine and versions, thread pinning, the Markdown
+rendering, and merging a ``--only`` run into the earlier report.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from .reference import render_goals
+from .sections import SECTIONS, fmt, size_text, table
+from .timing import LARGE
+
+#: the version of performance.json's layout
+SCHEMA = 1
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def pin_threads(k: int) -> dict:
+    """Pin torch (intra- and inter-op) and NumPy's BLAS / OpenMP pools to ``k`` threads; report what holds."""
+    import torch
+
+    torch.set_num_threads(k)
+    try:
+        torch.set_num_interop_threads(k)
+    except RuntimeError:
+        pass
+    info = {"requested": k, "torch_intra_op": torch.get_num_threads(), "torch_inter_op": torch.get_num_interop_threads()}
+    try:
+        import threadpoolctl
+    except ImportError:
+        info["numpy_blas"] = "not pinned: threadpoolctl is not installed"
+        return info
+    global _LIMITS
+    _LIMITS = threadpoolctl.threadpool_limits(limits=k)
+    info["pools"] = [{"api": p["internal_api"], "version": p.get("version"), "num_threads": p["num_threads"],
+                      **({"architecture": p["architecture"]} if "architecture" in p else {})}
+                     for p in threadpoolctl.threadpool_info()]
+    return info
+
+
+_LIMITS = None
+
+
+def machine(threads: dict) -> dict:
+    import torch
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    return {"cpu": cpu_model(), "arch": platform.machine(), "logical_cpus": os.cpu_count(), "usable_cpus": usable,
+            "threads_used": threads["requested"], "threads": threads,
+            "torch_blas": "MKL" if torch.backends.mkl.is_available() else "unknown",
+            "torch_mkldnn": bool(torch.backends.mkldnn.is_available())}
+
+
+def versions() -> dict:
+    import torch
+
+    import dlproof
+
+    out = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+           "dlproof": dlproof.__version__}
+    try:
+        import threadpoolctl
+        out["threadpoolctl"] = threadpoolctl.__version__
+    except ImportError:
+        pass
+    return out
+
+
+
+
+def render_markdown(doc: dict) -> str:
+    """The report as Markdown (no timestamps: the JSON holds the date)."""
+    m, v, s = doc["machine"], doc["versions"], doc["settings"]
+    pools = [p for p in m["threads"].get("pools", []) if p["api"] != "openmp"]
+    blas = ", ".join(" ".join(str(x) for x in (p["api"], p["version"], p.get("architecture")) if x) for p in pools) or "unknown"
+    lines = ["# Performance: GEMM rates, training-step times, NumPy references at BLAS speed, suite speed, "
+             "conformance run times, symbolic cost", "",
+             f"Regenerate with `{doc['command']}` (run from the repository root); machine-readable results are "
+             "in `performance.json` beside this file.", "",
+             f"How it was measured: each figure is the **median of {s['repeats']} timed runs** after "
+             f"{s['warmup']} warm-up run{'s' if s['warmup'] != 1 else ''} (`time.perf_counter`), with the minimum and the interquartile range; "
+             f"callables that are compared ran interleaved in the same process, and a ratio is the ratio of "
+             f"medians. Threads pinned to **{m['threads_used']}** (torch.set_num_threads and threadpoolctl for "
+             f"NumPy's BLAS).{' Quick smoke run: small size only.' if doc['quick'] else ''}", "",
+             "| machine | |", "|---|---|",
+             f"| CPU | {m['cpu']} ({m['arch']}) |", f"| logical CPUs | {m['logical_cpus']} (usable {m['usable_cpus']}) |",
+             f"| threads used | {m['threads_used']} |",
+             f"| NumPy BLAS | {blas} |",
+             f"| torch BLAS | {m['torch_blas']} |",
+             f"| versions | Python {v['python']}, NumPy {v['numpy']}, torch {v['torch']}, dlproof {v['dlproof']} |", ""]
+    if doc.get("section_dates"):
+        lines += ["Sections merged from runs of `--only`; measured on: " +
+                  ", ".join(f"{k} {v}" for k, v in doc["section_dates"].items()) + ".", ""]
+    lines += ["## Summary", ""] + render_summary(doc["summary"]) + [""]
+    for name, res in doc["results"].items():
+        lines += [f"## {SECTIONS[name].title}", ""] + SECTIONS[name].render(res) + [""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_summary(sm: dict) -> list:
+    """The summary as Markdown: step-time ratios per implementation / dtype / size, then scalars."""
+    lines = []
+    gl = sm.get("gru_over_lstm_step_time")
+    if gl:
+        rows = [[k, fmt(v, 3), fmt(sm["gru_over_lstm_step_time_of_min"].get(k), 3),
+                 fmt(sm["rnn_over_lstm_step_time"].get(k), 3)] for k, v in gl.items()]
+        lines += table(["implementation, dtype, (B, T, n, m)", "GRU/LSTM step time", "(of min)", "RNN/LSTM step time"], rows) + [""]
+    for k, v in sm.items():
+        if k in ("gru_over_lstm_step_time", "gru_over_lstm_step_time_of_min", "rnn_over_lstm_step_time"):
+            continue
+        if k == "numpy_ref_over_torch_step_time":
+            lines.append(f"- `{k}`: see the table \"NumPy reference / torch.nn step time\" below")
+            continue
+        if k == "reference_goals":
+            if "not_measured" in v:
+                lines.append(f"- `{k}`: not measured ({v['not_measured']})")
+                continue
+            goals = [{"kind": kind, "dtype": dt, "metric": metric, **r} for kind, by_dt in v.items()
+                     for dt, by_metric in by_dt.items() for metric, r in by_metric.items()]
+            lines += ["", f"`{k}` (NumPy references at (B, T, n, m) = {size_text(LARGE)}, forward + backward; "
+                          "goals, not assertions):", ""] + render_goals(goals) + [""]
+            continue
+        if isinstance(v, dict):
+            v = ", ".join(f"{a}: {fmt(b, 2)}" for a, b in v.items())
+        lines.append(f"- `{k}`: {v}")
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+
+
+def merged(path: Path, doc: dict) -> dict:
+    """``doc`` (a --only run) merged into the earlier report at ``path``: the sections run now replace theirs,
+    the others are kept with the date they were measured on (``section_dates``)."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return doc
+    if old.get("schema") != SCHEMA or old.get("quick") != doc["quick"]:
+        return doc
+    dates = {k: old.get("section_dates", {}).get(k, old.get("measured_on")) for k in old.get("results", {})}
+    dates.update({k: doc["measured_on"] for k in doc["results"]})
+    results = {k: doc["results"].get(k, old["results"].get(k)) for k in SECTIONS if k in dates}
+    summary = {}
+    for k in results:
+        if SECTIONS[k].summarize:
+            summary.update(SECTIONS[k].summarize(results[k]))
+    runtime = {**old.get("runtime_s", {}).get("sections", {}), **doc["runtime_s"]["sections"]}
+    return {**doc, "command": "python benchmarks/performance.py",
+            "section_dates": dates, "results": results, "summary": summary,
+            "runtime_s": {"total": round(sum(runtime.values()), 1), "sections": runtime}}
