@@ -4,7 +4,7 @@ A mutant is a `Target` whose capabilities ``mutated`` differ from a correct impl
 property of the suite that calls one of them (the others cannot see the bug), in the given profile, and
 records each failure: ``killed_by`` maps a property id to the first line of its failure message. A mutant
 is killed when that mapping is non-empty. `matrix` does it for a catalog and `markdown` renders the table
-(tests/test_mutation_suite.py runs the project's catalog, tests/mutation_catalog.py).
+(tests/mutants/test_mutation_suite.py runs the project's catalog, tests/mutants/).
 """
 from __future__ import annotations
 

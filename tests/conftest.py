@@ -15,10 +15,18 @@ if not os.environ.get("DLPROOF_CACHE_DIR"):
 
     os.environ["DLPROOF_CACHE_DIR"] = str(cache_dir())
 
-sys.path.insert(0, os.path.dirname(__file__))  # tests/mutants.py as a plain module
+# The layout (README "Layout"): tests/<chapter>/ per chapter of dlproof.capabilities.CHAPTERS, tests/<component>/
+# for the machinery, tests/mutants/ for the mutation catalog, tests/targets/ for the helper target modules. The
+# folders are packages, imported (pytest --import-mode=importlib) by their names from tests/, so a torch file
+# reaches its sibling's helpers as `from attention.test_attention import ...` and the catalog is `mutants`;
+# tests/targets/ holds plain modules named in target specs ("bad_targets:RAISES", "hostile_targets:hangs");
+# tests/chapter_checks.py the checks every chapter's tests make the same way.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+TARGETS = os.path.join(_HERE, "targets")
+sys.path[:0] = [_HERE, TARGETS]
 
 # NumPy (after the thread settings above): its C extension loads once per process, and pytester restores
-# sys.modules after each of its tests, dropping a NumPy first imported inside one (tests/test_report.py alone)
+# sys.modules after each of its tests, dropping a NumPy first imported inside one (tests/app/test_report.py alone)
 import numpy  # noqa: E402,F401
 import pytest  # noqa: E402
 

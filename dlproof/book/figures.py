@@ -29,6 +29,7 @@ import numpy as np
 from dlproof.impl.numpy_ref import activations, clipping, lstm, rnn
 
 from dlproof.atomic import ensure_dir, write_atomic
+from dlproof.parameters import LSTM_GATES
 
 FIGURES = ("rnn_jacobian_decay", "lstm_jacobian_decay", "sigmoid_saturation", "clipping_2d")
 
@@ -175,7 +176,7 @@ def _lstm_setup():
     n, m = N_STATE, M_IN
     scale = 0.3 / math.sqrt(n)
     p = {}
-    for g in lstm.GATES:
+    for g in LSTM_GATES:
         p[f"W_x{g}"] = scale * rng.standard_normal((n, m))
         p[f"W_h{g}"] = scale * rng.standard_normal((n, n))
         p[f"b_{g}"] = 0.1 * rng.standard_normal(n)
@@ -226,7 +227,7 @@ def _lstm_figure() -> dict:
             cec.append(np.max(np.prod(f[:L], axis=0)))   # ||diag(prod_i f_i)||_2, the path along c alone
         # lstm.cec.product in the implementation: with every W_h* = 0 the gates do not depend on h, so the
         # total dc_T/dc_0 is the carousel diag(prod f) and dh_T/dh_0 = 0
-        p0 = dict(p, **{f"W_h{g}": np.zeros((n, n)) for g in lstm.GATES})
+        p0 = dict(p, **{f"W_h{g}": np.zeros((n, n)) for g in LSTM_GATES})
         S0 = lstm_vjp_state_jacobian(xs, h0, c0, p0)
         f0 = _forget_gates(xs, h0, c0, p0)
         worst_cec = max(worst_cec, _rel(S0[n:, n:], np.diag(np.prod(f0, axis=0))), float(np.max(np.abs(S0[:n, :n]))))

@@ -34,11 +34,6 @@ from .mathml import ConversionError, display_pieces, latex_to_mathml
 #: the book's style sheet (dlproof/book/book.css, package data), inlined in a <style> element
 CSS = "\n" + files("dlproof.book").joinpath("book.css").read_text(encoding="utf-8")
 
-#: chapter order: `present.GROUPS` (kept as a name for callers)
-GROUP_ORDER = tuple(p for p, _ in present.GROUPS)
-GROUP_TITLES = {**dict(present.GROUPS),
-                "act": "Activation functions",
-                "rnn": "Recurrent cells and backpropagation through time"}
 VERDICTS = {
     "proved": "proved in general by the derivations cited",
     "proved-under-conditions": "true under the conditions listed, false without them",
@@ -288,7 +283,7 @@ def _toc(r: _Renderer, records: dict, ledger: list, figures: dict) -> str:
     out.append("</li>")
     out.append('<li><a href="#derivations">Derivations</a><ul>')
     for g, ids in _groups(records):
-        out.append(f'<li><a href="#group-{_e(g)}">{_e(GROUP_TITLES.get(g, g))}</a> ({len(ids)})'
+        out.append(f'<li><a href="#group-{_e(g)}">{_e(present.group_title(g))}</a> ({len(ids)})'
                    '<ul class="ids">')
         for i in ids:
             rec = records[i]
@@ -453,7 +448,7 @@ def _derivations(r: _Renderer, records: dict, ledger: list, figures: dict) -> st
             figs.setdefault(d, []).append(name)
     out = ['<section id="derivations">', "<h2>Derivations</h2>"]
     for g, ids in _groups(records):
-        out.append(f'<section id="group-{_e(g)}"><h3>{_e(GROUP_TITLES.get(g, g))}</h3>')
+        out.append(f'<section id="group-{_e(g)}"><h3>{_e(present.group_title(g))}</h3>')
         out.extend(_derivation(r, i, records[i], records, cited, figs) for i in ids)
         out.append("</section>")
     out.append("</section>\n")

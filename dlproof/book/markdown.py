@@ -13,7 +13,7 @@ import json
 import re
 
 from . import present
-from .present import GROUPS, group_title  # noqa: F401  (re-exported: the book order of the id prefixes)
+from .present import group_title
 
 CONVENTIONS = ("Conventions: column vectors; numerator-layout Jacobians $(\\partial y/\\partial x)_{ij} = "
                "\\partial y_i/\\partial x_j$; products across time latest-left, "

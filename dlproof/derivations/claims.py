@@ -465,7 +465,7 @@ CLAIMS: tuple[Claim, ...] = (
           "ReLU network with $N$ units equals the piecewise-linear interpolant on a uniform grid, so for $f \\in "
           "C^2[a,b]$ its sup error is at most $(b-a)^2 \\max|f''|/(8N^2)$ (attained for quadratics); and steep "
           "sigmoids approach the step function, $|\\sigma(kx) - H(x)| \\le e^{-k|x|}$. The existence theorem for "
-          "every continuous $f$ (Cybenko, Leshno et al.) is cited, not proved; tests/test_uat.py checks the bound "
+          "every continuous $f$ (Cybenko, Leshno et al.) is cited, not proved; tests/uat/test_uat.py checks the bound "
           "over drawn smooth functions with Hypothesis. With the kinks fixed at the grid points, $N - 1$ units "
           "cannot fit generic data on $N + 1$ points; with free kinks they can (refuted as a general statement).",
           context=("uat.relu.interpolant", "uat.relu.units", "uat.relu.units.free_kinks.refuted",

@@ -868,7 +868,7 @@ def support_offsets(ks, ss, ds) -> set:
                          "proved by induction on L (symbolic L and symbolic per-layer sizes)"),
             sizes=("L",),
             notes="Strides or dilations can leave gaps: output i reads exactly x[i j_L + S], S = {sum_l m_l d_l j_{l-1}}, "
-                  "whose extent is r_L (tests/test_convolution.py checks it on explicit stacks). The property conv.receptive_field perturbs one input "
+                  "whose extent is r_L (tests/convolution/test_convolution.py checks it on explicit stacks). The property conv.receptive_field perturbs one input "
                   "and checks the changed outputs against the dependence pattern composed from the definition.",
             steps=(
                 r"\text{layer } l \text{ output } q \text{ reads layer-}(l-1) \text{ positions } q s_l + m d_l,\ 0 \le m < k_l",

@@ -24,6 +24,8 @@ from functools import lru_cache
 
 import sympy as sp
 
+from dlproof.parameters import GRU_PARAMS
+
 from .functions import sigmoid
 from .matrices import elementwise, explicit, mat, vec_rows
 from .prove import prove_equal, prove_positive, prove_true
@@ -40,7 +42,6 @@ PRIMARY = {
 VARIANTS = ("reset_after", "reset_before")
 SIZES = ((1, 2), (2, 1))
 NUMERATOR = "numerator: (dy/dx)[i, j] = dy_i / dx_j; column vectors; vec() row-major"
-PARAMS = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
 _Z_NOTE = ("z multiplies the previous state (torch, Keras, Flax, d2l); the opposite convention "
            "(1-z) h + z n also circulates and is not this cell.")
 
@@ -175,7 +176,7 @@ class GRUCell:
         return self.g_hn()
 
     def params(self):
-        return [getattr(self, p) for p in PARAMS]
+        return [getattr(self, p) for p in GRU_PARAMS]
 
     def args(self):
         return self.params() + [self.x, self.h]
@@ -185,9 +186,9 @@ class GRUCell:
 def explicit_gru(n: int, m: int, variant: str):
     """(compact GRUCell, substitution to explicit matrices, explicit h' built entry by entry from sums)."""
     cell = GRUCell(n, m, variant)
-    E = {getattr(cell, p): mat(p.replace("_", ""), *getattr(cell, p).shape) for p in PARAMS}
+    E = {getattr(cell, p): mat(p.replace("_", ""), *getattr(cell, p).shape) for p in GRU_PARAMS}
     E.update({cell.x: mat("x", m, 1), cell.h: mat("h", n, 1), cell.delta: mat("delta", n, 1)})
-    P = {p: E[getattr(cell, p)] for p in PARAMS}
+    P = {p: E[getattr(cell, p)] for p in GRU_PARAMS}
     x, h = E[cell.x], E[cell.h]
 
     def affine(Wx, Wh, b, i):
@@ -443,7 +444,7 @@ def _weights_record(variant):
     """Every n, m: each of the 10 gradients, entry (j, k), against the element-wise chain rule."""
     def obligations():
         return [(f"every n, m: sum_p delta_p dh'_p/d{p}[j, k] = compact gradient entry (symbolic sizes)",
-                 general_vjp(variant, p), scope.GENERAL) for p in PARAMS]
+                 general_vjp(variant, p), scope.GENERAL) for p in GRU_PARAMS]
 
     return obligations
 
@@ -576,7 +577,7 @@ def _bounded():
 def _point_value(variant, n, m, vals):
     cell, E, h_new = explicit_gru(n, m, variant)
     sub = {}
-    for p in PARAMS + ("x", "h"):
+    for p in GRU_PARAMS + ("x", "h"):
         M = E[getattr(cell, p)]
         given = sp.Matrix(vals[p]).reshape(*M.shape) if p in vals else sp.zeros(*M.shape)
         sub.update(dict(zip(M, given)))
@@ -655,7 +656,7 @@ LSTM_TWO_BIAS = 4 * (_n * (_n + _m) + 2 * _n)
             ))
 def _gru_param_count():
     cell = GRUCell(_n, _m, "reset_before")
-    n_w = sum(getattr(cell, p).shape[0] * getattr(cell, p).shape[1] for p in PARAMS if p.startswith("W"))
+    n_w = sum(getattr(cell, p).shape[0] * getattr(cell, p).shape[1] for p in GRU_PARAMS if p.startswith("W"))
     return [("every n, m: 3 n x m + 3 n x n weight entries + one 3n bias = 3(n(n+m)+n)",
              prove_equal(n_w + 3 * _n, GRU_ONE_BIAS), scope.GENERAL),
             ("every n, m: the same + two 3n biases = 3(n(n+m)+2n)", prove_equal(n_w + 6 * _n, GRU_TWO_BIAS), scope.GENERAL),
@@ -694,7 +695,7 @@ def _ratio():
 
 
 # ---- kernels: the compact formulas, printed as batched NumPy ----
-KERNEL_FORMULAS = ("forward", "candidate", "jac_h", "jac_x", "vjp_h", "vjp_x") + tuple(f"vjp_{p}" for p in PARAMS)
+KERNEL_FORMULAS = ("forward", "candidate", "jac_h", "jac_x", "vjp_h", "vjp_x") + tuple(f"vjp_{p}" for p in GRU_PARAMS)
 
 
 def _register_kernels():
@@ -712,4 +713,4 @@ def _register_kernels():
 
 
 _register_kernels()
-__all__ = ["GRUCell", "explicit_gru", "VARIANTS", "PARAMS", "SEED_GRU", "CHO"]
+__all__ = ["GRUCell", "explicit_gru", "VARIANTS", "SEED_GRU", "CHO"]

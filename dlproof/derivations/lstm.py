@@ -30,6 +30,8 @@ from functools import lru_cache
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from dlproof.parameters import LSTM_GATES, LSTM_PARAMS
+
 from . import activations
 from .functions import sigmoid
 from .matrices import elementwise, explicit, mat, vec_rows
@@ -50,8 +52,6 @@ NUMERATOR = "numerator: (dy/dx)[i, j] = dy_i / dx_j; column vectors; vec() row-m
 HELD = ("partial derivatives of (h', c') = cell(x, h, c): the other arguments are held fixed; "
         "the gates are functions of (x, h)")
 
-GATES = "ifgo"
-PARAMS = tuple(name for g in GATES for name in (f"W_x{g}", f"W_h{g}", f"b_{g}"))
 ACT = {"i": sigmoid, "f": sigmoid, "g": sp.tanh, "o": sigmoid}
 SIZES = ((1, 1), (2, 3))          # cell identities (forward, Jacobians wrt h, x, c, state)
 
@@ -77,17 +77,17 @@ class Cell:
     def __init__(self, n, m):
         self.n, self.m = n, m
         self.P = {}
-        for g in GATES:
+        for g in LSTM_GATES:
             self.P[f"W_x{g}"] = sp.MatrixSymbol(f"W_x{g}", n, m)
             self.P[f"W_h{g}"] = sp.MatrixSymbol(f"W_h{g}", n, n)
             self.P[f"b_{g}"] = sp.MatrixSymbol(f"b_{g}", n, 1)
         self.x = sp.MatrixSymbol("x", m, 1)
         self.h, self.c = sp.MatrixSymbol("h", n, 1), sp.MatrixSymbol("c", n, 1)
         self.delta_h, self.delta_c = sp.MatrixSymbol("delta_h", n, 1), sp.MatrixSymbol("delta_c", n, 1)
-        self.a = {g: self.P[f"W_x{g}"] * self.x + self.P[f"W_h{g}"] * self.h + self.P[f"b_{g}"] for g in GATES}
-        self.gate = {g: elementwise(ACT[g], self.a[g]) for g in GATES}
-        self.dgate = {g: elementwise(DACT[g], self.a[g]) for g in GATES}  # activation' at the pre-activation
-        i, f, gg, o = (self.gate[k] for k in GATES)
+        self.a = {g: self.P[f"W_x{g}"] * self.x + self.P[f"W_h{g}"] * self.h + self.P[f"b_{g}"] for g in LSTM_GATES}
+        self.gate = {g: elementwise(ACT[g], self.a[g]) for g in LSTM_GATES}
+        self.dgate = {g: elementwise(DACT[g], self.a[g]) for g in LSTM_GATES}  # activation' at the pre-activation
+        i, f, gg, o = (self.gate[k] for k in LSTM_GATES)
         self.c_new = _had(f, self.c) + _had(i, gg)
         self.tc = elementwise(sp.tanh, self.c_new)
         self.dtc = elementwise(_dtanh, self.c_new)
@@ -147,10 +147,10 @@ class Cell:
                 "g": _had(dct, G["i"], D["g"])}[g]
 
     def vjp_h(self):
-        return sp.MatAdd(*[self.P[f"W_h{g}"].T * self.z(g) for g in GATES])
+        return sp.MatAdd(*[self.P[f"W_h{g}"].T * self.z(g) for g in LSTM_GATES])
 
     def vjp_x(self):
-        return sp.MatAdd(*[self.P[f"W_x{g}"].T * self.z(g) for g in GATES])
+        return sp.MatAdd(*[self.P[f"W_x{g}"].T * self.z(g) for g in LSTM_GATES])
 
     def vjp_c(self):
         return _had(self.delta_c_total(), self.gate["f"])
@@ -162,14 +162,14 @@ class Cell:
         return self.z(g) * (self.h if name.startswith("W_h") else self.x).T
 
     def args(self):
-        return [self.P[k] for k in PARAMS] + [self.x, self.h, self.c]
+        return [self.P[k] for k in LSTM_PARAMS] + [self.x, self.h, self.c]
 
 
 # ---------------------------------------------------------------- element-wise (trusted) route
 def explicit_params(n, m) -> dict:
     """Explicit-entry matrices for the 12 parameters: W_xi -> Wxi_jk, b_i -> bi_j, ..."""
     out = {}
-    for g in GATES:
+    for g in LSTM_GATES:
         out[f"W_x{g}"] = mat(f"Wx{g}", n, m)
         out[f"W_h{g}"] = mat(f"Wh{g}", n, n)
         out[f"b_{g}"] = mat(f"b{g}", n, 1)
@@ -180,7 +180,7 @@ def step(Pe: dict, x, h, c):
     """(h', c') entry by entry from explicit parameters and state vectors (sp.Matrix)."""
     n, m = h.rows, x.rows
     gate = {}
-    for g in GATES:
+    for g in LSTM_GATES:
         Wx, Wh, b = Pe[f"W_x{g}"], Pe[f"W_h{g}"], Pe[f"b_{g}"]
         gate[g] = [ACT[g](sum(Wx[k, j] * x[j] for j in range(m)) + sum(Wh[k, j] * h[j] for j in range(n)) + b[k])
                    for k in range(n)]
@@ -194,7 +194,7 @@ def explicit_cell(n, m):
     """(compact Cell, substitution {MatrixSymbol: Matrix}, element-wise h', element-wise c')."""
     cell = Cell(n, m)
     Pe = explicit_params(n, m)
-    E = {cell.P[k]: Pe[k] for k in PARAMS}
+    E = {cell.P[k]: Pe[k] for k in LSTM_PARAMS}
     E.update({cell.x: mat("x", m, 1), cell.h: mat("h", n, 1), cell.c: mat("c", n, 1),
               cell.delta_h: mat("dh", n, 1), cell.delta_c: mat("dc", n, 1)})
     h_new, c_new = step(Pe, E[cell.x], E[cell.h], E[cell.c])
@@ -236,7 +236,7 @@ SN, SM = sp.symbols("n m", integer=True, positive=True)   # the symbolic sizes o
 def symbolic_cell():
     """(Cell at symbolic (n, m), templates for its four pre-activations)."""
     cell = Cell(SN, SM)
-    templates = [(cell.P[f"b_{g}"], (lambda k, g=g: cell.a[g][k, 0]), sp.Function(f"A_{g}")) for g in GATES]
+    templates = [(cell.P[f"b_{g}"], (lambda k, g=g: cell.a[g][k, 0]), sp.Function(f"A_{g}")) for g in LSTM_GATES]
     return cell, templates
 
 
@@ -505,7 +505,7 @@ def _dc_dc_prev():
             ))
 def _weights():
     return [(f"every n, m: d<delta_h, h'> + <delta_c, c'>/d{name}[j, k] = compact VJP entry", general_vjp(name),
-             scope.GENERAL) for name in PARAMS]
+             scope.GENERAL) for name in LSTM_PARAMS]
 
 
 def _state_block_matrix(cell, E):
@@ -614,7 +614,7 @@ def _unroll(T, n, m):
 def _S_at(n, m, Pe, x, h, c):
     """The compact state Jacobian (lstm.state.jacobian) evaluated at (x, h, c) with parameters Pe."""
     cell = explicit_cell(n, m)[0]
-    E = {cell.P[k]: Pe[k] for k in PARAMS}
+    E = {cell.P[k]: Pe[k] for k in LSTM_PARAMS}
     E.update({cell.x: x, cell.h: h, cell.c: c})
     return _state_block_matrix(cell, E)
 
@@ -646,7 +646,7 @@ def _not_blockwise():
     out.append(("block identity: [S_2 S_1]_cc = [S_2]_ch [S_1]_hc + [S_2]_cc [S_1]_cc",
                 prove_equal((full(A) * full(Bm))[n:, n:], A[1][0] * Bm[0][1] + A[1][1] * Bm[1][1]), scope.at(n=1)))
     Pe, xs, h0, c0, states = _unroll(2, 1, 1)
-    pt = {s: 0 for k in PARAMS for s in Pe[k]}
+    pt = {s: 0 for k in LSTM_PARAMS for s in Pe[k]}
     pt[Pe["W_hg"][0]] = 1
     pt.update({xs[0][0]: 0, xs[1][0]: 0, h0[0]: 0, c0[0]: 0})
     S1 = _S_at(1, 1, Pe, xs[0], h0, c0).xreplace(pt)
@@ -669,7 +669,7 @@ def _not_blockwise():
     pt1 = {s: 0 for M in E1.values() for s in M}
     pt1[E1[cell1.P["W_hg"]][0]] = 1
     o_, c_ = sp.Symbol("op", real=True), sp.Symbol("cp", real=True)
-    P1 = {k: E1[cell1.P[k]] for k in PARAMS}
+    P1 = {k: E1[cell1.P[k]] for k in LSTM_PARAMS}
     _, c1 = step(P1, E1[cell1.x], sp.Matrix([o_ * sp.tanh(c_)]), sp.Matrix([c_]))
     total = c1.jacobian(sp.Matrix([c_])).xreplace(pt1).xreplace({o_: sp.Rational(1, 2)}).subs(c_, 0)
     T1 = scope.at(n=1, T=1)
@@ -775,7 +775,7 @@ def _claim():
     out = []
     n, m = 1, 1
     cell, E, _, _ = explicit_cell(n, m)
-    zero = {s: 0 for g in GATES for s in E[cell.P[f"W_h{g}"]]}
+    zero = {s: 0 for g in LSTM_GATES for s in E[cell.P[f"W_h{g}"]]}
     zero.update({E[cell.P["W_xf"]][0]: 0, E[cell.P["b_f"]][0]: -10})
     S = (_jac(n, m, "h").row_join(_jac(n, m, "c"))).xreplace(zero)
     f = sigmoid(-10)
@@ -825,12 +825,12 @@ def _register_kernels():
 
     for formula in KERNEL_FORMULAS:
         kernel(f"lstm_{formula}")(lambda formula=formula: build_formula(formula))
-    for name in PARAMS:
+    for name in LSTM_PARAMS:
         kernel(f"lstm_vjp_{name}")(lambda name=name: build_param(name))
 
 
 _register_kernels()
-__all__ = ["Cell", "explicit_cell", "explicit_params", "step", "PARAMS", "GATES", "SEED_LSTM", "GERS", "HOCHREITER"]
+__all__ = ["Cell", "explicit_cell", "explicit_params", "step", "SEED_LSTM", "GERS", "HOCHREITER"]
 
 
 @derivation("lstm.claim.forget_near_one_preserves_gradient", kind="refutation",
@@ -861,7 +861,7 @@ __all__ = ["Cell", "explicit_cell", "explicit_params", "step", "PARAMS", "GATES"
             ))
 def _forget_near_one():
     Pe, xs, h0, c0, states = _unroll(2, 1, 1)
-    pt = {s_: 0 for k in PARAMS for s_ in Pe[k]}
+    pt = {s_: 0 for k in LSTM_PARAMS for s_ in Pe[k]}
     pt.update({Pe["b_f"][0]: 10, Pe["b_i"][0]: 10, Pe["W_hg"][0]: -2, xs[0][0]: 0, xs[1][0]: 0, h0[0]: 0, c0[0]: 0})
     s = sigmoid(10)
     S = s * sp.Matrix([[-1, sp.Rational(1, 2)], [-2, 1]])
@@ -869,7 +869,7 @@ def _forget_near_one():
     S2 = _S_at(1, 1, Pe, xs[1], *states[1]).xreplace(pt)
     true_J = states[2][0].col_join(states[2][1]).jacobian(h0.col_join(c0)).xreplace(pt)
     # every T: the state (0, 0) is a fixed point of the step at this point, for any input x_t = 0
-    h_fix, c_fix = step({k: Pe[k].xreplace(pt) for k in PARAMS}, sp.zeros(1, 1), sp.zeros(1, 1), sp.zeros(1, 1))
+    h_fix, c_fix = step({k: Pe[k].xreplace(pt) for k in LSTM_PARAMS}, sp.zeros(1, 1), sp.zeros(1, 1), sp.zeros(1, 1))
     at2, at1 = scope.at(n=1, T=2), scope.at(n=1)
     r = prove_true(sp.Gt(s.rewrite(sp.exp), 1 - sp.Rational(1, 20000)))
     cex = {"point": {"n": "1", "b_f": "10", "b_i": "10", "W_hg": "-2", "other weights, biases": "0", "x_t, h_0, c_0": "0"},

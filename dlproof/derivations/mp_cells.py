@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import mpmath
 
+from dlproof.parameters import LSTM_GATES
+
 _ONE = mpmath.mpf(1)
 
 
@@ -29,7 +31,7 @@ def sigmoid(a):
 
 def lstm_cell(x: list, h: list, c: list, p: dict) -> tuple[list, list]:
     """(h', c') of one row: c' = f c + i g, h' = o tanh(c'), i, f, o = sigma(.), g = tanh(.). [lstm.cell.forward]"""
-    a = {q: affine(x, p[f"W_x{q}"], h, p[f"W_h{q}"], p[f"b_{q}"]) for q in "ifgo"}
+    a = {q: affine(x, p[f"W_x{q}"], h, p[f"W_h{q}"], p[f"b_{q}"]) for q in LSTM_GATES}
     i, f, o = ([sigmoid(v) for v in a[q]] for q in "ifo")
     g = [mpmath.tanh(v) for v in a["g"]]
     c2 = [f[k] * c[k] + i[k] * g[k] for k in range(len(c))]

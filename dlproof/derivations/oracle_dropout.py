@@ -1,6 +1,6 @@
 """The float64 oracle of the dropout properties: the derived two-point terms and their moments, entry-wise.
 
-Each function evaluates an expression of derivations/dropout.py (tests/test_dropout.py compares them with the
+Each function evaluates an expression of derivations/dropout.py (tests/dropout/test_dropout.py compares them with the
 SymPy expressions at exact points). q = 1 - p is the keep probability, x the input (any shape, float64).
 """
 from __future__ import annotations

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlproof.parameters import GRU_PARAMS
+
 from . import kernels
 from .oracle_rnn import unroll
 from .oracle_args import col, params_tuple
 
 VARIANTS = ("reset_after", "reset_before")
-PARAMS = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
 
 
 def _k(name: str, variant: str):
@@ -31,7 +32,7 @@ def _k(name: str, variant: str):
 
 
 def _params(p):
-    return params_tuple(p, PARAMS, "oracle_gru")
+    return params_tuple(p, GRU_PARAMS, "oracle_gru")
 
 
 def gru_cell(x, h, p, variant="reset_after"):
@@ -73,7 +74,7 @@ def gru_vjp(xs, h0, p, d_hs, d_hT, variant="reset_after"):
     T = xs.shape[0]
     hs, _ = gru_forward(xs, h0, p, variant)
     prev = np.concatenate([h0[None], hs[:-1]]) if T else hs
-    grads = {k: np.zeros_like(v) for k, v in zip(PARAMS, P)}
+    grads = {k: np.zeros_like(v) for k, v in zip(GRU_PARAMS, P)}
     d_xs = np.zeros_like(xs)
     d_hs = np.asarray(d_hs, np.float64)
     d_hT = np.asarray(d_hT, np.float64)
@@ -83,7 +84,7 @@ def gru_vjp(xs, h0, p, d_hs, d_hT, variant="reset_after"):
     d_h0 = None
     for t in range(T - 1, -1, -1):
         args = P + (col(xs[t]), col(prev[t]), delta)
-        for k in PARAMS:
+        for k in GRU_PARAMS:
             grads[k] += _k(f"vjp_{k}", variant)(*args).sum(axis=0)
         d_xs[t] = _k("vjp_x", variant)(*args)[..., 0]
         back = _k("vjp_h", variant)(*args)
@@ -109,4 +110,4 @@ def gru_chain(xs, h0, p, k, t, variant="reset_after"):
 
 
 __all__ = ["gru_cell", "gru_candidate", "gru_cell_jacobian_h", "gru_cell_jacobian_x", "gru_forward",
-           "gru_vjp", "gru_chain", "VARIANTS", "PARAMS"]
+           "gru_vjp", "gru_chain", "VARIANTS"]

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlproof.parameters import LSTM_PARAMS
+
 from . import kernels
 from .oracle_args import col, params_tuple
-
-GATES = "ifgo"
-PARAMS = tuple(name for g in GATES for name in (f"W_x{g}", f"W_h{g}", f"b_{g}"))
 
 
 def _k(name: str):
@@ -32,7 +31,7 @@ def _k(name: str):
 
 
 def _params(p):
-    return params_tuple(p, PARAMS, "oracle_lstm")
+    return params_tuple(p, LSTM_PARAMS, "oracle_lstm")
 
 
 def _args(P, x, h, c):
@@ -89,20 +88,20 @@ def lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT):
     P = _params(p)
     hs, cs = _run(xs, h0, c0, P)
     T = xs.shape[0]
-    grads = {k: np.zeros_like(v) for k, v in zip(PARAMS, P)}
+    grads = {k: np.zeros_like(v) for k, v in zip(LSTM_PARAMS, P)}
     d_xs = np.zeros_like(xs)
     d_hs = np.asarray(d_hs, np.float64)
     delta_h = col(np.asarray(d_hT, np.float64) + (d_hs[T - 1] if T else 0.0))
     delta_c = col(d_cT)
     for t in range(T - 1, -1, -1):
         a = _args(P, xs[t], hs[t], cs[t]) + (delta_h, delta_c)
-        for name in PARAMS:
+        for name in LSTM_PARAMS:
             grads[name] += _k(f"vjp_{name}")(*a).sum(axis=0)
         d_xs[t] = _k("vjp_x")(*a)[..., 0]
         back_h, back_c = _k("vjp_h")(*a), _k("vjp_c")(*a)
         delta_h = back_h + (col(d_hs[t - 1]) if t > 0 else 0.0)
         delta_c = back_c
-    for name in PARAMS:
+    for name in LSTM_PARAMS:
         if name.startswith("b_"):
             grads[name] = grads[name][:, 0]
     return {"xs": d_xs, "h0": delta_h[..., 0], "c0": delta_c[..., 0], "params": grads}
@@ -121,5 +120,5 @@ def lstm_chain(xs, h0, c0, p, k, t):
     return M
 
 
-__all__ = ["PARAMS", "lstm_cell", "lstm_cell_jacobians", "lstm_state_jacobian", "lstm_forward", "lstm_vjp",
+__all__ = ["lstm_cell", "lstm_cell_jacobians", "lstm_state_jacobian", "lstm_forward", "lstm_vjp",
            "lstm_chain"]

@@ -8,12 +8,10 @@ and the peepholes p_i, p_f, p_o (n,). Internally column vectors are (B, k, 1). N
 """
 from __future__ import annotations
 
+from dlproof.parameters import LSTM_PARAMS, PEEPHOLE_PARAMS
+
 from . import kernels
 from .oracle_args import col, params_tuple
-from .oracle_lstm import PARAMS as LSTM_PARAMS
-
-#: the kernel order of the parameters: the LSTM cell's 12, then the peepholes (as derivations.peephole.PARAMS)
-PARAMS = LSTM_PARAMS + ("p_i", "p_f", "p_o")
 
 
 def _k(name: str):
@@ -26,9 +24,9 @@ def _k(name: str):
 
 
 def _args(p, x, h, c):
-    """The kernel arguments: the 15 parameters in `PARAMS` order (biases and peepholes as (n, 1) columns), then
+    """The kernel arguments: the 15 parameters in `PEEPHOLE_PARAMS` order (biases and peepholes as (n, 1) columns), then
     x, h, c as (B, k, 1) columns."""
-    params = params_tuple(p, PARAMS, "oracle_peephole")
+    params = params_tuple(p, PEEPHOLE_PARAMS, "oracle_peephole")
     lstm, peepholes = params[:len(LSTM_PARAMS)], params[len(LSTM_PARAMS):]
     return lstm + tuple(v[:, None] for v in peepholes) + (col(x), col(h), col(c))
 
@@ -45,4 +43,4 @@ def lstm_peephole_cell_jacobians_c(x, h, c, p):
     return {blk: _k(f"jac_{blk}")(*a) for blk in ("hc", "cc")}
 
 
-__all__ = ["PARAMS", "lstm_peephole_cell", "lstm_peephole_cell_jacobians_c"]
+__all__ = ["lstm_peephole_cell", "lstm_peephole_cell_jacobians_c"]

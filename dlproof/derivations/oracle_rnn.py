@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlproof.parameters import RNN_PARAMS
+
 from . import kernels
 from .oracle_args import col, params_tuple
 
@@ -23,7 +25,7 @@ def _k(name: str, activation: str):
 
 
 def _params(p):
-    return params_tuple(p, ("W_x", "W_h", "b"), "oracle")
+    return params_tuple(p, RNN_PARAMS, "oracle")
 
 
 def rnn_cell(x, h, p, activation="tanh"):

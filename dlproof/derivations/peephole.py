@@ -34,6 +34,8 @@ from functools import lru_cache
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from dlproof.parameters import LSTM_GATES, PEEPHOLE_PARAMS, PEEPHOLES
+
 from . import lstm, scope
 from .functions import sigmoid
 from .indexed import index, prove_entries
@@ -50,10 +52,6 @@ PRIMARY = ("Gers & Schmidhuber (2000), Recurrent nets that time and count, Proc.
 NUMERATOR = lstm.NUMERATOR
 HELD = "partial derivatives of (h', c') = cell(x, h, c) with x, h and the parameters held fixed"
 
-GATES = lstm.GATES
-PEEPHOLES = ("p_i", "p_f", "p_o")
-#: the parameters in kernel order: the LSTM cell's 12, then the three peepholes
-PARAMS = lstm.PARAMS + PEEPHOLES
 SIZES = ((1, 1), (2, 3))
 ACT, DACT = lstm.ACT, lstm.DACT
 
@@ -77,7 +75,7 @@ class Cell:
         self.c_new = _had(self.gate["f"], c) + _had(self.gate["i"], self.gate["g"])
         self.a["o"] = base.a["o"] + _had(P["p_o"], self.c_new)
         self.gate["o"] = elementwise(ACT["o"], self.a["o"])
-        self.dgate = {g: elementwise(DACT[g], self.a[g]) for g in GATES}  # activation' at the pre-activation
+        self.dgate = {g: elementwise(DACT[g], self.a[g]) for g in LSTM_GATES}  # activation' at the pre-activation
         self.tc = elementwise(sp.tanh, self.c_new)
         self.dtc = elementwise(lstm.DACT["g"], self.c_new)
         self.h_new = _had(self.gate["o"], self.tc)
@@ -102,7 +100,7 @@ class Cell:
         return sp.DiagMatrix(_had(dh_dcnew, self.dc_dc_diagonal()))
 
     def args(self):
-        return [self.P[k] for k in PARAMS] + [self.x, self.h, self.c]
+        return [self.P[k] for k in PEEPHOLE_PARAMS] + [self.x, self.h, self.c]
 
 
 # ---------------------------------------------------------------- element-wise (trusted) route
@@ -137,7 +135,7 @@ def explicit_cell(n, m):
     """(compact Cell, substitution {MatrixSymbol: Matrix}, element-wise h', element-wise c')."""
     cell = Cell(n, m)
     Pe = explicit_params(n, m)
-    E = {cell.P[k]: Pe[k] for k in PARAMS}
+    E = {cell.P[k]: Pe[k] for k in PEEPHOLE_PARAMS}
     E.update({cell.x: mat("x", m, 1), cell.h: mat("h", n, 1), cell.c: mat("c", n, 1)})
     h_new, c_new = step(Pe, E[cell.x], E[cell.h], E[cell.c])
     return cell, E, h_new, c_new
@@ -151,7 +149,7 @@ SN, SM = lstm.SN, lstm.SM
 def symbolic_cell():
     """(Cell at symbolic (n, m), templates of its pre-activations, inner first: i, f, g, then o)."""
     cell = Cell(SN, SM)
-    templates = [(cell.P[f"b_{g}"], (lambda k, g=g: cell.a[g][k, 0]), sp.Function(f"A_{g}")) for g in GATES]
+    templates = [(cell.P[f"b_{g}"], (lambda k, g=g: cell.a[g][k, 0]), sp.Function(f"A_{g}")) for g in LSTM_GATES]
     return cell, templates
 
 
@@ -265,4 +263,4 @@ def _register_kernels():
 
 
 _register_kernels()
-__all__ = ["Cell", "explicit_cell", "explicit_params", "step", "PARAMS", "PEEPHOLES"]
+__all__ = ["Cell", "explicit_cell", "explicit_params", "step"]

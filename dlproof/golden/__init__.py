@@ -24,10 +24,10 @@ oracle outputs, tolerances), `mpcheck` (the 50-digit cross-check), `files` (the 
 """
 from __future__ import annotations
 
-from .cases import GRU_PARAMS, LSTM_PARAMS, RNN_PARAMS, cases, tolerance
+from .cases import cases, tolerance
 from .consumer import call_case, check_target, compare, load_cases, worst_ratio
 from .files import FORMAT_VERSION, export_golden
 from .mpcheck import mpmath_check
 
 __all__ = ["FORMAT_VERSION", "export_golden", "load_cases", "call_case", "compare", "check_target",
-           "worst_ratio", "cases", "tolerance", "mpmath_check", "RNN_PARAMS", "LSTM_PARAMS", "GRU_PARAMS"]
+           "worst_ratio", "cases", "tolerance", "mpmath_check"]

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from dlproof.parameters import PARAMS
 from dlproof.target import CAPABILITIES
 
 from .tree import build, flatten, pdict
@@ -26,10 +27,6 @@ UNIT_ROUNDOFF = {"float64": 2.0 ** -52, "float32": 2.0 ** -23}
 MARGIN = 4
 ACTIVATIONS = ("tanh", "relu")
 GRU_VARIANTS = ("reset_after", "reset_before")
-LSTM_GATES = "ifgo"
-RNN_PARAMS = ("W_x", "W_h", "b")
-LSTM_PARAMS = tuple(name for g in LSTM_GATES for name in (f"W_x{g}", f"W_h{g}", f"b_{g}"))
-GRU_PARAMS = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
 
 
 def rng_for(seed: int, cid: str, salt: str = "") -> np.random.Generator:
@@ -58,9 +55,6 @@ def _weights(rng, names, n: int, m: int, scale: float, saturated: bool = False) 
         else:
             p[k] = _mixed(rng, (n,), 29.0, 31.0) if saturated else _mixed(rng, (n,), 0.02, 0.5)
     return p
-
-
-PARAM_NAMES = {"rnn": RNN_PARAMS, "lstm": LSTM_PARAMS, "gru": GRU_PARAMS}
 
 
 @dataclass
@@ -95,7 +89,7 @@ class _Family:
 
     @property
     def names(self) -> tuple:
-        return PARAM_NAMES[self.kind]
+        return PARAMS[self.kind]
 
     @property
     def lstm(self) -> bool:

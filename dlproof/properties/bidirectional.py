@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from dlproof.derivations import oracle_bidirectional
+from dlproof.parameters import PARAMS
 
 from . import diagnose
 from . import tolerances as tol
 from .assertions import call
 from .registry import prop
-from .strategies import GRU_PARAMS, LSTM_PARAMS, bi_problems
+from .strategies import bi_problems
 
-PARAMS = {"rnn": ("W_x", "W_h", "b"), "lstm": LSTM_PARAMS, "gru": GRU_PARAMS}
 STATES = {"rnn": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
 
 

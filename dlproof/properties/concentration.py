@@ -25,7 +25,7 @@ The suite's false-alarm rate, by the union bound over every statistical check of
 checks per example ``CHECKS`` (keep_rate 1, mean 2, variance 1, seed.deterministic 1: 5), examples per property
 at most ``EXAMPLE_MARGIN`` = 2 times the profile's count (ci 100, thorough 1000, a 20-seed sweep 20 x 100),
 at most ``MAX_TARGETS`` = 16 targets: the bound is 5 x 2 x E x 16 x 1e-10, i.e. ci 1.6e-6, thorough
-1.6e-5, sweep 3.2e-5, each < ``RUN_BUDGET`` = 1e-4 (tests/test_dropout.py checks the arithmetic exactly).
+1.6e-5, sweep 3.2e-5, each < ``RUN_BUDGET`` = 1e-4 (tests/dropout/test_dropout.py checks the arithmetic exactly).
 In the derandomized ci profile the examples are fixed, so "probability" is over the seeds a correct
 implementation could map to masks: a fixed example either always passes or always fails.
 """

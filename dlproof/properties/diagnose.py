@@ -5,8 +5,8 @@ the sentence reported as the row's ``likely_bug``, and the function that compute
 float64 NumPy reference (dlproof.impl.numpy_ref) modified accordingly. On a failure (never on a passing
 example) `likely_bug` evaluates the patterns of the failing capability on the failing example and names the
 first whose output the target matches within the property's own tolerance, provided the correct output
-does not match. The patterns follow the meta-suite's mutants (tests/mutation_catalog.py, tests/mutants.py),
-which are their ground truth (tests/test_blame.py).
+does not match. The patterns follow the meta-suite's mutants (tests/mutants/),
+which are their ground truth (tests/suite/test_blame.py).
 
 Forward patterns take ``(xs, *states, p, conv)`` (float64) and return ``(hs, finals tuple)``, the oracle's
 form; backward patterns take the oracle's VJP dict and return the buggy one.
@@ -22,6 +22,7 @@ import numpy as np
 from dlproof.impl.numpy_ref import gru as G
 from dlproof.impl.numpy_ref import lstm as L
 from dlproof.impl.numpy_ref import rnn as R
+from dlproof.parameters import BLOCKS, LSTM_GATES
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def _lstm_loop(act_i=_sig, act_f=_sig, act_g=np.tanh, act_o=_sig, out_tanh=True)
         p = _f64(p)
         h, c, hs = np.asarray(h0, np.float64), np.asarray(c0, np.float64), []
         for x in np.asarray(xs, np.float64):
-            a = {g: x @ p[f"W_x{g}"].T + h @ p[f"W_h{g}"].T + p[f"b_{g}"] for g in "ifgo"}
+            a = {g: x @ p[f"W_x{g}"].T + h @ p[f"W_h{g}"].T + p[f"b_{g}"] for g in LSTM_GATES}
             c = act_f(a["f"]) * c + act_i(a["i"]) * act_g(a["g"])
             h = act_o(a["o"]) * (np.tanh(c) if out_tanh else c)
             hs.append(h)
@@ -130,7 +131,7 @@ _ORDER = {("f", "g"): "gate order i,g,f,o (TF1's i,j,f,o) read as i,f,g,o (torch
 
 
 def _lstm_swap_sentence(a, b):
-    order = "ifgo".translate(str.maketrans(a + b, b + a))
+    order = "".join(LSTM_GATES).translate(str.maketrans(a + b, b + a))
     return _ORDER.get((a, b), f"LSTM gate blocks {a} and {b} exchanged (gate order {','.join(order)} read as i,f,g,o)")
 
 
@@ -301,9 +302,8 @@ def message(pat: Pattern, conv) -> str:
 def catalogue() -> list:
     """(name, capability, likely_bug sentence) of every declared pattern (the README's list)."""
     rows = [(p.name, p.capability, p.bug) for p in FORWARD]
-    for kind, params, states in (("rnn", ("W_x", "W_h", "b"), ("h0",)), ("lstm", ("W_xi", "W_hi"), ("h0", "c0")),
-                                 ("gru", ("W_xr", "W_hr"), ("h0",))):
-        rows += [(p.name, p.capability, p.bug) for p in backward_patterns(kind, params, states)]
+    for kind, states in (("rnn", ("h0",)), ("lstm", ("h0", "c0")), ("gru", ("h0",))):  # the first gate's weights
+        rows += [(p.name, p.capability, p.bug) for p in backward_patterns(kind, BLOCKS[kind][0], states)]
     return rows
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from dlproof.derivations import mp_cells
 from dlproof.derivations.mp_cells import affine, sigmoid
+from dlproof.parameters import GRU_PARAMS, LSTM_PARAMS
 
 DPS = 50
 mp = mpmath.mp
@@ -62,7 +63,7 @@ def rnn_cell(x, h, p, activation: str = "tanh") -> np.ndarray:
 def lstm_cell(x, h, c, p) -> tuple:
     """(h', c'): c' = f c + i g, h' = o tanh(c'), gates i, f, o = sigma(.), g = tanh(.). [lstm.cell.forward]"""
     with mp.workdps(DPS):
-        P = {k: (_rows(p[k]) if k.startswith("W") else _vec(p[k])) for q in "ifgo" for k in (f"W_x{q}", f"W_h{q}", f"b_{q}")}
+        P = {k: (_rows(p[k]) if k.startswith("W") else _vec(p[k])) for k in LSTM_PARAMS}
         rows = [mp_cells.lstm_cell(xr, hr, cr, P) for xr, hr, cr in zip(_rows(x), _rows(h), _rows(c))]
         return _to_f64([r[0] for r in rows]), _to_f64([r[1] for r in rows])
 
@@ -72,8 +73,8 @@ def gru_cell(x, h, p, variant: str = "reset_after") -> np.ndarray:
     if variant not in ("reset_after", "reset_before"):
         raise ValueError(f"extreme_oracle.gru_cell: variant={variant!r}, but should be 'reset_after' or 'reset_before'")
     with mp.workdps(DPS):
-        W = {k: _rows(p[k]) for k in ("W_xr", "W_hr", "W_xz", "W_hz", "W_xn", "W_hn")}
-        b = {k: _vec(p[k]) for k in ("b_r", "b_z", "b_xn", "b_hn")}
+        W = {k: _rows(p[k]) for k in GRU_PARAMS if k.startswith("W")}
+        b = {k: _vec(p[k]) for k in GRU_PARAMS if k.startswith("b")}
         out = []
         for xr, hr in zip(_rows(x), _rows(h)):
             ar = affine(xr, W["W_xr"], hr, W["W_hr"], b["b_r"])

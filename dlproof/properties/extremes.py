@@ -43,13 +43,14 @@ import math
 import numpy as np
 from hypothesis import assume
 
+from dlproof.parameters import GRU_PARAMS, LSTM_PARAMS, RNN_PARAMS
+
 from . import extreme_oracle as xo
 from . import tolerances as tol
 from .assertions import call
 from .registry import prop
-from .strategies import GRU_PARAMS, LSTM_PARAMS, extreme_cell_problems, extreme_gradient_lists, grads_of
+from .strategies import extreme_cell_problems, extreme_gradient_lists, grads_of
 
-RNN_PARAMS = ("W_x", "W_h", "b")
 
 
 def _inputs(target, problem, names):

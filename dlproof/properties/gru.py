@@ -8,12 +8,13 @@ from __future__ import annotations
 import numpy as np
 
 from dlproof.derivations import oracle_gru as oracle
+from dlproof.parameters import GRU_PARAMS
 
 from . import tolerances as tol
 from .assertions import call
 from .registry import prop
 from .sequence import SeqModel, register
-from .strategies import GRU_PARAMS, gated_problems
+from .strategies import gated_problems
 
 
 def _strategy(target, **kw):

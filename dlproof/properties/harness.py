@@ -30,7 +30,7 @@ DEFAULT_PROFILE = "ci"
 #: every phase but ``explain``: after a failure is found and shrunk, Hypothesis' explain phase re-runs the
 #: property many more times only to annotate the printed example ("# or any other generated value"); it
 #: changes neither the verdict nor the shrunk example (the repro .npz and the message), and cost ~10x the
-#: rest of a failing run (tests/test_power.py: 8 s of 9 s)
+#: rest of a failing run (tests/suite/test_power.py: 8 s of 9 s)
 PHASES = tuple(p for p in Phase if p is not Phase.explain)
 _SHARED: dict = {}  # (property id, shared key, profile, seed) -> result row of a target-independent property
 

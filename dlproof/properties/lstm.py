@@ -7,12 +7,13 @@ from __future__ import annotations
 import numpy as np
 
 from dlproof.derivations import oracle_lstm as oracle
+from dlproof.parameters import LSTM_PARAMS
 
 from . import tolerances as tol
 from .assertions import call
 from .registry import prop
 from .sequence import SeqModel, register, state_jacobian
-from .strategies import LSTM_PARAMS, gated_problems
+from .strategies import gated_problems
 
 
 def _strategy(target, **kw):

@@ -16,12 +16,12 @@ f(x) = a^T relu(W x)/sqrt(m); K[i, j] = <grad_theta f(X1[i]), grad_theta f(X2[j]
   9.18e-11 (exact, `check_alpha`). Per example at most CHECKS = 9 entries (n <= 3); a full run has at most
   EXAMPLE_MARGIN (2) x the profile's examples (ci 10 by max_examples, a 20-seed sweep 20 x 10, thorough 1000 (the
   cap does not apply there), and 2000 as the margin for any uncapped run) x MAX_TARGETS (16) targets: `run_bound`
-  is at most 9 x 2 x 2000 x 16 x 9.18e-11 = 5.3e-5 < 1e-4 (tests/test_ntk.py checks the arithmetic exactly). In the
+  is at most 9 x 2 x 2000 x 16 x 9.18e-11 = 5.3e-5 < 1e-4 (tests/ntk/test_ntk.py checks the arithmetic exactly). In the
   derandomized ci profile the examples are fixed: a fixed example always passes or always fails.
   Power: at |x| in {0.25, 0.5, 2, 4} the diagonal has Theta = |x|^2, v = 3|x|^4, t = 0.279 |x|^2; a kernel scaled
   by m_g (no 1/sqrt(m)) is off by ~2047 Theta, one without the a-gradient term or without the W-gradient term by
   |x|^2/2 (its mean is |x|^2/2), one with relu in place of relu' by |x|^2 ||x|^2 - 1|/2 >= 0.375 |x|^2: each
-  outside t (by 1.3x to ~7000x), its own median within ~0.02 |x|^2 of its mean (tests/test_ntk.py: each caught).
+  outside t (by 1.3x to ~7000x), its own median within ~0.02 |x|^2 of its mean (tests/ntk/test_ntk.py: each caught).
 
 **Strategies.** `ntk_problems` (exact checks): n1, n2 in 1..3 points, d in 1..4 inputs, m in 1..64 hidden
 units; W, a and the points standard normal times drawn scales (`strategies.SCALES`); sometimes X2 = X1 (the Gram

@@ -21,6 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from dlproof.derivations import oracle_peephole as oracle
+from dlproof.parameters import PEEPHOLE_PARAMS, PEEPHOLES
 
 from . import errmodel as em
 from . import tolerances as tol
@@ -28,8 +29,6 @@ from .assertions import call
 from .registry import prop
 from .strategies import SCALES, Problem, gated_problems, signed
 
-PEEPHOLES = ("p_i", "p_f", "p_o")
-PARAMS = oracle.PARAMS  # the LSTM cell's 12, then the peepholes
 _SEED_MIX = 0x9E3779B9  # the peepholes' stream: the problem's seed xor this
 
 
@@ -78,7 +77,7 @@ def _pre(x, h, W_x, W_h, b, p=None, s=None):
 def cell_tol(x, h, c, p, dtype: str):
     """Entry-wise tolerances (tol_h', tol_c') of a peephole cell in ``dtype`` (the module's error model)."""
     u = tol.u_total(dtype)
-    P = {k: em.exact(np.asarray(v, np.float64), u) for k, v in p.items() if k in PARAMS}
+    P = {k: em.exact(np.asarray(v, np.float64), u) for k, v in p.items() if k in PEEPHOLE_PARAMS}
     x, h, c = (em.exact(np.asarray(a, np.float64), u) for a in (x, h, c))
 
     def pre(g, s=None):
@@ -91,7 +90,7 @@ def cell_tol(x, h, c, p, dtype: str):
 
 
 def _p(q) -> dict:
-    return {k: q[k] for k in PARAMS}
+    return {k: q[k] for k in PEEPHOLE_PARAMS}
 
 
 def _cell(target, chk, capability, x, h, c, p):

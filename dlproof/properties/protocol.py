@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlproof.parameters import GRU_PARAMS, LSTM_PARAMS, RNN_PARAMS
+
 from .assertions import call
 from .registry import prop
-from .strategies import GRU_PARAMS, LSTM_PARAMS, bi_problems
+from .strategies import bi_problems
 
 #: kind -> (state names, parameter names, the result's name, the derivations that define the cell as a function)
 CELLS = {
-    "rnn": (("h0",), ("W_x", "W_h", "b"), "h'", ("rnn.cell.forward",)),
+    "rnn": (("h0",), RNN_PARAMS, "h'", ("rnn.cell.forward",)),
     "lstm": (("h0", "c0"), LSTM_PARAMS, "(h', c')", ("lstm.cell.forward",)),
     "gru": (("h0",), GRU_PARAMS, "h'", ("gru.cell.forward.reset_after", "gru.cell.forward.reset_before")),
 }
@@ -107,7 +109,7 @@ def _entry(a: np.ndarray, i: tuple) -> str:
 
 
 #: examples per run outside the thorough profile: one example decides (a stateful cell differs on its first one;
-#: tests/test_hostile.py's four stateful targets all fail at the first example), and each example makes five calls
+#: tests/suite/test_hostile.py's four stateful targets all fail at the first example), and each example makes five calls
 STATELESS_EXAMPLES = 25
 
 

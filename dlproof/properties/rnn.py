@@ -9,6 +9,7 @@ import numpy as np
 
 from dlproof.derivations import oracle_rnn
 from dlproof.derivations.activations import GAMMA
+from dlproof.parameters import RNN_PARAMS
 
 from . import tolerances as tol
 from .assertions import call
@@ -16,7 +17,6 @@ from .registry import prop
 from .sequence import SeqModel, register, state_jacobian, state_jacobian_tol
 from .strategies import rnn_problems
 
-PARAMS = ("W_x", "W_h", "b")
 
 
 def _act(target) -> str:
@@ -24,7 +24,7 @@ def _act(target) -> str:
 
 
 def _p(problem) -> dict:
-    return {k: problem[k] for k in PARAMS}
+    return {k: problem[k] for k in RNN_PARAMS}
 
 
 def _rnn_strategy(target, **kw):
@@ -33,7 +33,7 @@ def _rnn_strategy(target, **kw):
 
 def _preacts(problem):
     """Pre-activations a_t of the relu oracle run, (T, B, n): where finite differences must not cross 0."""
-    p = {k: problem[k] for k in PARAMS}
+    p = {k: problem[k] for k in RNN_PARAMS}
     hs, _ = oracle_rnn.rnn_forward(problem["xs"], problem["h0"], p, "relu")
     prev = np.concatenate([problem["h0"][None], hs[:-1]])
     return np.einsum("tbm,nm->tbn", problem["xs"], p["W_x"]) + np.einsum("tbk,nk->tbn", prev, p["W_h"]) + p["b"]
@@ -48,7 +48,7 @@ def _finals(fn):
 
 
 RNN = SeqModel(
-    kind="rnn", params=PARAMS, states=("h0",), final_cots=("d_hT",), strategy=_rnn_strategy, convention=_act,
+    kind="rnn", params=RNN_PARAMS, states=("h0",), final_cots=("d_hT",), strategy=_rnn_strategy, convention=_act,
     oracle_forward=_finals(oracle_rnn.rnn_forward), oracle_vjp=oracle_rnn.rnn_vjp,
     forward_tol=_finals(tol.rnn_forward_tol), vjp_tol=tol.rnn_vjp_tol,
     derivations_forward=("rnn.bptt.unroll", "rnn.cell.forward"),

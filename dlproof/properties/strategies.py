@@ -16,6 +16,8 @@ from functools import lru_cache
 import numpy as np
 from hypothesis import strategies as st
 
+from dlproof.parameters import BLOCKS, GATES, GRU_HIDDEN_BIAS, PARAMS
+
 SCALES = (0.1, 0.5, 1.0, 2.0, 4.0)
 BIAS_SCALES = (0.1, 1.0, 5.0, 30.0)  # 30 saturates the gates (|pre-activation| up to ~30)
 
@@ -99,11 +101,6 @@ def gradient_lists(draw, dtype: str = "float64", max_tensors: int = 4):
                    {"max_norm": max_norm, "regime": regime, "seed": seed, "clip_value": float(rng.choice(SCALES))})
 
 
-LSTM_GATES = ("i", "f", "g", "o")
-GRU_PARAMS = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
-LSTM_PARAMS = tuple(f"{w}{q}" for q in LSTM_GATES for w in ("W_x", "W_h", "b_"))
-
-
 def _gated_params(rng, names, n, m, w_scale, b_scale):
     out = {}
     for k in names:
@@ -121,7 +118,7 @@ def gated_problems(draw, kind: str, dtype: str = "float64", max_n: int = 4, max_
                    max_T: int = 4, min_T: int = 1):
     """LSTM ("lstm") or GRU ("gru") problems: params by protocol name, xs, h0 (and c0), cotangents, a direction.
     Bias scales reach saturated gates (|pre-activation| up to ~30) as well as the linear regime."""
-    names = LSTM_PARAMS if kind == "lstm" else GRU_PARAMS
+    names = PARAMS[kind]
     n = draw(_ints(1, max_n), label="n")
     m = draw(_ints(1, max_m), label="m")
     B = draw(_ints(1, max_B), label="B")
@@ -247,12 +244,10 @@ def extreme_cell_problems(draw, kind: str, dtype: str = "float64", max_n: int = 
     if kind == "lstm":
         c_cls = [str(v) for v in rng.choice(MAGNITUDE_CLASSES, size=n, p=(0.2, 0.25, 0.15, 0.2, 0.2))]
         arrays["c"] = _columns(rng, B, _magnitudes(rng, dt, c_cls, scale))
-    names = {"rnn": ("",), "lstm": LSTM_GATES, "gru": ("r", "z", "n")}[kind]
-    for q in names:
-        wx, wh = ("W_x", "W_h") if kind == "rnn" else (f"W_x{q}", f"W_h{q}")
+    for q, (wx, wh, bias) in zip(GATES[kind], BLOCKS[kind]):
         arrays[wx] = _extreme_weights(rng, dt, n, x_mag, scale, K)
         arrays[wh] = _extreme_weights(rng, dt, n, h_mag, scale, K)
-        biases = ("b",) if kind == "rnn" else (("b_xn", "b_hn") if q == "n" and kind == "gru" else (f"b_{q}",))
+        biases = (bias, GRU_HIDDEN_BIAS) if (kind, q) == ("gru", "n") else (bias,)
         for bn in biases:
             arrays[bn] = rng.standard_normal(n) * scale / np.sqrt(K)
         dead = rng.random(n) < 0.15  # rows whose pre-activation is exactly 0

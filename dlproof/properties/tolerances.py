@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlproof.parameters import GRU_GATES, LSTM_GATES, RNN_PARAMS
+
 from .errmodel import ACT_ULPS, gamma  # noqa: F401 - one declaration each; re-exported for the topic modules
 
 UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53, "tf32": 2.0 ** -11}
@@ -111,7 +113,7 @@ def _dphi(a, activation):
 def _rnn_forward_bound(xs, h0, p, activation, u, eta=0.0):
     """(hs, pres, e_h (T,B,n), e_a (T,B,n)) for inputs exactly representable in the target dtype; ``eta``:
     the underflow term per term of the dot product (module doc), 0 unless asked for."""
-    W_x, W_h, b = (np.asarray(p[k], np.float64) for k in ("W_x", "W_h", "b"))
+    W_x, W_h, b = (np.asarray(p[k], np.float64) for k in RNN_PARAMS)
     n, m = W_x.shape
     g = gamma(m + n + 1, u)
     aWx, aWh, ab = np.abs(W_x), np.abs(W_h), np.abs(b)
@@ -189,7 +191,7 @@ def rnn_vjp_tol(xs, h0, p, d_hs, d_hT, activation: str, dtype: str) -> dict:
     if xs.shape[0] == 0:
         z = np.zeros_like(h0)
         return {"xs": np.zeros_like(xs), "h0": SAFETY * unit_roundoff(dtype) * np.abs(d_hT) + z,
-                "params": {k: np.zeros_like(np.asarray(p[k], np.float64)) for k in ("W_x", "W_h", "b")}}
+                "params": {k: np.zeros_like(np.asarray(p[k], np.float64)) for k in RNN_PARAMS}}
     b = _rnn_vjp_bound(xs, h0, p, d_hs, d_hT, activation, u_total(dtype))
     return {"xs": SAFETY * b["xs"], "h0": SAFETY * b["h0"], "params": {k: SAFETY * v for k, v in b["params"].items()}}
 
@@ -219,8 +221,6 @@ def clip_result_tol(expected, K: int, dtype: str, underflow: str = "gradual"):
 
 # ---- gated cells: the same model written with running-error arithmetic (properties.errmodel) ----------
 from . import errmodel as em  # noqa: E402
-
-LSTM_GATES = ("i", "f", "g", "o")
 
 
 def _fused(pairs):
@@ -338,7 +338,7 @@ def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None, eta=(0.0, 0.0)):
         h = h_new
     if d_hs is None:
         return steps, h
-    das = {q: [] for q in "rzn"}
+    das = {q: [] for q in GRU_GATES}
     ins = {"x": [], "h": [], "hn_in": []}
     d_xs = [None] * len(steps)
     dh = em.exact(d_hs[-1], u, *eta) + em.exact(d_hT, u, *eta)

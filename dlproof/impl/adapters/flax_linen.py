@@ -60,6 +60,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from dlproof.parameters import BLOCKS, GATES, GRU_HIDDEN_BIAS, GRU_PARAMS, LSTM_PARAMS
 from dlproof.target import Target
 
 from ..numpy_ref.checks import recurrent as checks
@@ -70,15 +71,16 @@ INSTALL_HINT = "dlproof.impl.adapters.flax_linen needs jax and flax: pip install
 KINDS = ("lstm", "gru")
 #: flax.linen cell class -> protocol kind
 CELLS = {"LSTMCell": "lstm", "OptimizedLSTMCell": "lstm", "GRUCell": "gru"}
-PARAMS = {"lstm": checks.LSTM_PARAMS, "gru": checks.GRU_PARAMS}
-#: (flax submodule, leaf, canonical name, transposed) -- the whole weight map, one-to-one
+PARAMS = {"lstm": LSTM_PARAMS, "gru": GRU_PARAMS}
+#: (flax submodule, leaf, canonical name, transposed) -- the whole weight map, one-to-one: gate g's
+#: submodules i<g> (input side) and h<g> (recurrent side); the LSTM's bias sits in h<g>, the GRU's in i<g>
+#: (the candidate's b_hn in hn)
 MAP = {
-    "lstm": tuple(e for g in checks.LSTM_GATES for e in (
-        (f"i{g}", "kernel", f"W_x{g}", True), (f"h{g}", "kernel", f"W_h{g}", True), (f"h{g}", "bias", f"b_{g}", False))),
-    "gru": (("ir", "kernel", "W_xr", True), ("ir", "bias", "b_r", False), ("hr", "kernel", "W_hr", True),
-            ("iz", "kernel", "W_xz", True), ("iz", "bias", "b_z", False), ("hz", "kernel", "W_hz", True),
-            ("in", "kernel", "W_xn", True), ("in", "bias", "b_xn", False), ("hn", "kernel", "W_hn", True),
-            ("hn", "bias", "b_hn", False)),
+    "lstm": tuple(e for (wx, wh, b), g in zip(BLOCKS["lstm"], GATES["lstm"]) for e in (
+        (f"i{g}", "kernel", wx, True), (f"h{g}", "kernel", wh, True), (f"h{g}", "bias", b, False))),
+    "gru": tuple(e for (wx, wh, b), g in zip(BLOCKS["gru"], GATES["gru"]) for e in (
+        (f"i{g}", "kernel", wx, True), (f"i{g}", "bias", b, False), (f"h{g}", "kernel", wh, True)))
+    + (("hn", "bias", GRU_HIDDEN_BIAS, False),),
 }
 COUNT_CELLS = {"rnn": "SimpleCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 SIZE_BUCKET = 8  # n, m, B are padded up to a multiple of this

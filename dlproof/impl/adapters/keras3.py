@@ -52,6 +52,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from dlproof.parameters import GATES, GRU_GATES, KINDS, PARAMS, block
 from dlproof.target import Target
 
 from ..numpy_ref.checks import clipping as clip_checks
@@ -74,11 +75,9 @@ import torch  # noqa: E402  (keras' torch backend has imported it already)
 from keras.src.optimizers import base_optimizer as _base_optimizer  # noqa: E402
 
 KERAS_VERSION = keras.__version__
-KINDS = ("rnn", "lstm", "gru")
 GRU_VARIANTS = checks.GRU_VARIANTS
-#: canonical gate suffixes in Keras' storage order
-KERAS_GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n")}
-PARAMS = checks.PARAMS
+#: canonical gate letters in Keras' storage order: the protocol's, except that Keras' GRU stores z before r
+KERAS_GATES = dict(GATES, gru=tuple(GRU_GATES[j] for j in (1, 0, 2)))
 STATES = {"rnn": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
 _LAYERS = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 _CELLS = {"rnn": "SimpleRNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
@@ -86,13 +85,6 @@ _LOCK = threading.RLock()  # layers are cached and their weights overwritten per
 
 
 # ---- the weight map ---------------------------------------------------------------------------------
-
-def _names(kind: str, gate: str) -> tuple:
-    """(input weight, recurrent weight, bias) canonical names of one gate ("" for the vanilla RNN)."""
-    if kind == "rnn":
-        return "W_x", "W_h", "b"
-    return f"W_x{gate}", f"W_h{gate}", ("b_xn" if (kind, gate) == ("gru", "n") else f"b_{gate}")
-
 
 def _check_kind(kind, gru):
     if kind not in KINDS:
@@ -107,10 +99,10 @@ def canonical_to_keras(kind: str, p, gru: str = "reset_after") -> dict:
     ``gru`` is the GRU variant (Keras reset_after=True / False); it shapes the GRU bias only."""
     _check_kind(kind, gru)
     gates = KERAS_GATES[kind]
-    kernel = np.concatenate([np.asarray(p[_names(kind, g)[0]]).T for g in gates], axis=1)
-    recurrent = np.concatenate([np.asarray(p[_names(kind, g)[1]]).T for g in gates], axis=1)
+    kernel = np.concatenate([np.asarray(p[block(kind, g)[0]]).T for g in gates], axis=1)
+    recurrent = np.concatenate([np.asarray(p[block(kind, g)[1]]).T for g in gates], axis=1)
     if kind != "gru":
-        bias = np.concatenate([np.asarray(p[_names(kind, g)[2]]) for g in gates])
+        bias = np.concatenate([np.asarray(p[block(kind, g)[2]]) for g in gates])
     elif gru == "reset_after":
         row0 = np.concatenate([p["b_z"], p["b_r"], p["b_xn"]])
         row1 = np.concatenate([np.zeros_like(p["b_z"]), np.zeros_like(p["b_r"]), p["b_hn"]])
@@ -132,11 +124,11 @@ def _unmap(kind, w, gru, *, grads: bool) -> dict:
     bias = np.asarray(w["bias"])
     out = {}
     for j, g in enumerate(gates):
-        wx, wh, _ = _names(kind, g)
+        wx, wh, _ = block(kind, g)
         out[wx], out[wh] = K[j].T.copy(), U[j].T.copy()
     if kind != "gru":
         for j, b in enumerate(_split_cols(bias, len(gates))):
-            out[_names(kind, gates[j])[2]] = b.copy()
+            out[block(kind, gates[j])[2]] = b.copy()
     elif gru == "reset_after":
         (z0, r0, n0), (z1, r1, n1) = _split_cols(bias[0], 3), _split_cols(bias[1], 3)
         # values: Keras adds the two rows for z and r; gradients: dL/db_z = dL/dbias[0, z] (= dL/dbias[1, z])

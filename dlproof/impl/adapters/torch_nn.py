@@ -47,6 +47,7 @@ from functools import lru_cache
 import numpy as np
 
 from dlproof.capabilities import CHAPTERS, capabilities_of
+from dlproof.parameters import BLOCKS, KINDS, PARAMS
 from dlproof.target import Target
 
 from ..numpy_ref.checks import clipping as clip_checks
@@ -55,11 +56,8 @@ from . import startup
 from .startup import torch as _torch
 from .startup import torch_version
 
-KINDS = ("rnn", "lstm", "gru")
-PARAMS = checks.PARAMS
-#: (W_x*, W_h*, b*) per gate block j (rows j n:(j+1) n of weight_ih / weight_hh / bias_ih), torch's gate order
-#: (the protocol's: the names come gate by gate; GRU's b_hn, the 10th, goes to bias_hh)
-GATES = {kind: tuple(names[3 * j:3 * j + 3] for j in range(len(names) // 3)) for kind, names in PARAMS.items()}
+#: BLOCKS[kind][j], the (W_x*, W_h*, b*) of gate j, is row block j n:(j+1) n of weight_ih / weight_hh / bias_ih:
+#: torch's gate order is the protocol's; GRU's b_hn, outside the blocks, goes to bias_hh
 STORAGE = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 SEQUENCE_CLASS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 CELL_CLASS = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
@@ -88,7 +86,7 @@ def to_storage(kind: str, p: Mapping) -> dict:
     """Canonical params -> {"weight_ih" (G n, m), "weight_hh" (G n, n), "bias_ih" (G n,), "bias_hh" (G n,)}.
 
     bias_ih holds the canonical biases, bias_hh is zero except GRU's b_hn (rows 2n:3n)."""
-    gates = GATES[_kind("to_storage", kind)]
+    gates = BLOCKS[_kind("to_storage", kind)]
     s = {
         "weight_ih": np.concatenate([np.asarray(p[wx]) for wx, _, _ in gates]),
         "weight_hh": np.concatenate([np.asarray(p[wh]) for _, wh, _ in gates]),
@@ -105,7 +103,7 @@ def from_storage(kind: str, s: Mapping, gradients: bool = False) -> dict:
     """torch's storage -> canonical params: b_* = bias_ih + bias_hh per block (GRU: b_xn = bias_ih[2n:],
     b_hn = bias_hh[2n:]). With ``gradients=True`` ``s`` holds dL/d(storage) and b_* = dL/dbias_ih (the
     canonical bias sits in bias_ih; dL/dbias_hh is the same number, both act only as a sum)."""
-    gates = GATES[_kind("from_storage", kind)]
+    gates = BLOCKS[_kind("from_storage", kind)]
     s = {k: np.asarray(v) for k, v in s.items()}
     n = s["weight_hh"].shape[1]
     out = {}
@@ -194,7 +192,7 @@ class _Fresh:
 
     def sequence(self, kind: str, ps: list, bidirectional: bool):
         nn = _torch().nn
-        n, m = np.shape(ps[0][GATES[kind][0][0]])
+        n, m = np.shape(ps[0][BLOCKS[kind][0][0]])
         mod = getattr(nn, SEQUENCE_CLASS[kind])(m, n, bidirectional=bidirectional, dtype=self.td, **self._kw(kind))
         for p, suffix in zip(ps, ("", "_reverse")):
             load(mod, kind, p, suffix)
@@ -202,7 +200,7 @@ class _Fresh:
 
     def cell(self, kind: str, p):
         nn = _torch().nn
-        n, m = np.shape(p[GATES[kind][0][0]])
+        n, m = np.shape(p[BLOCKS[kind][0][0]])
         mod = getattr(nn, CELL_CLASS[kind])(m, n, dtype=self.td, **self._kw(kind))
         load(mod, kind, p)
         return mod
@@ -281,7 +279,7 @@ def _validate_module(arg: str, mod) -> None:
             _refuse(arg, mod, f"has num_layers={mod.num_layers}: multi-layer modules are refused (the protocol "
                               "checks one layer; check each layer as its own one-layer module)")
     suffixes = [""] + (["_reverse"] if getattr(mod, "bidirectional", False) else [])
-    G = len(GATES[arg])
+    G = len(BLOCKS[arg])
     n, m = mod.hidden_size, mod.input_size
     want = {"weight_ih": (G * n, m), "weight_hh": (G * n, n), "bias_ih": (G * n,), "bias_hh": (G * n,)}
     for suffix in suffixes:

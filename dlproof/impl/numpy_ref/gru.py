@@ -46,9 +46,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .checks import recurrent as checks
+from dlproof.parameters import BLOCKS, GRU_PARAMS
 
-PARAMS = checks.GRU_PARAMS
+from .checks import recurrent as checks
 VARIANTS = checks.GRU_VARIANTS
 
 
@@ -56,8 +56,8 @@ def stack(params: dict, dt, variant: str):
     """(W_x (3n, m), W_h (3n, n), b_x (3n,), b_hn (n,)) in gate order r, z, n and dtype ``dt``.
 
     b_x = [b_r, b_z, b_xn] for reset_after and [b_r, b_z, b_xn + b_hn] for reset_before."""
-    W_x = np.concatenate([params["W_xr"], params["W_xz"], params["W_xn"]], axis=0).astype(dt, copy=False)
-    W_h = np.concatenate([params["W_hr"], params["W_hz"], params["W_hn"]], axis=0).astype(dt, copy=False)
+    W_x = np.concatenate([params[wx] for wx, _, _ in BLOCKS["gru"]], axis=0).astype(dt, copy=False)
+    W_h = np.concatenate([params[wh] for _, wh, _ in BLOCKS["gru"]], axis=0).astype(dt, copy=False)
     b_hn = params["b_hn"].astype(dt, copy=False)
     b_n = params["b_xn"].astype(dt, copy=False)
     if variant == "reset_before":
@@ -147,7 +147,7 @@ def gru_cell(x, h, p, variant: str = "reset_after"):
     """One step: x (B, m), h (B, n) -> h' (B, n); ``variant`` is "reset_after" or "reset_before"."""
     fn = "gru_cell"
     variant = checks.gru_variant(fn, variant)
-    x, (h,), params, dt = checks.gated_step(fn, x, [("h", h)], p, PARAMS)
+    x, (h,), params, dt = checks.gated_step(fn, x, [("h", h)], p, GRU_PARAMS)
     w = prepare(params, dt, variant)
     h = h.astype(dt, copy=False)
     B, n = h.shape
@@ -172,7 +172,7 @@ class Forward(NamedTuple):
 def _forward(fn, xs, h0, p, variant) -> Forward:
     """Shared forward of `gru` and `gru_vjp` (validates the arguments)."""
     variant = checks.gru_variant(fn, variant)
-    xs, (h0,), params, dt = checks.gated_sequence(fn, xs, [("h0", h0)], p, PARAMS)
+    xs, (h0,), params, dt = checks.gated_sequence(fn, xs, [("h0", h0)], p, GRU_PARAMS)
     xs = xs.astype(dt, copy=False)
     w = prepare(params, dt, variant)
     T, B, m = xs.shape

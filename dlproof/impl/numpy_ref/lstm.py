@@ -43,17 +43,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import recurrent as checks
+from dlproof.parameters import BLOCKS, LSTM_PARAMS
 
-PARAMS = checks.LSTM_PARAMS
-GATES = checks.LSTM_GATES
+from .checks import recurrent as checks
 
 
 def stack(params: dict, dt):
     """(W_x (4n, m), W_h (4n, n), b (4n,)) with the gate blocks in order i, f, g, o, in dtype ``dt``."""
-    W_x = np.concatenate([params[f"W_x{g}"] for g in GATES], axis=0).astype(dt, copy=False)
-    W_h = np.concatenate([params[f"W_h{g}"] for g in GATES], axis=0).astype(dt, copy=False)
-    b = np.concatenate([params[f"b_{g}"] for g in GATES]).astype(dt, copy=False)
+    W_x = np.concatenate([params[wx] for wx, _, _ in BLOCKS["lstm"]], axis=0).astype(dt, copy=False)
+    W_h = np.concatenate([params[wh] for _, wh, _ in BLOCKS["lstm"]], axis=0).astype(dt, copy=False)
+    b = np.concatenate([params[b] for _, _, b in BLOCKS["lstm"]]).astype(dt, copy=False)
     return W_x, W_h, b
 
 
@@ -84,7 +83,7 @@ def _gate_blocks(A, n):
 def lstm_cell(x, h, c, p):
     """One step: x (B, m), h (B, n), c (B, n) -> (h' (B, n), c' (B, n)); see the module formula."""
     fn = "lstm_cell"
-    x, (h, c), params, dt = checks.gated_step(fn, x, [("h", h), ("c", c)], p, PARAMS)
+    x, (h, c), params, dt = checks.gated_step(fn, x, [("h", h), ("c", c)], p, LSTM_PARAMS)
     W_x, W_h, b = _halve_sigmoid_rows(*stack(params, dt))
     n = W_h.shape[1]
     A = W_x @ x.astype(dt, copy=False).T  # columns, (4n, B)
@@ -107,7 +106,7 @@ def _forward(fn, xs, h0, c0, p, keep: bool):
     With ``keep`` (the backward needs them) C and tC hold every step, C (T + 1, n, B) and tC (T, n, B),
     and Z the gates. Without, C (2, n, B) and tC (1, n, B) hold the latest step only (an index is taken
     modulo the length) and Z keeps the input parts."""
-    xs, (h0, c0), params, dt = checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, PARAMS)
+    xs, (h0, c0), params, dt = checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, LSTM_PARAMS)
     xs, h0, c0 = (a.astype(dt, copy=False) for a in (xs, h0, c0))
     W_x, W_h, b = stack(params, dt)
     W_xs, W_hs, bs = _halve_sigmoid_rows(W_x, W_h, b)
@@ -205,8 +204,8 @@ def lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT) -> dict:
     dW_h = D @ H[:, :T].reshape(n, T * B).T  # H_prev = [h_0 ... h_{T-1}]: the h_{t-1} of every step
     db = D.sum(axis=1)
     params = {}
-    for k, g in enumerate(GATES):
+    for k, (wx, wh, b) in enumerate(BLOCKS["lstm"]):
         s = slice(k * n, (k + 1) * n)
-        params[f"W_x{g}"], params[f"W_h{g}"], params[f"b_{g}"] = dW_x[s], dW_h[s], db[s]
+        params[wx], params[wh], params[b] = dW_x[s], dW_h[s], db[s]
     d_xs = (D.T @ W_x).reshape(T, B, m)  # row (t - 1) * B + k is W_x^T da_t of example k
     return {"xs": d_xs, "h0": np.ascontiguousarray(dh.T), "c0": np.ascontiguousarray(dc.T), "params": params}

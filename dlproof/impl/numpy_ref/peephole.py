@@ -6,26 +6,25 @@ Row-vector math on a batch (x (B, m), h and c (B, n)), gate order i, f, g, o:
     o = sigmoid(x W_xo^T + h W_ho^T + b_o + p_o * c'),  h' = o * tanh(c'),
 with the products by p_* entry-wise (broadcast over the batch) and sigmoid the overflow-free
 `activations.sigmoid`. The parameters are lstm_cell's W_x* (n, m), W_h* (n, n), b_* (n,) plus the peepholes
-p_i, p_f, p_o (n,) (`PARAMS`). ONNX stores the peepholes as P = [P_i, P_o, P_f]; here they go by name. The
-output gate reads the new cell state c'. Computation runs in the inputs' (common) floating dtype; the four
-affine parts are one (B, m) @ (m, 4n) and one (B, n) @ (n, 4n) matmul over the stacked gate blocks.
+p_i, p_f, p_o (n,) (`dlproof.parameters.PEEPHOLE_PARAMS`). ONNX stores the peepholes as P = [P_i, P_o, P_f];
+here they go by name. The output gate reads the new cell state c'. Computation runs in the inputs' (common)
+floating dtype; the four affine parts are one (B, m) @ (m, 4n) and one (B, n) @ (n, 4n) matmul over the
+stacked gate blocks.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from dlproof.parameters import PEEPHOLE_PARAMS, PEEPHOLES
+
 from .activations import sigmoid
 from .checks import recurrent as checks
 from .lstm import stack
 
-PEEPHOLES = ("p_i", "p_f", "p_o")
-#: the parameter names of one peephole cell: lstm_cell's 12, then the three peepholes
-PARAMS = checks.LSTM_PARAMS + PEEPHOLES
-
 
 def lstm_peephole_cell(x, h, c, p):
     """One step: x (B, m), h (B, n), c (B, n) -> (h' (B, n), c' (B, n)); see the module formula."""
-    x, (h, c), params, dt = checks.gated_step("lstm_peephole_cell", x, [("h", h), ("c", c)], p, PARAMS)
+    x, (h, c), params, dt = checks.gated_step("lstm_peephole_cell", x, [("h", h), ("c", c)], p, PEEPHOLE_PARAMS)
     x, h, c = (a.astype(dt, copy=False) for a in (x, h, c))
     p_i, p_f, p_o = (params[k].astype(dt, copy=False) for k in PEEPHOLES)
     W_x, W_h, b = stack(params, dt)

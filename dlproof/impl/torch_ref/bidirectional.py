@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlproof.parameters import GRU_PARAMS, LSTM_PARAMS
+
 from ..numpy_ref.checks import recurrent as checks
 from . import gru as _gru
 from . import lstm as _lstm
@@ -50,7 +52,7 @@ def lstm_bi(xs, state_f, state_b, p_f, p_b):
     fn = "lstm_bi"
     h0_f, c0_f = checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
     h0_b, c0_b = checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
-    keys = checks.LSTM_PARAMS
+    keys = LSTM_PARAMS
     xs, sf, pf, dt_f = checks.gated_sequence(fn, xs, [("h0_f", h0_f), ("c0_f", c0_f)], p_f, keys, p_name="p_f")
     _, sb, pb, dt_b = checks.gated_sequence(fn, xs, [("h0_b", h0_b), ("c0_b", c0_b)], p_b, keys, p_name="p_b")
     dt = np.result_type(dt_f, dt_b)
@@ -65,7 +67,7 @@ def gru_bi(xs, h0_f, h0_b, p_f, p_b, variant: str = "reset_after"):
     """xs (T, B, m), h0_f (B, n), h0_b (B, n) -> (ys (T, B, 2n), h_f (B, n), h_b (B, n))."""
     fn = "gru_bi"
     variant = checks.gru_variant(fn, variant)
-    keys = checks.GRU_PARAMS
+    keys = GRU_PARAMS
     xs, (hf,), pf, dt_f = checks.gated_sequence(fn, xs, [("h0_f", h0_f)], p_f, keys, p_name="p_f")
     _, (hb,), pb, dt_b = checks.gated_sequence(fn, xs, [("h0_b", h0_b)], p_b, keys, p_name="p_b")
     dt = np.result_type(dt_f, dt_b)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlproof.parameters import BLOCKS, GRU_PARAMS
+
 from ..numpy_ref.checks import recurrent as checks
 from ._torch import to_numpy, to_torch, torch, torch_dtype
-
-PARAMS = checks.GRU_PARAMS
 
 
 def stack(P: dict, variant: str):
@@ -23,8 +23,8 @@ def stack(P: dict, variant: str):
 
     b_x = [b_r, b_z, b_xn] for reset_after and [b_r, b_z, b_xn + b_hn] for reset_before (so autograd gives
     b_xn and b_hn the very same gradient, that of their sum)."""
-    W_x = torch.cat([P["W_xr"], P["W_xz"], P["W_xn"]])
-    W_h = torch.cat([P["W_hr"], P["W_hz"], P["W_hn"]])
+    W_x = torch.cat([P[wx] for wx, _, _ in BLOCKS["gru"]])
+    W_h = torch.cat([P[wh] for _, wh, _ in BLOCKS["gru"]])
     b_n = P["b_xn"] if variant == "reset_after" else P["b_xn"] + P["b_hn"]
     b_x = torch.cat([P["b_r"], P["b_z"], b_n])
     return W_x, W_h, b_x
@@ -67,10 +67,10 @@ def gru_cell(x, h, p, variant: str = "reset_after"):
     """One step: x (B, m), h (B, n) -> h' (B, n)."""
     fn = "gru_cell"
     variant = checks.gru_variant(fn, variant)
-    x, (h,), params, dt = checks.gated_step(fn, x, [("h", h)], p, PARAMS)
+    x, (h,), params, dt = checks.gated_step(fn, x, [("h", h)], p, GRU_PARAMS)
     x, h, *ps = _tensors([x, h, *params.values()], dt)
     with torch.no_grad():
-        P = dict(zip(PARAMS, ps))
+        P = dict(zip(GRU_PARAMS, ps))
         W_x, W_h, b_x = stack(P, variant)
         out = _step(torch.addmm(b_x, x, W_x.T), h, W_h, P["b_hn"], variant)
     return to_numpy(out, dt)
@@ -80,10 +80,10 @@ def gru(xs, h0, p, variant: str = "reset_after"):
     """xs (T, B, m), h0 (B, n) -> (hs (T, B, n), h_T (B, n))."""
     fn = "gru"
     variant = checks.gru_variant(fn, variant)
-    xs, (h0,), params, dt = checks.gated_sequence(fn, xs, [("h0", h0)], p, PARAMS)
+    xs, (h0,), params, dt = checks.gated_sequence(fn, xs, [("h0", h0)], p, GRU_PARAMS)
     xs, h0, *ps = _tensors([xs, h0, *params.values()], dt)
     with torch.no_grad():
-        hs, h_T = _run(xs, h0, dict(zip(PARAMS, ps)), variant)
+        hs, h_T = _run(xs, h0, dict(zip(GRU_PARAMS, ps)), variant)
     return to_numpy(hs, dt), to_numpy(h_T, dt).copy()
 
 
@@ -94,14 +94,14 @@ def gru_vjp(xs, h0, p, d_hs, d_hT, variant: str = "reset_after") -> dict:
     """
     fn = "gru_vjp"
     variant = checks.gru_variant(fn, variant)
-    xs, (h0,), params, dt = checks.gated_sequence(fn, xs, [("h0", h0)], p, PARAMS)
+    xs, (h0,), params, dt = checks.gated_sequence(fn, xs, [("h0", h0)], p, GRU_PARAMS)
     T, B, _ = xs.shape
     d_hs, d_hT = checks.cotangents(fn, d_hs, d_hT, T, B, h0.shape[1], dt)
     leaves = _tensors([xs, h0, *params.values()], dt, requires_grad=True)
     d_hs, d_hT = _tensors([d_hs, d_hT], dt)
     with torch.enable_grad():
-        hs, h_T = _run(leaves[0], leaves[1], dict(zip(PARAMS, leaves[2:])), variant)
+        hs, h_T = _run(leaves[0], leaves[1], dict(zip(GRU_PARAMS, leaves[2:])), variant)
         L = (d_hs * hs).sum() + (d_hT * h_T).sum()
         g = torch.autograd.grad(L, leaves, allow_unused=True)
     g = [to_numpy(gi, dt) if gi is not None else np.zeros(leaf.shape, dt) for gi, leaf in zip(g, leaves)]
-    return {"xs": g[0], "h0": g[1], "params": dict(zip(PARAMS, g[2:]))}
+    return {"xs": g[0], "h0": g[1], "params": dict(zip(GRU_PARAMS, g[2:]))}

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlproof.parameters import BLOCKS, LSTM_PARAMS
+
 from ..numpy_ref.checks import recurrent as checks
 from ._torch import to_numpy, to_torch, torch, torch_dtype
-
-PARAMS = checks.LSTM_PARAMS
-GATES = checks.LSTM_GATES
 
 
 def stack(P: dict):
     """(W_x (4n, m), W_h (4n, n), b (4n,)) from torch tensors keyed by the 12 names, gate order i, f, g, o."""
-    W_x = torch.cat([P[f"W_x{g}"] for g in GATES])
-    W_h = torch.cat([P[f"W_h{g}"] for g in GATES])
-    b = torch.cat([P[f"b_{g}"] for g in GATES])
+    W_x = torch.cat([P[wx] for wx, _, _ in BLOCKS["lstm"]])
+    W_h = torch.cat([P[wh] for _, wh, _ in BLOCKS["lstm"]])
+    b = torch.cat([P[b] for _, _, b in BLOCKS["lstm"]])
     return W_x, W_h, b
 
 
@@ -60,20 +59,20 @@ def _tensors(arrays, dt, requires_grad=False):
 def lstm_cell(x, h, c, p):
     """One step: x (B, m), h (B, n), c (B, n) -> (h' (B, n), c' (B, n))."""
     fn = "lstm_cell"
-    x, (h, c), params, dt = checks.gated_step(fn, x, [("h", h), ("c", c)], p, PARAMS)
+    x, (h, c), params, dt = checks.gated_step(fn, x, [("h", h), ("c", c)], p, LSTM_PARAMS)
     x, h, c, *ps = _tensors([x, h, c, *params.values()], dt)
     with torch.no_grad():
-        h_new, c_new = _cell(x, h, c, *stack(dict(zip(PARAMS, ps))))
+        h_new, c_new = _cell(x, h, c, *stack(dict(zip(LSTM_PARAMS, ps))))
     return to_numpy(h_new, dt), to_numpy(c_new, dt)
 
 
 def lstm(xs, h0, c0, p):
     """xs (T, B, m), h0 (B, n), c0 (B, n) -> (hs (T, B, n), (h_T, c_T))."""
     fn = "lstm"
-    xs, (h0, c0), params, dt = checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, PARAMS)
+    xs, (h0, c0), params, dt = checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, LSTM_PARAMS)
     xs, h0, c0, *ps = _tensors([xs, h0, c0, *params.values()], dt)
     with torch.no_grad():
-        hs, h_T, c_T = _run(xs, h0, c0, dict(zip(PARAMS, ps)))
+        hs, h_T, c_T = _run(xs, h0, c0, dict(zip(LSTM_PARAMS, ps)))
     return to_numpy(hs, dt), (to_numpy(h_T, dt).copy(), to_numpy(c_T, dt).copy())
 
 
@@ -83,7 +82,7 @@ def lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT) -> dict:
     Returns {"xs", "h0", "c0", "params": {the 12 names}} as NumPy arrays; None cotangents mean zeros.
     """
     fn = "lstm_vjp"
-    xs, (h0, c0), params, dt = checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, PARAMS)
+    xs, (h0, c0), params, dt = checks.gated_sequence(fn, xs, [("h0", h0), ("c0", c0)], p, LSTM_PARAMS)
     T, B, _ = xs.shape
     n = h0.shape[1]
     d_hs, d_hT = checks.cotangents(fn, d_hs, d_hT, T, B, n, dt)
@@ -91,8 +90,8 @@ def lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT) -> dict:
     leaves = _tensors([xs, h0, c0, *params.values()], dt, requires_grad=True)
     d_hs, d_hT, d_cT = _tensors([d_hs, d_hT, d_cT], dt)
     with torch.enable_grad():
-        hs, h_T, c_T = _run(leaves[0], leaves[1], leaves[2], dict(zip(PARAMS, leaves[3:])))
+        hs, h_T, c_T = _run(leaves[0], leaves[1], leaves[2], dict(zip(LSTM_PARAMS, leaves[3:])))
         L = (d_hs * hs).sum() + (d_hT * h_T).sum() + (d_cT * c_T).sum()
         g = torch.autograd.grad(L, leaves, allow_unused=True)
     g = [to_numpy(gi, dt) if gi is not None else np.zeros(leaf.shape, dt) for gi, leaf in zip(g, leaves)]
-    return {"xs": g[0], "h0": g[1], "c0": g[2], "params": dict(zip(PARAMS, g[3:]))}
+    return {"xs": g[0], "h0": g[1], "c0": g[2], "params": dict(zip(LSTM_PARAMS, g[3:]))}

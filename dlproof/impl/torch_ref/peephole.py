@@ -10,15 +10,16 @@ float64 matching the inputs' NumPy dtype.
 """
 from __future__ import annotations
 
+from dlproof.parameters import PEEPHOLE_PARAMS, PEEPHOLES
+
 from ..numpy_ref.checks import recurrent as checks
-from ..numpy_ref.peephole import PARAMS, PEEPHOLES
 from ._torch import to_numpy, to_torch, torch, torch_dtype
 from .lstm import stack
 
 
 def lstm_peephole_cell(x, h, c, p):
     """One step: x (B, m), h (B, n), c (B, n) -> (h' (B, n), c' (B, n))."""
-    x, (h, c), params, dt = checks.gated_step("lstm_peephole_cell", x, [("h", h), ("c", c)], p, PARAMS)
+    x, (h, c), params, dt = checks.gated_step("lstm_peephole_cell", x, [("h", h), ("c", c)], p, PEEPHOLE_PARAMS)
     td = torch_dtype(dt)
     x, h, c = (to_torch(a, td) for a in (x, h, c))
     P = {k: to_torch(v, td) for k, v in params.items()}

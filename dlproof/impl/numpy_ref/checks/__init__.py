@@ -2,7 +2,7 @@
 that all of them refuse the same input with the same message. One module per concern:
 
 - `common`: the failure shape, floating arrays, shapes, finiteness, numbers, flags and choices;
-- `recurrent`: the recurrent parameter names (declared here once) and the rnn, lstm, gru and bidirectional calls;
+- `recurrent`: the rnn, lstm, gru and bidirectional calls (parameter names: `dlproof.parameters`);
 - `clipping`, `backprop` (the MLP), `residual`, `batchnorm`, `dropout`, `attention`, `convolution`, `ntk`:
   the calls of the chapter of that name.
 

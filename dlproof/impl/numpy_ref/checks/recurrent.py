@@ -1,9 +1,9 @@
-"""The recurrent parameter names, declared once, and the validation of the rnn, lstm, gru and bidirectional
-calls. NaN and Inf values are not checked: they propagate like in any framework.
+"""The validation of the rnn, lstm, gru and bidirectional calls. NaN and Inf values are not checked: they
+propagate like in any framework.
 
-Parameter names (column-vector math, a cell computes ``x @ W_x.T + h @ W_h.T + b`` on batch rows):
-RNN ``W_x (n, m), W_h (n, n), b (n,)``; LSTM, gate order i, f, g, o, ``W_x* (n, m), W_h* (n, n), b_* (n,)``
-listed gate by gate; GRU, gate order r, z, n, with the candidate's two biases ``b_xn`` and ``b_hn``.
+The parameter names (RNN ``W_x (n, m), W_h (n, n), b (n,)``; LSTM ``W_x* (n, m), W_h* (n, n), b_* (n,)``
+gate by gate in the order i, f, g, o; GRU, gates r, z, n, with the candidate's two biases ``b_xn`` and
+``b_hn``) are declared in `dlproof.parameters`.
 """
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from dlproof.parameters import RNN_PARAMS
+
 from .common import expect_shape, fail, float_array, one_of
 
-RNN_PARAMS = ("W_x", "W_h", "b")
-LSTM_GATES = ("i", "f", "g", "o")
-LSTM_PARAMS = tuple(f"{k}_{g}" if k == "b" else f"{k}{g}" for g in LSTM_GATES for k in ("W_x", "W_h", "b"))
-GRU_GATES = ("r", "z", "n")
-GRU_PARAMS = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
-#: the parameter names of one layer of each kind, in protocol order
-PARAMS = {"rnn": RNN_PARAMS, "lstm": LSTM_PARAMS, "gru": GRU_PARAMS}
 ACTIVATIONS = ("tanh", "relu")
 GRU_VARIANTS = ("reset_after", "reset_before")
 

@@ -1,0 +1,1 @@
+"""Tests of the activations chapter (named as in dlproof.capabilities.CHAPTERS)."""

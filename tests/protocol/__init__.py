@@ -1,0 +1,1 @@
+"""Tests of the protocol: Target, the loader, restrictions and how capabilities are called."""

@@ -1,0 +1,49 @@
+"""dlproof sweep: every (target, seed) pair runs, failures are reported with the property, and the CLI exits 1."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dlproof import sweep
+
+HERE = Path(__file__).resolve().parents[1] / "targets"  # sweep_targets.py
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))}
+
+
+def test_sweep_of_a_correct_target_has_no_failures(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(HERE))
+    res = sweep.sweep(["sweep_targets:counts"], range(1, 4), jobs=1, out=tmp_path, progress=lambda line: None)
+    assert res["failures"] == 0 and res["complete"] and len(res["runs"]) == 3
+    assert {r["seed"] for r in res["runs"]} == {1, 2, 3}
+    assert all(r["counts"]["pass"] == 3 for r in res["runs"])  # rnn, lstm, gru param_count
+    assert "**0 failure(s).**" in (tmp_path / "sweep.md").read_text()
+
+
+@pytest.mark.slow
+def test_cli_reports_a_failing_target_and_exits_1(tmp_path):
+    out = tmp_path / "sw"
+    proc = subprocess.run([sys.executable, "-m", "dlproof", "sweep", "sweep_targets:wrong_counts", "--seeds", "2",
+                           "--out", str(out)], capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    res = json.loads((out / "sweep.json").read_text())
+    assert res["failures"] == 2 and {f["property"] for r in res["runs"] for f in r["failures"]} == {"lstm.param_count"}
+    assert "lstm.param_count" in (out / "sweep.md").read_text()
+
+
+def test_cli_refuses_an_unknown_target(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "dlproof", "sweep", "no_such_module:x", "--out", str(tmp_path)],
+                          capture_output=True, text=True, env=_env(), timeout=120)
+    assert proc.returncode == 2 and "cannot import module 'no_such_module'" in proc.stderr
+
+
+def test_cell_properties_are_those_calling_only_cells():
+    from dlproof.properties.registry import all_properties
+
+    props = all_properties()
+    assert sweep.is_cell_property(props["lstm.cell.forward"]) and not sweep.is_cell_property(props["lstm.vjp"])
