@@ -157,3 +157,14 @@ def test_each_mutant_is_caught(name, tmp_path):
     with pytest.raises(PropertyFailure) as info:
         harness.run(all_properties()[pid], target, f"tests:{name}", profile="ci", report_dir=tmp_path)
     assert pid in str(info.value) and "but should" in str(info.value)
+
+
+@pytest.mark.parametrize("name, words", [("output_gate_reads_c", "reads the old cell c"),
+                                         ("onnx_order_misread", "p_f and p_o swapped"),
+                                         ("peepholes_ignored", "peepholes are ignored")])
+def test_a_failure_names_the_likely_bug(name, words, tmp_path):
+    target = cell_target(f"peephole-{name}", "float64", peephole_cell_bug(name))
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()["peephole.cell.forward"], target, f"tests:{name}", profile="ci",
+                    report_dir=tmp_path)
+    assert info.value.part == "forward" and words in info.value.likely_bug
