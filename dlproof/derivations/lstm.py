@@ -232,12 +232,17 @@ def _cotangent(n, m):
 SN, SM = sp.symbols("n m", integer=True, positive=True)   # the symbolic sizes of the general proofs
 
 
+def gate_templates(cell) -> list:
+    """The `prove_entries` templates of a gated cell's pre-activations ``cell.a[g]`` (gates i, f, g, o in order):
+    (the bias b_g that marks the entry, entry k -> the pre-activation's k-th entry, the opaque function A_g)."""
+    return [(cell.P[f"b_{g}"], (lambda k, g=g: cell.a[g][k, 0]), sp.Function(f"A_{g}")) for g in LSTM_GATES]
+
+
 @lru_cache(maxsize=None)
 def symbolic_cell():
     """(Cell at symbolic (n, m), templates for its four pre-activations)."""
     cell = Cell(SN, SM)
-    templates = [(cell.P[f"b_{g}"], (lambda k, g=g: cell.a[g][k, 0]), sp.Function(f"A_{g}")) for g in LSTM_GATES]
-    return cell, templates
+    return cell, gate_templates(cell)
 
 
 @lru_cache(maxsize=None)

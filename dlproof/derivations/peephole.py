@@ -149,8 +149,7 @@ SN, SM = lstm.SN, lstm.SM
 def symbolic_cell():
     """(Cell at symbolic (n, m), templates of its pre-activations, inner first: i, f, g, then o)."""
     cell = Cell(SN, SM)
-    templates = [(cell.P[f"b_{g}"], (lambda k, g=g: cell.a[g][k, 0]), sp.Function(f"A_{g}")) for g in LSTM_GATES]
-    return cell, templates
+    return cell, lstm.gate_templates(cell)
 
 
 @lru_cache(maxsize=None)
