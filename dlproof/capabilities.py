@@ -52,11 +52,14 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("clipping", "clip", "Gradient clipping"),
     Chapter("lstm", "lstm", "LSTM"),
     Chapter("peephole", "peephole", "Peephole LSTM (ONNX)"),
+    Chapter("projection", "proj", "Projected LSTM (proj_size)"),
     Chapter("gru", "gru", "GRU"),
     Chapter("bidirectional", "bi", "Bidirectional RNNs"),
+    Chapter("stacked", "stack", "Stacked and variable-length recurrent networks"),
     Chapter("backprop", "mlp", "Backpropagation (MLP)"),
     Chapter("residual", "resnet", "Residual networks"),
     Chapter("batchnorm", "bn", "Batch normalization"),
+    Chapter("layernorm", "ln", "Layer normalization"),
     Chapter("dropout", "dropout", "Dropout"),
     Chapter("attention", "attn", "Attention"),
     Chapter("convolution", "conv", "Convolution"),
@@ -139,6 +142,44 @@ CAPABILITY_LIST: tuple[Capability, ...] = (
                "ONNX's LSTM cell with its P input: the lstm_cell parameters plus peepholes p_i, p_f, p_o (n,); "
                "i = sig(. + p_i c), f = sig(. + p_f c), c' = f c + i g, o = sig(. + p_o c') (the new cell), "
                "h' = o tanh(c')"),
+    Capability("rnn_bi_vjp", "bidirectional",
+               "(xs, h0_f, h0_b, p_f, p_b, d_ys, d_hf, d_hb) -> {'xs', 'h0_f', 'h0_b', 'params_f', 'params_b'}",
+               "the gradients of L = <d_ys, ys> + <d_hf, h_f> + <d_hb, h_b> of rnn_bi"),
+    Capability("lstm_bi_vjp", "bidirectional",
+               "(xs, (h0_f, c0_f), (h0_b, c0_b), p_f, p_b, d_ys, (d_hf, d_cf), (d_hb, d_cb)) -> "
+               "{'xs', 'h0_f', 'c0_f', 'h0_b', 'c0_b', 'params_f', 'params_b'}",
+               "the gradients of L = <d_ys, ys> + <d_hf, h_f> + <d_cf, c_f> + <d_hb, h_b> + <d_cb, c_b> of lstm_bi"),
+    Capability("gru_bi_vjp", "bidirectional",
+               "(xs, h0_f, h0_b, p_f, p_b, d_ys, d_hf, d_hb) -> {'xs', 'h0_f', 'h0_b', 'params_f', 'params_b'}",
+               "the gradients of L = <d_ys, ys> + <d_hf, h_f> + <d_hb, h_b> of gru_bi"),
+    Capability("lstm_proj_cell", "projection", "(x, h, c, p) -> (h', c')",
+               "torch's proj_size: the lstm_cell parameters with W_h* (n, P), plus W_proj (P, n); h (B, P), c (B, n); "
+               "c' = f c + i g, h' = (o tanh(c')) W_proj^T on batch rows (W_proj (o tanh c') in column form); h' "
+               "feeds the recurrence"),
+    Capability("rnn_stack", "stacked", "(xs, h0, layers, lengths, dropout, training, seed) -> (ys, h_T)",
+               "L layers of D directions: layers[l][d] the params of layer l, direction d (D = 1, or 2 = [forward, "
+               "backward]); layer l+1 reads layer l's outputs (T, B, D n), ys those of the last; h0, h_T (L, D, B, n); "
+               "lengths (B,) ints in [1, T] or None: step t of sequence b is real when t < lengths[b], h_T the state "
+               "after its last real step (backward: reversed within its own length, after reading x_0), ys at padded "
+               "steps declared (padded_output); training: dropout p (mask from seed) on the inputs of layers 2..L only"),
+    Capability("lstm_stack", "stacked", "(xs, h0, c0, layers, lengths, dropout, training, seed) -> (ys, (h_T, c_T))",
+               "rnn_stack over LSTM layers; a layer's params may hold W_proj (P, n) (projection): then h is (L, D, B, P) "
+               "and c (L, D, B, n)"),
+    Capability("gru_stack", "stacked", "(xs, h0, layers, lengths, dropout, training, seed) -> (ys, h_T)",
+               "rnn_stack over GRU layers"),
+    Capability("rnn_stack_vjp", "stacked", "(xs, h0, layers, lengths, d_ys, d_hT) -> {'xs', 'h0', 'layers'}",
+               "the gradients of L = <d_ys, ys> + <d_hT, h_T> of rnn_stack (inference, no dropout); 'layers' "
+               "[[{name: grad}]] as layers"),
+    Capability("lstm_stack_vjp", "stacked",
+               "(xs, h0, c0, layers, lengths, d_ys, d_hT, d_cT) -> {'xs', 'h0', 'c0', 'layers'}",
+               "the gradients of L = <d_ys, ys> + <d_hT, h_T> + <d_cT, c_T> of lstm_stack (inference, no dropout)"),
+    Capability("gru_stack_vjp", "stacked", "(xs, h0, layers, lengths, d_ys, d_hT) -> {'xs', 'h0', 'layers'}",
+               "the gradients of L = <d_ys, ys> + <d_hT, h_T> of gru_stack (inference, no dropout)"),
+    Capability("layernorm", "layernorm", "(x, gamma, beta, eps) -> y",
+               "over the last axis (F features): y = gamma (x - mean) / sqrt(var + eps) + beta with the biased "
+               "variance; gamma, beta (F,), or both None (no affine part)"),
+    Capability("layernorm_vjp", "layernorm", "(x, gamma, beta, eps, dy) -> {'x', 'gamma', 'beta'}",
+               _VJP + "; 'gamma' and 'beta' None without the affine part"),
 )
 
 CHAPTER_BY_NAME: dict[str, Chapter] = {c.name: c for c in CHAPTERS}

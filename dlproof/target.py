@@ -53,6 +53,7 @@ class Restriction(NamedTuple):
 
 _CONV = ("conv1d", "conv1d_vjp", "conv2d", "conv2d_vjp")
 _KINDS = ("rnn", "lstm", "gru")
+_STACK = ("rnn_stack", "lstm_stack", "gru_stack", "rnn_stack_vjp", "lstm_stack_vjp", "gru_stack_vjp")
 
 #: The closed vocabulary of restrictions (the ``restrictions`` convention): name -> Restriction.
 RESTRICTIONS: dict[str, Restriction] = {
@@ -71,6 +72,23 @@ RESTRICTIONS: dict[str, Restriction] = {
                                        lambda v: "value head size equal to the query's only (dv = d)"),
     "bn_momentum": Restriction(("batchnorm",), "'open_interval'", lambda v: v == "open_interval",
                                lambda v: "momentum in the open interval (0, 1) only (not 0 or 1)"),
+    "stack_dropout": Restriction(_STACK[:3], "0", lambda v: _is_int(v, 0),
+                                 lambda v: "no inter-layer dropout in training (dropout = 0 only)"),
+    "stack_projection": Restriction(("lstm_stack", "lstm_stack_vjp"), "False", lambda v: v is False,
+                                    lambda v: "no projection (no W_proj in LSTM layers)"),
+    "projection_size": Restriction(("lstm_proj_cell", "lstm_stack", "lstm_stack_vjp"), "'smaller_than_hidden'",
+                                   lambda v: v == "smaller_than_hidden",
+                                   lambda v: "projection size P < hidden size n only (torch's proj_size < hidden_size)"),
+    "stack_directions": Restriction(_STACK, "1", lambda v: _is_int(v, 1),
+                                    lambda v: "unidirectional stacks only (D = 1, no bidirectional layers)"),
+    "stack_lengths": Restriction(_STACK, "False", lambda v: v is False,
+                                 lambda v: "full-length sequences only (lengths=None)"),
+    "layernorm_features": Restriction(("layernorm", "layernorm_vjp"), "an int F >= 1",
+                                      lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1,
+                                      lambda v: f"F = {v} features only (a module built for one size)"),
+    "layernorm_affine": Restriction(("layernorm", "layernorm_vjp"), "True | False", lambda v: isinstance(v, bool),
+                                    lambda v: "with the affine part (gamma, beta) only" if v else
+                                    "without the affine part (gamma = beta = None) only"),
     "param_count_kinds": Restriction(
         ("param_count",), "a non-empty list of distinct kinds from 'rnn', 'lstm', 'gru'",
         lambda v: isinstance(v, (list, tuple)) and 0 < len(v) == len(set(v)) and all(k in _KINDS for k in v),
@@ -127,6 +145,11 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     # two-pass, Welford or pairwise; "moments" = mean(x^2) - mean^2 unclamped (Keras 3); "moments_clamped" =
     # the same clamped at 0 (Flax)
     "bn_variance": ("'stable' | 'moments' | 'moments_clamped'", lambda v: v in ("stable", "moments", "moments_clamped")),
+    # the outputs ys of a stacked network at padded steps t >= lengths[b] (the real steps never depend on it):
+    # "zero" = 0 (torch's pad_packed_sequence; Keras with zero_output_for_mask=True); "carry" = a unidirectional
+    # stack (D = 1) repeats its last real output, a bidirectional one (D = 2) gives 0 in both halves (Keras'
+    # default masking: a plain layer carries, Bidirectional forces zero_output_for_mask=True on both halves)
+    "padded_output": ("'zero' | 'carry'", lambda v: v in ("zero", "carry")),
     # what the target does not support inside a capability: name -> value over RESTRICTIONS
     "restrictions": ("a mapping restriction name -> value over RESTRICTIONS", lambda v: restriction_problem(v) is None),
 }
@@ -143,6 +166,7 @@ CONVENTION_DEFAULTS: dict[str, Any] = {
     "subnormals": "gradual",
     "bn_running_var": "unbiased",
     "bn_variance": "stable",
+    "padded_output": "zero",
     "restrictions": {},
 }
 

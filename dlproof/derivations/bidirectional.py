@@ -287,4 +287,84 @@ def _full_dependence():
     return dependence_obligations("f") + dependence_obligations("b")
 
 
+# ---------------------------------------------------------------- the VJP of a bidirectional layer
+# At symbolic T (steps), n (outputs per step), m (inputs per step; the batch is folded into the feature axes,
+# its rows are independent). f is any forward-direction sequence function: z (T, m) -> (hs (T, n), final state),
+# its Jacobian at z = Rx an undefined function J(a, i, r, k) = d hs[a, i] / d z[r, k] (J_h(i, r, k) for the final
+# state, K(a, i, q) and K_h(i, q) = d / d theta_q for a parameter entry q). (Rx)[r, k] = x[T-1-r, k].
+RS = sp.Symbol("T", integer=True, positive=True)
+XV, DYV, DHV = sp.MatrixSymbol("x", RS, MS), sp.MatrixSymbol("dy", RS, NS), sp.MatrixSymbol("dh", NS, 1)
+JF, JFH, KF, KFH = (sp.Function(name) for name in ("J", "J_h", "K", "K_h"))
+
+
+def _rev_dummies():
+    return [sp.Dummy(c, integer=True) for c in "tirka"]
+
+
+def vjp_reversal_obligations(wrong: bool = False) -> list:
+    """The three identities of bi.vjp_reversal at symbolic T, n, m; ``wrong=True`` claims the backward half's
+    VJP without reversing the cotangent (a test: must not come out proved)."""
+    from .indexed import index, prove_entry_equal
+
+    s, j, q = index("s"), index("j"), index("q")
+    t, i, r, k, a = _rev_dummies()
+    T = RS
+    rev_dy = (lambda a_, i_: DYV[a_, i_]) if wrong else (lambda a_, i_: DYV[T - 1 - a_, i_])
+
+    def through_rev(J, *head):  # chain rule: d f(Rx)[head] / d x[s, j] = sum_{r,k} J(head, r, k) d (Rx)[r, k] / d x[s, j]
+        return sp.Sum(J(*head, r, k) * sp.diff(XV[T - 1 - r, k], XV[s, j]), (r, 0, T - 1), (k, 0, MS - 1))
+
+    # L_b = <dy, R f(Rx)> + <dh, final(Rx)>: (R f(Rx))[t] = f(Rx)[T-1-t]
+    chain = (sp.Sum(DYV[t, i] * through_rev(JF, T - 1 - t, i), (t, 0, T - 1), (i, 0, NS - 1))
+             + sp.Sum(DHV[i, 0] * through_rev(JFH, i), (i, 0, NS - 1)))
+    collapsed_time = sp.Sum(DYV[t, i] * JF(T - 1 - t, i, T - 1 - s, j), (t, 0, T - 1), (i, 0, NS - 1))
+    final_x = sp.Sum(DHV[i, 0] * JFH(i, T - 1 - s, j), (i, 0, NS - 1))
+    reindexed = collapsed_time.change_index(t, T - 1 - t, a)   # a = T-1-t, a bijection of 0..T-1
+    # R (f-VJP at Rx of (R dy, dh)), entry (s, j): f-VJP(u, dh)[r, k] = sum u[a,i] J(a,i,r,k) + sum dh[i] J_h(i,r,k)
+    claim_x = (sp.Sum(rev_dy(a, i) * JF(a, i, T - 1 - s, j), (a, 0, T - 1), (i, 0, NS - 1)) + final_x)
+    final_p = sp.Sum(DHV[i, 0] * KFH(i, q), (i, 0, NS - 1))
+    time_p = sp.Sum(DYV[t, i] * KF(T - 1 - t, i, q), (t, 0, T - 1), (i, 0, NS - 1))   # d L_b / d theta_q, time part
+    claim_p = sp.Sum(rev_dy(a, i) * KF(a, i, q), (a, 0, T - 1), (i, 0, NS - 1)) + final_p
+    b_x = {s: T, j: MS}
+    return [
+        ("every T, n, m: the chain rule through z = Rx collapses, d L_b / d x[s, j] = sum_t sum_i dy[t, i] "
+         "J(T-1-t, i; T-1-s, j) + sum_i dh[i] J_h(i; T-1-s, j)",
+         prove_entry_equal(chain, collapsed_time + final_x, b_x), scope.GENERAL),
+        ("every T, n, m: reindexed a = T-1-t (a bijection of 0..T-1) it is entry (T-1-s, j) of the forward VJP at "
+         "Rx with cotangents (R dy, dh), i.e. entry (s, j) of R f-VJP(R dy, dh)",
+         prove_entry_equal(reindexed + final_x, claim_x, b_x), scope.GENERAL),
+        ("every T, n: d L_b / d theta_q = sum_t sum_i dy[t, i] K(T-1-t, i, q) + sum_i dh[i] K_h(i, q) is the forward "
+         "VJP's parameter gradient at Rx with cotangents (R dy, dh), no final re-reversal",
+         prove_entry_equal(time_p.change_index(t, T - 1 - t, a) + final_p, claim_p, {q: sp.Symbol("N_theta", integer=True, positive=True)}), scope.GENERAL),
+    ]
+
+
+@derivation("bi.vjp_reversal", title="The VJP of a bidirectional layer: the forward VJP, plus the backward half's VJP on reversed data, re-reversed",
+            latex=(r"g(x) = R\,f(Rx),\ (Rx)_t = x_{T-1-t}:\quad \mathrm{VJP}_g(x)(\bar y) = R\,\mathrm{VJP}_f(Rx)(R\bar y);\qquad "
+                   r"\bar x = \mathrm{VJP}_{f_f}(x)(\bar y_{:, :n}, \bar h_f) + R\,\mathrm{VJP}_{f_b}(Rx)(R\bar y_{:, n:}, \bar h_b),\quad "
+                   r"\bar\theta_b = \mathrm{VJP}^{\theta}_{f_b}(Rx)(R\bar y_{:, n:}, \bar h_b)"),
+            seed=SEED_BI, primary=SCHUSTER + "; " + FRAMEWORKS, layout=LAYOUT + "; cotangents shaped as the outputs (d_ys (T, B, 2n), d_hf, d_hb (B, n))",
+            assumptions=("the backward half is R f_b(Rx) with final state h_b = final_b(Rx) (bi.backward_is_reversed_forward, "
+                         "bi.final_states); each direction has its own parameters and initial state",
+                         "L = <d_ys[:, :, :n], hs_f> + <d_hf, h_f> + <d_ys[:, :, n:], R hs_r> + <d_hb, h_b> (+ the c terms "
+                         "of the LSTM): the two halves' terms share only x, so d L / d x is the sum of the halves' "
+                         "gradients (linearity) and theta_f, theta_b each get their own half's",
+                         "for every T, n, m: entry-wise at symbolic sizes with the Jacobian of any cell's sequence "
+                         "function an undefined function (any cell, any state); the multivariable chain rule through "
+                         "the linear map z = Rx, sums over 0..T-1 evaluated and reindexed exactly (a = T-1-t)"),
+            sizes=("T", "n", "m"),
+            notes=("The final-state cotangent d_hb goes to the backward run's final state unreversed (the final state is "
+                   "not a time series); only the per-step cotangent is reversed, and only the input gradient is "
+                   "re-reversed, never the parameter or initial-state gradients."),
+            steps=(
+                r"L = \langle\bar y_{:, :n}, f_f(x)\rangle + \langle\bar h_f, h_f(x)\rangle + \langle\bar y_{:, n:}, R f_b(Rx)\rangle + \langle\bar h_b, h_b(Rx)\rangle",
+                r"\frac{\partial}{\partial x_{s,j}} f_b(Rx)_{a,i} = \sum_{r,k} J_{a i, r k}\,\frac{\partial (Rx)_{r,k}}{\partial x_{s,j}} = J_{a i,\,T-1-s,\,j}",
+                r"\frac{\partial L_b}{\partial x_{s,j}} = \sum_{t,i} \bar y_{t,i} J_{T-1-t,\,i,\,T-1-s,\,j} + \sum_i \bar h_i J^{h}_{i,\,T-1-s,\,j} \overset{a = T-1-t}{=} \big(\mathrm{VJP}_{f_b}(Rx)(R\bar y, \bar h)\big)_{T-1-s,\,j}",
+                r"\frac{\partial L_b}{\partial \theta_q} = \sum_{t,i} \bar y_{t,i} K_{T-1-t,\,i,\,q} + \sum_i \bar h_i K^{h}_{i,q} = \sum_{a,i} (R\bar y)_{a,i} K_{a,i,q} + \sum_i \bar h_i K^{h}_{i,q}",
+                r"\bar x = \bar x_f + R\,\bar x_r,\qquad \bar\theta_f = \mathrm{VJP}^{\theta}_{f_f},\ \bar\theta_b = \mathrm{VJP}^{\theta}_{f_b}(Rx)(R\bar y_{:, n:}, \bar h_b),\ \bar h_0^{b} \text{ likewise unreversed}",
+            ))
+def _vjp_reversal():
+    return vjp_reversal_obligations()
+
+
 __all__ = ["SEED_BI", "SCHUSTER", "ANALYTIC_ZERO_SET"]

@@ -72,18 +72,22 @@ def _had(*args):
 
 
 class Cell:
-    """Symbols and compact formulas of one LSTM cell at size (n, m) (ints or SymPy symbols)."""
+    """Symbols and compact formulas of one LSTM cell at size (n, m) (ints or SymPy symbols).
 
-    def __init__(self, n, m):
+    ``p`` is the size of the recurrent state h (and of the cotangent delta_h on h'): n for the LSTM; the projected
+    cell (derivations/projection.py) subclasses this one with h' = W_proj (o tanh c') of size p."""
+
+    def __init__(self, n, m, p=None):
+        p = n if p is None else p
         self.n, self.m = n, m
         self.P = {}
         for g in LSTM_GATES:
             self.P[f"W_x{g}"] = sp.MatrixSymbol(f"W_x{g}", n, m)
-            self.P[f"W_h{g}"] = sp.MatrixSymbol(f"W_h{g}", n, n)
+            self.P[f"W_h{g}"] = sp.MatrixSymbol(f"W_h{g}", n, p)
             self.P[f"b_{g}"] = sp.MatrixSymbol(f"b_{g}", n, 1)
         self.x = sp.MatrixSymbol("x", m, 1)
-        self.h, self.c = sp.MatrixSymbol("h", n, 1), sp.MatrixSymbol("c", n, 1)
-        self.delta_h, self.delta_c = sp.MatrixSymbol("delta_h", n, 1), sp.MatrixSymbol("delta_c", n, 1)
+        self.h, self.c = sp.MatrixSymbol("h", p, 1), sp.MatrixSymbol("c", n, 1)
+        self.delta_h, self.delta_c = sp.MatrixSymbol("delta_h", p, 1), sp.MatrixSymbol("delta_c", n, 1)
         self.a = {g: self.P[f"W_x{g}"] * self.x + self.P[f"W_h{g}"] * self.h + self.P[f"b_{g}"] for g in LSTM_GATES}
         self.gate = {g: elementwise(ACT[g], self.a[g]) for g in LSTM_GATES}
         self.dgate = {g: elementwise(DACT[g], self.a[g]) for g in LSTM_GATES}  # activation' at the pre-activation
@@ -134,14 +138,18 @@ class Cell:
         return [[self.jac_hh(), self.jac_hc()], [self.jac_ch(), self.jac_cc()]]
 
     # ---- VJPs: cotangents delta_h on h', delta_c on c' ----
+    def delta_u(self):
+        """The cotangent reaching u = o ∘ tanh(c'): delta_h (here h' = u)."""
+        return self.delta_h
+
     def delta_c_total(self):
-        """delta_c + delta_h ∘ o ∘ (1 - tanh^2 c'): the cotangent reaching c'."""
-        return self.delta_c + _had(self.delta_h, self.gate["o"], self.dtc)
+        """delta_c + delta_u ∘ o ∘ (1 - tanh^2 c'): the cotangent reaching c'."""
+        return self.delta_c + _had(self.delta_u(), self.gate["o"], self.dtc)
 
     def z(self, g):
         """The cotangent at gate g's pre-activation a_g."""
         D, G, dct = self.dgate, self.gate, self.delta_c_total()
-        return {"o": _had(self.delta_h, self.tc, D["o"]),
+        return {"o": _had(self.delta_u(), self.tc, D["o"]),
                 "f": _had(dct, self.c, D["f"]),
                 "i": _had(dct, G["g"], D["i"]),
                 "g": _had(dct, G["i"], D["g"])}[g]

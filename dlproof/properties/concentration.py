@@ -22,10 +22,10 @@ A target's keep probability may differ from q = 1 - p by its own rounding (a flo
 delta sum |a_i - c_i|). q = 1 (p = 0) has no slack: every entry must be kept.
 
 The suite's false-alarm rate, by the union bound over every statistical check of a full run (`run_bound`):
-checks per example ``CHECKS`` (keep_rate 1, mean 2, variance 1, seed.deterministic 1: 5), examples per property
-at most ``EXAMPLE_MARGIN`` = 2 times the profile's count (ci 100, thorough 1000, a 20-seed sweep 20 x 100),
-at most ``MAX_TARGETS`` = 16 targets: the bound is 5 x 2 x E x 16 x 1e-10, i.e. ci 1.6e-6, thorough
-1.6e-5, sweep 3.2e-5, each < ``RUN_BUDGET`` = 1e-4 (tests/dropout/test_dropout.py checks the arithmetic exactly).
+checks per example ``CHECKS`` (keep_rate 1, mean 2, variance 1, seed.deterministic 1, and the kept count of the
+inter-layer dropout of each stacked kind 3: 8), examples per property at most ``EXAMPLE_MARGIN`` = 2 times the
+profile's count (ci 100, thorough 1000, a 20-seed sweep 20 x 100), at most ``MAX_TARGETS`` = 16 targets: the
+bound is 8 x 2 x E x 16 x 1e-10, i.e. ci 2.56e-6, thorough 2.56e-5, sweep 5.12e-5, each < ``RUN_BUDGET`` = 1e-4 (tests/dropout/test_dropout.py checks the arithmetic exactly).
 In the derandomized ci profile the examples are fixed, so "probability" is over the seeds a correct
 implementation could map to masks: a fixed example either always passes or always fails.
 """
@@ -38,7 +38,9 @@ import numpy as np
 
 ALPHA = 1e-10
 KEEP_SLACK = 1e-6
-CHECKS = {"dropout.keep_rate": 1, "dropout.mean": 2, "dropout.variance": 1, "dropout.seed.deterministic": 1}
+CHECKS = {"dropout.keep_rate": 1, "dropout.mean": 2, "dropout.variance": 1, "dropout.seed.deterministic": 1,
+          "stack.rnn.dropout.between_layers": 1, "stack.lstm.dropout.between_layers": 1,
+          "stack.gru.dropout.between_layers": 1}
 EXAMPLE_MARGIN = 2
 MAX_TARGETS = 16
 PROFILE_EXAMPLES = {"ci": 100, "thorough": 1000, "sweep": 20 * 100}

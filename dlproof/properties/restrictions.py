@@ -43,7 +43,8 @@ def causal_supported(target) -> bool:
 
 
 #: values shown in the table's "meaning" column (every accepted form of a restriction with several)
-_EXAMPLES = {"conv_stride": (1, "exact_tiling"), "param_count_kinds": (["rnn", "lstm"],)}
+_EXAMPLES = {"conv_stride": (1, "exact_tiling"), "param_count_kinds": (["rnn", "lstm"],), "layernorm_features": (8,),
+             "layernorm_affine": (True, False)}
 
 
 def table() -> str:

@@ -204,10 +204,19 @@ def test_float32_target_computes_and_returns_float32_without_touching_inputs():
 def test_conventions_and_names():
     assert tn.target().conventions == {"rnn_activation": "tanh", "gru": "reset_after", "bias": "two",
                                        "clip_eps": 1e-6, "clip_scope": "global", "clip_norm_scaling": "unscaled",
-                                       "bn_running_var": "unbiased"}
+                                       "bn_running_var": "unbiased", "padded_output": "zero",
+                                       "restrictions": {"projection_size": "smaller_than_hidden"}}
     relu = tn.relu_target(dtype="float64")
     assert relu.convention("rnn_activation") == "relu" and relu.name.endswith("float64, relu)")
-    assert set(relu.capabilities) == {"rnn_cell", "rnn", "rnn_vjp", "rnn_bi", "param_count"}
+    assert set(relu.capabilities) == {"rnn_cell", "rnn", "rnn_vjp", "rnn_bi", "rnn_bi_vjp", "rnn_stack", "rnn_stack_vjp",
+                                      "param_count"}
+    from dlproof.impl.numpy_ref import stacked as NS  # the relu stack runs nn.RNN(nonlinearity="relu")
+    rng = np.random.default_rng(0)
+    layers = [[{"W_x": rng.normal(size=(3, 2)), "W_h": rng.normal(size=(3, 3)), "b": rng.normal(size=3)}]]
+    xs, h0 = rng.normal(size=(4, 2, 2)), rng.normal(size=(1, 1, 2, 3))
+    got, want = relu.rnn_stack(xs, h0, layers, None, 0.0, False, 0), NS.rnn_stack(xs, h0, layers, None, 0.0, False, 0,
+                                                                                   activation="relu")
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="nonlinearity should be one of"):
         tn.target(nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="argument 'dtype' should be"):

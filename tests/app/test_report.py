@@ -31,7 +31,7 @@ def _rnn_raises(xs, h0, p):
 bad = replace(good, name="my broken rnn", rnn=_rnn_raises)
 '''
 
-SELECT = ("-k", "(rnn.forward and not bi.) or clip.norm.rule")
+SELECT = ("-k", "(rnn.forward and not bi. and not stack.) or clip.norm.rule")
 
 
 def _schema() -> dict:

@@ -109,18 +109,17 @@ def shifted(d: float, *keys) -> Transform:
     return each(keys, lambda v: v + d, lambda g: g)
 
 
-FAMILY = {
-    "rnn": ("rnn_cell", "rnn", "rnn_vjp", "rnn_bi"),
-    "lstm": ("lstm_cell", "lstm", "lstm_vjp", "lstm_bi"),
-    "gru": ("gru_cell", "gru", "gru_vjp", "gru_bi"),
-}
+FAMILY = {kind: (f"{kind}_cell", kind, f"{kind}_vjp", f"{kind}_bi", f"{kind}_bi_vjp", f"{kind}_stack", f"{kind}_stack_vjp")
+          for kind in ("rnn", "lstm", "gru")}
 
 
 def param_mutant(kind: str, tr: Transform, bug: str, base=BASE) -> Mutant:
-    """Every capability of ``kind`` computed with q = tr.forward(p); VJP parameter gradients pulled back."""
+    """Every capability of ``kind`` computed with q = tr.forward(p) (each layer and direction of a stack too);
+    VJP parameter gradients pulled back."""
     b = base
-    cell, seq, vjp, bi = (getattr(b, c) for c in FAMILY[kind])
+    cell, seq, vjp, bi, bi_vjp, stack, stack_vjp = (getattr(b, c) for c in FAMILY[kind])
     F = tr.forward
+    n_states = 2 if kind == "lstm" else 1  # (h0, c0) or h0 before the parameters of a sequence / stack
 
     def vjp_m(*args):
         *head, p = args[:-(3 if kind == "lstm" else 2)]
@@ -128,12 +127,29 @@ def param_mutant(kind: str, tr: Transform, bug: str, base=BASE) -> Mutant:
         out = vjp(*head, F(p), *cots)
         return {**out, "params": tr.pull(out["params"])}
 
+    def bi_vjp_m(xs, sf, sb, pf, pb, *cots):
+        out = bi_vjp(xs, sf, sb, F(pf), F(pb), *cots)
+        return {**out, "params_f": tr.pull(out["params_f"]), "params_b": tr.pull(out["params_b"])}
+
+    def layers_of(layers, fn):
+        return [[fn(p) for p in layer] for layer in layers]
+
+    def stack_m(xs, *rest):
+        states, (layers, *tail) = rest[:n_states], rest[n_states:]
+        return stack(xs, *states, layers_of(layers, F), *tail)
+
+    def stack_vjp_m(xs, *rest):
+        states, (layers, *tail) = rest[:n_states], rest[n_states:]
+        out = stack_vjp(xs, *states, layers_of(layers, F), *tail)
+        return {**out, "layers": layers_of(out["layers"], tr.pull)}
+
     if kind == "lstm":
         caps = {"lstm_cell": lambda x, h, c, p: cell(x, h, c, F(p)), "lstm": lambda xs, h0, c0, p: seq(xs, h0, c0, F(p)),
                 "lstm_vjp": vjp_m, "lstm_bi": lambda xs, sf, sb, pf, pb: bi(xs, sf, sb, F(pf), F(pb))}
     else:
         caps = {f"{kind}_cell": lambda x, h, p: cell(x, h, F(p)), kind: lambda xs, h0, p: seq(xs, h0, F(p)),
                 f"{kind}_vjp": vjp_m, f"{kind}_bi": lambda xs, hf, hb, pf, pb: bi(xs, hf, hb, F(pf), F(pb))}
+    caps.update({f"{kind}_bi_vjp": bi_vjp_m, f"{kind}_stack": stack_m, f"{kind}_stack_vjp": stack_vjp_m})
     return Mutant(replace(b, name=f"mutant: {bug}", **caps), FAMILY[kind], bug)
 
 

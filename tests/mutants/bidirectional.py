@@ -53,6 +53,46 @@ def _bi_h_b_wrong_end(kind):
     return bi
 
 
+def _bi_vjp_parts(kind, xs, sf, sb, pf, pb, d_ys, d_fin_f, d_fin_b):
+    """The two one-direction VJPs of the reference (g_f on xs, g_r on reversed xs with the reversed cotangent)."""
+    n = d_ys.shape[-1] // 2
+    vjp = getattr(BASE, f"{kind}_vjp")
+    if kind == "lstm":
+        return (vjp(xs, *sf, pf, d_ys[..., :n], *d_fin_f), vjp(xs[::-1], *sb, pb, d_ys[::-1, :, n:], *d_fin_b))
+    return vjp(xs, sf, pf, d_ys[..., :n], d_fin_f), vjp(xs[::-1], sb, pb, d_ys[::-1, :, n:], d_fin_b)
+
+
+def _bi_vjp_from_parts(kind, g_f, g_r, xs_grad):
+    states = ("h0", "c0") if kind == "lstm" else ("h0",)
+    out = {"xs": xs_grad, **{f"{s}_f": g_f[s] for s in states}, **{f"{s}_b": g_r[s] for s in states}}
+    out["params_f"], out["params_b"] = g_f["params"], g_r["params"]
+    return out
+
+
+def _bi_vjp_not_rereversed(kind):
+    """d xs = g_f.xs + g_r.xs: the backward half's input gradient left in reversed time."""
+    def vjp(xs, sf, sb, pf, pb, d_ys, d_fin_f, d_fin_b):
+        g_f, g_r = _bi_vjp_parts(kind, xs, sf, sb, pf, pb, d_ys, d_fin_f, d_fin_b)
+        return _bi_vjp_from_parts(kind, g_f, g_r, g_f["xs"] + g_r["xs"])
+    return vjp
+
+
+def _bi_vjp_params_swapped(kind):
+    """params_f and params_b exchanged in the returned dict."""
+    def vjp(*args):
+        g = dict(getattr(BASE, f"{kind}_bi_vjp")(*args))
+        g["params_f"], g["params_b"] = g["params_b"], g["params_f"]
+        return g
+    return vjp
+
+
+def _bi_vjp_final_cots_swapped(kind):
+    """d_hf goes to the backward run's final state and d_hb to the forward run's."""
+    def vjp(xs, sf, sb, pf, pb, d_ys, d_fin_f, d_fin_b):
+        return getattr(BASE, f"{kind}_bi_vjp")(xs, sf, sb, pf, pb, d_ys, d_fin_b, d_fin_f)
+    return vjp
+
+
 MUTANTS: dict[str, Mutant] = {
     "bi_backward_not_reversed": pinned(replace(BASE, name="mutant: backward half not re-reversed", rnn_bi=_bi_unreversed),
                                        "bi.rnn.forward"),
@@ -63,4 +103,17 @@ MUTANTS: dict[str, Mutant] = {
     "gru_bi_halves_swapped": code_mutant("GRU halves concatenated [bwd ; fwd]", gru_bi=_bi_swapped_halves("gru")),
     "rnn_bi_h_b_wrong_end": code_mutant("RNN h_b from the wrong end", rnn_bi=_bi_h_b_wrong_end("rnn")),
     "lstm_bi_h_b_wrong_end": code_mutant("LSTM h_b from the wrong end", lstm_bi=_bi_h_b_wrong_end("lstm")),
+    "rnn_bi_vjp_not_rereversed": pinned(replace(
+        BASE, name="mutant: bi VJP forgets to re-reverse the backward half's input gradient",
+        rnn_bi_vjp=_bi_vjp_not_rereversed("rnn")), "bi.rnn.vjp"),
+    "lstm_bi_vjp_params_swapped": pinned(replace(
+        BASE, name="mutant: LSTM bi VJP returns params_f and params_b swapped",
+        lstm_bi_vjp=_bi_vjp_params_swapped("lstm")), "bi.lstm.vjp"),
+    "gru_bi_vjp_final_cots_swapped": pinned(replace(
+        BASE, name="mutant: GRU bi VJP applies d_hf to the backward direction and d_hb to the forward",
+        gru_bi_vjp=_bi_vjp_final_cots_swapped("gru")), "bi.gru.vjp"),
+    "lstm_bi_vjp_not_rereversed": code_mutant("LSTM bi VJP: backward input gradient not re-reversed",
+                                              lstm_bi_vjp=_bi_vjp_not_rereversed("lstm")),
+    "gru_bi_vjp_not_rereversed": code_mutant("GRU bi VJP: backward input gradient not re-reversed",
+                                             gru_bi_vjp=_bi_vjp_not_rereversed("gru")),
 }

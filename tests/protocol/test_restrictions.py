@@ -33,6 +33,9 @@ CONV_PROPS = ("conv1d.forward", "conv1d.vjp", "conv.output_size", "conv.equivari
     ({"conv_stride": 2}, "'conv_stride'"), ({"attention_causal": 0}, "'attention_causal'"),
     ({"param_count_kinds": []}, "'param_count_kinds'"), ({"param_count_kinds": ["rnn", "rnn"]}, "'param_count_kinds'"),
     ({"param_count_kinds": ["transformer"]}, "'param_count_kinds'"), ({"bn_momentum": (0, 1)}, "'bn_momentum'"),
+    ({"stack_dropout": 0.5}, "'stack_dropout'"), ({"stack_projection": 0}, "'stack_projection'"),
+    ({"projection_size": True}, "'projection_size'"), ({"stack_lengths": None}, "'stack_lengths'"),
+    ({"stack_directions": 2}, "'stack_directions'"), ({"layernorm_features": 0}, "'layernorm_features'"), ({"layernorm_affine": 1}, "'layernorm_affine'"),
     (["conv_groups"], "mapping"),
 ])
 def test_unknown_or_invalid_restrictions_are_errors(bad, where):
@@ -43,7 +46,9 @@ def test_unknown_or_invalid_restrictions_are_errors(bad, where):
 
 def test_valid_restrictions_are_accepted_and_reported_as_json():
     decl = {**CONV_ALL, "attention_causal": False, "attention_value_dim": "equal_to_query",
-            "bn_momentum": "open_interval", "param_count_kinds": ["rnn", "lstm"]}
+            "bn_momentum": "open_interval", "param_count_kinds": ["rnn", "lstm"], "stack_dropout": 0,
+            "stack_projection": False, "projection_size": "smaller_than_hidden", "stack_lengths": False, "stack_directions": 1,
+            "layernorm_features": 4, "layernorm_affine": False}
     t = Target(name="t", conventions={"restrictions": decl})
     assert set(decl) == set(RESTRICTIONS)  # the test declares every entry of the vocabulary
     d = json.loads(json.dumps(t.describe()))

@@ -22,6 +22,11 @@ batch-major (B, T, m) and back. The weight map (`canonical_to_keras`, `keras_to_
 - Bidirectional (merge_mode="concat"): ys = [fwd ; bwd] with the backward half flipped back by Keras; the
   returned states are out, h_f[, c_f], h_b[, c_b]; h_b is the backward state after reading x_0.
 
+Stacks (``rnn_stack``, ``lstm_stack``, ``gru_stack`` and VJPs: L layers, Bidirectional when D = 2, variable
+lengths through Keras masking) live in `keras3_stacked`, with the measured masking behaviour; `from_model`
+turns a user's Sequential of recurrent layers into a stack target. ``*_bi_vjp``: gradients through the
+Bidirectional layer, as below.
+
 Gradients (``*_vjp``): torch.autograd.grad of L = <d_hs, hs> + <d_hT, h_T> (+ <d_cT, c_T>) through the
 keras layer, with respect to the torch tensors behind ``kernel``, ``recurrent_kernel`` and ``bias`` (on the
 torch backend a Keras variable's ``.value`` is a ``torch.nn.Parameter``), the inputs and the initial states.
@@ -44,203 +49,27 @@ for LSTM / GRU(reset_after=True) instead of its pure-torch fallback; the built-i
 """
 from __future__ import annotations
 
+import copy
 import functools
-import os
-import threading
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
-from dlproof.parameters import GATES, GRU_GATES, KINDS, PARAMS, block
+from dlproof.parameters import KINDS
 from dlproof.target import Target
 
 from ..numpy_ref.checks import clipping as clip_checks
 from ..numpy_ref.checks import recurrent as checks
+from ..numpy_ref.checks.common import expect_shape, float_array
+from . import keras3_layernorm, keras3_stacked
+# the layer runtime (weight map, layers, tensors); the weight map's public names are re-exported here
+from .keras3_layers import (GRU_VARIANTS, KERAS_GATES, KERAS_VERSION, PARAMS, STATES, _LAYERS, _LOCK,  # noqa: F401
+                            _assign, _bt, _builtin_layer, _cells, _check_seq_layer, _Config, _kind_of, _np,
+                            _np_dtype, _pullback, _refuse, _resized, _t, _tb, canonical_to_keras,
+                            keras, keras_grads_to_canonical, keras_to_canonical, layer_weights, torch)
 from .startup import dtype_name
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-try:
-    import keras
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("dlproof.impl.adapters.keras3 needs Keras 3 on the torch backend: "
-                      "pip install 'dlproof[keras]' (keras>=3 and torch)") from exc
-if not str(getattr(keras, "__version__", "0")).startswith("3."):  # pragma: no cover
-    raise ImportError(f"dlproof.impl.adapters.keras3 needs Keras 3, found keras {getattr(keras, '__version__', '?')}")
-if keras.backend.backend() != "torch":
-    raise ImportError(
-        f"dlproof.impl.adapters.keras3 runs Keras on the torch backend, but keras was imported with backend "
-        f"{keras.backend.backend()!r}: set KERAS_BACKEND=torch before the first import of keras")
-import torch  # noqa: E402  (keras' torch backend has imported it already)
-from keras.src.optimizers import base_optimizer as _base_optimizer  # noqa: E402
-
-KERAS_VERSION = keras.__version__
-GRU_VARIANTS = checks.GRU_VARIANTS
-#: canonical gate letters in Keras' storage order: the protocol's, except that Keras' GRU stores z before r
-KERAS_GATES = dict(GATES, gru=tuple(GRU_GATES[j] for j in (1, 0, 2)))
-STATES = {"rnn": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
-_LAYERS = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
-_CELLS = {"rnn": "SimpleRNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
-_LOCK = threading.RLock()  # layers are cached and their weights overwritten per call
-
-
-# ---- the weight map ---------------------------------------------------------------------------------
-
-def _check_kind(kind, gru):
-    if kind not in KINDS:
-        raise ValueError(f"kind should be one of {KINDS}, got {kind!r}")
-    if gru not in GRU_VARIANTS:
-        raise ValueError(f"gru should be one of {GRU_VARIANTS}, got {gru!r}")
-
-
-def canonical_to_keras(kind: str, p, gru: str = "reset_after") -> dict:
-    """Keras storage {"kernel", "recurrent_kernel", "bias"} (NumPy) from canonical params ``p``.
-
-    ``gru`` is the GRU variant (Keras reset_after=True / False); it shapes the GRU bias only."""
-    _check_kind(kind, gru)
-    gates = KERAS_GATES[kind]
-    kernel = np.concatenate([np.asarray(p[block(kind, g)[0]]).T for g in gates], axis=1)
-    recurrent = np.concatenate([np.asarray(p[block(kind, g)[1]]).T for g in gates], axis=1)
-    if kind != "gru":
-        bias = np.concatenate([np.asarray(p[block(kind, g)[2]]) for g in gates])
-    elif gru == "reset_after":
-        row0 = np.concatenate([p["b_z"], p["b_r"], p["b_xn"]])
-        row1 = np.concatenate([np.zeros_like(p["b_z"]), np.zeros_like(p["b_r"]), p["b_hn"]])
-        bias = np.stack([row0, row1])
-    else:
-        bias = np.concatenate([p["b_z"], p["b_r"], np.asarray(p["b_xn"]) + np.asarray(p["b_hn"])])
-    return {"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias}
-
-
-def _split_cols(a, k):
-    n = a.shape[-1] // k
-    return [a[..., j * n:(j + 1) * n] for j in range(k)]
-
-
-def _unmap(kind, w, gru, *, grads: bool) -> dict:
-    gates = KERAS_GATES[kind]
-    K = _split_cols(np.asarray(w["kernel"]), len(gates))
-    U = _split_cols(np.asarray(w["recurrent_kernel"]), len(gates))
-    bias = np.asarray(w["bias"])
-    out = {}
-    for j, g in enumerate(gates):
-        wx, wh, _ = block(kind, g)
-        out[wx], out[wh] = K[j].T.copy(), U[j].T.copy()
-    if kind != "gru":
-        for j, b in enumerate(_split_cols(bias, len(gates))):
-            out[block(kind, gates[j])[2]] = b.copy()
-    elif gru == "reset_after":
-        (z0, r0, n0), (z1, r1, n1) = _split_cols(bias[0], 3), _split_cols(bias[1], 3)
-        # values: Keras adds the two rows for z and r; gradients: dL/db_z = dL/dbias[0, z] (= dL/dbias[1, z])
-        out["b_z"], out["b_r"] = (z0.copy(), r0.copy()) if grads else (z0 + z1, r0 + r1)
-        out["b_xn"], out["b_hn"] = n0.copy(), n1.copy()
-    else:
-        z, r, nb = _split_cols(bias, 3)
-        out["b_z"], out["b_r"], out["b_xn"] = z.copy(), r.copy(), nb.copy()
-        out["b_hn"] = nb.copy() if grads else np.zeros_like(nb)
-    return {k: out[k] for k in PARAMS[kind]}
-
-
-def keras_to_canonical(kind: str, weights, gru: str = "reset_after") -> dict:
-    """Canonical params from Keras storage {"kernel", "recurrent_kernel", "bias"} (inverse of
-    `canonical_to_keras` up to the bias sums Keras cannot tell apart: reset_after's recurrent z/r bias row is
-    folded into b_z / b_r, reset_before's n bias is returned as b_xn with b_hn = 0)."""
-    _check_kind(kind, gru)
-    return _unmap(kind, weights, gru, grads=False)
-
-
-def keras_grads_to_canonical(kind: str, grads, gru: str = "reset_after") -> dict:
-    """dL/d(canonical params) from dL/d(kernel, recurrent_kernel, bias), for weights set by
-    `canonical_to_keras` (reset_before: b_xn and b_hn both get the gradient of their sum)."""
-    _check_kind(kind, gru)
-    return _unmap(kind, grads, gru, grads=True)
-
-
-def layer_weights(cell) -> dict:
-    """{"kernel", "recurrent_kernel", "bias"} of a built Keras cell as NumPy arrays."""
-    return {k: getattr(cell, k).value.detach().cpu().numpy().copy() for k in ("kernel", "recurrent_kernel", "bias")}
-
-
-# ---- layers -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Config:
-    kind: str
-    gru: str = "reset_after"
-    activation: str = "tanh"
-
-
-def _seq_kwargs(cfg: _Config, dtype: str) -> dict:
-    kw = dict(return_sequences=True, return_state=True, dtype=dtype)
-    if cfg.kind == "rnn":
-        kw["activation"] = cfg.activation
-    if cfg.kind == "gru":
-        kw["reset_after"] = cfg.gru == "reset_after"
-    return kw
-
-
-@functools.lru_cache(maxsize=512)
-def _builtin_layer(what: str, cfg: _Config, n: int, m: int, dtype: str):
-    """A built Keras cell / sequence layer / Bidirectional layer, cached per (config, n, m, dtype)."""
-    L = keras.layers
-    if what == "cell":
-        kw = {"dtype": dtype}
-        if cfg.kind == "rnn":
-            kw["activation"] = cfg.activation
-        if cfg.kind == "gru":
-            kw["reset_after"] = cfg.gru == "reset_after"
-        layer = getattr(L, _CELLS[cfg.kind])(n, **kw)
-        layer.build((None, m))
-        return layer
-    seq = getattr(L, _LAYERS[cfg.kind])(n, **_seq_kwargs(cfg, dtype))
-    layer = seq if what == "seq" else L.Bidirectional(seq, merge_mode="concat", dtype=dtype)
-    layer.build((None, None, m))
-    return layer
-
-
-def _cells(layer, what):
-    if what == "cell":
-        return [layer]
-    if what == "seq":
-        return [layer.cell]
-    return [layer.forward_layer.cell, layer.backward_layer.cell]
-
-
-def _assign(fn: str, cell, cfg: _Config, p, np_dtype) -> list:
-    """Write canonical ``p`` into ``cell``; returns its [kernel, recurrent_kernel, bias] variables."""
-    w = canonical_to_keras(cfg.kind, p, cfg.gru)
-    out = []
-    for k in ("kernel", "recurrent_kernel", "bias"):
-        var = getattr(cell, k, None)
-        if var is None:
-            raise ValueError(f"{fn}: keras cell {cell.name!r} has no {k!r} variable (use_bias=False is not supported)")
-        if tuple(var.shape) != w[k].shape:
-            raise ValueError(f"{fn}: keras cell {cell.name!r} has {k} of shape {tuple(var.shape)}, but the "
-                             f"canonical parameters map to {w[k].shape}: the layer's sizes do not match the parameters")
-        var.assign(w[k].astype(np_dtype))
-        out.append(var)
-    return out
-
-
-def _np_dtype(dt) -> np.dtype:
-    return np.dtype(np.float32) if np.dtype(dt) == np.float32 else np.dtype(np.float64)
-
-
-def _t(a, np_dtype, requires_grad=False):
-    return torch.tensor(np.asarray(a), dtype=getattr(torch, np_dtype.name)).requires_grad_(requires_grad)
-
-
-def _np(t, np_dtype) -> np.ndarray:
-    return np.array(t.detach().cpu().numpy(), dtype=np_dtype, copy=True)
-
-
-def _bt(xs):  # time-major (T, B, m) -> batch-major (B, T, m)
-    return np.ascontiguousarray(np.swapaxes(xs, 0, 1))
-
-
-def _tb(t):  # batch-major torch (B, T, n) -> time-major (T, B, n)
-    return t.transpose(0, 1)
-
+from keras.src.optimizers import base_optimizer as _base_optimizer  # noqa: E402  (after keras3_layers set the backend)
 
 # ---- capabilities -----------------------------------------------------------------------------------
 
@@ -318,12 +147,7 @@ class _Adapter:
         with _LOCK, torch.enable_grad():
             layer = self._layer("seq", n, m, dt)
             hs, finals, variables = self._call_seq(fn, layer, xs, states, params, dt, (leaves[0], leaves[1:]))
-            L = (_t(_bt(d_hs), dt) * hs).sum()
-            for c, f in zip(cots, finals):
-                L = L + (_t(c, dt) * f).sum()
-            tensors = [v.value for v in variables]
-            g = torch.autograd.grad(L, leaves + tensors, allow_unused=True)
-        g = [_np(gi, dt) if gi is not None else np.zeros(tuple(x.shape), dt) for gi, x in zip(g, leaves + tensors)]
+            g = _pullback([(_bt(d_hs), hs), *zip(cots, finals)], leaves, variables, dt)
         out = {"xs": np.ascontiguousarray(np.swapaxes(g[0], 0, 1)),
                "params": keras_grads_to_canonical(self.kind, dict(zip(("kernel", "recurrent_kernel", "bias"),
                                                                         g[1 + k:])), self.cfg.gru)}
@@ -331,10 +155,9 @@ class _Adapter:
         return out
 
     # bidirectional ---------------------------------------------------------------------------------
-    def bi(self, xs, s_f, s_b, p_f, p_b):
-        fn = f"{self.kind}_bi"
-        lstm = self.kind == "lstm"
-        if lstm:
+    def _bi_args(self, fn, xs, s_f, s_b, p_f, p_b):
+        """Validated (xs, states_f, states_b, p_f, p_b, dtype, n, m) of a Bidirectional call."""
+        if self.kind == "lstm":
             s_f = checks.state_pair(fn, "state_f", s_f, "h0_f", "c0_f")
             s_b = checks.state_pair(fn, "state_b", s_b, "h0_b", "c0_b")
         else:
@@ -344,7 +167,13 @@ class _Adapter:
         _, sb, pb, dt_b, nb, _ = self._seq(fn, xs, s_b, p_b, "p_b", [f"{s}_b" for s in names])
         if nb != n:
             raise ValueError(f"{fn}: p_b has n = {nb}, but p_f has n = {n}; both directions need the same size")
-        dt = _np_dtype(np.result_type(dt_f, dt_b))
+        return xs, sf, sb, pf, pb, _np_dtype(np.result_type(dt_f, dt_b)), n, m
+
+    def bi(self, xs, s_f, s_b, p_f, p_b):
+        fn = f"{self.kind}_bi"
+        lstm = self.kind == "lstm"
+        names = STATES[self.kind]
+        xs, sf, sb, pf, pb, dt, n, m = self._bi_args(fn, xs, s_f, s_b, p_f, p_b)
         with _LOCK, torch.no_grad():
             layer = self._layer("bi", n, m, dt)
             cf, cb = _cells(layer, "bi")
@@ -356,6 +185,37 @@ class _Adapter:
         k = len(names)
         f, b = states[:k], states[k:]
         return (ys, tuple(f), tuple(b)) if lstm else (ys, f[0], b[0])
+
+    def bi_vjp(self, xs, s_f, s_b, p_f, p_b, d_ys, d_f, d_b):
+        """Gradients of <d_ys, ys> + <d_hf, h_f> (+ <d_cf, c_f>) + <d_hb, h_b> (+ <d_cb, c_b>) of `bi` through
+        the Keras Bidirectional layer: {"xs", "h0_f"(, "c0_f"), "h0_b"(, "c0_b"), "params_f", "params_b"}."""
+        fn = f"{self.kind}_bi_vjp"
+        names = STATES[self.kind]
+        xs, sf, sb, pf, pb, dt, n, m = self._bi_args(fn, xs, s_f, s_b, p_f, p_b)
+        T, B, _ = xs.shape
+        if self.kind == "lstm":
+            d_f = checks.state_pair(fn, "d_final_f", d_f, "d_hf", "d_cf")
+            d_b = checks.state_pair(fn, "d_final_b", d_b, "d_hb", "d_cb")
+        else:
+            d_f, d_b = (d_f,), (d_b,)
+        d_ys = np.zeros((T, B, 2 * n), dt) if d_ys is None else float_array(fn, "d_ys", d_ys, 3, "(T, B, 2n)")
+        expect_shape(fn, "d_ys", d_ys, (T, B, 2 * n), "(T, B, 2n) = ys.shape")
+        cots = [checks.state_cotangent(fn, f"d_{s[0]}{side}", d, B, n, dt)
+                for side, ds in (("f", d_f), ("b", d_b)) for s, d in zip(names, ds)]
+        leaves = [_t(_bt(xs), dt, True)] + [_t(a, dt, True) for a in (*sf, *sb)]
+        with _LOCK, torch.enable_grad():
+            layer = self._layer("bi", n, m, dt)
+            cf, cb = _cells(layer, "bi")
+            variables = _assign(fn, cf, self.cfg, pf, dt) + _assign(fn, cb, self.cfg, pb, dt)
+            out = layer(leaves[0], initial_state=leaves[1:], training=False)
+            g = _pullback([(_bt(d_ys), out[0]), *zip(cots, out[1:])], leaves, variables, dt)
+        k, keys = len(names), ("kernel", "recurrent_kernel", "bias")
+        out = {"xs": np.ascontiguousarray(np.swapaxes(g[0], 0, 1))}
+        out.update(zip([f"{s}_f" for s in names] + [f"{s}_b" for s in names], g[1:1 + 2 * k]))
+        w = g[1 + 2 * k:]
+        out["params_f"] = keras_grads_to_canonical(self.kind, dict(zip(keys, w[:3])), self.cfg.gru)
+        out["params_b"] = keras_grads_to_canonical(self.kind, dict(zip(keys, w[3:])), self.cfg.gru)
+        return out
 
     def param_count(self, n, m):
         return int(self._layer("seq", int(n), int(m), np.dtype(np.float32)).count_params())
@@ -369,7 +229,7 @@ def _builtin_source(cfg):
 
 def _caps(ad: _Adapter) -> dict:
     k = ad.kind
-    return {f"{k}_cell": ad.cell, k: ad.forward, f"{k}_vjp": ad.vjp, f"{k}_bi": ad.bi}
+    return {f"{k}_cell": ad.cell, k: ad.forward, f"{k}_vjp": ad.vjp, f"{k}_bi": ad.bi, f"{k}_bi_vjp": ad.bi_vjp}
 
 
 def _param_count(adapters: dict):
@@ -385,13 +245,25 @@ def _param_count(adapters: dict):
 BIAS_PER_KIND = {"rnn": "one", "lstm": "one", "gru": {"reset_after": "two", "reset_before": "one"}}
 
 
+def _stack_capabilities(dtype: str, **kw) -> dict:
+    """rnn_stack, lstm_stack, gru_stack and their VJPs from `keras3_stacked`."""
+    return keras3_stacked.capabilities(dtype, **kw)
+
+
+def _stack_conventions() -> dict:
+    return copy.deepcopy(keras3_stacked.CONVENTIONS)
+
+
 def _counting(gru: str):
     """param_count over all three kinds with Keras' own count_params(), the GRU in variant ``gru``."""
     return _param_count({k: _Adapter(_Config(k, gru), _builtin_source(_Config(k, gru))) for k in KINDS})
 
 
 def target(dtype: str = "float32") -> Target:
-    """SimpleRNN (tanh), LSTM, GRU(reset_after=True) and Bidirectional over each; no clipping.
+    """SimpleRNN (tanh), LSTM, GRU(reset_after=True) and Bidirectional over each; stacks of them
+    (`keras3_stacked`: L layers, Bidirectional when D = 2, masking from lengths, padded_output "zero",
+    restrictions stack_dropout 0 and stack_projection False); keras.layers.LayerNormalization
+    (`keras3_layernorm`); no clipping.
 
     Conventions: rnn_activation tanh, gru reset_after, bias per kind {rnn: one, lstm: one, gru: two}:
     param_count is Keras' own count_params(), and the reset_after GRU's (2, 3n) bias has the "two" count.
@@ -405,9 +277,11 @@ def target(dtype: str = "float32") -> Target:
     caps = {}
     for ad in ads.values():
         caps.update(_caps(ad))
+    caps.update(_stack_capabilities(dtype))
+    caps.update(keras3_layernorm.capabilities(dtype))
     return Target(name=f"keras {KERAS_VERSION} (torch backend)", dtype=dtype,
                   conventions={"rnn_activation": "tanh", "gru": "reset_after",
-                               "bias": {"rnn": "one", "lstm": "one", "gru": "two"}},
+                               "bias": {"rnn": "one", "lstm": "one", "gru": "two"}, **_stack_conventions()},
                   param_count=_param_count(ads), **caps)
 
 
@@ -417,9 +291,10 @@ def gru_reset_before_target(dtype: str = "float32") -> Target:
     dtype_name("target", dtype)
     cfg = _Config("gru", "reset_before")
     ad = _Adapter(cfg, _builtin_source(cfg))
+    stack = {k: v for k, v in _stack_capabilities(dtype, gru="reset_before").items() if k.startswith("gru_")}
     return Target(name=f"keras {KERAS_VERSION} (torch backend) GRU reset_after=False", dtype=dtype,
-                  conventions={"gru": "reset_before", "bias": "one"}, param_count=_counting("reset_before"),
-                  **_caps(ad))
+                  conventions={"gru": "reset_before", "bias": "one", **_stack_conventions()},
+                  param_count=_counting("reset_before"), **_caps(ad), **stack)
 
 
 def relu_target(dtype: str = "float32") -> Target:
@@ -428,8 +303,9 @@ def relu_target(dtype: str = "float32") -> Target:
     dtype_name("target", dtype)
     cfg = _Config("rnn", activation="relu")
     ad = _Adapter(cfg, _builtin_source(cfg))
+    stack = {k: v for k, v in _stack_capabilities(dtype, activation="relu").items() if k.startswith("rnn_")}
     return Target(name=f"keras {KERAS_VERSION} (torch backend) SimpleRNN relu", dtype=dtype,
-                  conventions={"rnn_activation": "relu"}, **_caps(ad))
+                  conventions={"rnn_activation": "relu", **_stack_conventions()}, **_caps(ad), **stack)
 
 
 # ---- clipping ---------------------------------------------------------------------------------------
@@ -484,67 +360,6 @@ def global_clipnorm_target(dtype: str = "float32") -> Target:
     return _clip_target("global", dtype)
 
 
-# ---- a user's own layer -----------------------------------------------------------------------------
-
-def _refuse(layer, problem: str):
-    raise ValueError(f"keras3.from_layer: {type(layer).__name__} {getattr(layer, 'name', '?')!r}: {problem}")
-
-
-def _kind_of(layer) -> tuple:
-    """(kind, _Config) of a supported Keras recurrent layer or cell, else ValueError."""
-    L = keras.layers
-    cell = layer.cell if isinstance(layer, L.RNN) else layer
-    if isinstance(cell, (L.StackedRNNCells, list, tuple)):
-        _refuse(layer, "stacked cells (StackedRNNCells) are not supported: wrap each cell in its own layer")
-    if isinstance(cell, L.SimpleRNNCell):
-        kind = "rnn"
-    elif isinstance(cell, L.LSTMCell):
-        kind = "lstm"
-    elif isinstance(cell, L.GRUCell):
-        kind = "gru"
-    else:
-        _refuse(layer, "is not a SimpleRNN/LSTM/GRU layer or cell (or keras.layers.RNN over one of those cells)")
-    act = keras.activations.serialize(cell.activation)
-    act = act if isinstance(act, str) else getattr(cell.activation, "__name__", str(act))
-    if not cell.use_bias:
-        _refuse(layer, "use_bias=False is not supported (the protocol has biases)")
-    if kind == "rnn":
-        if act not in ("tanh", "relu"):
-            _refuse(layer, f"activation={act!r}, but only 'tanh' and 'relu' are supported")
-        return kind, _Config("rnn", activation=act)
-    rec = keras.activations.serialize(cell.recurrent_activation)
-    rec = rec if isinstance(rec, str) else getattr(cell.recurrent_activation, "__name__", str(rec))
-    if act != "tanh" or rec != "sigmoid":
-        _refuse(layer, f"activation={act!r}, recurrent_activation={rec!r}, but only 'tanh' / 'sigmoid' are supported")
-    if kind == "gru":
-        return kind, _Config("gru", "reset_after" if cell.reset_after else "reset_before")
-    return kind, _Config("lstm")
-
-
-def _check_seq_layer(layer, what="layer"):
-    L = keras.layers
-    if not isinstance(layer, L.RNN):
-        _refuse(layer, f"{what} should be a keras.layers.RNN subclass")
-    if getattr(layer, "stateful", False):
-        _refuse(layer, "stateful=True is not supported (states carry over between calls)")
-    if not layer.return_sequences:
-        _refuse(layer, "return_sequences=False, but the protocol needs the whole sequence: set return_sequences=True")
-    if not layer.return_state:
-        _refuse(layer, "return_state=False, but the protocol needs the final states: set return_state=True")
-
-
-def _resized(layer, units: int):
-    """A fresh layer of ``layer``'s own class and configuration with ``units`` units (unbuilt)."""
-    config = {**layer.get_config(), "name": None}
-    if "units" in config:
-        config["units"] = int(units)
-    elif isinstance(config.get("cell"), dict) and isinstance(config["cell"].get("config"), dict):  # RNN(cell)
-        config["cell"] = {**config["cell"], "config": {**config["cell"]["config"], "units": int(units), "name": None}}
-    else:
-        _refuse(layer, "cannot be resized (its config has no 'units'): pass resize=False and matching sizes")
-    return type(layer).from_config(config)
-
-
 def from_layer(layer, name: Optional[str] = None, resize: bool = True) -> Target:
     """A Target running the user's own Keras layer: a SimpleRNN/LSTM/GRU layer (return_sequences=True,
     return_state=True) or ``keras.layers.RNN`` over one such cell, a cell, or a Bidirectional
@@ -555,7 +370,7 @@ def from_layer(layer, name: Optional[str] = None, resize: bool = True) -> Target
     is never touched. ``resize=False``: the given layer object itself runs, its weights are overwritten by
     every call, and parameters of other sizes than the layer's (units, built input size) are refused.
 
-    Refused with ValueError naming the layer and the problem: models / Sequential (stacked layers, Masking),
+    Refused with ValueError naming the layer and the problem: models / Sequential (see `from_model`),
     stacked cells, go_backwards=True alone, stateful layers, return_sequences or return_state False,
     use_bias=False, activations other than tanh/relu (SimpleRNN) or tanh/sigmoid (LSTM, GRU), merge modes
     other than concat, dtypes other than float32/float64 and mixed precision. No param_count: the protocol
@@ -563,8 +378,9 @@ def from_layer(layer, name: Optional[str] = None, resize: bool = True) -> Target
     L = keras.layers
     if isinstance(layer, keras.Model):
         masking = any(isinstance(sub, L.Masking) for sub in getattr(layer, "layers", []))
-        _refuse(layer, "models are not supported" + (" (it has a Masking layer: masks are not supported)"
-                                                     if masking else "") + "; pass one recurrent layer")
+        _refuse(layer, "models are not supported here" + (" (it has a Masking layer)" if masking else "")
+                + "; pass one recurrent layer, or use keras3.from_model for a Sequential of recurrent layers "
+                  "(the stack capabilities)")
     if isinstance(layer, L.Masking):
         _refuse(layer, "masking is not supported")
     if not isinstance(layer, L.Layer):
@@ -627,7 +443,7 @@ def from_layer(layer, name: Optional[str] = None, resize: bool = True) -> Target
     ad = _Adapter(cfg, source)
     caps = {"cell": {f"{kind}_cell": ad.cell},
             "seq": {f"{kind}_cell": ad.cell, kind: ad.forward, f"{kind}_vjp": ad.vjp},
-            "bi": {f"{kind}_bi": ad.bi}}[what]
+            "bi": {f"{kind}_bi": ad.bi, f"{kind}_bi_vjp": ad.bi_vjp}}[what]
     conventions = {}
     if kind == "rnn":
         conventions["rnn_activation"] = cfg.activation
@@ -636,3 +452,15 @@ def from_layer(layer, name: Optional[str] = None, resize: bool = True) -> Target
     label = f"{type(layer).__name__} {layer.name!r}" + ("" if resize else " (as given)")
     return Target(name=name or f"keras {KERAS_VERSION} user layer {label}", dtype=dtype, conventions=conventions,
                   **caps)
+
+
+def from_model(model, name: Optional[str] = None, resize: bool = True) -> Target:
+    """A Target with the stack capabilities (``<kind>_stack``, ``<kind>_stack_vjp``) of a user's
+    ``keras.Sequential`` of recurrent layers, with or without a leading Masking layer: see
+    `keras3_stacked.from_model`. The model is a template (fresh layers per size, as `from_layer` with
+    resize=True); ``resize=False`` is refused (the protocol draws L, D and the sizes)."""
+    if resize is not True:
+        raise ValueError(f"keras3.from_model: resize={resize!r} is not supported: a model is a template whose "
+                         f"layers are rebuilt with the number of layers, directions and sizes of each call")
+    return keras3_stacked.from_model(model, name)
+

@@ -41,6 +41,7 @@ from __future__ import annotations
 import copy
 import importlib
 import importlib.util
+import inspect
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -69,9 +70,12 @@ def conventions(nonlinearity: str = "tanh") -> dict:
     """What torch.nn declares: two bias vectors, reset-after GRU, clip eps 1e-6 on the global norm, and an
     unscaled norm: clip_grad_norm_ forms sum g^2 in the dtype (float32 overflows once ||g|| > ~1.8e19, float64
     once ||g|| > ~1.3e154: the norm is inf and every gradient becomes 0; entries below ~2.6e-23 / 1.6e-162
-    square to 0; a one-entry vector's norm is |g|, measured with torch 2.13)."""
+    square to 0; a one-entry vector's norm is |g|, measured with torch 2.13). Stacks: packed sequences give 0 at
+    padded steps (padded_output "zero"), and nn.LSTM refuses proj_size >= hidden_size (restriction
+    projection_size; torch_nn_stacked, torch_nn_projection)."""
     return {"rnn_activation": nonlinearity, "gru": "reset_after", "bias": "two", "clip_eps": CLIP_EPS,
-            "clip_scope": "global", "clip_norm_scaling": "unscaled", "bn_running_var": "unbiased"}
+            "clip_scope": "global", "clip_norm_scaling": "unscaled", "bn_running_var": "unbiased",
+            "padded_output": "zero", "restrictions": {"projection_size": "smaller_than_hidden"}}
 
 
 # ---- the weight map (NumPy only) ----------------------------------------------------------------------
@@ -486,6 +490,59 @@ class _Adapter:
         """xs (T, B, m) -> (ys (T, B, 2n) = [fwd ; bwd], h_f, h_b)."""
         return self._bi("gru", xs, (h0_f,), (h0_b,), p_f, p_b)
 
+    def _bi_vjp(self, kind, xs, states_f, states_b, p_f, p_b, d_ys, d_finals):
+        """autograd through the real bidirectional module of <d_ys, output> + <d_finals, (h_n[0], h_n[1]
+        [, c_n[0], c_n[1]])> -> {"xs", "<s>_f", "<s>_b", "params_f", "params_b"} (bi.vjp_reversal's layout)."""
+        from ..numpy_ref.bidirectional import _bi_cotangents
+
+        fn = f"{kind}_bi_vjp"
+        torch = _torch()
+        base = self._names(kind)
+        xs, sf, pf = self._validate(fn, kind, xs, states_f, p_f, tuple(f"{s}_f" for s in base), "p_f")
+        _, sb, pb = self._validate(fn, kind, xs, states_b, p_b, tuple(f"{s}_b" for s in base), "p_b")
+        T, B, _ = xs.shape
+        n = sf[0].shape[1]
+        d_f, d_r, fin = _bi_cotangents(fn, d_ys, d_finals, T, B, n, self.np_dt)
+        d_y = np.concatenate([d_f, d_r[::-1]], axis=-1)
+        mod, bf = self.source.sequence(kind, [pf, pb], True)
+        leaves = [self._t(xs, True)] + [self._t(s, True) for s in (*sf, *sb)]
+        w_f, w_b = [getattr(mod, a) for a in _attrs(mod)], [getattr(mod, a) for a in _attrs(mod, "_reverse")]
+        k = len(base)
+        with torch.enable_grad():
+            h0 = torch.stack([leaves[1], leaves[1 + k]])
+            c0 = torch.stack([leaves[2], leaves[2 + k]]) if kind == "lstm" else None
+            y, hn, cn = self._run(mod, bf, kind, leaves[0], h0, c0, 2)
+            outs = [hn[0], cn[0], hn[1], cn[1]] if kind == "lstm" else [hn[0], hn[1]]
+            L = (self._t(d_y) * y).sum() + sum((self._t(d) * o).sum() for d, o in zip(fin, outs))
+            g = torch.autograd.grad(L, leaves + w_f + w_b, allow_unused=True)
+        g = [self._np(gi) if gi is not None else np.zeros(tuple(t.shape), self.np_dt)
+             for gi, t in zip(g, leaves + w_f + w_b)]
+        out = {"xs": g[0], **{f"{s}_f": a for s, a in zip(base, g[1:1 + k])},
+               **{f"{s}_b": a for s, a in zip(base, g[1 + k:1 + 2 * k])}}
+        at = len(leaves)
+        out["params_f"] = from_storage(kind, dict(zip(STORAGE, g[at:at + len(w_f)])), gradients=True)
+        out["params_b"] = from_storage(kind, dict(zip(STORAGE, g[at + len(w_f):])), gradients=True)
+        return out
+
+    def rnn_bi_vjp(self, xs, h0_f, h0_b, p_f, p_b, d_ys, d_hf, d_hb):
+        """Gradients of <d_ys, ys> + <d_hf, h_f> + <d_hb, h_b> -> {"xs", "h0_f", "h0_b", "params_f", "params_b"}."""
+        return self._bi_vjp("rnn", xs, (h0_f,), (h0_b,), p_f, p_b, d_ys, (("d_hf", d_hf), ("d_hb", d_hb)))
+
+    def lstm_bi_vjp(self, xs, state_f, state_b, p_f, p_b, d_ys, d_final_f, d_final_b):
+        """Gradients of <d_ys, ys> + <d_hf, h_f> + <d_cf, c_f> + <d_hb, h_b> + <d_cb, c_b>
+        -> {"xs", "h0_f", "c0_f", "h0_b", "c0_b", "params_f", "params_b"}."""
+        fn = "lstm_bi_vjp"
+        sf = checks.state_pair(fn, "state_f", state_f, "h0_f", "c0_f")
+        sb = checks.state_pair(fn, "state_b", state_b, "h0_b", "c0_b")
+        d_hf, d_cf = checks.state_pair(fn, "d_final_f", d_final_f, "d_hf", "d_cf")
+        d_hb, d_cb = checks.state_pair(fn, "d_final_b", d_final_b, "d_hb", "d_cb")
+        return self._bi_vjp("lstm", xs, sf, sb, p_f, p_b, d_ys,
+                            (("d_hf", d_hf), ("d_cf", d_cf), ("d_hb", d_hb), ("d_cb", d_cb)))
+
+    def gru_bi_vjp(self, xs, h0_f, h0_b, p_f, p_b, d_ys, d_hf, d_hb):
+        """Gradients of <d_ys, ys> + <d_hf, h_f> + <d_hb, h_b> -> {"xs", "h0_f", "h0_b", "params_f", "params_b"}."""
+        return self._bi_vjp("gru", xs, (h0_f,), (h0_b,), p_f, p_b, d_ys, (("d_hf", d_hf), ("d_hb", d_hb)))
+
     # -- clipping
     def _params(self, grads):
         torch = _torch()
@@ -546,13 +603,18 @@ def _chapter_module(chapter: str):
     return name if importlib.util.find_spec(name) is not None else None
 
 
-def chapter_capabilities(dtype: str) -> dict:
+def chapter_capabilities(dtype: str, nonlinearity: str = "tanh") -> dict:
     """{capability: callable} bound to ``dtype`` of every chapter with an adapter module of its own
     (``torch_nn_<chapter>``: nn.Linear stacks, nn.BatchNorm1d, nn.Dropout, F.softmax,
-    F.scaled_dot_product_attention, nn.MultiheadAttention, nn.Conv1d / nn.Conv2d, the NTK network): each module's
-    ``capabilities(dtype)``, in book order."""
+    F.scaled_dot_product_attention, nn.MultiheadAttention, nn.Conv1d / nn.Conv2d, the NTK network, the stacks,
+    ...): each module's ``capabilities(dtype)``, in book order; a module whose ``capabilities`` takes a
+    ``nonlinearity`` (the RNN stacks) gets the target's."""
     modules = [importlib.import_module(m) for m in map(_chapter_module, (c.name for c in CHAPTERS)) if m is not None]
-    return {cap: f for m in modules for cap, f in m.capabilities(dtype).items()}
+    out = {}
+    for m in modules:
+        takes = "nonlinearity" in inspect.signature(m.capabilities).parameters
+        out.update(m.capabilities(dtype, nonlinearity=nonlinearity) if takes else m.capabilities(dtype))
+    return out
 
 
 def _own_capabilities(a: _Adapter) -> dict:
@@ -570,7 +632,7 @@ def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:
     a = _Adapter(_Fresh(td, nonlinearity), dtype)
     tags = [dtype] + ([nonlinearity] if nonlinearity != "tanh" else [])
     return Target(name=f"torch.nn (torch {torch_version()}, {', '.join(tags)})", dtype=dtype,
-                  conventions=conventions(nonlinearity), **_own_capabilities(a), **chapter_capabilities(dtype))
+                  conventions=conventions(nonlinearity), **_own_capabilities(a), **chapter_capabilities(dtype, nonlinearity))
 
 
 def functional_target(dtype: str = "float32") -> Target:
@@ -583,8 +645,8 @@ def functional_target(dtype: str = "float32") -> Target:
 
 
 def relu_target(dtype: str = "float32") -> Target:
-    """torch.nn.RNNCell / RNN / bidirectional RNN with nonlinearity='relu' (relu'(0) = 0): the RNN capabilities
-    and param_count only (the LSTM, GRU and clipping ones do not depend on it)."""
+    """torch.nn.RNNCell / RNN / bidirectional RNN / stacked RNN with nonlinearity='relu' (relu'(0) = 0): the RNN
+    capabilities and param_count only (the LSTM, GRU and clipping ones do not depend on it)."""
     from dataclasses import replace
 
     t = target(dtype, "relu")

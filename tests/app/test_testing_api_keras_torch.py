@@ -1,0 +1,30 @@
+"""dlproof.testing with Keras 3 on the torch backend: a Keras layer (also a torch.nn.Module there) is adapted by
+keras_layer, not torch_module; a Sequential goes to keras3.from_model. Slow: importing Keras takes seconds."""
+import os
+import tempfile
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="dlproof-keras-home-"))
+pytest.importorskip("torch")
+keras = pytest.importorskip("keras")
+if not keras.__version__.startswith("3.") or keras.backend.backend() != "torch":
+    pytest.skip("needs Keras 3 imported with KERAS_BACKEND=torch", allow_module_level=True)
+
+from dlproof.testing import assert_conforms, keras_layer  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_keras_layer_is_checked_as_keras_not_as_a_torch_module(tmp_path):
+    layer = keras.layers.LSTM(4, return_sequences=True, return_state=True)
+    report = assert_conforms(layer, properties=["lstm.forward"], report_dir=tmp_path)
+    (row,) = report["results"]
+    assert row["verdict"] == "pass" and row["target_name"].startswith("keras ")
+
+
+def test_a_keras_sequential_gives_the_stack_capabilities():
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.GRU(4, return_sequences=True),
+                              keras.layers.GRU(4, return_sequences=True)])
+    assert set(keras_layer(model).capabilities) == {"gru_stack", "gru_stack_vjp"}

@@ -1,0 +1,1 @@
+"""Tests of the stacked chapter (named as in dlproof.capabilities.CHAPTERS): records, oracle, properties."""
