@@ -65,7 +65,7 @@ def test_a_wrong_jacobian_is_not_proved():
 
     cell, T = D.symbolic_cell()
     i, l, k = index("i"), index("l"), index("k")
-    wrong = cell.P["W_proj"] * sp.DiagMatrix(D._had(cell.gate["o"], cell.dtc))
+    wrong = cell.P["W_proj"] * sp.DiagMatrix(sp.HadamardProduct(cell.gate["o"], cell.dtc))
     lhs = sum_body(sp.diff(cell.forward_h()[i, 0], cell.c[l, 0]), k, D.SN - 1)
     rhs = sum_body(wrong[i, l], k, D.SN - 1)
     assert prove_entries([(lhs, rhs)], {i: D.SP, l: D.SN, k: D.SN}, T).status != "proved"
