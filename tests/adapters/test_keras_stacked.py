@@ -49,7 +49,7 @@ def _f64(a):
     return np.asarray(a, np.float64)
 
 
-def reference(kind, xs, states, layers, lengths, variant="reset_after", cots=None, padded_output="zero"):
+def reference(kind, xs, states, layers, lengths, variant="reset_after", cots=None, padded_output="carry"):
     """(ys, [finals], grads or None) of the float64 oracle (derivations.oracle_stacked: each sequence run alone
     on its real prefix through the proved one-layer oracles, layer by layer, the backward direction on the
     reversed prefix) on the very float32 inputs Keras gets."""
@@ -86,7 +86,7 @@ def _close(a, e, rtol=RTOL, atol=ATOL):
 
 @pytest.fixture(scope="module")
 def caps():
-    return keras3_stacked.capabilities("float32")
+    return keras3_stacked.capabilities("float32")  # Keras' default masking: padded_output "carry"
 
 
 def _forward(caps, kind, xs, states, layers, lengths, dropout=0.0, training=False, seed=0):
@@ -94,11 +94,11 @@ def _forward(caps, kind, xs, states, layers, lengths, dropout=0.0, training=Fals
     return ys, list(fin) if kind == "lstm" else [fin]
 
 
-def _check(caps, kind, D, seed, lengths, variant="reset_after"):
+def _check(caps, kind, D, seed, lengths, variant="reset_after", padded_output="carry"):
     xs, states, layers, cots = _problem(kind, D, seed)
     copies = [a.copy() for a in (xs, *states, cots[0], *cots[1])]
     ys, fin = _forward(caps, kind, xs, states, layers, lengths)
-    e_ys, e_fin, e_g = reference(kind, xs, states, layers, lengths, variant, cots)
+    e_ys, e_fin, e_g = reference(kind, xs, states, layers, lengths, variant, cots, padded_output)
     assert ys.shape == (T, B, D * N) and ys.dtype == np.float32
     _close(ys, e_ys)
     for a, e in zip(fin, e_fin):
@@ -131,8 +131,8 @@ def test_masked_gru_stack_matches_reference(caps):
 
 
 def test_padded_outputs_are_zero_and_finals_after_the_last_real_step(caps):
-    """padded_output "zero" (declared): 0 in both halves at t >= len; h_T forward = output at len - 1,
-    backward = output at step 0 (after reading x_0)."""
+    """A bidirectional stack (padded_output "carry": Bidirectional forces zeros): 0 in both halves at t >= len;
+    h_T forward = output at len - 1, backward = output at step 0 (after reading x_0)."""
     xs, states, layers, _ = _problem("rnn", 2, 2)
     ys, (h,) = _forward(caps, "rnn", xs, states, layers, LENGTHS)
     for b, ln in enumerate(LENGTHS):
@@ -143,7 +143,7 @@ def test_padded_outputs_are_zero_and_finals_after_the_last_real_step(caps):
 
 def test_target_declares_the_stack_conventions():
     t = keras3.target()
-    assert t.convention("padded_output") == "zero"
+    assert t.convention("padded_output") == "carry"  # Keras' default masking, measured
     assert t.restriction("stack_dropout") == 0 and t.restriction("stack_projection") is False
     assert t.restriction("stack_lengths") is None  # masking: variable lengths are run
     for cap in keras3_stacked.STACK_CAPABILITIES:
@@ -258,10 +258,10 @@ def test_keras_default_carries_the_last_output_but_bidirectional_does_not(kind):
 
 def test_from_model_runs_a_masked_sequential_of_lstms_with_keras_defaults():
     """Sequential(Masking, LSTM, LSTM) with Keras' defaults: the oracle at real steps and final states, for
-    D = 1 and D = 2; padded outputs 0 (declared "zero": from_model builds zero_output_for_mask=True layers)."""
+    D = 1 and D = 2; padded outputs as Keras' default masking (declared "carry": D = 1 carries, D = 2 gives 0)."""
     model = keras.Sequential([L.Masking(0.0), L.LSTM(5, return_sequences=True), L.LSTM(5, return_sequences=True)])
     t = keras3.from_model(model)
-    assert t.convention("padded_output") == "zero" and t.dtype == "float32"
+    assert t.convention("padded_output") == "carry" and t.dtype == "float32"
     assert sorted(t.capabilities) == ["lstm_stack", "lstm_stack_vjp"]
     for D, seed in ((1, 20), (2, 21)):
         xs, states, layers, _ = _problem("lstm", D, seed)

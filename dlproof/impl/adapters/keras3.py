@@ -261,7 +261,7 @@ def _counting(gru: str):
 
 def target(dtype: str = "float32") -> Target:
     """SimpleRNN (tanh), LSTM, GRU(reset_after=True) and Bidirectional over each; stacks of them
-    (`keras3_stacked`: L layers, Bidirectional when D = 2, masking from lengths, padded_output "zero",
+    (`keras3_stacked`: L layers, Bidirectional when D = 2, masking from lengths, padded_output "carry",
     restrictions stack_dropout 0 and stack_projection False); keras.layers.LayerNormalization
     (`keras3_layernorm`); no clipping.
 

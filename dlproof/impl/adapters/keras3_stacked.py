@@ -32,11 +32,10 @@ on each sequence's real prefix x[b, :len_b] alone (the backward half with the ba
   ``ops.matmul`` runs in float32 (``keras.backend.result_type("float64", "float64") == "float32"``), so
   float64 SimpleRNN is float32-accurate: the Keras target is float32 (Keras' default floatx).
 
-So the capabilities here build their plain (D = 1) layers with ``zero_output_for_mask=True`` by default:
-then D = 1 and D = 2 both give 0 at padded steps (convention ``padded_output`` "zero"). Keras' own default
-(``zero_output_for_mask=False``: D = 1 carries, D = 2 gives 0) is available as
-``capabilities(..., zero_output_for_mask=False)``; no declared convention value describes it yet (the
-"carry" value's backward half is 0 but its forward half carries, which a Bidirectional Keras layer never does).
+So the capabilities here build their layers with Keras' own default, ``zero_output_for_mask=False``: a
+unidirectional stack (D = 1) carries its last real output at padded steps, a bidirectional one (D = 2) gives 0
+in both halves -- the convention ``padded_output`` "carry" (its definition is this measurement).
+``capabilities(..., zero_output_for_mask=True)`` builds plain layers that give 0 (``padded_output`` "zero").
 
 Declared restrictions: ``stack_projection`` False (Keras' LSTM has no projection: a layer with W_proj is
 refused) and ``stack_dropout`` 0 (Keras' ``dropout=`` is an input dropout of every layer with one mask for all
@@ -179,13 +178,13 @@ class _Stack:
 
 
 def capabilities(dtype: str = "float32", gru: str = "reset_after", activation: str = "tanh",
-                 zero_output_for_mask: bool = True) -> dict:
+                 zero_output_for_mask: bool = False) -> dict:
     """{rnn_stack, lstm_stack, gru_stack, *_vjp}: real Keras SimpleRNN(activation) / LSTM / GRU(reset_after =
     ``gru == "reset_after"``) layers, Bidirectional when D = 2, masks from ``lengths``.
 
-    ``zero_output_for_mask`` is given to every plain (D = 1) layer: True (default) -> 0 at padded steps
-    (convention padded_output "zero"); False (Keras' default) -> the last real output is carried. Bidirectional
-    layers give 0 at padded steps either way (Keras forces it). Computation runs in the inputs' dtype;
+    ``zero_output_for_mask`` is given to every plain (D = 1) layer: False (Keras' default) -> the last real output
+    is carried (convention padded_output "carry"); True -> 0 at padded steps ("zero"). Bidirectional layers give 0
+    at padded steps either way (Keras forces it; both conventions say so). Computation runs in the inputs' dtype;
     ``dtype`` is validated only (the keras target is float32, see the module docstring)."""
     fn = "keras3_stacked.capabilities"
     dtype_name(fn, dtype)
@@ -199,8 +198,8 @@ def capabilities(dtype: str = "float32", gru: str = "reset_after", activation: s
     return out
 
 
-#: the conventions the stack capabilities above declare (with the default zero_output_for_mask=True)
-CONVENTIONS = {"padded_output": "zero", "restrictions": {"stack_dropout": 0, "stack_projection": False}}
+#: the conventions the stack capabilities above declare (with Keras' default zero_output_for_mask=False)
+CONVENTIONS = {"padded_output": "carry", "restrictions": {"stack_dropout": 0, "stack_projection": False}}
 
 
 # ---- a user's model -----------------------------------------------------------------------------------
@@ -266,22 +265,20 @@ def from_model(model, name=None):
     ``t < lengths[b]`` to every layer (what the Masking layer does for inputs padded with its mask_value).
     D = 2 calls wrap the layers in Bidirectional, D = 1 calls do not.
 
-    Conventions: padded_output "zero": the fresh layers are built with zero_output_for_mask=True. That is what
-    Bidirectional layers do anyway (Keras forces it); a plain model with Keras' default
-    zero_output_for_mask=False would carry the last real output at padded steps for D = 1 but not for D = 2
-    (Bidirectional forces zeros), which no declared padded_output value describes, so its padded outputs are
-    not the model's own there (real steps, final states and gradients are unaffected: they never depend on the
-    padded outputs). Restrictions stack_dropout 0 (Keras' dropout= is a per-layer input dropout) and
+    Conventions: padded_output follows the model's own layers: "carry" when they keep Keras' default
+    zero_output_for_mask=False (a plain layer carries its last real output; Bidirectional gives 0 in both halves,
+    which "carry" says for D = 2), "zero" when they set zero_output_for_mask=True. Restrictions stack_dropout 0 (Keras' dropout= is a per-layer input dropout) and
     stack_projection False. The model's own dropout / recurrent_dropout never act: every call runs inference."""
     from dlproof.target import Target
 
     kind, cfg, _, dtype, inner, policy = _model_layers(model)
-    cfg = _Config(cfg.kind, cfg.gru, cfg.activation, True)
+    zero = bool(getattr(inner, "zero_output_for_mask", False))
+    cfg = _Config(cfg.kind, cfg.gru, cfg.activation, zero)
 
     @functools.lru_cache(maxsize=128)
     def layer(index, D, n, in_size):
         config = {**inner.get_config(), "name": None, "return_sequences": True, "return_state": True,
-                  "go_backwards": False, "stateful": False, "zero_output_for_mask": True}
+                  "go_backwards": False, "stateful": False, "zero_output_for_mask": zero}
         seq = runtime._resized(type(inner).from_config(config), n)
         out = keras.layers.Bidirectional(seq, merge_mode="concat", dtype=policy) if D == 2 else seq
         out.build((None, None, in_size))
@@ -293,6 +290,7 @@ def from_model(model, name=None):
         return layer(index, D, n, in_size)
 
     conventions = copy.deepcopy(CONVENTIONS)
+    conventions["padded_output"] = "zero" if zero else "carry"
     if kind == "rnn":
         conventions["rnn_activation"] = cfg.activation
     if kind == "gru":
