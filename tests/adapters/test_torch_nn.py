@@ -286,15 +286,23 @@ def test_from_modules_runs_copies_of_user_modules():
         assert torch.equal(v, before[k]), k
 
 
-def test_from_modules_bidirectional_module_gives_the_bi_capability():
+def test_from_modules_bidirectional_module_gives_the_bi_capabilities():
     bi = nn.GRU(M, N, bidirectional=True)
     t = tn.from_modules(gru=bi, dtype="float64")
-    assert t.capabilities == ["gru_bi"]
+    assert t.capabilities == ["gru_bi", "gru_bi_vjp"]
     q = _problem("gru", 8)
     ys, h_f, h_b = t.gru_bi(q["xs"], q["h0"], q["h0_b"], q["p"], q["p_b"])
     e_ys, e_f, e_b = oracle_bidirectional.gru_bi(q["xs"], q["h0"], q["h0_b"], q["p"], q["p_b"])
     np.testing.assert_allclose(ys, e_ys, **TIGHT)
     np.testing.assert_allclose(h_b, e_b, **TIGHT)
+    d_ys = np.random.default_rng(9).normal(size=ys.shape)
+    g = t.gru_bi_vjp(q["xs"], q["h0"], q["h0_b"], q["p"], q["p_b"], d_ys, q["d_hT"], q["d_hT"])
+    e = oracle_bidirectional.gru_bi_vjp(q["xs"], q["h0"], q["h0_b"], q["p"], q["p_b"], d_ys, q["d_hT"], q["d_hT"])
+    for key in ("xs", "h0_f", "h0_b"):
+        np.testing.assert_allclose(g[key], e[key], **TIGHT)
+    for side in ("params_f", "params_b"):
+        for name in e[side]:
+            np.testing.assert_allclose(g[side][name], e[side][name], **TIGHT)
     with pytest.raises(ValueError, match=re.escape(
             "gru_bi: torch.nn.GRU(input_size=2, hidden_size=5, bidirectional=True) cannot take p_b['W_hz'] of "
             "shape (4, 4): expected (5, 5)")):

@@ -657,7 +657,7 @@ def from_modules(rnn=None, lstm=None, gru=None, dtype: str = "float32") -> Targe
     """A target over the user's own module instances (subclasses included), one per kind.
 
     Each argument is a one-layer torch.nn.RNN / LSTM / GRU (gives {kind}, {kind}_vjp and {kind}_cell, the
-    latter as a one-step run of the module; with bidirectional=True it gives {kind}_bi only) or a
+    latter as a one-step run of the module; with bidirectional=True it gives {kind}_bi and {kind}_bi_vjp) or a
     torch.nn.RNNCell / LSTMCell / GRUCell (gives {kind}_cell). Each call deep-copies the module, converts the
     copy to ``dtype`` on the CPU, loads the canonical params into it and runs it in eval mode; the original
     is never touched. batch_first=True modules get their input transposed to (B, T, m) and output back.
@@ -677,7 +677,7 @@ def from_modules(rnn=None, lstm=None, gru=None, dtype: str = "float32") -> Targe
         if source.has(kind, "cell"):
             caps[f"{kind}_cell"] = getattr(a, f"{kind}_cell")
         elif source.has(kind, "bi"):
-            caps[f"{kind}_bi"] = getattr(a, f"{kind}_bi")
+            caps.update({c: getattr(a, c) for c in (f"{kind}_bi", f"{kind}_bi_vjp")})
         else:
             caps.update({c: getattr(a, c) for c in (f"{kind}_cell", kind, f"{kind}_vjp")})
     nonlinearity = getattr(rnn, "nonlinearity", "tanh") if rnn is not None else "tanh"
