@@ -11,21 +11,13 @@ at a temporary folder so that importing keras writes no ~/.keras/keras.json.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="dlproof-keras-home-"))
-pytest.importorskip("torch")
-keras = pytest.importorskip("keras")
-if not keras.__version__.startswith("3."):
-    pytest.skip(f"the Keras adapter needs Keras 3, found {keras.__version__}", allow_module_level=True)
-if keras.backend.backend() != "torch":
-    pytest.skip(f"keras was imported with backend {keras.backend.backend()!r}; the adapter needs "
-                "KERAS_BACKEND=torch before the first import of keras", allow_module_level=True)
+from keras_or_skip import keras3
+
+keras = keras3()
 
 from dlproof.derivations import oracle_bidirectional, oracle_clipping, oracle_gru, oracle_lstm, oracle_rnn  # noqa: E402
 from dlproof.impl.adapters import keras3  # noqa: E402

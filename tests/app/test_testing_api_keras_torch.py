@@ -1,16 +1,10 @@
 """dlproof.testing with Keras 3 on the torch backend: a Keras layer (also a torch.nn.Module there) is adapted by
 keras_layer, not torch_module; a Sequential goes to keras3.from_model. Slow: importing Keras takes seconds."""
-import os
-import tempfile
-
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="dlproof-keras-home-"))
-pytest.importorskip("torch")
-keras = pytest.importorskip("keras")
-if not keras.__version__.startswith("3.") or keras.backend.backend() != "torch":
-    pytest.skip("needs Keras 3 imported with KERAS_BACKEND=torch", allow_module_level=True)
+from keras_or_skip import keras3
+
+keras = keras3()
 
 from dlproof.testing import assert_conforms, keras_layer  # noqa: E402
 
