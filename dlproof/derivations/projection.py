@@ -184,25 +184,15 @@ def _wrt_element(cell, wrt, j):
 
 
 @lru_cache(maxsize=None)
-def general_u_block(wrt: str):
-    """Every n, m, P: du_k/d{wrt}_l (element-wise) = entry (k, l) of the compact J_u block (u = o * tanh(c'))."""
+def general_block(out: str, wrt: str):
+    """Every n, m, P: d{out}_k/d{wrt}_l (element-wise) = entry (k, l) of the compact block, ``out`` "u" (the
+    unprojected output o * tanh(c'), block J_u) or "c" (c')."""
     cell, T = symbolic_cell()
     k, l = index("k"), index("l")
-    block = getattr(cell, f"jac_u{wrt}")()
+    block = getattr(cell, f"jac_{out}{wrt}")()
     rows = getattr(cell, wrt).shape[0]
-    return prove_entries([(sp.diff(cell.forward_u()[k, 0], _wrt_element(cell, wrt, l)), block[k, l])],
-                         {k: SN, l: rows}, T)
-
-
-@lru_cache(maxsize=None)
-def general_c_block(wrt: str):
-    """Every n, m, P: dc'_i/d{wrt}_l (element-wise) = entry (i, l) of the compact block."""
-    cell, T = symbolic_cell()
-    i, l = index("i"), index("l")
-    block = getattr(cell, f"jac_c{wrt}")()
-    rows = getattr(cell, wrt).shape[0]
-    return prove_entries([(sp.diff(cell.forward_c()[i, 0], _wrt_element(cell, wrt, l)), block[i, l])],
-                         {i: SN, l: rows}, T)
+    value = {"u": cell.forward_u, "c": cell.forward_c}[out]()
+    return prove_entries([(sp.diff(value[k, 0], _wrt_element(cell, wrt, l)), block[k, l])], {k: SN, l: rows}, T)
 
 
 @lru_cache(maxsize=None)
@@ -298,10 +288,10 @@ def _block_record(v: str, what: str, latex: str, steps: tuple):
     def obligations():
         out = []
         out.append((f"every n, m, P: element-wise dc'_i/d{v}_l = compact dc'/d{v} [i, l] (symbolic sizes)",
-                    general_c_block(v), scope.GENERAL))
+                    general_block("c", v), scope.GENERAL))
         if v != "c":
             out.append((f"every n, m, P: element-wise du_k/d{v}_l = compact J_u [k, l], u = o∘tanh(c') (symbolic sizes)",
-                        general_u_block(v), scope.GENERAL))
+                        general_block("u", v), scope.GENERAL))
         out.append((f"every n, m, P: dh'_i/d{v}_l = sum_k (W_proj)_ik du_k/d{v}_l = (W_proj J_u)[i, l], summands "
                     "equal at a free k (symbolic sizes)", general_h_block(v), scope.GENERAL))
         return out
