@@ -4,14 +4,16 @@ bi.vjp_reversal), in float64; the property bi.<kind>.vjp passes on torch.nn in f
 import numpy as np
 import pytest
 
-from dlproof.impl.adapters import torch_nn
-from dlproof.impl.numpy_ref import bidirectional as BI
-from dlproof.impl.torch_ref import bidirectional as TR
-from dlproof.parameters import PARAMS
-from dlproof.properties import harness
-from dlproof.properties.registry import all_properties
+pytest.importorskip("torch")
 
-from bidirectional.test_vjp import _args, _problem, _vjp
+from dlproof.impl.adapters import torch_nn  # noqa: E402
+from dlproof.impl.numpy_ref import bidirectional as BI  # noqa: E402
+from dlproof.impl.torch_ref import bidirectional as TR  # noqa: E402
+from dlproof.parameters import PARAMS  # noqa: E402
+from dlproof.properties import harness  # noqa: E402
+from dlproof.properties.registry import all_properties  # noqa: E402
+
+from bidirectional.test_vjp import _args, _problem, _vjp  # noqa: E402
 
 
 def _assert_same(got, exp, kind):
