@@ -16,3 +16,15 @@ def params_tuple(p, names: tuple, who: str) -> tuple:
         raise KeyError(f"{who}: params lack {missing}; expected {list(names)}")
     return tuple(np.asarray(p[k], np.float64)[:, None] if k.startswith("b") else np.asarray(p[k], np.float64)
                  for k in names)
+
+
+def chapter_kernel(chapter: str, prefix: str, name: str):
+    """The generated kernel ``<prefix>_<name>`` (``dlproof.derivations.kernels()``) of chapter ``chapter``'s oracle;
+    RuntimeError when the kernel module lacks it (the chapter is not declared, so its records were not built)."""
+    from . import kernels
+
+    try:
+        return getattr(kernels(), f"{prefix}_{name}")
+    except AttributeError:
+        raise RuntimeError(f"oracle_{chapter}: the generated kernel module has no {prefix}_{name}; "
+                           f"the chapter '{chapter}' must be in dlproof.capabilities.CHAPTERS") from None

@@ -19,17 +19,19 @@ import numpy as np
 from . import oracle_batchnorm as obn
 
 
-def _cols(x) -> np.ndarray:
+def rows_as_columns(x) -> np.ndarray:
     """(F, R): the rows of x (..., F) as batch-norm columns, float64."""
     x = np.asarray(x, np.float64)
     return x.reshape(-1, x.shape[-1]).T
 
 
-def _back(cols, shape) -> np.ndarray:
+def columns_back(cols, shape) -> np.ndarray:
+    """The inverse of `rows_as_columns`: columns (F, R) back to an array of ``shape`` (..., F)."""
     return np.ascontiguousarray(cols.T).reshape(shape)
 
 
-def _affine(gamma, beta, F):
+def affine_or_identity(gamma, beta, F):
+    """(gamma, beta) as float64 (F,) arrays; None reads as the identity (ones, zeros)."""
     g = np.ones(F) if gamma is None else np.asarray(gamma, np.float64)
     b = np.zeros(F) if beta is None else np.asarray(beta, np.float64)
     return g, b
@@ -37,19 +39,19 @@ def _affine(gamma, beta, F):
 
 def stats(x):
     """(mu (R,), var (R,)): each row's mean and biased variance (two-pass). [ln.forward]"""
-    return obn.stats(_cols(x))
+    return obn.stats(rows_as_columns(x))
 
 
 def xhat(x, eps) -> np.ndarray:
     """(..., F): (x - mu) / sqrt(var + eps) per row. [ln.forward]"""
     x = np.asarray(x)
-    return _back(obn.xhat(_cols(x), eps)[0], x.shape)
+    return columns_back(obn.xhat(rows_as_columns(x), eps)[0], x.shape)
 
 
 def layernorm(x, gamma, beta, eps) -> np.ndarray:
     """y = gamma xhat + beta (gamma = 1, beta = 0 when None). [ln.forward]"""
     x = np.asarray(x)
-    g, b = _affine(gamma, beta, x.shape[-1])
+    g, b = affine_or_identity(gamma, beta, x.shape[-1])
     return g * xhat(x, eps) + b
 
 
@@ -58,9 +60,9 @@ def layernorm_vjp(x, gamma, beta, eps, dy) -> dict:
     without the affine part). [ln.backward.projection, ln.backward.gamma_beta]"""
     x = np.asarray(x)
     F = x.shape[-1]
-    g, _ = _affine(gamma, beta, F)
+    g, _ = affine_or_identity(gamma, beta, F)
     dy64 = np.asarray(dy, np.float64)
-    J = obn.jacobian_xhat(_cols(x), eps)                      # (R, F, F)
+    J = obn.jacobian_xhat(rows_as_columns(x), eps)                      # (R, F, F)
     G = (g * dy64).reshape(-1, F)                               # (R, F): dL/dxhat
     dx = np.einsum("rij,ri->rj", J, G).reshape(x.shape)
     if gamma is None:
@@ -74,7 +76,7 @@ def xhat_residual(x, gamma, eps, dy) -> np.ndarray:
     """(R,): sum_j dx_j xhat_j per row = (1/s) (sum g xhat) eps / (var + eps). [ln.grad.xhat_residual]"""
     x = np.asarray(x)
     F = x.shape[-1]
-    g, _ = _affine(gamma, None, F)
+    g, _ = affine_or_identity(gamma, None, F)
     G = (g * np.asarray(dy, np.float64)).reshape(-1, F)
     mu, var = stats(x)
     xh = xhat(x, eps).reshape(-1, F)
@@ -85,5 +87,5 @@ def scale_gap_bound(x, gamma, eps, a) -> np.ndarray:
     """(..., F): the proved bound |gamma_j| |x_j - mu|/sigma eps |1 - 1/a^2| / (2 sigma^2) of
     |LN_eps(a x) - LN_eps(x)| (batch norm's, per row). [ln.invariance.scale]"""
     x = np.asarray(x)
-    g, _ = _affine(gamma, None, x.shape[-1])
-    return _back(obn.scale_gap_bound(_cols(x), g[:, None], eps, a), x.shape)
+    g, _ = affine_or_identity(gamma, None, x.shape[-1])
+    return columns_back(obn.scale_gap_bound(rows_as_columns(x), g[:, None], eps, a), x.shape)

@@ -17,17 +17,11 @@ import numpy as np
 
 from dlproof.parameters import LSTM_PARAMS
 
-from . import kernels
-from .oracle_args import col, params_tuple
+from .oracle_args import chapter_kernel, col, params_tuple
 
 
 def _k(name: str):
-    mod = kernels()
-    try:
-        return getattr(mod, f"lstm_{name}")
-    except AttributeError:
-        raise RuntimeError(f"oracle_lstm: the generated kernel module has no lstm_{name}; "
-                           "the chapter 'lstm' must be in dlproof.capabilities.CHAPTERS") from None
+    return chapter_kernel("lstm", "lstm", name)
 
 
 def _params(p):

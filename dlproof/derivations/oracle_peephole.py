@@ -10,17 +10,11 @@ from __future__ import annotations
 
 from dlproof.parameters import LSTM_PARAMS, PEEPHOLE_PARAMS
 
-from . import kernels
-from .oracle_args import col, params_tuple
+from .oracle_args import chapter_kernel, col, params_tuple
 
 
 def _k(name: str):
-    mod = kernels()
-    try:
-        return getattr(mod, f"peephole_{name}")
-    except AttributeError:
-        raise RuntimeError(f"oracle_peephole: the generated kernel module has no peephole_{name}; "
-                           "the chapter 'peephole' must be in dlproof.capabilities.CHAPTERS") from None
+    return chapter_kernel("peephole", "peephole", name)
 
 
 def _args(p, x, h, c):

@@ -17,8 +17,7 @@ import numpy as np
 
 from dlproof.parameters import LSTM_PARAMS
 
-from . import kernels
-from .oracle_args import col, params_tuple
+from .oracle_args import chapter_kernel, col, params_tuple
 
 #: the 13 parameter names, kernel order: the LSTM cell's 12 (W_h* (n, P)), then W_proj (P, n); the same tuple as
 #: derivations/projection.PROJ_PARAMS (this module imports no SymPy; tests compare the two)
@@ -26,12 +25,7 @@ PROJ_PARAMS = LSTM_PARAMS + ("W_proj",)
 
 
 def _k(name: str):
-    mod = kernels()
-    try:
-        return getattr(mod, f"proj_{name}")
-    except AttributeError:
-        raise RuntimeError(f"oracle_projection: the generated kernel module has no proj_{name}; "
-                           "the chapter 'projection' must be in dlproof.capabilities.CHAPTERS") from None
+    return chapter_kernel("projection", "proj", name)
 
 
 def _params(p):

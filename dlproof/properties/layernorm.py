@@ -105,28 +105,14 @@ def _gb(problem):
 
 # ---------------------------------------------------------------- the error model (module doc)
 
-def _cols(a) -> np.ndarray:
-    a = np.asarray(a, np.float64)
-    return a.reshape(-1, a.shape[-1]).T
-
-
-def _back(cols, shape) -> np.ndarray:
-    return np.ascontiguousarray(cols.T).reshape(shape)
-
-
-def _unit(gamma, beta, F):
-    g = np.ones(F) if gamma is None else np.asarray(gamma, np.float64)
-    return g, (np.zeros(F) if beta is None else np.asarray(beta, np.float64))
-
-
 def forward_tol(x, gamma, beta, eps, dtype) -> np.ndarray:
     """(..., F): entry-wise tolerance of layernorm in ``dtype`` (batch norm's per column, a row as a column)."""
     x = np.asarray(x)
-    g, b = _unit(gamma, beta, x.shape[-1])
+    g, b = oracle.affine_or_identity(gamma, beta, x.shape[-1])
     R = int(np.prod(x.shape[:-1], dtype=int))
-    t = tbn.forward_tol(_cols(x), g[:, None], b[:, None], np.zeros(R), np.zeros(R), True, 0.0, eps, dtype,
+    t = tbn.forward_tol(oracle.rows_as_columns(x), g[:, None], b[:, None], np.zeros(R), np.zeros(R), True, 0.0, eps, dtype,
                         "biased", "stable")[0]
-    return _back(t, x.shape)
+    return oracle.columns_back(t, x.shape)
 
 
 def vjp_tol(x, gamma, eps, dy, dtype) -> dict:
@@ -135,9 +121,9 @@ def vjp_tol(x, gamma, eps, dy, dtype) -> dict:
     F = x.shape[-1]
     R = int(np.prod(x.shape[:-1], dtype=int))
     u = tol.u_total(dtype)
-    g, _ = _unit(gamma, None, F)
+    g, _ = oracle.affine_or_identity(gamma, None, F)
     gd = g * np.asarray(dy, np.float64)
-    xc, gc = _cols(x), _cols(gd)
+    xc, gc = oracle.rows_as_columns(x), oracle.rows_as_columns(gd)
     t_dx = tbn.vjp_tol(xc, np.ones(R), eps, gc, dtype)["x"] * (1 + 1 / (2 * F + 8))
     mu, var, e_mu, e_var = tbn.train_stats_bound(xc, u)
     w = var + float(eps)
@@ -153,7 +139,7 @@ def vjp_tol(x, gamma, eps, dy, dtype) -> dict:
     d2 = np.abs(np.asarray(dy, np.float64)).reshape(-1, F)
     t_g = tol.SAFETY * (tol.gamma(R + 2, u) * (d2 * np.abs(xh)).sum(axis=0) + (d2 * e_xh).sum(axis=0))
     t_b = tol.SAFETY * tol.gamma(max(R, 1), u) * d2.sum(axis=0)
-    return {"x": _back(t_dx, x.shape), "gamma": t_g, "beta": t_b}
+    return {"x": oracle.columns_back(t_dx, x.shape), "gamma": t_g, "beta": t_b}
 
 
 # ---------------------------------------------------------------- diagnoses
@@ -166,7 +152,7 @@ def wrong_forward(problem, how: str):
     """y of a known wrong forward, or None where the shapes do not tell it apart."""
     x = np.asarray(problem["x"], np.float64)
     gamma, beta = _gb(problem)
-    g, b = _unit(gamma, beta, x.shape[-1])
+    g, b = oracle.affine_or_identity(gamma, beta, x.shape[-1])
     eps, F = problem["eps"], x.shape[-1]
     mu = x.mean(axis=-1, keepdims=True)
     var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
@@ -261,7 +247,7 @@ def _vjp(target, chk, problem):
 def missing_term_dx(problem):
     """dx without the xhat mean(g xhat) term: (1/sigma)(g - mean(g)), the classic backward bug."""
     x = np.asarray(problem["x"], np.float64)
-    g, _ = _unit(_gb(problem)[0], None, x.shape[-1])
+    g, _ = oracle.affine_or_identity(_gb(problem)[0], None, x.shape[-1])
     gd = g * np.asarray(problem["dy"], np.float64)
     mu = x.mean(axis=-1, keepdims=True)
     s = np.sqrt(((x - mu) ** 2).mean(axis=-1, keepdims=True) + problem["eps"])
@@ -300,7 +286,7 @@ def sum_zero(target, problem, chk):
         F = problem["x"].shape[-1]
         s = np.asarray(dx, np.float64).reshape(-1, F).sum(axis=1)
         chk.close("sum_j dx[..., j] (per row)", s.astype(target.dtype), np.zeros_like(s),
-                  tbn.column_sum_tol(_cols(dx), _cols(t)))
+                  tbn.column_sum_tol(oracle.rows_as_columns(dx), oracle.rows_as_columns(t)))
     except PropertyFailure as exc:
         diagnose.annotate(exc, part="backward")
         raise
