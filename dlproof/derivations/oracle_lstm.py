@@ -57,48 +57,59 @@ def lstm_state_jacobian(x, h, c, p):
     return _state_jacobian(_params(p), x, h, c)
 
 
-def _run(xs, h0, c0, P):
-    """States (h_t, c_t), t = 0..T, as lists of (B, n) arrays."""
+def unroll(kernel, xs, h0, c0, P):
+    """States (h_t, c_t), t = 0..T, as lists of (B, .) arrays, by the cell kernels ``kernel("forward_h")``,
+    ``kernel("forward_c")`` (this chapter's, or a cell of the LSTM's argument layout: the projected one)."""
     hs, cs = [np.asarray(h0, np.float64)], [np.asarray(c0, np.float64)]
     for t in range(xs.shape[0]):
         a = _args(P, xs[t], hs[-1], cs[-1])
-        hs.append(_k("forward_h")(*a)[..., 0])
-        cs.append(_k("forward_c")(*a)[..., 0])
+        hs.append(kernel("forward_h")(*a)[..., 0])
+        cs.append(kernel("forward_c")(*a)[..., 0])
     return hs, cs
 
 
-def lstm_forward(xs, h0, c0, p):
-    """Unrolled forward: (T, B, m), (B, n), (B, n) -> (hs (T, B, n), (h_T, c_T)). [lstm.cell.forward]"""
-    xs = np.asarray(xs, np.float64)
-    hs, cs = _run(xs, h0, c0, _params(p))
+def sequence_forward(kernel, xs, h0, c0, P):
+    """The cell of ``kernel`` over xs (T, B, m) -> (hs (T, B, .), (h_T, c_T))."""
+    hs, cs = unroll(kernel, np.asarray(xs, np.float64), h0, c0, P)
     out = np.stack(hs[1:]) if len(hs) > 1 else np.zeros((0,) + hs[0].shape)
     return out, (hs[-1].copy(), cs[-1].copy())
 
 
-def lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT):
-    """Gradients of L = <d_hs, hs> + <d_hT, h_T> + <d_cT, c_T>, by the proved per-step VJPs chained
-    through h and c -> {"xs", "h0", "c0", "params": {12 names}}. [lstm.cell.jacobian_*, lstm.state.chain]"""
+def sequence_vjp(kernel, names, xs, h0, c0, P, d_hs, d_hT, d_cT):
+    """Gradients of L = <d_hs, hs> + <d_hT, h_T> + <d_cT, c_T>: the cell's per-step VJP kernels
+    (``kernel("vjp_<name>")`` for each parameter of ``names``, ``vjp_x``, ``vjp_h``, ``vjp_c``) chained back
+    through h and c -> {"xs", "h0", "c0", "params": {name: grad}}."""
     xs = np.asarray(xs, np.float64)
-    P = _params(p)
-    hs, cs = _run(xs, h0, c0, P)
+    hs, cs = unroll(kernel, xs, h0, c0, P)
     T = xs.shape[0]
-    grads = {k: np.zeros_like(v) for k, v in zip(LSTM_PARAMS, P)}
+    grads = {k: np.zeros_like(v) for k, v in zip(names, P)}
     d_xs = np.zeros_like(xs)
     d_hs = np.asarray(d_hs, np.float64)
     delta_h = col(np.asarray(d_hT, np.float64) + (d_hs[T - 1] if T else 0.0))
     delta_c = col(d_cT)
     for t in range(T - 1, -1, -1):
         a = _args(P, xs[t], hs[t], cs[t]) + (delta_h, delta_c)
-        for name in LSTM_PARAMS:
-            grads[name] += _k(f"vjp_{name}")(*a).sum(axis=0)
-        d_xs[t] = _k("vjp_x")(*a)[..., 0]
-        back_h, back_c = _k("vjp_h")(*a), _k("vjp_c")(*a)
+        for name in names:
+            grads[name] += kernel(f"vjp_{name}")(*a).sum(axis=0)
+        d_xs[t] = kernel("vjp_x")(*a)[..., 0]
+        back_h, back_c = kernel("vjp_h")(*a), kernel("vjp_c")(*a)
         delta_h = back_h + (col(d_hs[t - 1]) if t > 0 else 0.0)
         delta_c = back_c
-    for name in LSTM_PARAMS:
+    for name in names:
         if name.startswith("b_"):
             grads[name] = grads[name][:, 0]
     return {"xs": d_xs, "h0": delta_h[..., 0], "c0": delta_c[..., 0], "params": grads}
+
+
+def lstm_forward(xs, h0, c0, p):
+    """Unrolled forward: (T, B, m), (B, n), (B, n) -> (hs (T, B, n), (h_T, c_T)). [lstm.cell.forward]"""
+    return sequence_forward(_k, xs, h0, c0, _params(p))
+
+
+def lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT):
+    """Gradients of L = <d_hs, hs> + <d_hT, h_T> + <d_cT, c_T>, by the proved per-step VJPs chained
+    through h and c -> {"xs", "h0", "c0", "params": {12 names}}. [lstm.cell.jacobian_*, lstm.state.chain]"""
+    return sequence_vjp(_k, LSTM_PARAMS, xs, h0, c0, _params(p), d_hs, d_hT, d_cT)
 
 
 def lstm_chain(xs, h0, c0, p, k, t):
@@ -106,7 +117,7 @@ def lstm_chain(xs, h0, c0, p, k, t):
     states 1-based, (h_0, c_0) = (h0, c0); S_i is evaluated at (x_i, h_{i-1}, c_{i-1}). [lstm.state.chain]"""
     xs = np.asarray(xs, np.float64)
     P = _params(p)
-    hs, cs = _run(xs[:t], h0, c0, P)
+    hs, cs = unroll(_k, xs[:t], h0, c0, P)
     two_n = 2 * hs[0].shape[-1]
     M = np.broadcast_to(np.eye(two_n), hs[0].shape[:-1] + (two_n, two_n)).copy()
     for i in range(k + 1, t + 1):
@@ -114,5 +125,5 @@ def lstm_chain(xs, h0, c0, p, k, t):
     return M
 
 
-__all__ = ["lstm_cell", "lstm_cell_jacobians", "lstm_state_jacobian", "lstm_forward", "lstm_vjp",
-           "lstm_chain"]
+__all__ = ["lstm_cell", "lstm_cell_jacobians", "lstm_state_jacobian", "unroll", "sequence_forward", "sequence_vjp",
+           "lstm_forward", "lstm_vjp", "lstm_chain"]

@@ -13,10 +13,9 @@ Internally column vectors are (B, k, 1). NumPy only (no SymPy).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from dlproof.parameters import LSTM_PARAMS
 
+from . import oracle_lstm
 from .oracle_args import chapter_kernel, col, params_tuple
 
 #: the 13 parameter names, kernel order: the LSTM cell's 12 (W_h* (n, P)), then W_proj (P, n); the same tuple as
@@ -62,47 +61,15 @@ def lstm_proj_cell_vjp(x, h, c, p, d_h, d_c):
             "params": grads}
 
 
-def _run(xs, h0, c0, P):
-    hs, cs = [np.asarray(h0, np.float64)], [np.asarray(c0, np.float64)]
-    for t in range(xs.shape[0]):
-        a = _args(P, xs[t], hs[-1], cs[-1])
-        hs.append(_k("forward_h")(*a)[..., 0])
-        cs.append(_k("forward_c")(*a)[..., 0])
-    return hs, cs
-
-
 def lstm_proj_forward(xs, h0, c0, p):
     """Unrolled forward: (T, B, m), (B, P), (B, n) -> (hs (T, B, P), (h_T (B, P), c_T (B, n))). [proj.cell.forward]"""
-    xs = np.asarray(xs, np.float64)
-    hs, cs = _run(xs, h0, c0, _params(p))
-    out = np.stack(hs[1:]) if len(hs) > 1 else np.zeros((0,) + hs[0].shape)
-    return out, (hs[-1].copy(), cs[-1].copy())
+    return oracle_lstm.sequence_forward(_k, xs, h0, c0, _params(p))
 
 
 def lstm_proj_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT):
     """Gradients of L = <d_hs, hs> + <d_hT, h_T> + <d_cT, c_T>, by the per-step VJPs chained through h and c
     -> {"xs", "h0", "c0", "params": {13 names, W_proj included}}. [proj.cell.vjp, proj.cell.jacobian_*]"""
-    xs = np.asarray(xs, np.float64)
-    P = _params(p)
-    hs, cs = _run(xs, h0, c0, P)
-    T = xs.shape[0]
-    grads = {k: np.zeros_like(v) for k, v in zip(PROJ_PARAMS, P)}
-    d_xs = np.zeros_like(xs)
-    d_hs = np.asarray(d_hs, np.float64)
-    delta_h = col(np.asarray(d_hT, np.float64) + (d_hs[T - 1] if T else 0.0))
-    delta_c = col(d_cT)
-    for t in range(T - 1, -1, -1):
-        a = _args(P, xs[t], hs[t], cs[t]) + (delta_h, delta_c)
-        for name in PROJ_PARAMS:
-            grads[name] += _k(f"vjp_{name}")(*a).sum(axis=0)
-        d_xs[t] = _k("vjp_x")(*a)[..., 0]
-        back_h, back_c = _k("vjp_h")(*a), _k("vjp_c")(*a)
-        delta_h = back_h + (col(d_hs[t - 1]) if t > 0 else 0.0)
-        delta_c = back_c
-    for name in PROJ_PARAMS:
-        if name.startswith("b_"):
-            grads[name] = grads[name][:, 0]
-    return {"xs": d_xs, "h0": delta_h[..., 0], "c0": delta_c[..., 0], "params": grads}
+    return oracle_lstm.sequence_vjp(_k, PROJ_PARAMS, xs, h0, c0, _params(p), d_hs, d_hT, d_cT)
 
 
 __all__ = ["PROJ_PARAMS", "lstm_proj_cell", "lstm_proj_cell_jacobians", "lstm_proj_cell_vjp", "lstm_proj_forward",
