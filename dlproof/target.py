@@ -31,10 +31,9 @@ from dataclasses import field, make_dataclass
 from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 from .capabilities import CAPABILITY_LIST
+from .dtypes import DTYPES, at_least
 
 PROTOCOL_VERSION = 1
-
-DTYPES = ("float32", "float64")
 
 
 def _is_int(v, value: int) -> bool:
@@ -127,6 +126,18 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     # the arithmetic of the target's matrix products: IEEE in its dtype, or TF32 (10-bit mantissa inputs,
     # u = 2^-11; CUDA tensor cores with torch.backends.cuda.matmul / cudnn allow_tf32): loosens the tolerances
     "matmul_precision": ("'ieee' | 'tf32'", lambda v: v in ("ieee", "tf32")),
+    # the format the products of a dot product (matmul, convolution, a reduction) are accumulated in, before the
+    # result is rounded to the target's dtype: "storage" = the target's dtype itself; or a format at least as
+    # precise and as wide as it (dlproof.dtypes), e.g. "float32" for float16/bfloat16 storage (torch and NumPy on
+    # CPU, cuBLAS' default). The error model charges gamma_k of the accumulation format plus one rounding to storage
+    "accumulate": ("'storage' | 'float16' | 'bfloat16' | 'float32' | 'float64' (at least the target's dtype)",
+                   lambda v: v == "storage" or v in DTYPES),
+    # the accuracy of the target's tanh, sigmoid and exp: |computed - exact| <= activation_ulps * u (absolute,
+    # u the unit roundoff of the target's dtype; the functions are bounded by 1, so this is in ulps of 1);
+    # 4 = what an IEEE-faithful libm meets. A fast-math or hardware approximation declares its measured value
+    # (properties/activation_accuracy.py measures it directly)
+    "activation_ulps": ("a finite float >= 0.5",
+                        lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0.5),
     # how clip_grad_norm forms the norm N and applies the scale at the ends of the dtype's range
     # (properties/extremes.py): "scaled" = exact math while N is representable (no overflow of the sum of
     # squares, no underflow of tiny squares); "unscaled" = N = sqrt(sum g^2) formed directly in the dtype (inf
@@ -162,6 +173,8 @@ CONVENTION_DEFAULTS: dict[str, Any] = {
     "clip_eps": 0.0,
     "clip_scope": "global",
     "matmul_precision": "ieee",
+    "accumulate": "storage",
+    "activation_ulps": 4.0,
     "clip_norm_scaling": "scaled",
     "subnormals": "gradual",
     "bn_running_var": "unbiased",
@@ -207,6 +220,10 @@ class _TargetMethods:
                 if key == "restrictions":
                     allowed = restriction_problem(value) or allowed
                 raise TargetError(f"Target {self.name!r}: convention {key}={value!r}, but should be {allowed}")
+        acc = self.conventions.get("accumulate", "storage")
+        if acc != "storage" and not at_least(acc, self.dtype):
+            raise TargetError(f"Target {self.name!r}: convention accumulate={acc!r}, but a {self.dtype} target "
+                              f"accumulates in its own dtype or a wider one (e.g. 'float32' for float16 storage)")
         for cap in CAPABILITIES:
             fn = getattr(self, cap)
             if fn is not None and not callable(fn):
@@ -226,6 +243,11 @@ class _TargetMethods:
         if name not in RESTRICTIONS:
             raise TargetError(f"unknown restriction {name!r}; known: {sorted(RESTRICTIONS)}")
         return self.convention("restrictions").get(name)
+
+    def accumulation(self) -> str:
+        """The dtype this target accumulates dot products in: the declared ``accumulate``, "storage" meaning its dtype."""
+        acc = self.convention("accumulate")
+        return self.dtype if acc == "storage" else acc
 
     def bias_layout(self, kind: str) -> str:
         """'one' or 'two' bias vectors for cell ``kind`` (the ``bias`` convention may differ per kind)."""

@@ -138,6 +138,11 @@ def _run(row: dict, prop: Property, target, spec: str, profile, report_dir, seed
         row.update(verdict="not provided",
                    message=f"target lacks {missing}" if missing else "not applicable under the declared conventions")
         return None
+    if target.dtype not in prop.precisions:
+        row.update(verdict="not provided",
+                   message=f"not checked at {target.dtype}: this property's error model is written for "
+                           f"{', '.join(prop.precisions)} only")
+        return None
     shared_key = (prop.id, prop.shared(target), profile, seed_value) if prop.shared is not None else None
     if shared_key in _SHARED:  # target-independent and already decided in this session
         cached = _SHARED[shared_key]

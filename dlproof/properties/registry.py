@@ -20,6 +20,9 @@ class Property:
     applies: Callable = lambda target: True  # e.g. only under a declared convention
     shared: Callable = None  # target -> key: a target-independent property runs once per key (e.g. the oracle's own checks)
     max_examples: int | None = None  # a cap below the profile's count (not in "thorough"): for checks that one example decides
+    #: the dtypes (dlproof.dtypes) its error model is written for: a target of another dtype gets "not provided",
+    #: saying so, never a check at a tolerance nobody derived (16-bit formats are added where a model covers them)
+    precisions: tuple = ("float32", "float64")
 
     def provided_by(self, target) -> bool:
         return all(target.provides(c) for c in self.capabilities)
@@ -28,12 +31,13 @@ class Property:
 PROPERTIES: dict[str, Property] = {}
 
 
-def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=None, shared=None, max_examples=None):
+def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=None, shared=None, max_examples=None,
+         precisions=("float32", "float64")):
     def deco(check):
         if id in PROPERTIES:
             raise ValueError(f"duplicate property id {id!r}")
         PROPERTIES[id] = Property(id, title, tuple(capabilities), tuple(derivations), strategy, check,
-                                  applies or (lambda target: True), shared, max_examples)
+                                  applies or (lambda target: True), shared, max_examples, tuple(precisions))
         return check
 
     return deco

@@ -40,7 +40,7 @@ def _feed(h, a) -> None:
         for v in a:
             _feed(h, v)
         h.update(b")")
-    elif a is None or isinstance(a, (str, int, float, bool)):
+    elif a is None or isinstance(a, (str, int, float, bool, tol.Arithmetic)):
         h.update(repr((type(a).__name__, a)).encode())
     else:
         raise TypeError(f"Memo: cannot key an argument of type {type(a).__name__}")

@@ -39,50 +39,118 @@ from dlproof.parameters import GRU_GATES, LSTM_GATES, RNN_PARAMS
 
 from .errmodel import ACT_ULPS, gamma  # noqa: F401 - one declaration each; re-exported for the topic modules
 
-UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53, "tf32": 2.0 ** -11}
+from dataclasses import dataclass
+
+from dlproof.dtypes import FORMATS, fmt
+
+#: unit roundoff per precision: every format of dlproof.dtypes, and "tf32" (products' inputs rounded to 11 bits)
+UNIT_ROUNDOFF = {**{name: f.u for name, f in FORMATS.items()}, "tf32": 2.0 ** -11}
 #: smallest positive subnormal (TF32 keeps float32's exponent range)
-SMALLEST_SUBNORMAL = {"float32": 2.0 ** -149, "float64": 2.0 ** -1074, "tf32": 2.0 ** -149}
+SMALLEST_SUBNORMAL = {**{name: f.smallest_subnormal for name, f in FORMATS.items()}, "tf32": 2.0 ** -149}
 SAFETY = 2.0
 
 TOLERANCE_FORMULA = (
     "tol = SAFETY * bound(u_target + u_float64), SAFETY = 2, entry-wise first-order running error "
-    "bound: gamma_k = k u/(1-k u) per dot product of length k, Lipschitz propagation through phi, "
-    "activation error 4 ulp; clipping: (K + 6) u |g| per entry"
+    "bound: gamma_k = k u/(1-k u) per dot product of length k (u of the accumulation format, plus one rounding "
+    "to the target's dtype when it accumulates wider), Lipschitz propagation through phi, activation error "
+    "activation_ulps u (4 unless declared); clipping: (K + 6) u |g| per entry"
 )
 
 
-def precision(target) -> str:
-    """The precision the error model is evaluated at: the target's dtype, or "tf32" for a float32 target that
-    declares matmul_precision = "tf32". TF32 rounds the products' inputs to 11 significant bits (u = 2^-11) and
-    accumulates in float32; the model then uses u = 2^-11 for every operation, which over-covers (a valid,
-    looser bound: the elementwise work is float32)."""
-    if target.convention("matmul_precision") == "tf32" and target.dtype == "float32":
-        return "tf32"
-    return target.dtype
+@dataclass(frozen=True)
+class Arithmetic:
+    """The arithmetic a target declares, as the error model reads it.
+
+    ``storage``: the format every stored value and every elementwise result is rounded to (the target's dtype,
+    or "tf32" for a float32 target declaring matmul_precision = "tf32"); ``accumulate``: the format the
+    products of a dot product are summed in (the ``accumulate`` convention; the storage format by default);
+    ``activation_ulps``: |computed - exact| <= activation_ulps * u for tanh, sigmoid and exp (u of storage).
+
+    A dot product of length k accumulated in format a and rounded to storage s errs by at most
+    gamma_k(u_a) sum |terms| + u_s |result| (the accumulation's k roundings, then one rounding to storage;
+    when a = s the last rounding is one of the k). ``u`` is u_s and ``u_acc`` is u_a (the float64 oracle's u
+    is added by `u_total` / `u_acc_total`).
+    """
+
+    storage: str
+    accumulate: str
+    activation_ulps: float = ACT_ULPS
+
+    @property
+    def u(self) -> float:
+        return UNIT_ROUNDOFF[self.storage]
+
+    @property
+    def u_acc(self) -> float:
+        return UNIT_ROUNDOFF[self.accumulate] if self.storage != "tf32" else UNIT_ROUNDOFF["tf32"]
+
+    @property
+    def wider_accumulation(self) -> bool:
+        """Whether dot products are accumulated in a more precise format than storage (one more rounding)."""
+        return self.u_acc < self.u
+
+    @property
+    def range_format(self) -> str:
+        """The format whose exponent range applies (tf32 keeps float32's)."""
+        return "float32" if self.storage == "tf32" else self.storage
+
+    def __str__(self) -> str:
+        extra = [f"accumulate {self.accumulate}"] if self.accumulate != self.range_format else []
+        if self.activation_ulps != ACT_ULPS:
+            extra.append(f"activations within {self.activation_ulps:g} u")
+        return self.storage + (f" ({', '.join(extra)})" if extra else "")
 
 
-def unit_roundoff(dtype: str) -> float:
+def precision(target) -> Arithmetic:
+    """The arithmetic the error model is evaluated at (`Arithmetic`): the target's dtype, or "tf32" storage for a
+    float32 target that declares matmul_precision = "tf32" (TF32 rounds the products' inputs to 11 significant
+    bits, u = 2^-11, and accumulates in float32; the model then uses u = 2^-11 for every operation, which
+    over-covers: a valid, looser bound, since the elementwise work is float32); the declared accumulation
+    format and activation accuracy."""
+    storage = "tf32" if target.convention("matmul_precision") == "tf32" and target.dtype == "float32" else target.dtype
+    return Arithmetic(storage, target.accumulation(), float(target.convention("activation_ulps")))
+
+
+def _key(dtype) -> str:
+    """The storage precision named by ``dtype``: an Arithmetic's storage, "tf32", or a dtype's name."""
+    if isinstance(dtype, Arithmetic):
+        return dtype.storage
     if dtype == "tf32":
-        return UNIT_ROUNDOFF["tf32"]
+        return "tf32"
     try:
-        return UNIT_ROUNDOFF[str(np.dtype(dtype))]
-    except KeyError:
+        return fmt(dtype).name
+    except (TypeError, ValueError):
         raise ValueError(f"tolerances: dtype={dtype!r}, but should be one of {sorted(UNIT_ROUNDOFF)}") from None
 
 
-def u_total(dtype: str) -> float:
+def unit_roundoff(dtype) -> float:
+    """u of the storage precision ``dtype`` (a dtype name, "tf32" or an `Arithmetic`)."""
+    return UNIT_ROUNDOFF[_key(dtype)]
+
+
+def u_total(dtype) -> float:
     """u of the target plus u of the float64 oracle. Every bound here is a sum of terms that are zero at
     u = 0 and convex in u (gamma_k, products of bounds), so bound(u1 + u2) >= bound(u1) + bound(u2):
     one evaluation at u_total covers the target's error and the oracle's together."""
     return unit_roundoff(dtype) + UNIT_ROUNDOFF["float64"]
 
 
-def eta_total(dtype: str) -> float:
+def u_acc_total(dtype) -> float:
+    """u of the accumulation format plus float64's (the `u_total` argument, for the gamma_k of dot products);
+    for a plain dtype name the accumulation is the dtype itself."""
+    acc = dtype.u_acc if isinstance(dtype, Arithmetic) else unit_roundoff(dtype)
+    return acc + UNIT_ROUNDOFF["float64"]
+
+
+def activation_ulps(dtype) -> float:
+    """The declared accuracy of tanh/sigmoid/exp in units of u (`ACT_ULPS` for a plain dtype name)."""
+    return dtype.activation_ulps if isinstance(dtype, Arithmetic) else ACT_ULPS
+
+
+def eta_total(dtype) -> float:
     """The smallest positive subnormal of the target's precision plus float64's (the oracle's rounding): the
     absolute error bound of one product that underflows, for the target and the reference together."""
-    unit_roundoff(dtype)  # validates
-    key = "tf32" if dtype == "tf32" else str(np.dtype(dtype))
-    return SMALLEST_SUBNORMAL[key] + SMALLEST_SUBNORMAL["float64"]
+    return SMALLEST_SUBNORMAL[_key(dtype)] + SMALLEST_SUBNORMAL["float64"]
 
 
 UNDERFLOW = (None, "gradual", "flush_to_zero")
@@ -97,8 +165,8 @@ def underflow_terms(dtype: str, underflow) -> tuple:
         return 0.0, 0.0
     if underflow == "gradual":
         return eta_total(dtype), 0.0
-    key = "float32" if dtype == "tf32" else str(np.dtype(dtype))
-    t = float(np.finfo(key).tiny) + SMALLEST_SUBNORMAL["float64"]
+    key = _key(dtype)
+    t = fmt("float32" if key == "tf32" else key).tiny + SMALLEST_SUBNORMAL["float64"]
     return t, t
 
 

@@ -215,7 +215,7 @@ def test_schema_rejects_unknown_verdict():
     lambda r: r["results"][0].update(derivations=[]),
     lambda r: r["results"][0].update(repro={"npz": "x.npz"}),
     lambda r: r["provenance"].update(profile="fast"),
-    lambda r: r["provenance"]["targets"]["numpy"].update(dtype="float16"),
+    lambda r: r["provenance"]["targets"]["numpy"].update(dtype="float8"),
     lambda r: r["summary"].update({"pass": -1}),
 ], ids=["no summary", "schema_version 2", "extra key", "row without message", "negative examples",
         "no derivations", "repro without command", "unknown profile", "bad target dtype", "negative count"])
