@@ -8,8 +8,13 @@ line by line:
 - ``affine(x, W_x, h, W_h, b)``: one dot product of length m + n + 1 per entry, any order or FMA:
   e = gamma_{m+n+1} (|W_x||x| + |W_h||h| + |b|) + |W_x| e_x + |W_h| e_h + e_b;
 - ``a @ b``: gamma_k |a||b| + |a| e_b + e_a |b| + e_a e_b, k the inner dimension;
+- mixed precision (``u_acc`` < ``u``: products accumulated in a more precise format, the result rounded once to
+  the storage format): a dot product of length k (``@``, ``affine``, ``total``) takes gamma_k(u_acc) for its k
+  roundings in the accumulator plus u |result| for the rounding to storage; elementwise operations and the
+  activations stay at the storage u (under autocast they may run in float32: u of storage covers that too);
 - ``a ± b``: e_a + e_b + u|a ± b|;  ``a * b``: |a| e_b + e_a |b| + e_a e_b + u|ab|;
-- ``sigmoid``/``tanh``: L e + ACT_ULPS u, L = sup |phi'| on [a - e, a + e]
+- ``sigmoid``/``tanh``: L e + act u, L = sup |phi'| on [a - e, a + e], act the declared activation_ulps
+  (ACT_ULPS = 4 unless a target declares otherwise)
   (|sigmoid''| <= 0.0963, |tanh''| <= 0.7699, so L <= |phi'(a)| + c e, capped at 1/4 and 1);
 - ``relu``: 1-Lipschitz and exact; ``heaviside`` (relu'): exact unless |a| <= e (then 1);
 - ``total(axis)``: sums of k terms, gamma_k sum |terms| + sum e;
@@ -45,9 +50,10 @@ def gamma(k: int, u: float) -> float:
 class E:
     """A float64 value ``v`` with an entry-wise error bound ``e`` for unit roundoff ``u``."""
 
-    __slots__ = ("v", "e", "u", "errfree", "eta", "eta_add")
+    __slots__ = ("v", "e", "u", "errfree", "eta", "eta_add", "u_acc", "act")
 
-    def __init__(self, v, e=None, u: float = 2.0 ** -53, eta: float = 0.0, eta_add: float = 0.0):
+    def __init__(self, v, e=None, u: float = 2.0 ** -53, eta: float = 0.0, eta_add: float = 0.0,
+                 u_acc: float | None = None, act: float = ACT_ULPS):
         self.v = v = np.asarray(v, np.float64)
         self.errfree = e is None  # e is exactly zero: the terms it multiplies are skipped (see the module doc)
         if e is None:
@@ -57,13 +63,19 @@ class E:
             self.e = e if e.shape == v.shape else np.broadcast_to(e, v.shape)
         self.u = u
         self.eta, self.eta_add = eta, eta_add
+        self.u_acc = u if u_acc is None else u_acc  # the accumulation format's u (the module doc: mixed precision)
+        self.act = act  # activation_ulps: tanh/sigmoid err by at most act * u
 
     def _wrap(self, other):
-        return other if isinstance(other, E) else E(other, None, self.u, self.eta, self.eta_add)
+        return other if isinstance(other, E) else E(other, None, self.u, self.eta, self.eta_add, self.u_acc, self.act)
 
     def _E(self, v, e):
-        """A result of this E's arithmetic (same u, eta and eta_add)."""
-        return E(v, e, self.u, self.eta, self.eta_add)
+        """A result of this E's arithmetic (same u, eta, eta_add, u_acc and act)."""
+        return E(v, e, self.u, self.eta, self.eta_add, self.u_acc, self.act)
+
+    def _to_storage(self, v):
+        """The rounding of a wider accumulator's result to storage, u |v| (None when accumulation is storage)."""
+        return self.u * np.abs(v) if self.u_acc < self.u else None
 
     # arithmetic --------------------------------------------------------------------------------
     def __add__(self, other):
@@ -105,9 +117,10 @@ class E:
         av, bv = np.abs(self.v), np.abs(o.v)
         a0, b0 = self.errfree, o.errfree
         eta = self.eta + self.eta_add  # per term of the dot product: its product and its addition
-        e = sum_terms(gamma(k, self.u) * (av @ bv), k * eta if eta else None, None if b0 else av @ o.e,
-                      None if a0 else self.e @ bv, None if a0 or b0 else self.e @ o.e)
-        return self._E(self.v @ o.v, e)
+        v = self.v @ o.v
+        e = sum_terms(gamma(k, self.u_acc) * (av @ bv), k * eta if eta else None, None if b0 else av @ o.e,
+                      None if a0 else self.e @ bv, None if a0 or b0 else self.e @ o.e, self._to_storage(v))
+        return self._E(v, e)
 
     @property
     def T(self):
@@ -119,9 +132,10 @@ class E:
     def total(self, axis):
         """Sum over ``axis`` (an int or tuple)."""
         k = int(np.prod([self.v.shape[a] for a in np.atleast_1d(axis)]))
-        return self._E(self.v.sum(axis), sum_terms(gamma(max(k, 1), self.u) * np.abs(self.v).sum(axis),
-                                                   k * self.eta_add if self.eta_add else None,
-                                                   None if self.errfree else self.e.sum(axis)))
+        v = self.v.sum(axis)
+        return self._E(v, sum_terms(gamma(max(k, 1), self.u_acc) * np.abs(self.v).sum(axis),
+                                    k * self.eta_add if self.eta_add else None,
+                                    None if self.errfree else self.e.sum(axis), self._to_storage(v)))
 
 
 def sum_terms(*terms):
@@ -133,35 +147,35 @@ def sum_terms(*terms):
     return out
 
 
-def exact(v, u: float, eta: float = 0.0, eta_add: float = 0.0) -> E:
-    """An input the target receives exactly (already in its dtype); ``eta``, ``eta_add``: the module doc (underflow)."""
-    return E(v, None, u, eta, eta_add)
+def exact(v, u: float, eta: float = 0.0, eta_add: float = 0.0, u_acc: float | None = None, act: float = ACT_ULPS) -> E:
+    """An input the target receives exactly (already in its dtype); ``eta``, ``eta_add``: the module doc (underflow);
+    ``u_acc``: the accumulation format's u (None: the storage u); ``act``: the declared activation_ulps."""
+    return E(v, None, u, eta, eta_add, u_acc, act)
 
 
 def affine(x: E, W_x: E, h: E, W_h: E, b: E) -> E:
     """x @ W_x.T + h @ W_h.T + b as one dot product of length m + n + 1 per entry (order-free bound)."""
-    u = x.u
     k = W_x.v.shape[-1] + W_h.v.shape[-1] + 1
     v = x.v @ W_x.v.T + h.v @ W_h.v.T + b.v
     ax, aWx, ah, aWh = np.abs(x.v), np.abs(W_x.v).T, np.abs(h.v), np.abs(W_h.v).T
     mag = ax @ aWx + ah @ aWh + np.abs(b.v)
     eta = x.eta + x.eta_add  # per term of the dot product: its product and its addition
-    e = sum_terms(gamma(k, u) * mag, k * eta if eta else None, None if W_x.errfree else ax @ W_x.e.T,
+    e = sum_terms(gamma(k, x.u_acc) * mag, k * eta if eta else None, None if W_x.errfree else ax @ W_x.e.T,
                   None if x.errfree else x.e @ aWx, None if W_h.errfree else ah @ W_h.e.T,
-                  None if h.errfree else h.e @ aWh, None if b.errfree else b.e)
+                  None if h.errfree else h.e @ aWh, None if b.errfree else b.e, x._to_storage(v))
     return x._E(v, e)
 
 
 def sigmoid(a: E) -> E:
     s = 0.5 * (1 + np.tanh(0.5 * a.v))
     L = np.minimum(0.25, s * (1 - s) + 0.0963 * a.e)
-    return a._E(s, L * a.e + ACT_ULPS * a.u)
+    return a._E(s, L * a.e + a.act * a.u)
 
 
 def tanh(a: E) -> E:
     t = np.tanh(a.v)
     L = np.minimum(1.0, 1 - t * t + 0.7699 * a.e)
-    return a._E(t, L * a.e + ACT_ULPS * a.u)
+    return a._E(t, L * a.e + a.act * a.u)
 
 
 def relu(a: E) -> E:
