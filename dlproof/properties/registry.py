@@ -27,6 +27,11 @@ class Property:
     def provided_by(self, target) -> bool:
         return all(target.provides(c) for c in self.capabilities)
 
+    def checks(self, target) -> bool:
+        """Whether this property runs on ``target``: it provides the capabilities, the property applies under
+        its conventions, and its dtype is one the property's error model covers."""
+        return self.provided_by(target) and self.applies(target) and target.dtype in self.precisions
+
 
 PROPERTIES: dict[str, Property] = {}
 
@@ -44,7 +49,7 @@ def prop(id: str, *, title: str, capabilities, derivations, strategy, applies=No
 
 
 #: property modules that span chapters (loaded after the chapters' own `properties.<chapter>` modules)
-SUITE_WIDE = ("extremes", "protocol")
+SUITE_WIDE = ("extremes", "protocol", "activation_accuracy")
 
 
 def all_properties() -> dict:
