@@ -20,15 +20,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_S = 60.0  # issue: each third-party target's conformance run takes at most 60 s
-THIRD_PARTY = ("torch.nn", "keras", "flax", "optax")
+THIRD_PARTY = ("torch.nn", "torch.compile", "keras", "flax", "optax", "onnxruntime")
 
 
 def third_party_specs() -> list:
-    """The built-in adapters of other libraries (CUDA ones left out: they need a GPU)."""
+    """The built-in adapters of other libraries and compilers (CUDA ones left out: they need a GPU): the built-ins
+    named by or under a `THIRD_PARTY` name (the torch references "torch", "torch.float32" are dlproof's own)."""
     from dlproof.loader import BUILTINS
 
-    return [s for s in BUILTINS if s.split(".")[0] in {p.split(".")[0] for p in THIRD_PARTY}
-            and (s.startswith("torch.nn") or not s.startswith("torch")) and "cuda" not in s]
+    return [s for s in BUILTINS if any(s == p or s.startswith(p + ".") for p in THIRD_PARTY) and "cuda" not in s]
 
 
 def _once(spec: str) -> dict:

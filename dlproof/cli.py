@@ -439,6 +439,12 @@ def _attach_k_values(argv: list) -> list:
     return out
 
 
+def _findings(args) -> int:
+    from dlproof import findings
+
+    return findings.main(["--root", args.root, "--out", args.out] + ["--check"] * args.check + ["--run"] * args.run)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="dlproof", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -478,6 +484,13 @@ def main(argv=None) -> int:
     sm.add_argument("dir", nargs="?", default="reports/conformance")
     sm.add_argument("--targets", nargs="*", help="built-in names (default: all available)")
     sm.set_defaults(fn=_summaries)
+    fd = sub.add_parser("findings", help="regenerate reports/findings.md from reports/findings/<slug>/ (the "
+                                         "discrepancies of published libraries, each with a standalone repro)")
+    fd.add_argument("--root", default="reports/findings")
+    fd.add_argument("--out", default="reports/findings.md")
+    fd.add_argument("--check", action="store_true", help="exit 1 if reports/findings.md is stale")
+    fd.add_argument("--run", action="store_true", help="run every repro that can run here; exit 1 if one changed")
+    fd.set_defaults(fn=_findings)
     g = sub.add_parser("export-golden", help="write language-neutral golden vectors (npz + JSON) to DIR")
     g.add_argument("dir")
     g.add_argument("--seed", type=int, default=0)

@@ -63,11 +63,57 @@ DEVIATIONS = {
               "clip_norm_scaling = unscaled: optax.tree.norm forms sum g^2 directly; once it overflows N = inf and "
               "(g / N) c = 0 zeroes every gradient; once every square underflows N = 0 (identity)",
               "subnormals = flush_to_zero: XLA on CPU reads subnormal operands as 0 and flushes subnormal results to 0"],
+    "torch.nn.cuda": ["as torch.nn, on CUDA (cuDNN's fused kernels), TF32 off (matmul_precision = ieee)",
+                      "activation_ulps = 9: cuDNN's float32 tanh/sigmoid err by up to 8.005 u (absolute, u = 2^-24) "
+                      "with all weights 0 (reports/gpu/gpu.md); every model charges 9 u per activation and "
+                      "act.*_cell.accuracy re-measures it"],
+    "torch.nn.cuda.tf32": ["as torch.nn, on CUDA with TF32 on: matmul_precision = tf32 (every operation modelled at "
+                           "u = 2^-11)"],
+    "onnxruntime": ["one-node ONNX graphs on the CPUExecutionProvider (RNN/LSTM/GRU opset 22, Softmax 13, Conv 22, "
+                    "BatchNormalization 15, LayerNormalization 17, Attention 25), float32 only, no gradients, no mha",
+                    "LSTM gate order iofc, GRU zrh; the canonical bias in Wb, Rb = 0 except the GRU's Rbh = b_hn "
+                    "(bias = two); GRU linear_before_reset=1 (reset-after); layout=0 only (layout=1 refused: "
+                    "onnxruntime-rnn-layout-batchwise)",
+                    "activation_ulps = 10.1: the GRU kernel's tanh is 10.1u off and reaches +-(1 + 10u) "
+                    "(onnxruntime-gru-tanh-overshoot)",
+                    "bn_running_var = biased; ONNX's float32 momentum weighs the old value, so momentum m arrives as "
+                    "1 - fl32(1 - m): 216u off at m = 0.001 (onnxruntime-batchnorm-momentum-float32; bn.running_stats "
+                    "fails)",
+                    "T = 0 refused: the GRU kernel aborts the process, RNN/LSTM return zero states "
+                    "(onnxruntime-empty-sequence)"],
+    "onnxruntime.gru_reset_before": ["GRU linear_before_reset=0 (reset-before: b_xn in Wbh, b_hn in Rbh, acting as "
+                                     "their sum); otherwise as onnxruntime"],
+    "onnxruntime.relu": ["RNN activations=['Relu'] (RNN capabilities only)"],
+    "numpy.float16": ["dlproof's NumPy reference in float16; accumulate=float32 (measured: NumPy's float16 matmul sums "
+                      "2048 + 4095 ones to 6144, one rounding of the float32 sum; the reference forms every sum that way)"],
+    "numpy.bfloat16": ["dlproof's NumPy reference on ml_dtypes' bfloat16; accumulate=float32 (ml_dtypes' bfloat16 "
+                       "matmul returns the float32 sum: the reference rounds it once)"],
+    "torch.float16": ["dlproof's torch-ops reference in float16; accumulate=float32 (measured on torch's CPU kernels: "
+                      "@, mm, addmm, bmm, F.linear and sum)"],
+    "torch.bfloat16": ["dlproof's torch-ops reference in bfloat16; accumulate=float32 (measured as torch.float16)"],
+    "torch.nn.float16": ["as torch.nn, in float16; accumulate=float32 (measured: a float16 accumulator turns "
+                         "[1, 2^-12 x 1024, -1] . 1 into 0, torch's nn.Linear and recurrent modules give 0.25)",
+                         "float16 nn.Conv1d crashes the process (SIGSEGV) when every window of a grouped, dilated, "
+                         "strided convolution reads padding (finding torch-float16-conv1d-crash)"],
+    "torch.nn.bfloat16": ["as torch.nn, in bfloat16; accumulate=float32 (measured: [1, 2^-9 x 128, -1] . 1 gives "
+                          "0.25, not 0)",
+                          "the bfloat16 CPU conv backward leaves the weight gradient of a padding-only kernel tap "
+                          "uninitialised (finding torch-bfloat16-conv-weight-grad-padding)"],
+    "torch.nn.autocast": ["float32 torch.nn modules under torch.autocast('cpu', bfloat16): bfloat16 inputs and "
+                          "outputs; Linear, matmul, conv, attention, nn.RNN, nn.LSTM and nn.RNNCell run in bfloat16, "
+                          "activations and norms in float32; accumulate=float32 (measured)",
+                          "the same bfloat16 conv backward bug as torch.nn.bfloat16 (finding "
+                          "torch-bfloat16-conv-weight-grad-padding)"],
+    "keras.mixed_bfloat16": ["Keras SimpleRNN, LSTM and GRU under the mixed_bfloat16 policy: float32 variables, "
+                             "bfloat16 computation; accumulate=float32 (measured: Keras' ops.matmul calls "
+                             "torch.matmul on the bfloat16 operands)",
+                             "no stacks or LayerNormalization (their adapters take float32/float64 only)"],
 }
 
 #: which versions matter for a built-in, by the first part of its name
 FRAMEWORKS = {"numpy": ("numpy",), "torch": ("numpy", "torch"), "keras": ("keras", "torch"),
-              "flax": ("jax", "flax"), "optax": ("jax", "optax"), "d2l": ("d2l", "torch")}
+              "flax": ("jax", "flax"), "optax": ("jax", "optax"), "d2l": ("d2l", "torch"),
+              "onnxruntime": ("numpy", "onnx", "onnxruntime")}
 
 
 def _slug(spec: str) -> str:

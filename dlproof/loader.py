@@ -49,14 +49,12 @@ BUILTINS = {
     "torch.float32": _builtin("torch_target", dtype="float32"),
     "torch.float16": _builtin("torch_target", dtype="float16"),
     "torch.bfloat16": _builtin("torch_target", dtype="bfloat16"),
-    "torch.compile": _adapter("torch_compile", "torch_ref_target", dtype="float32"),
     "torch.nn": _adapter("torch_nn", "target", dtype="float32"),
     "torch.nn.float64": _adapter("torch_nn", "target", dtype="float64"),
     "torch.nn.relu": _adapter("torch_nn", "relu_target", dtype="float32"),
     "torch.nn.float16": _adapter("torch_nn", "target", dtype="float16"),
     "torch.nn.bfloat16": _adapter("torch_nn", "target", dtype="bfloat16"),
     "torch.nn.autocast": _adapter("torch_autocast", "target", dtype="bfloat16"),
-    "torch.nn.compile": _adapter("torch_compile", "torch_nn_target", dtype="float32"),
     "torch.nn.functional": _adapter("torch_nn", "functional_target", dtype="float32"),
     "torch.cuda": _adapter("torch_device", "torch_ref_cuda_target", dtype="float64"),
     "torch.cuda.float32": _adapter("torch_device", "torch_ref_cuda_target", dtype="float32"),
@@ -74,6 +72,7 @@ BUILTINS = {
     "optax": _adapter("optax_clip", "target", dtype="float32"),
     "onnxruntime": _adapter("ort", "target", dtype="float32"),
     "onnxruntime.gru_reset_before": _adapter("ort", "gru_reset_before_target", dtype="float32"),
+    "onnxruntime.relu": _adapter("ort", "relu_target", dtype="float32"),
 }
 #: what a plain `pytest` checks when no target is named (float32 through torch; every built-in, numpy.float32
 #: and the adapters included, is checked by `dlproof summaries` in CI's slow step)

@@ -10,6 +10,19 @@ arguments are its conventions, bound here from the target's conventions (`VARIAN
 Declared conventions: exact math (clip_eps 0, global scope), one bias per gate (bias "one"; the GRU
 reset_after candidate's b_hn is the one extra vector), tanh activation except `numpy_relu_target`, GRU
 reset_after except `numpy_gru_reset_before_target`.
+
+16-bit storage (dtype "float16" or "bfloat16"): accumulate = "float32" (`SIXTEEN_BIT`), measured with
+numpy 2.4.6, ml_dtypes 0.7.0 and torch 2.13.0 on CPU by summing x = [big, 1, 1, ..., 1] against ones: a
+16-bit accumulator gives back ``big`` (big + 1 rounds to big), a float32 one the float32 sum rounded once.
+- NumPy float16, ``x @ ones`` with big = 2048 and 4095 ones: 6144 (float32 accumulation; a float16 one gives
+  2048); but ``sum(axis=0)`` over rows adds in float16 (2048). ml_dtypes bfloat16, big = 256 and 255 ones:
+  ``@`` returns the float32 511.0 (not even a bfloat16), ``sum`` gives 256 (bfloat16 accumulation). The NumPy
+  reference therefore forms every dot product and sum through `numpy_ref.arith` (float32 accumulation, one
+  rounding to storage), which makes the declaration true for all of it; elementwise ufuncs round each result
+  to the 16-bit format (NumPy computes a float16 tanh in float32 and rounds once: within the default
+  activation_ulps).
+- torch CPU, float16 (big = 2048, 4095 ones) and bfloat16 (big = 256, 255 ones): ``@``, ``mm``, ``addmm``,
+  ``bmm``, ``F.linear`` and ``sum`` all give the float32 sum rounded once (6144; 512).
 """
 from __future__ import annotations
 
@@ -24,6 +37,8 @@ from dlproof.target import Target
 from .numpy_ref.checks.recurrent import GRU_VARIANTS
 
 EXACT_CONVENTIONS = {"rnn_activation": "tanh", "clip_eps": 0.0, "clip_scope": "global"}
+#: the measured arithmetic of the references at 16-bit storage (module doc): products accumulated in float32
+SIXTEEN_BIT = {"float16": {"accumulate": "float32"}, "bfloat16": {"accumulate": "float32"}}
 #: a reference function's convention parameter -> the convention that gives its value
 VARIANT_KEYWORDS = {"activation": "rnn_activation", "variant": "gru", "eps": "clip_eps", "scope": "clip_scope"}
 
@@ -54,9 +69,15 @@ def _suffix(activation: str, gru: str) -> str:
     return f" ({', '.join(tags)})" if tags else ""
 
 
+def _arithmetic(dtype: str) -> dict:
+    """The arithmetic conventions of a reference in ``dtype``: `SIXTEEN_BIT`'s for a 16-bit format, none else."""
+    return dict(SIXTEEN_BIT.get(dtype, {}))
+
+
 def numpy_target(dtype: str = "float64", activation: str = "tanh", gru: str = "reset_after") -> Target:
-    """The hand-written NumPy reference (BPTT by hand); ``gru`` picks the GRU variant of the gru capabilities."""
-    conventions = _conventions(activation, gru)
+    """The hand-written NumPy reference (BPTT by hand); ``gru`` picks the GRU variant of the gru capabilities; a
+    16-bit ``dtype`` declares accumulate = "float32" (module doc: measured)."""
+    conventions = {**_conventions(activation, gru), **_arithmetic(dtype)}
     return Target(name="dlproof.impl.numpy_ref" + _suffix(activation, gru), dtype=dtype, conventions=conventions,
                   **_capabilities("impl.numpy_ref", conventions))
 
@@ -78,10 +99,11 @@ def numpy_gru_reset_before_target(dtype: str = "float64") -> Target:
 
 
 def torch_target(dtype: str = "float64", activation: str = "tanh", gru: str = "reset_after") -> Target:
-    """Torch ops forward, torch.autograd gradients; needs torch (ImportError with install hint otherwise)."""
+    """Torch ops forward, torch.autograd gradients; needs torch (ImportError with install hint otherwise); a 16-bit
+    ``dtype`` declares accumulate = "float32" (module doc: torch's CPU matmuls and sums, measured)."""
     from .torch_ref._torch import torch
 
-    conventions = _conventions(activation, gru)
+    conventions = {**_conventions(activation, gru), **_arithmetic(dtype)}
     version = torch.__version__.split("+")[0]
     return Target(name=f"dlproof.impl.torch_ref (torch {version})" + _suffix(activation, gru), dtype=dtype,
                   conventions=conventions, **_capabilities("impl.torch_ref", conventions))

@@ -11,6 +11,10 @@ import re
 
 import numpy as np
 
+from dlproof.dtypes import FORMATS
+
+_FLOAT_FORMATS = tuple(f.dtype for f in FORMATS.values())
+
 
 def _split_top(s: str) -> list:
     """``"a, (b, c), d: list"`` -> ["a", "(b, c)", "d: list"]: split at commas outside brackets."""
@@ -185,7 +189,8 @@ def _argument_snapshot(capability: str, args) -> list:
 
 def _bad_result(capability: str, out) -> str | None:
     """What is unreadable in a capability's result ("an object-dtype array for hs[0]"), or None. Arrays must have
-    a numeric dtype (bool, integer, float, complex); tuples, lists and dicts are walked; other objects are left
+    a numeric dtype (bool, integer, float, complex, or a format of dlproof.dtypes such as ml_dtypes' bfloat16,
+    whose NumPy kind is "V"); tuples, lists and dicts are walked; other objects are left
     to the property's own checks."""
     _, pattern = _signature(capability)
     name = pattern if isinstance(pattern, str) else "result"
@@ -197,7 +202,7 @@ def _bad_result(capability: str, out) -> str | None:
 
 def _bad_in(obj, name: str, pattern, depth: int) -> str | None:
     if isinstance(obj, np.ndarray):
-        if obj.dtype.kind in "biufc":
+        if obj.dtype.kind in "biufc" or obj.dtype in _FLOAT_FORMATS:
             return None
         kind = "an object-dtype array" if obj.dtype.hasobject else f"a non-numeric array (dtype {obj.dtype})"
         return f"{kind} for {name}"

@@ -27,13 +27,13 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from dlproof.derivations import oracle_backprop as oracle
+from dlproof.dtypes import DTYPES
 
 from . import diagnose
-from . import errmodel as em
 from . import finite_difference as fd
 from . import tolerances as tol
 from .assertions import call
-from .feedforward import ACTIVATION, BIAS_SCALES, Network, affine, dphi, phi
+from .feedforward import ACTIVATION, BIAS_SCALES, Network, affine, dphi, exact, phi
 from .registry import prop
 from .strategies import SCALES, SEED, Problem, signed
 
@@ -79,9 +79,9 @@ def mlp_layers(problem: Problem) -> list:
 
 # ---- tolerances --------------------------------------------------------------------------------------------------
 
-def _model(x, layers, activation, u, dy=None):
-    x = em.exact(np.asarray(x, np.float64), u)
-    P = [(em.exact(np.asarray(W, np.float64), u), em.exact(np.asarray(b, np.float64), u)) for W, b in layers]
+def _model(x, layers, activation, arithmetic, dy=None, subnormals="gradual"):
+    x = exact(x, arithmetic, subnormals)
+    P = [(exact(W, arithmetic, subnormals), exact(b, arithmetic, subnormals)) for W, b in layers]
     a, zs, acts = x, [], [x]
     L = len(P)
     for l, (W, b) in enumerate(P, start=1):
@@ -91,7 +91,7 @@ def _model(x, layers, activation, u, dy=None):
         acts.append(a)
     if dy is None:
         return a
-    delta = em.exact(np.asarray(dy, np.float64), u)
+    delta = exact(dy, arithmetic, subnormals)
     grads = [None] * L
     for l in range(L, 0, -1):
         W = P[l - 1][0]
@@ -102,14 +102,15 @@ def _model(x, layers, activation, u, dy=None):
     return {"x": s, "layers": grads}
 
 
-def mlp_forward_tol(x, layers, activation: str, dtype: str) -> np.ndarray:
-    """Entry-wise tolerance of y (B, n_L) for a target in ``dtype``."""
-    return tol.SAFETY * _model(x, layers, activation, tol.u_total(dtype)).e
+def mlp_forward_tol(x, layers, activation: str, dtype, subnormals: str = "gradual") -> np.ndarray:
+    """Entry-wise tolerance of y (B, n_L) for a target in ``dtype`` (a dtype name or a `tolerances.Arithmetic`;
+    ``subnormals``: the declared convention, read where the format's underflow is reached: feedforward.underflow)."""
+    return tol.SAFETY * _model(x, layers, activation, dtype, subnormals=subnormals).e
 
 
-def mlp_vjp_tol(x, layers, activation: str, dy, dtype: str) -> dict:
-    """Entry-wise tolerances {"x", "layers": [(tol_dW, tol_db), ...]} of mlp_vjp's outputs."""
-    m = _model(x, layers, activation, tol.u_total(dtype), dy)
+def mlp_vjp_tol(x, layers, activation: str, dy, dtype, subnormals: str = "gradual") -> dict:
+    """Entry-wise tolerances {"x", "layers": [(tol_dW, tol_db), ...]} of mlp_vjp's outputs (arguments: mlp_forward_tol)."""
+    m = _model(x, layers, activation, dtype, dy, subnormals)
     return {"x": tol.SAFETY * m["x"].e, "layers": [(tol.SAFETY * dW.e, tol.SAFETY * db.e) for dW, db in m["layers"]]}
 
 
@@ -146,20 +147,20 @@ def _hint_last_activation(target, chk, problem, y):
 
 
 @prop("mlp.forward", title="MLP forward equals the composition of affine layers and activations (last layer linear)",
-      capabilities=("mlp",), derivations=FORWARD_IDS, strategy=_strategy)
+      capabilities=("mlp",), derivations=FORWARD_IDS, strategy=_strategy, precisions=DTYPES)
 def forward(target, problem, chk):
     MLP.check_forward(target, chk, problem, _hint_last_activation,
                       f"({problem['activation']}, widths {problem['widths']})")
 
 
 @prop("mlp.vjp", title="MLP gradients dx, dW_l, db_l equal the proved backpropagation formulas",
-      capabilities=("mlp_vjp",), derivations=VJP_IDS, strategy=_strategy)
+      capabilities=("mlp_vjp",), derivations=VJP_IDS, strategy=_strategy, precisions=DTYPES)
 def vjp(target, problem, chk):
     with diagnose.blame_vjp(lambda: MLP.forward_wrong(target, chk, problem), "mlp.forward", "mlp.vjp.fd_own_dtype"):
         layers, act = mlp_layers(problem), problem["activation"]
         out = MLP.vjp(target, chk, problem)
         exp = oracle.mlp_vjp(problem["x"], layers, act, problem["dy"])
-        t = mlp_vjp_tol(problem["x"], layers, act, problem["dy"], tol.precision(target))
+        t = mlp_vjp_tol(problem["x"], layers, act, problem["dy"], tol.precision(target), target.convention("subnormals"))
         where = f"({act}, widths {problem['widths']})"
         for l, ((dW, db), (eW, eb), (tW, tb)) in enumerate(zip(out["layers"], exp["layers"], t["layers"]), start=1):
             W = layers[l - 1][0]
@@ -177,12 +178,14 @@ def vjp(target, problem, chk):
 
 @prop("mlp.vjp.fd", title="the MLP oracle's gradient agrees with float64 central differences (Richardson-checked)",
       capabilities=(), derivations=VJP_IDS, strategy=lambda t: mlp_problems(dtype="float64"),
-      applies=lambda t: t.provides("mlp") or t.provides("mlp_vjp"), shared=lambda t: "mlp")
+      applies=lambda t: t.provides("mlp") or t.provides("mlp_vjp"), shared=lambda t: "mlp", precisions=DTYPES)
 def vjp_fd(target, problem, chk):
     """Validates the oracle itself (target-independent): <grad, v> vs (L(θ+εv) - L(θ-εv)) / 2ε."""
     MLP.check_oracle_fd(problem, chk)
 
 
+# float32/float64 only: finite_difference.step_size knows only those two formats (a 16-bit dtype would get float64's
+# step 1e-5, far below its rounding: L(θ+) - L(θ-) would be all noise)
 @prop("mlp.vjp.fd_own_dtype", title="the MLP target's gradient agrees with its own forward, in its own dtype",
       capabilities=("mlp", "mlp_vjp"), derivations=VJP_IDS, strategy=_strategy)
 def vjp_fd_own_dtype(target, problem, chk):

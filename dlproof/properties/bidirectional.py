@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlproof.derivations import oracle_bidirectional
+from dlproof.dtypes import DTYPES
 from dlproof.parameters import PARAMS
 
 from . import diagnose
@@ -80,7 +81,7 @@ def _finals(kind, out):
 def _register(kind):
     @prop(f"bi.{kind}.forward", title=f"bidirectional {kind}: ys = [forward ; backward re-reversed], final states",
           capabilities=(f"{kind}_bi",), derivations=("bi.output_layout", "bi.backward_is_reversed_forward", "bi.final_states"),
-          strategy=lambda t: bi_problems(kind, dtype=t.dtype))
+          strategy=lambda t: bi_problems(kind, dtype=t.dtype), precisions=DTYPES)
     def check(target, problem, chk):
         with diagnose.blame("forward"):
             conv = _conv(kind, target)
@@ -229,7 +230,7 @@ def _register_vjp(kind):
                                   "reversed data, re-reversed",
           capabilities=(f"{kind}_bi_vjp",), derivations=("bi.vjp_reversal", "bi.backward_is_reversed_forward"),
           strategy=lambda t: bi_problems(kind, dtype=t.dtype, max_n=3, max_m=3, max_T=4, max_B=2).map(with_backward_cotangents),
-          max_examples=VJP_EXAMPLES)
+          max_examples=VJP_EXAMPLES, precisions=DTYPES)
     def check(target, problem, chk):
         conv = _conv(kind, target)
         args = _vjp_args(kind, problem)

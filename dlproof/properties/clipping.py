@@ -2,6 +2,7 @@
 
 Conventions: clip_eps (scale min(1, c/(||g|| + eps)); 0 = exact math) and clip_scope (global |
 per_tensor). A deviation is declared and checked exactly, never absorbed into a tolerance.
+Precisions: bfloat16, float32, float64 (`PRECISIONS`; the model of tolerances.py is relative, in the storage u).
 """
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from dlproof.derivations import oracle_clipping
 from . import tolerances as tol
 from .assertions import call
 from .registry import prop
+
+#: bfloat16 keeps float32's exponent range, so the squares of the drawn gradients (down to ~1e-5) stay normal and
+#: the model of tolerances.py (clip_tol, norm_tol: relative, in the storage u, which also covers a wider
+#: accumulation) holds; float16 is left out: those squares are subnormal there (smallest normal 6.1e-5) and the
+#: norm's model has no underflow terms
+PRECISIONS = ("bfloat16", "float32", "float64")
 from .strategies import gradient_lists, grads_of
 
 
@@ -36,7 +43,7 @@ def _clip(target, chk, grads, c):
 
 @prop("clip.norm.rule", title="clip_grad_norm equals the exact rule of the declared convention, and returns the pre-clip norm",
       capabilities=("clip_grad_norm",), derivations=("clip.norm.rule", "clip.norm.eps.rule", "clip.per_tensor.norm",
-                                                      "clip.global_norm.concatenation"), strategy=_strategy)
+                                                      "clip.global_norm.concatenation"), strategy=_strategy, precisions=PRECISIONS)
 def rule(target, problem, chk):
     eps, scope = _conv(target)
     grads, c = grads_of(problem), problem["max_norm"]
@@ -61,7 +68,7 @@ def rule(target, problem, chk):
 
 @prop("clip.norm.direction", title="clipping by global norm keeps the direction: g' = s g with one s > 0",
       capabilities=("clip_grad_norm",), derivations=("clip.norm.direction", "clip.norm.eps.direction"),
-      strategy=_strategy, applies=lambda t: t.convention("clip_scope") == "global")
+      strategy=_strategy, applies=lambda t: t.convention("clip_scope") == "global", precisions=PRECISIONS)
 def direction(target, problem, chk):
     grads, c = grads_of(problem), problem["max_norm"]
     clipped, _ = _clip(target, chk, grads, c)
@@ -75,7 +82,7 @@ def direction(target, problem, chk):
 
 @prop("clip.norm.norm", title="||g'|| = min(||g||, c) (eps = 0) or ||g|| min(1, c/(||g||+eps)); per tensor under per_tensor",
       capabilities=("clip_grad_norm",), derivations=("clip.norm.norm", "clip.norm.eps.norm", "clip.per_tensor.norm"),
-      strategy=_strategy)
+      strategy=_strategy, precisions=PRECISIONS)
 def norm(target, problem, chk):
     eps, scope = _conv(target)
     grads, c = grads_of(problem), problem["max_norm"]
@@ -93,7 +100,7 @@ def norm(target, problem, chk):
 
 @prop("clip.norm.identity_below", title="below the threshold clipping is the identity (no scaling up)",
       capabilities=("clip_grad_norm",), derivations=("clip.norm.identity_below", "clip.norm.eps.identity_below"),
-      strategy=lambda t: gradient_lists(dtype=t.dtype).filter(lambda p: p["regime"] in ("below", "far_below")))
+      strategy=lambda t: gradient_lists(dtype=t.dtype).filter(lambda p: p["regime"] in ("below", "far_below")), precisions=PRECISIONS)
 def identity_below(target, problem, chk):
     grads, c = grads_of(problem), problem["max_norm"]
     clipped, _ = _clip(target, chk, grads, c)
@@ -103,7 +110,7 @@ def identity_below(target, problem, chk):
 
 @prop("clip.norm.idempotent", title="clip(clip(g)) = clip(g) (exact rule, eps = 0)",
       capabilities=("clip_grad_norm",), derivations=("clip.norm.idempotent",), strategy=_strategy,
-      applies=lambda t: t.convention("clip_eps") == 0)
+      applies=lambda t: t.convention("clip_eps") == 0, precisions=PRECISIONS)
 def idempotent(target, problem, chk):
     grads, c = grads_of(problem), problem["max_norm"]
     once, _ = _clip(target, chk, grads, c)
@@ -114,7 +121,7 @@ def idempotent(target, problem, chk):
 
 @prop("clip.norm.eps.second_application", title="with eps > 0 a second clip shrinks again, by the derived factor",
       capabilities=("clip_grad_norm",), derivations=("clip.norm.eps.not_idempotent", "clip.norm.eps.norm"),
-      strategy=_strategy, applies=lambda t: t.convention("clip_eps") > 0)
+      strategy=_strategy, applies=lambda t: t.convention("clip_eps") > 0, precisions=PRECISIONS)
 def eps_second(target, problem, chk):
     eps, scope = _conv(target)
     grads, c = grads_of(problem), problem["max_norm"]
@@ -126,7 +133,7 @@ def eps_second(target, problem, chk):
 
 
 @prop("clip.value.rule", title="clip_grad_value clamps every entry to [-v, v]", capabilities=("clip_grad_value",),
-      derivations=("clip.value.rule", "clip.value.not_direction"), strategy=_strategy)
+      derivations=("clip.value.rule", "clip.value.not_direction"), strategy=_strategy, precisions=PRECISIONS)
 def value(target, problem, chk):
     grads, v = grads_of(problem), problem["clip_value"]
     out = call(target, "clip_grad_value", [g.copy() for g in grads], v)

@@ -9,9 +9,18 @@ line by line:
   e = gamma_{m+n+1} (|W_x||x| + |W_h||h| + |b|) + |W_x| e_x + |W_h| e_h + e_b;
 - ``a @ b``: gamma_k |a||b| + |a| e_b + e_a |b| + e_a e_b, k the inner dimension;
 - mixed precision (``u_acc`` < ``u``: products accumulated in a more precise format, the result rounded once to
-  the storage format): a dot product of length k (``@``, ``affine``, ``total``) takes gamma_k(u_acc) for its k
-  roundings in the accumulator plus u |result| for the rounding to storage; elementwise operations and the
-  activations stay at the storage u (under autocast they may run in float32: u of storage covers that too);
+  the storage format): a dot product of length k (``@``, ``total``) takes gamma_k(u_acc) for its k roundings in
+  the accumulator plus u |result| for the rounding to storage. Why this bounds it: the accumulator's value is
+  s~ = sum_i t_i (1 + th_i), |th_i| <= gamma_k(u_acc) (Higham Lemma 3.1, in the accumulation format, any order,
+  FMA or not), so |s~ - s| <= gamma_k(u_acc) sum |t_i|; rounding s~ to storage adds |fl(s~) - s~| <= u |s~|
+  <= u |s| + u gamma_k(u_acc) sum |t_i| (second order, inside SAFETY). A formula that is a sum of j dot products
+  (``affine``: x W_x^T, h W_h^T and b, j = 3; `tolerances._fused`: j gate blocks), each rounded to storage and
+  then added in storage, takes (j - 1) u sum |terms| + u |result| on top: the j roundings of the pieces total
+  at most u sum |terms|, each of the j - 1 additions at most u |partial sum| <= u sum |terms|, the last one
+  u |result| (a fused single GEMM makes less). Elementwise operations and the activations stay at the storage
+  u: a target that runs them wider (under autocast, float32) errs less, so u of storage covers it too. When
+  ``u_acc`` = ``u`` none of these terms is added: gamma_k(u) already covers any split into pieces (each
+  addition is one of the k roundings), and the bound is bit for bit the single-precision one;
 - ``a ± b``: e_a + e_b + u|a ± b|;  ``a * b``: |a| e_b + e_a |b| + e_a e_b + u|ab|;
 - ``sigmoid``/``tanh``: L e + act u, L = sup |phi'| on [a - e, a + e], act the declared activation_ulps
   (ACT_ULPS = 4 unless a target declares otherwise)
@@ -153,8 +162,18 @@ def exact(v, u: float, eta: float = 0.0, eta_add: float = 0.0, u_acc: float | No
     return E(v, None, u, eta, eta_add, u_acc, act)
 
 
+def pieces_to_storage(x: E, mag, v, pieces: int):
+    """The roundings to storage of a dot product formed as ``pieces`` separately rounded dot products added in
+    storage (module doc, mixed precision): (pieces - 1) u mag + u |v|; None when accumulation is storage."""
+    last = x._to_storage(v)
+    if last is None or pieces <= 1:
+        return last
+    return (pieces - 1) * x.u * mag + last
+
+
 def affine(x: E, W_x: E, h: E, W_h: E, b: E) -> E:
-    """x @ W_x.T + h @ W_h.T + b as one dot product of length m + n + 1 per entry (order-free bound)."""
+    """x @ W_x.T + h @ W_h.T + b as one dot product of length m + n + 1 per entry (order-free bound); with a
+    wider accumulation the three pieces (an empty x or h counts none) may each be rounded to storage."""
     k = W_x.v.shape[-1] + W_h.v.shape[-1] + 1
     v = x.v @ W_x.v.T + h.v @ W_h.v.T + b.v
     ax, aWx, ah, aWh = np.abs(x.v), np.abs(W_x.v).T, np.abs(h.v), np.abs(W_h.v).T
@@ -162,7 +181,8 @@ def affine(x: E, W_x: E, h: E, W_h: E, b: E) -> E:
     eta = x.eta + x.eta_add  # per term of the dot product: its product and its addition
     e = sum_terms(gamma(k, x.u_acc) * mag, k * eta if eta else None, None if W_x.errfree else ax @ W_x.e.T,
                   None if x.errfree else x.e @ aWx, None if W_h.errfree else ah @ W_h.e.T,
-                  None if h.errfree else h.e @ aWh, None if b.errfree else b.e, x._to_storage(v))
+                  None if h.errfree else h.e @ aWh, None if b.errfree else b.e,
+                  pieces_to_storage(x, mag, v, 1 + (W_x.v.shape[-1] > 0) + (W_h.v.shape[-1] > 0)))
     return x._E(v, e)
 
 

@@ -4,7 +4,9 @@ meets the protocol, the float64 oracle dlproof.derivations.oracle_backprop and t
 
 Error model (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., §3.1, §3.5), written with the
 running-error arithmetic of properties.errmodel (an ``E`` carries a float64 value and an entry-wise error bound
-for unit roundoff u); u = u_target + u_float64 (`tolerances.u_total`), gamma_k = k u / (1 - k u):
+for unit roundoff u); u = u_target + u_float64 (`tolerances.u_total`), gamma_k = k u / (1 - k u), evaluated at
+the target's declared arithmetic (`tolerances.precision`: the dot products' gamma_k at the accumulation format's u
+plus u |z| for the rounding to storage when it accumulates wider, tanh/sigmoid within activation_ulps u):
 
   z = a W^T + b (+ x I^T) : one dot product per entry (length n + 1, or k + n + 1 with the skip term x), any
                             order, FMA or not: e_z = gamma (|a||W|^T + |b| (+ |x|)) + e_a |W|^T (+ e_x)
@@ -36,6 +38,35 @@ ACTIVATION = st.sampled_from(ACTIVATIONS)
 
 # ---- the dense layer's forward-error model ---------------------------------------------------------------------
 
+def mixed_gamma(k: int, j: int, u: float, u_acc: float, pieces: int = 1) -> float:
+    """The relative error (of the sum of the terms' magnitudes) of a sum or dot product of k terms followed by j more
+    roundings in storage: gamma_{k+j}(u) when the sum is accumulated in storage (u_acc >= u: any split into pieces
+    is among the k roundings); accumulated in a wider format, gamma_k(u_acc) for its k roundings there plus
+    gamma_{j+pieces}(u): each of the ``pieces`` separately accumulated parts (a bias added after the products
+    counts as one) rounds to storage and the pieces are added in storage, (pieces - 1) u + u in all
+    (errmodel.pieces_to_storage), and the j other roundings (first order, as every bound of the suite: SAFETY
+    covers the products of the terms)."""
+    if k < 0 or j < 0 or pieces < 1:
+        raise ValueError(f"mixed_gamma: k={k}, j={j}, pieces={pieces}, but should be k, j >= 0 and pieces >= 1")
+    return em.gamma(k + j, u) if u_acc >= u else em.gamma(k, u_acc) + em.gamma(j + pieces, u)
+
+
+def underflow(arithmetic, subnormals: str = "gradual") -> tuple:
+    """(eta, eta_add) of the model at the declared ``subnormals`` where the drawn values reach the format's underflow
+    threshold (`tolerances.NEAR_UNDERFLOW`: float16, smallest normal 6.1e-5; a product of three drawn scales of 0.1
+    and a sigmoid' of 1/4 is already subnormal there); elsewhere (0, 0), which leaves those bounds bit for bit."""
+    if subnormals not in ("gradual", "flush_to_zero"):
+        raise ValueError(f"underflow: subnormals={subnormals!r}, but should be 'gradual' or 'flush_to_zero'")
+    near = getattr(arithmetic, "range_format", arithmetic) in tol.NEAR_UNDERFLOW
+    return tol.underflow_terms(arithmetic, subnormals if near else None)
+
+
+def exact(v, arithmetic, subnormals: str = "gradual") -> em.E:
+    """``v`` as an input the target receives exactly, in the error model of ``arithmetic`` (a
+    `tolerances.Arithmetic` or a dtype name: `tolerances.exact_in`) with the underflow terms of `underflow`."""
+    return tol.exact_in(arithmetic, underflow(arithmetic, subnormals))(v)
+
+
 def dphi(activation: str, z: em.E, a: em.E) -> em.E:
     """phi'(z) from the layer's output a = phi(z) (tanh: 1 - a^2, sigmoid: a (1 - a)); relu: [z > 0]."""
     if activation == "tanh":
@@ -54,10 +85,10 @@ def affine(a: em.E, W: em.E, b: em.E, extra: em.E | None = None) -> em.E:
     """a @ W.T + b (+ extra, entering as extra @ I^T): one dot product per entry, order-free bound."""
     B = a.v.shape[0]
     if extra is None:
-        extra = em.exact(np.zeros((B, 0)), a.u)
-        I = em.exact(np.zeros((W.v.shape[0], 0)), a.u)
+        extra = a._E(np.zeros((B, 0)), None)
+        I = a._E(np.zeros((W.v.shape[0], 0)), None)
     else:
-        I = em.exact(np.eye(extra.v.shape[1]), a.u)
+        I = a._E(np.eye(extra.v.shape[1]), None)
     return em.affine(a, W, extra, I, b)
 
 
@@ -80,13 +111,13 @@ class Network:
     run: Callable             # (target, chk, problem) -> the target's forward y, validated
     oracle_forward: Callable  # (x, params, activation) -> y
     oracle_vjp: Callable      # (x, params, activation, dy) -> {"x", grads}
-    forward_tol: Callable     # (x, params, activation, dtype) -> entry-wise tolerance of y
+    forward_tol: Callable     # (x, params, activation, arithmetic, subnormals) -> entry-wise tolerance of y
     preacts: Callable         # problem -> every hidden pre-activation, flat (relu's kinks)
 
     def reference(self, target, problem):
         """(the oracle's forward, its tolerance for the target's precision) on this example."""
         args = (problem["x"], self.params(problem), problem["activation"])
-        return self.oracle_forward(*args), self.forward_tol(*args, tol.precision(target))
+        return self.oracle_forward(*args), self.forward_tol(*args, tol.precision(target), target.convention("subnormals"))
 
     def forward_wrong(self, target, chk, problem) -> bool:
         """Whether the target's own forward misses the oracle on this example (False when it cannot tell)."""

@@ -57,7 +57,10 @@ def save_repro(report_dir: Path, spec: str, prop: Property, problem) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"{_slug(spec)}__{_slug(prop.id)}.npz"
     meta = json.dumps({"target": spec, "property": prop.id, "scalars": problem.scalars})
-    np.savez(path, __meta__=np.array(meta), **problem.arrays)
+    # .npy has no bfloat16: such arrays are stored as float32 (exact), and the replay casts them back exactly
+    arrays = {k: a.astype(np.float32) if getattr(a, "dtype", None) == np.dtype("bfloat16") else a
+              for k, a in problem.arrays.items()}
+    np.savez(path, __meta__=np.array(meta), **arrays)
     return path
 
 

@@ -31,6 +31,12 @@ pairwise: torch's layer_norm kernels, Keras on the torch backend). So
   dgamma:  sum over the R rows of dy xhat: SAFETY (gamma_{R+2} sum|dy xhat| + sum |dy| e_xhat), e_xhat <=
            tol_y(gamma = 1, beta = 0) / SAFETY;   dbeta: SAFETY gamma_R sum|dy|.
 
+Declared arithmetic and precisions: the model is evaluated at `tolerances.precision(target)` (the row sums at the
+accumulation format's u: batch norm's module doc; the gammas of dgamma, dbeta and the native route's cancellation
+likewise). The properties run at bfloat16, float32 and float64 (`batchnorm.tolerances.PRECISIONS`: float16's
+underflow is out of the model); ln.invariance.shift at float32/float64 only (x + c exact needs 23 bits). The
+strategy checks a row's constancy after the cast to the dtype (a near-constant row may round to a constant one).
+
 A failure names the part (forward / backward) and, when the output matches a known wrong formula within the
 same tolerance, the likely bug: the unbiased (F - 1) variance, eps outside the square root, the statistics over
 the wrong (first) axis, the affine part ignored; in the backward the missing xhat mean(g xhat) term.
@@ -46,6 +52,7 @@ from . import diagnose, restrictions
 from . import tolerances as tol
 from .assertions import PropertyFailure, call
 from .batchnorm import tolerances as tbn
+from .feedforward import mixed_gamma
 from .batchnorm.strategies import EPS as BN_EPS
 from .batchnorm.strategies import SCALES_A, _column
 from .registry import prop
@@ -82,15 +89,15 @@ def ln_problems(draw, dtype: str = "float64", fix: dict | None = None):
     R = int(np.prod(lead, dtype=int))
     kinds = ["spread" if eps == 0 else str(k) for k in rng.choice(("spread", "near_constant"), size=R, p=(0.7, 0.3))]
     rows = np.stack([_column(rng, F, k, eps if eps > 0 else BN_EPS[0]) for k in kinds])
-    x = np.round(np.clip(rows, -XMAX, XMAX) / GRID) * GRID
+    dt = np.dtype(dtype)
+    x = (np.round(np.clip(rows, -XMAX, XMAX) / GRID) * GRID).astype(dt).astype(np.float64)  # exact in float32/64
     if eps == 0 and np.any(np.all(x == x[:, :1], axis=1)):
-        eps = BN_EPS[0]  # a row constant on the grid: 0/0 at eps = 0 (the references refuse it)
+        eps = BN_EPS[0]  # a row constant in the dtype: 0/0 at eps = 0 (the references refuse it)
     arrays = {"x": x.reshape(lead + (F,)),
               "dy": rng.standard_normal(lead + (F,)) * float(rng.choice((0.1, 1.0, 10.0)))}
     if affine:
         arrays["gamma"] = rng.choice((-1.0, 1.0), size=F) * rng.uniform(0.2, 3.0, size=F)
         arrays["beta"] = rng.standard_normal(F) * rng.choice((0.1, 1.0, 5.0), size=F)
-    dt = np.dtype(dtype)
     arrays = {k: v.astype(dt) for k, v in arrays.items()}
     return Problem(arrays, {"F": F, "eps": eps, "affine": affine, "a": a, "c": c, "seed": seed, "rows": kinds})
 
@@ -120,25 +127,25 @@ def vjp_tol(x, gamma, eps, dy, dtype) -> dict:
     x = np.asarray(x)
     F = x.shape[-1]
     R = int(np.prod(x.shape[:-1], dtype=int))
-    u = tol.u_total(dtype)
+    u, ua = tol.u_total(dtype), tol.u_acc_total(dtype)
     g, _ = oracle.affine_or_identity(gamma, None, F)
     gd = g * np.asarray(dy, np.float64)
     xc, gc = oracle.rows_as_columns(x), oracle.rows_as_columns(gd)
     t_dx = tbn.vjp_tol(xc, np.ones(R), eps, gc, dtype)["x"] * (1 + 1 / (2 * F + 8))
-    mu, var, e_mu, e_var = tbn.train_stats_bound(xc, u)
+    mu, var, e_mu, e_var = tbn.train_stats_bound(xc, u, u_acc=ua)
     w = var + float(eps)
     e_w = e_var + u * float(eps) + u * (w + e_var)          # batch norm's e_w (its module doc)
     s_lo = np.sqrt(np.maximum(w - e_w, 0.0)) * (1 - u)      # the computed sqrt(w^) >= sqrt(w - e_w)(1 - u)
     xh_c = (xc - mu) / np.sqrt(w)
     safe = np.where(s_lo > 0, s_lo, 1.0)
-    route = tol.SAFETY * (tol.gamma(F + 4, u) * np.abs(xh_c) * (np.abs(gc * xc).sum(axis=0) + np.abs(mu) * np.abs(gc).sum(axis=0))
+    route = tol.SAFETY * (mixed_gamma(F, 4, u, ua) * np.abs(xh_c) * (np.abs(gc * xc).sum(axis=0) + np.abs(mu) * np.abs(gc).sum(axis=0))
                           + tol.gamma(3, u) * (np.abs(xc) + np.abs(mu)) * np.abs(gc * xh_c).sum(axis=0)) / (F * safe ** 2)
     t_dx = t_dx + np.where(s_lo > 0, route, np.inf)
     e_xh = forward_tol(x, None, None, eps, dtype).reshape(-1, F) / tol.SAFETY
     xh = oracle.xhat(x, eps).reshape(-1, F)
     d2 = np.abs(np.asarray(dy, np.float64)).reshape(-1, F)
-    t_g = tol.SAFETY * (tol.gamma(R + 2, u) * (d2 * np.abs(xh)).sum(axis=0) + (d2 * e_xh).sum(axis=0))
-    t_b = tol.SAFETY * tol.gamma(max(R, 1), u) * d2.sum(axis=0)
+    t_g = tol.SAFETY * (mixed_gamma(R, 2, u, ua) * (d2 * np.abs(xh)).sum(axis=0) + (d2 * e_xh).sum(axis=0))
+    t_b = tol.SAFETY * mixed_gamma(max(R, 1), 0, u, ua) * d2.sum(axis=0)
     return {"x": oracle.columns_back(t_dx, x.shape), "gamma": t_g, "beta": t_b}
 
 
@@ -211,7 +218,7 @@ def _layernorm(target, chk, problem, x=None):
 
 
 @prop("ln.forward", title="layer norm: y = gamma (x - mean)/sqrt(var + eps) + beta over the last axis, biased variance",
-      capabilities=("layernorm",), derivations=("ln.forward", "ln.forward.zero_mean"), strategy=_strategy)
+      capabilities=("layernorm",), derivations=("ln.forward", "ln.forward.zero_mean"), strategy=_strategy, precisions=tbn.PRECISIONS)
 def forward(target, problem, chk):
     gamma, beta = _gb(problem)
     try:
@@ -256,7 +263,7 @@ def missing_term_dx(problem):
 
 @prop("ln.vjp", title="layer-norm gradients: dx = (1/sigma)(g - mean g - xhat mean(g xhat)), dgamma, dbeta",
       capabilities=("layernorm_vjp",), derivations=("ln.backward.projection", "ln.backward.gamma_beta"),
-      strategy=_strategy)
+      strategy=_strategy, precisions=tbn.PRECISIONS)
 def vjp(target, problem, chk):
     gamma, _ = _gb(problem)
     exp = oracle.layernorm_vjp(problem["x"], *_gb(problem), problem["eps"], problem["dy"])
@@ -278,7 +285,7 @@ def vjp(target, problem, chk):
 
 @prop("ln.grad.sum_zero", title="the input gradient of each row sums to zero",
       capabilities=("layernorm_vjp",), derivations=("ln.grad.sum_zero", "ln.invariance.shift"), strategy=_strategy,
-      max_examples=50)
+      max_examples=50, precisions=tbn.PRECISIONS)
 def sum_zero(target, problem, chk):
     try:
         dx, _, _ = _vjp(target, chk, problem)
@@ -292,6 +299,7 @@ def sum_zero(target, problem, chk):
         raise
 
 
+# float32/float64 only: x + c is exact for x on the 2^-16 grid, |x| <= 60, |c| <= 16 only with 23 significant bits
 @prop("ln.invariance.shift", title="layer norm of x + c 1 (exact in the dtype) equals layer norm of x",
       capabilities=("layernorm",), derivations=("ln.invariance.shift",), strategy=_strategy, max_examples=50)
 def shift(target, problem, chk):
@@ -310,7 +318,7 @@ def shift(target, problem, chk):
 
 
 @prop("ln.invariance.scale", title="LN(a x) differs from LN(x) by at most the derived eps/var bound (0 at eps = 0)",
-      capabilities=("layernorm",), derivations=("ln.invariance.scale",), strategy=_strategy)
+      capabilities=("layernorm",), derivations=("ln.invariance.scale",), strategy=_strategy, precisions=tbn.PRECISIONS)
 def scale(target, problem, chk):
     a, x, eps = problem["a"], problem["x"], problem["eps"]
     ax = (x * x.dtype.type(a)).astype(x.dtype)  # a is a power of two: exact

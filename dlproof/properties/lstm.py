@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlproof.derivations import oracle_lstm as oracle
+from dlproof.dtypes import DTYPES
 from dlproof.parameters import LSTM_PARAMS
 
 from . import tolerances as tol
@@ -44,7 +45,7 @@ register(LSTM, cell_call=_cell, cell_derivations=("lstm.cell.forward", "lstm.gat
 
 @prop("lstm.state.jacobian_product", title="d(h_T, c_T)/d(h_0, c_0) of the target equals the product of 2n x 2n state Jacobians",
       capabilities=("lstm_vjp",), derivations=("lstm.state.chain", "lstm.state.jacobian", "lstm.state.chain_not_blockwise"),
-      strategy=lambda t: _strategy(t, max_n=3, max_T=3))
+      strategy=lambda t: _strategy(t, max_n=3, max_T=3), precisions=DTYPES)
 def state_jacobian_product(target, problem, chk):
     xs, h0, c0, p = LSTM.args(problem)
     J, t = state_jacobian(LSTM, target, chk, xs, (h0, c0), p, None)
@@ -52,7 +53,8 @@ def state_jacobian_product(target, problem, chk):
 
 
 @prop("lstm.cec.product", title="with no path through h (W_h* = 0), dc_T/dc_0 = prod_t diag(f_t) on the target",
-      capabilities=("lstm_vjp",), derivations=("lstm.cec.product",), strategy=lambda t: _strategy(t, max_n=3))
+      capabilities=("lstm_vjp",), derivations=("lstm.cec.product",), strategy=lambda t: _strategy(t, max_n=3),
+      precisions=DTYPES)
 def cec_product(target, problem, chk):
     p = {k: (np.zeros_like(v) if k.startswith("W_h") else v) for k, v in LSTM.p(problem).items()}
     xs, h0, c0 = problem["xs"], problem["h0"], problem["c0"]
@@ -69,7 +71,7 @@ from .restrictions import kind_supported  # noqa: E402 - the kinds a target decl
 
 @prop("lstm.param_count", title="LSTM parameters 4(nm + n^2 + n) (one bias) or 4(nm + n^2 + 2n) (two)",
       capabilities=("param_count",), derivations=("lstm.param_count",), strategy=lambda t: _strategy(t, max_T=1),
-      applies=lambda t: kind_supported(t, "lstm"))
+      applies=lambda t: kind_supported(t, "lstm"), precisions=DTYPES)
 def param_count(target, problem, chk):
     n, m = problem["n"], problem["m"]
     got = call(target, "param_count", "lstm", n, m)

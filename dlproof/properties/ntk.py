@@ -50,6 +50,11 @@ route (Jacobian Gram product or the explicit per-unit sum):
                   and a division per factor, a_r^2, the x.x' dot product of length d): E_acc = gamma_{m(d+1)+d+8}
                   (1/m) sum_r [(R + e)_ir (R' + e')_jr + a_r^2 h_ir h'_jr |x_i|.|x'_j|], any order, FMA or not.
 tol = SAFETY (E_a + E_H + E_acc).
+Declared arithmetic (tolerances.precision): gamma_d is feedforward.mixed_gamma(d, 0) and the accumulation's gamma
+is mixed_gamma(m(d+1) + d, 8) (the sums at the accumulation format's u, the 8 roundings of a term's factors and one
+to storage at the storage u when it is wider; bit for bit the single-u bound at accumulate = storage).
+The properties stay at float32/float64: k = m(d+1) + d + 8 reaches 332 roundings, k u >= 1 at bfloat16 (u = 2^-8,
+gamma_k undefined), and float16's pre-activation products reach subnormals, for which the model has no terms.
 """
 from __future__ import annotations
 
@@ -63,6 +68,7 @@ from dlproof.derivations import oracle_ntk as oracle
 
 from . import tolerances as tol
 from .assertions import call
+from .feedforward import mixed_gamma
 from .registry import prop
 from .strategies import SCALES, SEED, Problem
 
@@ -141,8 +147,8 @@ def empirical_tol(X1, X2, W, a, precision: str) -> np.ndarray:
     """Entry-wise tolerance (n1, n2) of a target's empirical_ntk against the exact kernel (module doc)."""
     X1, X2, W, a = (np.asarray(v, np.float64) for v in (X1, X2, W, a))
     m, d = W.shape
-    u = tol.u_total(precision)
-    g = tol.gamma(d, u)
+    u, ua = tol.u_total(precision), tol.u_acc_total(precision)
+    g = mixed_gamma(d, 0, u, ua)
     aW = np.abs(W)
     U1, U2 = X1 @ W.T, X2 @ W.T
     e1, e2 = g * (np.abs(X1) @ aW.T), g * (np.abs(X2) @ aW.T)
@@ -153,7 +159,7 @@ def empirical_tol(X1, X2, W, a, precision: str) -> np.ndarray:
     xx = np.abs(X1) @ np.abs(X2).T
     E_a = (e1 @ R2.T + R1 @ e2.T + e1 @ e2.T) / m
     E_H = ((a2 * k1) @ h2.T + (a2 * h1) @ k2.T) * xx / m
-    E_acc = tol.gamma(m * (d + 1) + d + 8, u) * ((R1 + e1) @ (R2 + e2).T + (a2 * h1) @ h2.T * xx) / m
+    E_acc = mixed_gamma(m * (d + 1) + d, 8, u, ua) * ((R1 + e1) @ (R2 + e2).T + (a2 * h1) @ h2.T * xx) / m
     return tol.SAFETY * (E_a + E_H + E_acc)
 
 

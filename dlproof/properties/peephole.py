@@ -21,6 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from dlproof.derivations import oracle_peephole as oracle
+from dlproof.dtypes import DTYPES
 from dlproof.parameters import PEEPHOLE_PARAMS, PEEPHOLES
 
 from . import diagnose
@@ -65,21 +66,22 @@ def output_gate_draws(dtype: str = "float64"):
 
 
 def _pre(x, h, W_x, W_h, b, p=None, s=None):
-    """x W_x^T + h W_h^T + b (+ p s): one dot product of m + n + 1 (+ 1) terms per entry, any order or FMA."""
+    """x W_x^T + h W_h^T + b (+ p s): one dot product of m + n + 1 (+ 1) terms per entry, any order or FMA; with a
+    wider accumulation its four pieces may each be rounded to storage (errmodel.pieces_to_storage)."""
     if p is None:
         return em.affine(x, W_x, h, W_h, b)
-    u = x.u
     k = W_x.v.shape[-1] + W_h.v.shape[-1] + 2
     v = x.v @ W_x.v.T + h.v @ W_h.v.T + b.v + p.v * s.v
     mag = np.abs(x.v) @ np.abs(W_x.v).T + np.abs(h.v) @ np.abs(W_h.v).T + np.abs(b.v) + np.abs(p.v * s.v)
-    return x._E(v, em.sum_terms(em.gamma(k, u) * mag, None if s.errfree else np.abs(p.v) * s.e))
+    return x._E(v, em.sum_terms(em.gamma(k, x.u_acc) * mag, None if s.errfree else np.abs(p.v) * s.e,
+                                em.pieces_to_storage(x, mag, v, 4)))
 
 
 def cell_tol(x, h, c, p, dtype: str):
     """Entry-wise tolerances (tol_h', tol_c') of a peephole cell in ``dtype`` (the module's error model)."""
-    u = tol.u_total(dtype)
-    P = {k: em.exact(np.asarray(v, np.float64), u) for k, v in p.items() if k in PEEPHOLE_PARAMS}
-    x, h, c = (em.exact(np.asarray(a, np.float64), u) for a in (x, h, c))
+    ex = tol.exact_in(dtype)
+    P = {k: ex(v) for k, v in p.items() if k in PEEPHOLE_PARAMS}
+    x, h, c = (ex(a) for a in (x, h, c))
 
     def pre(g, s=None):
         return _pre(x, h, P[f"W_x{g}"], P[f"W_h{g}"], P[f"b_{g}"], None if s is None else P[f"p_{g}"], s)
@@ -144,7 +146,7 @@ def _against_oracle(target, problem, chk):
 
 @prop("peephole.cell.forward", title="the peephole LSTM cell (h', c') equals the oracle's one step",
       capabilities=("lstm_peephole_cell",), derivations=("peephole.cell.forward",),
-      strategy=lambda t: peephole_problems(dtype=t.dtype))
+      strategy=lambda t: peephole_problems(dtype=t.dtype), precisions=DTYPES)
 def cell_forward(target, problem, chk):
     _against_oracle(target, problem, chk)
 
@@ -152,14 +154,14 @@ def cell_forward(target, problem, chk):
 @prop("peephole.cell.output_gate_reads_new_cell",
       title="the output gate reads the new cell state c' (draws where c and c' are far apart)",
       capabilities=("lstm_peephole_cell",), derivations=("peephole.cell.forward",),
-      strategy=lambda t: output_gate_draws(dtype=t.dtype))
+      strategy=lambda t: output_gate_draws(dtype=t.dtype), precisions=DTYPES)
 def output_gate_reads_new_cell(target, problem, chk):
     _against_oracle(target, problem, chk)
 
 
 @prop("peephole.cell.zero_peepholes", title="with p_i = p_f = p_o = 0 the peephole cell equals the target's lstm_cell",
       capabilities=("lstm_peephole_cell", "lstm_cell"), derivations=("peephole.cell.zero_peepholes", "lstm.cell.forward"),
-      strategy=lambda t: peephole_problems(dtype=t.dtype))
+      strategy=lambda t: peephole_problems(dtype=t.dtype), precisions=DTYPES)
 def zero_peepholes(target, problem, chk):
     """Both outputs are within their error-model tolerance of the same exact value (peephole.cell.zero_peepholes),
     so they differ by at most the sum of the two tolerances. A failure says the two capabilities disagree, not which

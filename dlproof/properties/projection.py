@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from dlproof.derivations import oracle_projection as oracle
 from dlproof.derivations.oracle_projection import PROJ_PARAMS
+from dlproof.dtypes import DTYPES
 from dlproof.parameters import LSTM_PARAMS
 
 from . import diagnose
@@ -69,9 +70,9 @@ def _strategy(target, **kw):
 def cell_model(x, h, c, p, dtype: str) -> dict:
     """The forward-error model of one projected cell in ``dtype``: errmodel values (float64 value ``v``, bound
     ``e``) of the gate o, tanh(c'), u = o tanh(c'), h' and c', and W_proj itself (exact)."""
-    u = tol.u_total(dtype)
-    P = {k: em.exact(np.asarray(p[k], np.float64), u) for k in PROJ_PARAMS}
-    x, h, c = (em.exact(np.asarray(a, np.float64), u) for a in (x, h, c))
+    ex = tol.exact_in(dtype)
+    P = {k: ex(p[k]) for k in PROJ_PARAMS}
+    x, h, c = (ex(a) for a in (x, h, c))
 
     def pre(g):
         return em.affine(x, P[f"W_x{g}"], h, P[f"W_h{g}"], P[f"b_{g}"])
@@ -132,7 +133,7 @@ def _cell(target, chk, capability, x, h, c, p):
 
 
 @prop("proj.cell.forward", title="the projected LSTM cell (h', c') equals the oracle's one step",
-      capabilities=("lstm_proj_cell",), derivations=("proj.cell.forward",), strategy=_strategy)
+      capabilities=("lstm_proj_cell",), derivations=("proj.cell.forward",), strategy=_strategy, precisions=DTYPES)
 def cell_forward(target, problem, chk):
     """(h', c') against the oracle; a failure names the catalogued bug (`LIKELY_BUGS`) the output matches."""
     x, h, c, p = problem["xs"][0], problem["h0"], problem["c0"], _p(problem)
@@ -150,7 +151,8 @@ def cell_forward(target, problem, chk):
 @prop("proj.cell.identity_projection",
       title="with P = n and W_proj = I the projected cell equals the target's lstm_cell",
       capabilities=("lstm_proj_cell", "lstm_cell"), derivations=("proj.cell.identity_projection", "lstm.cell.forward"),
-      strategy=lambda t: proj_problems(dtype=t.dtype, square=True), applies=lambda t: not smaller_only(t))
+      strategy=lambda t: proj_problems(dtype=t.dtype, square=True), applies=lambda t: not smaller_only(t),
+      precisions=DTYPES)
 def identity_projection(target, problem, chk):
     """Both outputs are within their error-model tolerance of the same exact value (proj.cell.identity_projection),
     so they differ by at most the sum of the two tolerances. A failure says the two capabilities disagree, not which

@@ -285,13 +285,17 @@ def resolve_property(saved: SavedExample):
 
 def _problem(saved: SavedExample, target, prop_id: str) -> tuple:
     """Fresh copies of the saved arrays (a target that mutates them cannot change the next replay); float
-    arrays cast to the target's dtype when it differs from the file's (the note says so)."""
+    arrays cast to the target's dtype when it differs from the file's (the note says so), except a bfloat16
+    example's arrays, which .npy stores as float32 (`harness.save_repro`) and which cast back exactly."""
     dt = np.dtype(target.dtype)
     arrays, cast = {}, set()
     for k, a in saved.arrays.items():
         if a.dtype.kind == "f" and a.dtype != dt:
-            cast.add(a.dtype.name)
             arrays[k] = a.astype(dt)
+            stored_bfloat16 = dt == np.dtype("bfloat16") and a.dtype == np.float32 and np.array_equal(
+                arrays[k].astype(a.dtype), a, equal_nan=True)
+            if not stored_bfloat16:
+                cast.add(a.dtype.name)
         else:
             arrays[k] = a.copy()
     problem = _SavedProblem(arrays, json.loads(json.dumps(saved.scalars)))

@@ -19,12 +19,12 @@ import numpy as np
 from hypothesis import strategies as st
 
 from dlproof.derivations import oracle_residual as oracle
+from dlproof.dtypes import DTYPES
 
 from . import diagnose
-from . import errmodel as em
 from . import tolerances as tol
 from .assertions import call
-from .feedforward import ACTIVATION, BIAS_SCALES, Network, affine, dphi, phi
+from .feedforward import ACTIVATION, BIAS_SCALES, Network, affine, dphi, exact, phi
 from .registry import prop
 from .strategies import SCALES, SEED, Problem, signed
 
@@ -74,9 +74,9 @@ def residual_blocks(problem: Problem) -> list:
 
 # ---- tolerances --------------------------------------------------------------------------------------------------
 
-def _model(x, blocks, activation, u, dy=None):
-    X = em.exact(np.asarray(x, np.float64), u)
-    P = [tuple(em.exact(np.asarray(a, np.float64), u) for a in blk) for blk in blocks]
+def _model(x, blocks, activation, arithmetic, dy=None, subnormals="gradual"):
+    X = exact(x, arithmetic, subnormals)
+    P = [tuple(exact(a, arithmetic, subnormals) for a in blk) for blk in blocks]
     xs, zs, hs = [X], [], []
     for W1, b1, W2, b2 in P:
         z = affine(xs[-1], W1, b1)
@@ -86,25 +86,27 @@ def _model(x, blocks, activation, u, dy=None):
         xs.append(affine(h, W2, b2, extra=xs[-1]))
     if dy is None:
         return xs[-1]
-    g = em.exact(np.asarray(dy, np.float64), u)
+    g = exact(dy, arithmetic, subnormals)
     grads = [None] * len(P)
     for l in range(len(P), 0, -1):
         W1, _b1, W2, _b2 = P[l - 1]
         dz = dphi(activation, zs[l - 1], hs[l - 1]) * (g @ W2)
         grads[l - 1] = (dz.T @ xs[l - 1], dz.total(0), g.T @ hs[l - 1], g.total(0))
-        zero_b = em.exact(np.zeros(g.v.shape[1]), u)
+        zero_b = g._E(np.zeros(g.v.shape[1]), None)
         g = affine(dz, W1.T, zero_b, extra=g)
     return {"x": g, "blocks": grads}
 
 
-def residual_forward_tol(x, blocks, activation: str, dtype: str) -> np.ndarray:
-    """Entry-wise tolerance of y (B, n) for a target in ``dtype``."""
-    return tol.SAFETY * _model(x, blocks, activation, tol.u_total(dtype)).e
+def residual_forward_tol(x, blocks, activation: str, dtype, subnormals: str = "gradual") -> np.ndarray:
+    """Entry-wise tolerance of y (B, n) for a target in ``dtype`` (a dtype name or a `tolerances.Arithmetic`;
+    ``subnormals``: the declared convention, read where the format's underflow is reached: feedforward.underflow)."""
+    return tol.SAFETY * _model(x, blocks, activation, dtype, subnormals=subnormals).e
 
 
-def residual_vjp_tol(x, blocks, activation: str, dy, dtype: str) -> dict:
-    """Entry-wise tolerances {"x", "blocks": [(tol_dW1, tol_db1, tol_dW2, tol_db2), ...]}."""
-    m = _model(x, blocks, activation, tol.u_total(dtype), dy)
+def residual_vjp_tol(x, blocks, activation: str, dy, dtype, subnormals: str = "gradual") -> dict:
+    """Entry-wise tolerances {"x", "blocks": [(tol_dW1, tol_db1, tol_dW2, tol_db2), ...]} (arguments:
+    residual_forward_tol)."""
+    m = _model(x, blocks, activation, dtype, dy, subnormals)
     return {"x": tol.SAFETY * m["x"].e, "blocks": [tuple(tol.SAFETY * t.e for t in blk) for blk in m["blocks"]]}
 
 
@@ -146,19 +148,19 @@ def _hint_missing_identity(target, chk, problem, y):
 
 
 @prop("resnet.forward", title="residual network forward: x_l = x_{l-1} + W2 phi(W1 x_{l-1} + b1) + b2",
-      capabilities=("residual",), derivations=("resnet.forward",), strategy=_strategy)
+      capabilities=("residual",), derivations=("resnet.forward",), strategy=_strategy, precisions=DTYPES)
 def forward(target, problem, chk):
     RESIDUAL.check_forward(target, chk, problem, _hint_missing_identity, _where(problem))
 
 
 @prop("resnet.vjp", title="residual gradients dx, dW1, db1, dW2, db2 equal the product of (I + J_l) and the block formulas",
-      capabilities=("residual_vjp",), derivations=VJP_IDS, strategy=_strategy)
+      capabilities=("residual_vjp",), derivations=VJP_IDS, strategy=_strategy, precisions=DTYPES)
 def vjp(target, problem, chk):
     with diagnose.blame_vjp(lambda: RESIDUAL.forward_wrong(target, chk, problem), "resnet.forward"):
         blocks, act = residual_blocks(problem), problem["activation"]
         out = RESIDUAL.vjp(target, chk, problem)
         exp = oracle.residual_vjp(problem["x"], blocks, act, problem["dy"])
-        t = residual_vjp_tol(problem["x"], blocks, act, problem["dy"], tol.precision(target))
+        t = residual_vjp_tol(problem["x"], blocks, act, problem["dy"], tol.precision(target), target.convention("subnormals"))
         names = ("dW1", "db1", "dW2", "db2")
         for l, (got, e, tt) in enumerate(zip(out["blocks"], exp["blocks"], t["blocks"]), start=1):
             for name, a, ee, ttt in zip(names, got, e, tt):
@@ -168,24 +170,24 @@ def vjp(target, problem, chk):
 
 @prop("resnet.identity_path", title="with W2 = 0, b2 = 0 every block is the identity: y = x and dx = dy",
       capabilities=("residual", "residual_vjp"), derivations=("resnet.identity_block", "resnet.block.jacobian"),
-      strategy=lambda t: _strategy(t, identity=True), max_examples=30)
+      strategy=lambda t: _strategy(t, identity=True), max_examples=30, precisions=DTYPES)
 def identity_path(target, problem, chk):
     x, dy = np.asarray(problem["x"], np.float64), np.asarray(problem["dy"], np.float64)
     y = _forward(target, chk, problem)
-    t = residual_forward_tol(problem["x"], residual_blocks(problem), problem["activation"], tol.precision(target))
+    t = residual_forward_tol(problem["x"], residual_blocks(problem), problem["activation"], tol.precision(target), target.convention("subnormals"))
     if np.all(np.abs(y) <= t) and np.any(np.abs(x) > t):
         chk.fail(f"y {_where(problem)}", "is 0 with F = 0, but should be x: the identity (skip) term of the block is "
                                          "missing")
     chk.close(f"y with W2 = 0, b2 = 0 {_where(problem)}", y, x, t)
     out = RESIDUAL.vjp(target, chk, problem)
     tv = residual_vjp_tol(problem["x"], residual_blocks(problem), problem["activation"], problem["dy"],
-                          tol.precision(target))
+                          tol.precision(target), target.convention("subnormals"))
     chk.close(f"dx with W2 = 0, b2 = 0 {_where(problem)}", out["x"], dy, tv["x"])
 
 
 @prop("resnet.jacobian", title="the Jacobian from residual_vjp with basis cotangents equals prod (I + J_l)",
       capabilities=("residual_vjp",), derivations=("resnet.block.jacobian", "resnet.chain.product"),
-      strategy=lambda t: _strategy(t, max_n=3, max_blocks=2), max_examples=50)
+      strategy=lambda t: _strategy(t, max_n=3, max_blocks=2), max_examples=50, precisions=DTYPES)
 def jacobian(target, problem, chk):
     blocks, act = residual_blocks(problem), problem["activation"]
     J = oracle.residual_jacobian(problem["x"], blocks, act)  # (B, n, n): dy/dx per row
@@ -194,13 +196,13 @@ def jacobian(target, problem, chk):
         e = np.zeros((B, n), problem["x"].dtype)
         e[:, i] = 1
         out = RESIDUAL.vjp(target, chk, problem, dy=e)
-        t = residual_vjp_tol(problem["x"], blocks, act, e, tol.precision(target))["x"]
+        t = residual_vjp_tol(problem["x"], blocks, act, e, tol.precision(target), target.convention("subnormals"))["x"]
         chk.close(f"row {i} of dy/dx = (I + J_L)...(I + J_1) {_where(problem)}", out["x"], J[:, i, :], t)
 
 
 @prop("resnet.vjp.fd", title="the residual oracle's gradient agrees with float64 central differences",
       capabilities=(), derivations=("resnet.chain.product",), strategy=lambda t: residual_problems(dtype="float64"),
-      applies=lambda t: t.provides("residual") or t.provides("residual_vjp"), shared=lambda t: "residual")
+      applies=lambda t: t.provides("residual") or t.provides("residual_vjp"), shared=lambda t: "residual", precisions=DTYPES)
 def vjp_fd(target, problem, chk):
     """Validates the oracle itself (target-independent)."""
     RESIDUAL.check_oracle_fd(problem, chk)

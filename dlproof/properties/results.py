@@ -71,7 +71,8 @@ def provenance(seed, profile: str, targets: dict, command: list | None = None) -
 
     return {
         "versions": {"python": platform.python_version(), **{p: _v(p) for p in
-                     ("dlproof", "numpy", "sympy", "hypothesis", "pytest", "torch", "keras", "jax", "flax", "optax")}},
+                     ("dlproof", "numpy", "ml_dtypes", "sympy", "hypothesis", "pytest", "torch", "keras", "jax", "flax",
+                      "optax", "onnx", "onnxruntime")}},
         "platform": platform.platform(),
         "seed": seed,
         "profile": profile,

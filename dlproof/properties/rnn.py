@@ -9,6 +9,7 @@ import numpy as np
 
 from dlproof.derivations import oracle_rnn
 from dlproof.derivations.activations import GAMMA
+from dlproof.dtypes import DTYPES
 from dlproof.parameters import RNN_PARAMS
 
 from . import tolerances as tol
@@ -61,7 +62,7 @@ register(RNN, cell_call=lambda t, chk, x, states, p: (call(t, "rnn_cell", x, sta
 
 @prop("rnn.bptt.jacobian_product", title="dh_t/dh_k of the target equals J_t ... J_{k+1} and its own one-step product",
       capabilities=("rnn", "rnn_vjp"), derivations=("rnn.bptt.jacobian_product", "rnn.cell.jacobian_h"),
-      strategy=lambda t: _rnn_strategy(t, max_n=4, max_T=4, min_T=2))
+      strategy=lambda t: _rnn_strategy(t, max_n=4, max_T=4, min_T=2), precisions=DTYPES)
 def jacobian_product(target, problem, chk):
     act = _act(target)
     xs, h0, p = problem["xs"], problem["h0"], _p(problem)
@@ -82,12 +83,16 @@ def jacobian_product(target, problem, chk):
 
 def _product_tol(target, xs, h0, p, act):
     """First-order bound on a product of T one-step Jacobians taken at the target's (perturbed) states:
-    sum_t |J_T..J_t+1| (tol_t + e_a,t |W_h|) |J_t-1..J_1|, exact factors from the oracle."""
+    sum_t |J_T..J_t+1| (tol_t + e_a,t |W_h|) |J_t-1..J_1|, exact factors from the oracle; plus, at float16
+    (tolerances.NEAR_UNDERFLOW), SAFETY eta for the cast of the product to the target's dtype, where a product of
+    T small factors may be subnormal (|fl(p) - p| <= eta / 2)."""
     T, n = xs.shape[0], h0.shape[1]
     hs, _ = oracle_rnn.rnn_forward(xs, h0, p, act)
     states = np.concatenate([np.asarray(h0, np.float64)[None], hs])
-    e_a = tol._rnn_forward_bound(np.asarray(xs, np.float64), np.asarray(h0, np.float64), p, act,
-                                 tol.unit_roundoff(tol.precision(target)))[3]
+    prec = tol.precision(target)
+    units = tol.Units(tol.unit_roundoff(prec), prec.u_acc, prec.activation_ulps)  # the target's own rounding alone
+    eta = sum(tol.underflow_terms(prec, None))
+    e_a = tol._rnn_forward_bound(np.asarray(xs, np.float64), np.asarray(h0, np.float64), p, act, units, eta)[3]
     pre = [np.abs(oracle_rnn.rnn_cell_jacobians(xs[t], states[t], p, act)["h"]) for t in range(T)]
     aWh = np.abs(np.asarray(p["W_h"], np.float64))
     total = 0.0
@@ -104,7 +109,7 @@ def _product_tol(target, xs, h0, p, act):
         for i in range(t):
             right = pre[i] @ right
         total = total + left @ step @ right
-    return total
+    return total + tol.SAFETY * eta if eta else total
 
 
 def _preacts_at(x, h, p):
@@ -113,7 +118,7 @@ def _preacts_at(x, h, p):
 
 @prop("rnn.bptt.norm_bound", title="||dh_t/dh_k||_2 <= (gamma ||W_h||_2)^(t-k) on the target",
       capabilities=("rnn_vjp",), derivations=("rnn.bptt.norm_bound", "act.tanh.gamma", "act.relu.gamma"),
-      strategy=lambda t: _rnn_strategy(t, max_n=4, max_T=4))
+      strategy=lambda t: _rnn_strategy(t, max_n=4, max_T=4), precisions=DTYPES)
 def norm_bound(target, problem, chk):
     act = _act(target)
     xs, h0, p = problem["xs"], problem["h0"], _p(problem)
@@ -131,7 +136,7 @@ from .restrictions import kind_supported  # noqa: E402 - the kinds a target decl
 
 @prop("rnn.param_count", title="parameter count n m + n^2 + n (one bias) or n m + n^2 + 2n (two)",
       capabilities=("param_count",), derivations=("rnn.param_count",), strategy=lambda t: rnn_problems(max_T=1),
-      applies=lambda t: kind_supported(t, "rnn"))
+      applies=lambda t: kind_supported(t, "rnn"), precisions=DTYPES)
 def param_count(target, problem, chk):
     n, m = problem["n"], problem["m"]
     got = call(target, "param_count", "rnn", n, m)

@@ -17,6 +17,8 @@ from typing import Callable
 import numpy as np
 from hypothesis import assume
 
+from dlproof.dtypes import DTYPES
+
 from . import finite_difference as fd
 from . import tolerances as tol
 from . import diagnose
@@ -189,7 +191,7 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
     k = model.kind
 
     @prop(f"{k}.cell.forward", title=f"{k} cell output equals the oracle's one step", capabilities=(f"{k}_cell",),
-          derivations=cell_derivations, strategy=lambda t: model.strategy(t, max_T=1))
+          derivations=cell_derivations, strategy=lambda t: model.strategy(t, max_T=1), precisions=DTYPES)
     def cell_forward(target, problem, chk):
         conv = model.convention(target)
         x, states, p = problem["xs"][0], [problem[s] for s in model.states], model.p(problem)
@@ -207,7 +209,7 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
             raise
 
     @prop(f"{k}.forward", title=f"{k} sequence forward equals the unrolled composition of cells",
-          capabilities=(k,), derivations=model.derivations_forward, strategy=model.strategy)
+          capabilities=(k,), derivations=model.derivations_forward, strategy=model.strategy, precisions=DTYPES)
     def forward(target, problem, chk):
         conv = model.convention(target)
         args = model.args(problem)
@@ -228,7 +230,7 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
             raise
 
     @prop(f"{k}.vjp", title=f"{k} BPTT gradients equal the proved backward recursion", capabilities=(f"{k}_vjp",),
-          derivations=model.derivations_vjp, strategy=model.strategy)
+          derivations=model.derivations_vjp, strategy=model.strategy, precisions=DTYPES)
     def vjp(target, problem, chk):
         conv = model.convention(target)
         args, cots = model.args(problem), model.cots(problem)
@@ -248,7 +250,7 @@ def register(model: SeqModel, *, cell_call: Callable, cell_derivations: tuple) -
     @prop(f"{k}.vjp.oracle_fd", title=f"the {k} oracle's gradient agrees with float64 central differences",
           capabilities=(), derivations=model.derivations_vjp[:1],
           strategy=lambda t: model.strategy(t, dtype="float64"),
-          applies=lambda t: t.provides(k) or t.provides(f"{k}_vjp"), shared=model.convention)
+          applies=lambda t: t.provides(k) or t.provides(f"{k}_vjp"), shared=model.convention, precisions=DTYPES)
     def oracle_fd(target, problem, chk):
         """Validates the oracle itself (target-independent)."""
         conv = model.convention(target)

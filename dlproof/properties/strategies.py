@@ -5,7 +5,12 @@ shrinkable and reproducible. Values are cast to the target's dtype before anyone
 oracle and the target get bit-identical inputs. Scales reach saturation (|a| up to ~10) and the
 contracting and expanding regimes of W_h. The ends of the range (|pre-activation| up to 1e4, exact zeros,
 subnormals, sums of squares that overflow or underflow) come from `extreme_cell_problems` and
-`extreme_gradient_lists` (properties/extremes.py). Not generated yet: NaN/inf inputs (the hostile-target
+`extreme_gradient_lists` (properties/extremes.py). In the 16-bit formats the ordinary strategies stay valid: their
+largest magnitudes (bias scale 30 times a few standard deviations, sums of a few such terms) are far below float16's
+max 65504, and an entry that lands below float16's smallest normal 6.1e-5 (at most about 1e-3 of the draws) is exact
+there, its products charged by the gradual-underflow terms the float16 model always carries
+(tolerances.NEAR_UNDERFLOW); bfloat16 has float32's range. The extremes strategies are float32/float64 only.
+Not generated yet: NaN/inf inputs (the hostile-target
 suite), T = 0 (checked by deterministic examples).
 """
 from __future__ import annotations

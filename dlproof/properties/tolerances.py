@@ -1,13 +1,13 @@
 """The forward-error model: every tolerance of the suite is computed here, per dtype, per entry.
 
 Model (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., §3.1 and §3.5):
-u = 2^-24 (float32) or 2^-53 (float64), gamma_k = k u / (1 - k u). Any summation order of k terms,
-FMA or not, gives |fl(sum) - sum| <= gamma_k sum|terms|. Activations are correctly rounded to within
-ACT_ULPS ulps (tanh; relu is exact). Errors are propagated to first order through the recursion,
-with the local Lipschitz constant of phi on [a - e, a + e] (|tanh''| <= 0.77 < 1):
+u = 2^-24 (float32) or 2^-53 (float64) (2^-11 float16, 2^-8 bfloat16; mixed precision: "Precisions" below),
+gamma_k = k u / (1 - k u). Any summation order of k terms, FMA or not, gives |fl(sum) - sum| <= gamma_k sum|terms|.
+Activations are within act = activation_ulps ulps (declared; ACT_ULPS = 4 by default; relu is exact). Errors
+are propagated to first order through the recursion, with the local Lipschitz constant of phi on [a - e, a + e] (|tanh''| <= 0.77 < 1):
 
   forward  e_a,t = gamma_{m+n+1} (|W_x||x_t| + |W_h||h_{t-1}| + |b|) + |W_h| e_{t-1}
-           e_t   = L_t e_a,t + ACT_ULPS u,   L_t = min(1, |phi'(a_t)| + e_a,t)   (relu: 1 near the kink)
+           e_t   = L_t e_a,t + act u,   L_t = min(1, |phi'(a_t)| + e_a,t)   (relu: 1 near the kink)
   backward e_g,t = |phi'(a_t)| e_d,t + e_phi',t |delta_t| + u |g_t|,   g_t = phi'(a_t) ∘ delta_t
            e_d,t-1 = gamma_{n+1} (|d_{t-1}| + |W_h|^T |g_t|) + |W_h|^T e_g,t
            e(dW_h) = gamma_{TB} sum |g_t||h_{t-1}|^T + sum (e_g,t |h_{t-1}|^T + |g_t| e_{t-1}^T), likewise W_x, b, x_t, h_0
@@ -27,6 +27,31 @@ any result below the smallest normal number tiny may become 0, sums included: ``
 adds tiny per product and per addition (the inputs' subnormals are read as 0: the reference is evaluated on
 the flushed inputs). The other strategies draw nothing within 10^20 of the underflow threshold, so there the
 terms are below the last bit of every bound and are left out (``underflow=None``, bit-identical).
+Precisions (the declared arithmetic, `precision` -> `Arithmetic` -> `model_units` -> `Units`): storage u_s (every
+stored value and elementwise result; the target's dtype), accumulation u_a (the ``accumulate`` convention: the format
+the products of a dot product are summed in), activation_ulps act. Per operation:
+
+  dot product of length k, u_a = u_s: gamma_k(u_s) sum|terms|            (the float32 model above, unchanged)
+  dot product of length k, u_a < u_s: gamma_k(u_a) sum|terms| + u_s |result|
+  the same formed as j pieces, each rounded to storage, added in storage: + (j - 1) u_s sum|terms|
+  elementwise +, -, *:                u_s |result|;   tanh, sigmoid: act u_s (absolute)
+
+Why the wider case holds: the accumulator holds s~ = sum_i t_i (1 + th_i), |th_i| <= gamma_k(u_a) in ANY order
+(Higham Lemma 3.1 in the accumulation format; products of two storage numbers are exact in float32 when storage is
+16-bit, and otherwise are one of the k roundings), then fl_s(s~) = s~ (1 + d), |d| <= u_s: |fl_s(s~) - s| <=
+gamma_k(u_a) sum|t| + u_s |s| + u_s gamma_k(u_a) sum|t|, the last term second order (inside SAFETY). A formula the
+model writes as one dot product may reach storage in pieces (the RNN/LSTM/GRU affine x W_x^T + h W_h^T + b as
+two matmuls and a bias add: j = 3; a gate-stacked VJP product as j gate blocks; a weight gradient sum_t da_t^T in_t
+as T per-step products summed in storage: j = T); each piece's rounding is at most u_s times its sum|terms| and
+each of the j - 1 storage additions at most u_s sum|terms| (errmodel.pieces_to_storage). Elementwise work and the
+activations are charged at u_s: a target that runs them wider (float32 under autocast) errs less, so the same
+bound covers it. At u_a = u_s no term is added (gamma_k(u_s) already covers any split: each addition is one of
+its k roundings), so every float32 and float64 bound is bit for bit the one above (tests/arithmetic/).
+float16's smallest normal number (6.1e-5) is within reach of the ordinary strategies (a product of two entries of
+1e-3 is subnormal there, and a product of T Jacobians of 0.01 is): for float16 storage (`NEAR_UNDERFLOW`) the
+forward and VJP models always add gradual underflow's eta terms (k eta per dot product of length k); bfloat16 has
+float32's exponent range and needs none.
+
 Saturation needs no change: the bounds are entry-wise and first order in the rounding, with the activation's
 Lipschitz constant on [a - e, a + e], valid for any |a| (1e4 included; the float64 model values are never
 evaluated where they overflow).
@@ -37,9 +62,11 @@ import numpy as np
 
 from dlproof.parameters import GRU_GATES, LSTM_GATES, RNN_PARAMS
 
+from . import errmodel as em
 from .errmodel import ACT_ULPS, gamma  # noqa: F401 - one declaration each; re-exported for the topic modules
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dlproof.dtypes import FORMATS, fmt
 
@@ -147,6 +174,47 @@ def activation_ulps(dtype) -> float:
     return dtype.activation_ulps if isinstance(dtype, Arithmetic) else ACT_ULPS
 
 
+class Units(NamedTuple):
+    """The units the running-error model is evaluated at: ``u`` the storage format's plus float64's (every
+    elementwise rounding), ``u_acc`` the accumulation format's plus float64's (the gamma_k of dot products and
+    sums), ``act`` the declared activation_ulps (tanh/sigmoid err by act * u). ``u_acc`` < ``u`` means a wider
+    accumulation (each dot product also rounds once to storage, module doc)."""
+
+    u: float
+    u_acc: float
+    act: float = ACT_ULPS
+
+    @property
+    def wider(self) -> bool:
+        return self.u_acc < self.u
+
+    def raised(self, rho: float) -> "Units":
+        """Both unit roundoffs raised by ``rho`` (an input known to within relative rho read as one more rounding;
+        gamma_k(u_acc + rho) >= gamma_k(u_acc) + rho covers it in the first dot product, u + rho elsewhere)."""
+        return Units(self.u + rho, self.u_acc + rho, self.act)
+
+
+def model_units(dtype) -> Units:
+    """`Units` of ``dtype`` (an `Arithmetic`, a dtype name or "tf32"; a `Units` or a bare u passes through, a
+    bare u meaning accumulation in storage and the default activation_ulps): the one place the running-error
+    model's inputs are built from a declared arithmetic."""
+    if isinstance(dtype, Units):
+        return dtype
+    if isinstance(dtype, float):
+        if not 0.0 < dtype < 1.0:
+            raise ValueError(f"tolerances.model_units: a bare unit roundoff should be in (0, 1), got {dtype!r}")
+        return Units(dtype, dtype, ACT_ULPS)
+    return Units(u_total(dtype), u_acc_total(dtype), activation_ulps(dtype))
+
+
+def exact_in(dtype, eta=(0.0, 0.0)):
+    """v -> errmodel.exact(v, ...) at the `model_units` of ``dtype`` and the underflow terms ``eta`` = (eta,
+    eta_add): an input the target receives exactly, carrying the declared storage u, accumulation u and
+    activation_ulps into every operation built on it."""
+    un = model_units(dtype)
+    return lambda v: em.exact(np.asarray(v, np.float64), un.u, eta[0], eta[1], un.u_acc, un.act)
+
+
 def eta_total(dtype) -> float:
     """The smallest positive subnormal of the target's precision plus float64's (the oracle's rounding): the
     absolute error bound of one product that underflows, for the target and the reference together."""
@@ -156,13 +224,19 @@ def eta_total(dtype) -> float:
 UNDERFLOW = (None, "gradual", "flush_to_zero")
 
 
+#: storage formats whose smallest normal number the ordinary strategies reach (float16's is 6.1e-5: a product of
+#: two drawn entries of 1e-3 is subnormal there): for them ``underflow=None`` charges gradual underflow's terms
+NEAR_UNDERFLOW = ("float16",)
+
+
 def underflow_terms(dtype: str, underflow) -> tuple:
-    """(eta per product, eta_add per addition) of the model (module doc): (0, 0) for None, (eta_total, 0) for
-    "gradual", (tiny + eta_64, tiny + eta_64) for "flush_to_zero" (tiny: the dtype's smallest normal)."""
+    """(eta per product, eta_add per addition) of the model (module doc): (0, 0) for None (the gradual terms for a
+    `NEAR_UNDERFLOW` storage format), (eta_total, 0) for "gradual", (tiny + eta_64, tiny + eta_64) for
+    "flush_to_zero" (tiny: the dtype's smallest normal)."""
     if underflow not in UNDERFLOW:
         raise ValueError(f"tolerances: underflow={underflow!r}, but should be one of {UNDERFLOW}")
     if underflow is None:
-        return 0.0, 0.0
+        return (eta_total(dtype), 0.0) if _key(dtype) in NEAR_UNDERFLOW else (0.0, 0.0)
     if underflow == "gradual":
         return eta_total(dtype), 0.0
     key = _key(dtype)
@@ -179,21 +253,27 @@ def _dphi(a, activation):
 
 
 def _rnn_forward_bound(xs, h0, p, activation, u, eta=0.0):
-    """(hs, pres, e_h (T,B,n), e_a (T,B,n)) for inputs exactly representable in the target dtype; ``eta``:
-    the underflow term per term of the dot product (module doc), 0 unless asked for."""
+    """(hs, pres, e_h (T,B,n), e_a (T,B,n)) for inputs exactly representable in the target dtype; ``u``: the
+    `Units` (or a bare u: accumulation in storage); ``eta``: the underflow term per term of the dot product
+    (module doc), 0 unless asked for."""
+    un = model_units(u)
+    u = un.u
     W_x, W_h, b = (np.asarray(p[k], np.float64) for k in RNN_PARAMS)
     n, m = W_x.shape
-    g = gamma(m + n + 1, u)
+    g = gamma(m + n + 1, un.u_acc)
     aWx, aWh, ab = np.abs(W_x), np.abs(W_h), np.abs(b)
     h, e = np.asarray(h0, np.float64), np.zeros_like(h0, dtype=np.float64)
     T = xs.shape[0]
     hs, pres, eh, ea = (np.empty((T,) + h.shape) for _ in range(4))
-    act_err = ACT_ULPS * u if activation == "tanh" else 0.0
+    act_err = un.act * u if activation == "tanh" else 0.0
     for t in range(T):
         a = xs[t] @ W_x.T + h @ W_h.T + b
-        e_a = g * (np.abs(xs[t]) @ aWx.T + np.abs(h) @ aWh.T + ab) + e @ aWh.T
+        mag = np.abs(xs[t]) @ aWx.T + np.abs(h) @ aWh.T + ab
+        e_a = g * mag + e @ aWh.T
         if eta:
             e_a = e_a + (m + n + 1) * eta
+        if un.wider:  # three pieces rounded to storage (errmodel doc): 2 u mag + u |a|
+            e_a = e_a + (2 * u * mag + u * np.abs(a))
         if activation == "tanh":
             L = np.minimum(1.0, _dphi(a, "tanh") + e_a)
             h = np.tanh(a)
@@ -210,42 +290,70 @@ def rnn_forward_tol(xs, h0, p, activation: str, dtype: str, underflow=None):
     (``underflow``: None, "gradual" or "flush_to_zero", module doc)."""
     xs = np.asarray(xs, np.float64)
     eta = sum(underflow_terms(dtype, underflow))
-    tol = SAFETY * _rnn_forward_bound(xs, np.asarray(h0, np.float64), p, activation, u_total(dtype), eta)[2]
+    tol = SAFETY * _rnn_forward_bound(xs, np.asarray(h0, np.float64), p, activation, model_units(dtype), eta)[2]
     return tol, (tol[-1] if len(tol) else np.zeros_like(np.asarray(h0, np.float64)))
 
 
-def _rnn_vjp_bound(xs, h0, p, d_hs, d_hT, activation, u):
+def _rnn_vjp_bound(xs, h0, p, d_hs, d_hT, activation, u, eta=0.0):
+    """The backward bound of the module doc; ``u``: the `Units` (or a bare u). With a wider accumulation each
+    dot product adds its rounding to storage, charged at u times its sum of |terms| (>= u |result|): per step
+    for the weight gradients (a target may sum the T per-step products in storage), once for x_t's and h_0's,
+    twice for the state cotangent (the product, then the addition of d_hs[t-1]). ``eta``: the underflow term
+    per product (module doc; 0 unless asked for): phi'(a_t) (h_t h_t), g_t = phi' delta_t, and k eta per dot
+    product of length k."""
+    un = model_units(u)
+    u, ua = un.u, un.u_acc
+    w = u if un.wider else 0.0  # the rounding to storage of a wider accumulation, per unit of sum |terms|
     W_x, W_h = np.asarray(p["W_x"], np.float64), np.asarray(p["W_h"], np.float64)
     aWx, aWh = np.abs(W_x), np.abs(W_h)
     n, m = W_x.shape
-    hs, pres, eh, ea = _rnn_forward_bound(xs, h0, p, activation, u)
+    hs, pres, eh, ea = _rnn_forward_bound(xs, h0, p, activation, un, eta)
     T, B = xs.shape[0], xs.shape[1]
     prev = np.concatenate([np.asarray(h0, np.float64)[None], hs[:-1]])
     e_prev = np.concatenate([np.zeros_like(eh[:1]), eh[:-1]])
-    gT = gamma(max(T * B, 1) + 1, u)
+    gT = gamma(max(T * B, 1) + 1, ua)
     out = {"W_x": np.zeros_like(W_x), "W_h": np.zeros_like(W_h), "b": np.zeros(n)}
     e_xs = np.zeros_like(xs)
     e_h0 = np.zeros_like(prev[0])
     delta = d_hs[T - 1] + d_hT
     e_d = u * np.abs(delta)
-    gn = gamma(n + 1, u)
-    gm = gamma(n, u)
+    gn = gamma(n + 1, ua)
+    gm = gamma(n, ua)
     for t in range(T - 1, -1, -1):
         dphi = _dphi(pres[t], activation)
         if activation == "tanh":
-            e_dphi = ea[t] + 3 * u
+            # phi' = 1 - tanh(a)^2, from a (|d sech^2/da| <= 0.77: within e_a) or from the computed h_t (error
+            # e_h, which includes the declared activation error: 2|h| e_h + e_h^2); either way, 3 roundings more
+            e_dphi = np.maximum(ea[t], 2 * np.abs(hs[t]) * eh[t] + eh[t] ** 2) + 3 * u
         else:
             e_dphi = (np.abs(pres[t]) <= ea[t]).astype(np.float64)
         g = dphi * delta
         e_g = np.abs(dphi) * e_d + e_dphi * np.abs(delta) + u * np.abs(g)
+        if eta:  # the products h_t h_t (tanh) and phi' delta_t
+            e_g = e_g + (3 if activation == "tanh" else 1) * eta
         ag = np.abs(g)
         out["W_h"] += gT * ag.T @ np.abs(prev[t]) + e_g.T @ np.abs(prev[t]) + ag.T @ e_prev[t]
         out["W_x"] += gT * ag.T @ np.abs(xs[t]) + e_g.T @ np.abs(xs[t])
         out["b"] += (gT * ag + e_g).sum(axis=0)
         e_xs[t] = gm * ag @ aWx + e_g @ aWx
         back_err = gm * ag @ aWh + e_g @ aWh
+        if eta:
+            out["W_h"] += B * eta
+            out["W_x"] += B * eta
+            e_xs[t] += n * eta
+            back_err = back_err + n * eta
+        if w:
+            out["W_h"] += w * ag.T @ np.abs(prev[t])
+            out["W_x"] += w * ag.T @ np.abs(xs[t])
+            out["b"] += w * ag.sum(axis=0)
+            e_xs[t] += w * ag @ aWx
+            back_err = back_err + w * ag @ aWh
         if t > 0:
             e_d = gn * (np.abs(d_hs[t - 1]) + ag @ aWh) + e_g @ aWh
+            if w:
+                e_d = e_d + 2 * w * (np.abs(d_hs[t - 1]) + ag @ aWh)
+            if eta:
+                e_d = e_d + n * eta
             delta = d_hs[t - 1] + g @ W_h
         else:
             e_h0 = back_err
@@ -260,7 +368,7 @@ def rnn_vjp_tol(xs, h0, p, d_hs, d_hT, activation: str, dtype: str) -> dict:
         z = np.zeros_like(h0)
         return {"xs": np.zeros_like(xs), "h0": SAFETY * unit_roundoff(dtype) * np.abs(d_hT) + z,
                 "params": {k: np.zeros_like(np.asarray(p[k], np.float64)) for k in RNN_PARAMS}}
-    b = _rnn_vjp_bound(xs, h0, p, d_hs, d_hT, activation, u_total(dtype))
+    b = _rnn_vjp_bound(xs, h0, p, d_hs, d_hT, activation, model_units(dtype), sum(underflow_terms(dtype, None)))
     return {"xs": SAFETY * b["xs"], "h0": SAFETY * b["h0"], "params": {k: SAFETY * v for k, v in b["params"].items()}}
 
 
@@ -288,20 +396,21 @@ def clip_result_tol(expected, K: int, dtype: str, underflow: str = "gradual"):
 
 
 # ---- gated cells: the same model written with running-error arithmetic (properties.errmodel) ----------
-from . import errmodel as em  # noqa: E402
 
 
 def _fused(pairs):
-    """sum_j a_j @ B_j as one dot product of length sum k_j (a fused GEMM), order-free bound."""
-    u = pairs[0][0].u
+    """sum_j a_j @ B_j as one dot product of length sum k_j, order-free bound; with a wider accumulation the j
+    products may each be rounded to storage and added in storage (errmodel.pieces_to_storage)."""
+    a0 = pairs[0][0]
     K = sum(a.v.shape[-1] for a, _ in pairs)
     v = sum(a.v @ B.v for a, B in pairs)
     mag = sum(np.abs(a.v) @ np.abs(B.v) for a, B in pairs)
-    e = em.gamma(K, u) * mag + sum(_propagated(a, B) for a, B in pairs)
-    eta, eta_add = pairs[0][0].eta, pairs[0][0].eta_add
+    e = em.gamma(K, a0.u_acc) * mag + sum(_propagated(a, B) for a, B in pairs)
+    eta, eta_add = a0.eta, a0.eta_add
     if eta or eta_add:
         e = e + K * (eta + eta_add)
-    return em.E(v, e, u, eta, eta_add)
+    last = em.pieces_to_storage(a0, mag, v, len(pairs))
+    return a0._E(v, e if last is None else e + last)
 
 
 def _propagated(a, B):
@@ -313,22 +422,39 @@ def _propagated(a, B):
 
 
 def _weight_grad(das, ins):
-    """sum_t da_t^T @ in_t as one GEMM over T*B rows."""
+    """sum_t da_t^T @ in_t as one dot product over T*B rows; with a wider accumulation the T per-step products
+    may each be rounded to storage and summed in storage (errmodel.pieces_to_storage, j = T)."""
     da, x = em.stack(das), em.stack(ins)
 
     def flat(z):
-        return em.E(z.v.reshape(-1, z.v.shape[-1]), None if z.errfree else z.e.reshape(-1, z.e.shape[-1]), z.u,
-                    z.eta, z.eta_add)
+        return z._E(z.v.reshape(-1, z.v.shape[-1]), None if z.errfree else z.e.reshape(-1, z.e.shape[-1]))
 
-    return flat(da).T @ flat(x)
+    g = flat(da).T @ flat(x)
+    return _per_step(g, np.abs(flat(da).v).T @ np.abs(flat(x).v), len(das))
+
+
+def _bias_grad(das):
+    """sum_t sum_b da_t over the T*B rows; with a wider accumulation, per step as `_weight_grad`."""
+    s = em.stack(das)
+    return _per_step(s.total((0, 1)), np.abs(s.v).sum((0, 1)), len(das))
+
+
+def _per_step(g, mag, T):
+    """``g`` (a sum over T steps, its rounding to storage already charged once) plus the (T - 1) u mag of the
+    other per-step roundings to storage, when the accumulation is wider (errmodel.pieces_to_storage)."""
+    if not g.u_acc < g.u or T <= 1:
+        return g
+    return g._E(g.v, g.e + (T - 1) * g.u * mag)
 
 
 def _lstm_model(xs, h0, c0, p, u, d_hs=None, d_hT=None, d_cT=None, eta=(0.0, 0.0)):
-    P = {k: em.exact(np.asarray(v, np.float64), u, *eta) for k, v in p.items()}
-    h, c = em.exact(h0, u, *eta), em.exact(c0, u, *eta)
+    """The LSTM forward (and, given cotangents, VJP) running-error model; ``u``: `Units`, a dtype or a bare u."""
+    ex = exact_in(u, eta)
+    P = {k: ex(v) for k, v in p.items()}
+    h, c = ex(h0), ex(c0)
     steps = []
     for t in range(xs.shape[0]):
-        x = em.exact(xs[t], u, *eta)
+        x = ex(xs[t])
         i, f, o = (em.sigmoid(em.affine(x, P[f"W_x{q}"], h, P[f"W_h{q}"], P[f"b_{q}"])) for q in "ifo")
         g = em.tanh(em.affine(x, P["W_xg"], h, P["W_hg"], P["b_g"]))
         c_new = f * c + i * g
@@ -341,8 +467,8 @@ def _lstm_model(xs, h0, c0, p, u, d_hs=None, d_hT=None, d_cT=None, eta=(0.0, 0.0
     grads = {q: {"x": [], "h": []} for q in LSTM_GATES}
     das = {q: [] for q in LSTM_GATES}
     d_xs = [None] * len(steps)
-    dh = em.exact(d_hs[-1], u, *eta) + em.exact(d_hT, u, *eta)
-    dc = em.exact(d_cT, u, *eta)
+    dh = ex(d_hs[-1]) + ex(d_hT)
+    dc = ex(d_cT)
     for t in range(len(steps) - 1, -1, -1):
         x, h_prev, c_prev, i, f, g, o, tc, _ = steps[t]
         dc = dc + dh * o * (1 - tc * tc)
@@ -355,13 +481,13 @@ def _lstm_model(xs, h0, c0, p, u, d_hs=None, d_hT=None, d_cT=None, eta=(0.0, 0.0
         d_xs[t] = _fused([(da[q], P[f"W_x{q}"]) for q in LSTM_GATES])
         dh = _fused([(da[q], P[f"W_h{q}"]) for q in LSTM_GATES])
         if t > 0:
-            dh = dh + em.exact(d_hs[t - 1], u, *eta)
+            dh = dh + ex(d_hs[t - 1])
         dc = dc * f
     params = {}
     for q in LSTM_GATES:
         params[f"W_x{q}"] = _weight_grad(das[q], grads[q]["x"])
         params[f"W_h{q}"] = _weight_grad(das[q], grads[q]["h"])
-        params[f"b_{q}"] = em.stack(das[q]).total((0, 1))
+        params[f"b_{q}"] = _bias_grad(das[q])
     return {"xs": em.stack(d_xs), "h0": dh, "c0": dc, "params": params}
 
 
@@ -374,7 +500,7 @@ def lstm_forward_tol(xs, h0, c0, p, dtype: str, underflow=None):
     """Entry-wise tolerances (tol_hs (T,B,n), (tol_hT, tol_cT)) of an LSTM forward in ``dtype``
     (``underflow``: None, "gradual" or "flush_to_zero", module doc)."""
     xs, h0, c0 = (np.asarray(a, np.float64) for a in (xs, h0, c0))
-    steps, h, c = _lstm_model(xs, h0, c0, p, u_total(dtype), eta=underflow_terms(dtype, underflow))
+    steps, h, c = _lstm_model(xs, h0, c0, p, model_units(dtype), eta=underflow_terms(dtype, underflow))
     return SAFETY * np.stack([s[-1].e for s in steps]), (SAFETY * h.e, SAFETY * c.e)
 
 
@@ -382,17 +508,19 @@ def lstm_vjp_tol(xs, h0, c0, p, d_hs, d_hT, d_cT, dtype: str) -> dict:
     """Entry-wise tolerances of lstm_vjp's outputs {"xs", "h0", "c0", "params"} in ``dtype``."""
     args = [np.asarray(a, np.float64) for a in (xs, h0, c0)]
     cots = [np.asarray(a, np.float64) for a in (d_hs, d_hT, d_cT)]
-    return _scaled(_lstm_model(*args, p, u_total(dtype), *cots))
+    return _scaled(_lstm_model(*args, p, model_units(dtype), *cots, eta=underflow_terms(dtype, None)))
 
 
 def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None, eta=(0.0, 0.0)):
-    P = {k: em.exact(np.asarray(v, np.float64), u, *eta) for k, v in p.items()}
-    h = em.exact(h0, u, *eta)
-    zero_x = em.exact(np.zeros((h0.shape[0], 0)), u, *eta)
-    empty_W = em.exact(np.zeros((p["W_hn"].shape[0], 0)), u, *eta)
+    """The GRU forward (and, given cotangents, VJP) running-error model; ``u``: `Units`, a dtype or a bare u."""
+    ex = exact_in(u, eta)
+    P = {k: ex(v) for k, v in p.items()}
+    h = ex(h0)
+    zero_x = ex(np.zeros((h0.shape[0], 0)))
+    empty_W = ex(np.zeros((p["W_hn"].shape[0], 0)))
     steps = []
     for t in range(xs.shape[0]):
-        x = em.exact(xs[t], u, *eta)
+        x = ex(xs[t])
         r = em.sigmoid(em.affine(x, P["W_xr"], h, P["W_hr"], P["b_r"]))
         z = em.sigmoid(em.affine(x, P["W_xz"], h, P["W_hz"], P["b_z"]))
         if variant == "reset_after":
@@ -409,7 +537,7 @@ def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None, eta=(0.0, 0.0)):
     das = {q: [] for q in GRU_GATES}
     ins = {"x": [], "h": [], "hn_in": []}
     d_xs = [None] * len(steps)
-    dh = em.exact(d_hs[-1], u, *eta) + em.exact(d_hT, u, *eta)
+    dh = ex(d_hs[-1]) + ex(d_hT)
     dhn_list = []
     for t in range(len(steps) - 1, -1, -1):
         x, h_prev, r, z, n, hn, _ = steps[t]
@@ -437,12 +565,12 @@ def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None, eta=(0.0, 0.0)):
         d_xs[t] = _fused([(dar, P["W_xr"]), (daz, P["W_xz"]), (dan, P["W_xn"])])
         dh = _fused([(dar, P["W_hr"]), (daz, P["W_hz"])]) + back + dh_direct
         if t > 0:
-            dh = dh + em.exact(d_hs[t - 1], u, *eta)
+            dh = dh + ex(d_hs[t - 1])
     params = {"W_xr": _weight_grad(das["r"], ins["x"]), "W_hr": _weight_grad(das["r"], ins["h"]),
-              "b_r": em.stack(das["r"]).total((0, 1)), "W_xz": _weight_grad(das["z"], ins["x"]),
-              "W_hz": _weight_grad(das["z"], ins["h"]), "b_z": em.stack(das["z"]).total((0, 1)),
+              "b_r": _bias_grad(das["r"]), "W_xz": _weight_grad(das["z"], ins["x"]),
+              "W_hz": _weight_grad(das["z"], ins["h"]), "b_z": _bias_grad(das["z"]),
               "W_xn": _weight_grad(das["n"], ins["x"]), "W_hn": _weight_grad(dhn_list, ins["hn_in"]),
-              "b_xn": em.stack(das["n"]).total((0, 1)), "b_hn": em.stack(dhn_list).total((0, 1))}
+              "b_xn": _bias_grad(das["n"]), "b_hn": _bias_grad(dhn_list)}
     return {"xs": em.stack(d_xs), "h0": dh, "params": params}
 
 
@@ -450,11 +578,11 @@ def gru_forward_tol(xs, h0, p, variant: str, dtype: str, underflow=None):
     """Entry-wise tolerances (tol_hs (T,B,n), tol_hT) of a GRU forward in ``dtype``
     (``underflow``: None, "gradual" or "flush_to_zero", module doc)."""
     xs, h0 = np.asarray(xs, np.float64), np.asarray(h0, np.float64)
-    steps, h = _gru_model(xs, h0, p, variant, u_total(dtype), eta=underflow_terms(dtype, underflow))
+    steps, h = _gru_model(xs, h0, p, variant, model_units(dtype), eta=underflow_terms(dtype, underflow))
     return SAFETY * np.stack([s[-1].e for s in steps]), SAFETY * h.e
 
 
 def gru_vjp_tol(xs, h0, p, d_hs, d_hT, variant: str, dtype: str) -> dict:
     """Entry-wise tolerances of gru_vjp's outputs {"xs", "h0", "params"} in ``dtype``."""
     xs, h0, d_hs, d_hT = (np.asarray(a, np.float64) for a in (xs, h0, d_hs, d_hT))
-    return _scaled(_gru_model(xs, h0, p, variant, u_total(dtype), d_hs, d_hT))
+    return _scaled(_gru_model(xs, h0, p, variant, model_units(dtype), d_hs, d_hT, eta=underflow_terms(dtype, None)))

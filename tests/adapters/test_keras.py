@@ -292,7 +292,7 @@ def test_wrong_param_shapes_are_refused():
     (lambda: L.Bidirectional(L.LSTM(2, return_sequences=True, return_state=True), merge_mode="sum"), "merge_mode"),
     (lambda: L.LSTM(2, recurrent_activation="hard_sigmoid", return_sequences=True, return_state=True), "hard_sigmoid"),
     (lambda: L.GRU(2, use_bias=False, return_sequences=True, return_state=True), "use_bias=False"),
-    (lambda: L.GRU(2, dtype="mixed_float16", return_sequences=True, return_state=True), "mixed"),
+    (lambda: L.GRU(2, dtype="float16", return_sequences=True, return_state=True), "float16"),
     (lambda: L.Dense(3), "not a SimpleRNN/LSTM/GRU"),
 ])
 def test_from_layer_refuses_unsupported_configurations(make, needle):

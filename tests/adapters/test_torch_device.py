@@ -1,4 +1,11 @@
-"""Torch targets on another device (impl/adapters/torch_device.py) and the TF32 precision of the error model."""
+"""Torch targets on another device (impl/adapters/torch_device.py), the TF32 precision of the error model, and
+cuDNN's declared activation accuracy."""
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -107,23 +114,75 @@ def test_tf32_tolerance_accepts_tf32_error_that_float32_rejects():
         harness.run(prop, declared("ieee"), "tests.test_torch_device:ieee", profile="ci")
 
 
-def test_committed_gpu_report_renders_from_its_json():
-    """reports/gpu/gpu.md is benchmarks/gpu.py's rendering of reports/gpu/gpu.json (measured on a CUDA machine)."""
-    import importlib.util
-    import json
-    from pathlib import Path
+ROOT = Path(__file__).resolve().parents[2]
 
-    root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location("gpu_bench", root / "benchmarks" / "gpu.py")
-    import sys
-    sys.path.insert(0, str(root / "benchmarks"))
+
+def _gpu_module():
+    """benchmarks/gpu.py imported as a module."""
+    spec = importlib.util.spec_from_file_location("gpu_bench", ROOT / "benchmarks" / "gpu.py")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
     finally:
-        sys.path.remove(str(root / "benchmarks"))
-    doc = json.loads((root / "reports" / "gpu" / "gpu.json").read_text(encoding="utf-8"))
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return mod
+
+
+def _gpu_doc() -> dict:
+    return json.loads((ROOT / "reports" / "gpu" / "gpu.json").read_text(encoding="utf-8"))
+
+
+def test_committed_gpu_report_renders_from_its_json():
+    """reports/gpu/gpu.md is benchmarks/gpu.py's rendering of reports/gpu/gpu.json (measured on a CUDA machine)."""
+    root = ROOT
+    mod = _gpu_module()
+    doc = _gpu_doc()
     assert (root / "reports" / "gpu" / "gpu.md").read_text(encoding="utf-8") == mod.render(doc)
     assert set(doc["conformance"]) == set(mod.SPECS)
     # the TF32 target passes everything it provides; every accuracy row at the benchmark sizes passes
     assert doc["conformance"]["torch.nn.cuda.tf32"]["fail"] == 0 and all(r["passes"] for r in doc["accuracy"])
+
+
+def test_cuda_nn_declares_cudnn_activation_ulps_and_tf32_stays_a_matmul_precision(monkeypatch):
+    monkeypatch.setattr(torch_device, "_cuda", lambda: "cpu")  # the factories as on a CUDA machine
+    f32 = torch_device.torch_nn_cuda_target("float32")
+    tf = torch_device.torch_nn_cuda_target("float32", tf32=True)
+    assert f32.convention("activation_ulps") == torch_device.CUDNN_ACTIVATION_ULPS > 4.0
+    assert f32.convention("matmul_precision") == "ieee" and tol.precision(f32).storage == "float32"
+    assert tol.activation_ulps(tol.precision(f32)) == torch_device.CUDNN_ACTIVATION_ULPS
+    assert tf.convention("matmul_precision") == "tf32" and tf.convention("activation_ulps") == 4.0
+    assert torch_device.torch_nn_cuda_target("float64").convention("activation_ulps") == 4.0
+    assert torch_device.torch_ref_cuda_target("float32").convention("activation_ulps") == 4.0  # torch.tanh: 1.7 ulps
+    with pytest.raises(TargetError, match="activation_ulps"):
+        torch_device.on_device(nn_target("float32"), "cpu", activation_ulps=0.1)
+
+
+def test_declared_cudnn_value_is_the_committed_gpu_measurement_rounded_up():
+    """In the convention's unit when gpu.json has it (activation_ulps rows), else gpu.md's zero-weight cuDNN rows in
+    float32 ulps of outputs below 1 (each at most as many u, absolute: torch_device's docstring)."""
+    doc = _gpu_doc()
+    rows = [r["measured_ulps"] for r in doc.get("activation_ulps", []) if r["target"] == "torch.nn.cuda"]
+    if not rows:
+        rows = [r["max_ulps"] for r in doc["activations"] if r["what"].startswith("cuDNN")]
+    assert rows and torch_device.CUDNN_ACTIVATION_ULPS == math.ceil(max(rows))
+
+
+def test_gpu_script_measures_activation_ulps_on_the_cpu(monkeypatch):
+    """benchmarks/gpu.py's activation part, run on the CPU (device "cpu"): one zero-weight problem per kind and
+    target, torch's CPU activations within a few tenths of u; rendered as its own table."""
+    mod = _gpu_module()
+    monkeypatch.setattr(mod, "DEVICE", "cpu")
+    rows = mod.activation_ulps(examples=1)
+    assert {(r["target"], r["kind"]) for r in rows} == {(t, k) for t, _, _ in mod.ACTIVATION_TARGETS
+                                                        for k in ("rnn", "lstm", "gru")}
+    assert all(0 <= r["measured_ulps"] < 1.5 for r in rows)
+    assert {r["declared_ulps"] for r in rows if r["target"] == "torch.nn.cuda"} == {torch_device.CUDNN_ACTIVATION_ULPS}
+    doc = {**_gpu_doc(), "schema": 2, "activation_ulps": rows, "activation_examples": 1}
+    md = mod.render(doc)
+    assert "## Activation accuracy (the convention's unit)" in md and "| `torch.nn.cuda` | lstm |" in md
+    assert "checked with matmul_precision" not in md  # the schema-2 reading no longer points float32 at TF32
+    # the accuracy rows use the declared arithmetic: float32 cuDNN with its activation_ulps, TF32 at u = 2^-11
+    assert mod.declared_arithmetic("float32", False).activation_ulps == torch_device.CUDNN_ACTIVATION_ULPS
+    assert mod.declared_arithmetic("float32", True).storage == "tf32"
+    assert mod.accuracy("gru", (2, 2, 3, 2), "float32", False)["passes"]  # torch on the CPU is within the model

@@ -19,10 +19,13 @@ import json  # noqa: E402
 import pytest  # noqa: E402
 
 from dlproof import conformance  # noqa: E402
+from dlproof.findings import known_failures  # noqa: E402
 from dlproof.loader import BUILTINS, TargetLoadError, load_target  # noqa: E402
 from dlproof.properties.registry import all_properties  # noqa: E402
 
 SUMMARIES = sorted((REPORTS / "conformance").glob("*.json"))
+#: spec -> the property ids a finding (reports/findings/) says it fails: the only fails a built-in's summary may show
+KNOWN = known_failures(REPORTS / "findings")
 
 
 def _load(spec):
@@ -44,7 +47,8 @@ def test_every_available_builtin_has_a_summary():
 
 @pytest.mark.parametrize("path", SUMMARIES, ids=[p.stem for p in SUMMARIES])
 def test_summary_is_in_step_with_the_code(path):
-    """Conventions, capabilities, deviations and the property list match the code; built-ins pass all they provide."""
+    """Conventions, capabilities, deviations and the property list match the code; built-ins pass all they check,
+    except the properties a finding lists for them (which must still fail: one that passes makes the finding stale)."""
     s = json.loads(path.read_text(encoding="utf-8"))
     target = _load(s["target"])
     d = target.describe()
@@ -55,7 +59,8 @@ def test_summary_is_in_step_with_the_code(path):
     assert set(s["properties"]) == set(props), "the property set changed: regenerate with `dlproof summaries`"
     for pid, row in s["properties"].items():
         runs = props[pid].checks(target)
-        assert row["verdict"] == ("pass" if runs else "not provided"), (pid, row)
+        known = KNOWN.get(s["target"], set())
+        assert row["verdict"] == (("fail" if pid in known else "pass") if runs else "not provided"), (pid, row)
     assert (path.with_suffix(".md")).read_text(encoding="utf-8") == conformance.markdown(s)
 
 

@@ -54,6 +54,9 @@ ALLOWED = {
     ("dlproof/impl/adapters/torch_nn.py", "importlib.import_module"): (1, (
         "`chapter_capabilities`: the torch.nn adapter module of a declared chapter, "
         "dlproof.impl.adapters.torch_nn_<chapter> with the chapter from the fixed CHAPTERS")),
+    ("dlproof/impl/adapters/torch_compile.py", "importlib.import_module"): (2, (
+        "`compiled_view`: the torch reference module of a chapter, dlproof.impl.torch_ref.<chapter> with the "
+        "chapter checked against the fixed HELPERS/USES tables first")),
     ("dlproof/derivations/registry.py", "importlib.import_module"): (1, (
         "`load_modules`: the derivation modules of this package, named by the fixed CHAPTERS")),
     ("dlproof/derivations/cache.py", "importlib.util.spec_from_file_location"): (1, (

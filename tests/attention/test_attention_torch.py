@@ -82,7 +82,7 @@ def test_bad_input_is_rejected_clearly(impl, fn, args, exc, msg):
 
 def test_adapter_rejects_unknown_dtype_and_foreign_modules():
     with pytest.raises(ValueError, match="argument 'dtype' should be one of"):
-        AA.attention(_G["q"], _G["k"], _G["v"], False, dtype="float16")
+        AA.attention(_G["q"], _G["k"], _G["v"], False, dtype="int8")
     with pytest.raises(ValueError, match="kdim/vdim.*add_bias_kv"):
         AA.module_params(torch.nn.MultiheadAttention(4, 2, kdim=3, vdim=3, add_bias_kv=True, batch_first=True))
     with pytest.raises(TypeError, match="should be a torch.nn.MultiheadAttention"):

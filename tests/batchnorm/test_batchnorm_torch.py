@@ -89,7 +89,7 @@ def test_vjp_rejects_bad_input(impl, over, msg):
 
 def test_adapter_rejects_unknown_dtype():
     with pytest.raises(ValueError, match="argument 'dtype' should be one of"):
-        AB.batchnorm(*_fwd_call(), dtype="float16")
+        AB.batchnorm(*_fwd_call(), dtype="int8")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

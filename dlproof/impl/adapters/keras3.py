@@ -61,11 +61,11 @@ from dlproof.target import Target
 from ..numpy_ref.checks import clipping as clip_checks
 from ..numpy_ref.checks import recurrent as checks
 from ..numpy_ref.checks.common import expect_shape, float_array
-from . import keras3_layernorm, keras3_stacked
+from . import keras3_layernorm, keras3_stacked, startup
 # the layer runtime (weight map, layers, tensors); the weight map's public names are re-exported here
 from .keras3_layers import (GRU_VARIANTS, KERAS_GATES, KERAS_VERSION, PARAMS, STATES, _LAYERS, _LOCK,  # noqa: F401
-                            _assign, _bt, _builtin_layer, _cells, _check_seq_layer, _Config, _kind_of, _np,
-                            _np_dtype, _pullback, _refuse, _resized, _t, _tb, canonical_to_keras,
+                            MIXED_POLICIES, _assign, _bt, _builtin_layer, _cells, _check_seq_layer, _Config,
+                            _kind_of, _np, _np_dtype, _pullback, _refuse, _resized, _t, _tb, canonical_to_keras,
                             keras, keras_grads_to_canonical, keras_to_canonical, layer_weights, torch)
 from .startup import dtype_name
 
@@ -373,8 +373,12 @@ def from_layer(layer, name: Optional[str] = None, resize: bool = True) -> Target
     Refused with ValueError naming the layer and the problem: models / Sequential (see `from_model`),
     stacked cells, go_backwards=True alone, stateful layers, return_sequences or return_state False,
     use_bias=False, activations other than tanh/relu (SimpleRNN) or tanh/sigmoid (LSTM, GRU), merge modes
-    other than concat, dtypes other than float32/float64 and mixed precision. No param_count: the protocol
-    asks it for every kind, and a one-layer target knows only its own."""
+    other than concat, dtypes other than float32/float64 and the mixed policies. No param_count: the protocol
+    asks it for every kind, and a one-layer target knows only its own.
+
+    A layer of a mixed policy ("mixed_bfloat16" / "mixed_float16": float32 variables, 16-bit computation)
+    gives a target of the compute dtype with accumulate="float32", as `keras3_mixed` (its inputs handed over
+    as float32, exactly; its outputs rounded once to the compute dtype)."""
     L = keras.layers
     if isinstance(layer, keras.Model):
         masking = any(isinstance(sub, L.Masking) for sub in getattr(layer, "layers", []))
@@ -404,9 +408,12 @@ def from_layer(layer, name: Optional[str] = None, resize: bool = True) -> Target
             _refuse(layer, "go_backwards=True alone returns the sequence reversed; the protocol has no such "
                            "capability: wrap the layer in Bidirectional or set go_backwards=False")
     policy = layer.dtype_policy
-    if policy.compute_dtype != policy.variable_dtype or policy.compute_dtype not in ("float32", "float64"):
-        _refuse(layer, f"dtype policy {policy.name!r} is not supported: use float32 or float64 (no mixed precision)")
-    dtype = policy.compute_dtype
+    mixed = MIXED_POLICIES.get(policy.name)
+    if mixed is None and (policy.compute_dtype != policy.variable_dtype
+                          or policy.compute_dtype not in ("float32", "float64")):
+        _refuse(layer, f"dtype policy {policy.name!r} is not supported: use float32, float64 or one of the mixed "
+                       f"policies {tuple(MIXED_POLICIES)}")
+    dtype = policy.variable_dtype if mixed else policy.compute_dtype  # the arrays the layer is handed
     units = (inner.cell if what != "cell" else inner).units
 
     @functools.lru_cache(maxsize=128)
@@ -444,14 +451,16 @@ def from_layer(layer, name: Optional[str] = None, resize: bool = True) -> Target
     caps = {"cell": {f"{kind}_cell": ad.cell},
             "seq": {f"{kind}_cell": ad.cell, kind: ad.forward, f"{kind}_vjp": ad.vjp},
             "bi": {f"{kind}_bi": ad.bi, f"{kind}_bi_vjp": ad.bi_vjp}}[what]
-    conventions = {}
+    conventions = {"accumulate": "float32"} if mixed else {}
     if kind == "rnn":
         conventions["rnn_activation"] = cfg.activation
     if kind == "gru":
         conventions["gru"] = cfg.gru
     label = f"{type(layer).__name__} {layer.name!r}" + ("" if resize else " (as given)")
-    return Target(name=name or f"keras {KERAS_VERSION} user layer {label}", dtype=dtype, conventions=conventions,
-                  **caps)
+    if mixed:
+        caps = startup.cast_capabilities(caps, mixed, dtype)
+    return Target(name=name or f"keras {KERAS_VERSION} user layer {label}", dtype=mixed or dtype,
+                  conventions=conventions, **caps)
 
 
 def from_model(model, name: Optional[str] = None, resize: bool = True) -> Target:

@@ -29,6 +29,7 @@ import numpy as np
 from dlproof.parameters import GATES, GRU_GATES, KINDS, PARAMS, block
 
 from ..numpy_ref.checks import recurrent as checks
+from .startup import tensor, to_numpy
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 try:
@@ -52,6 +53,8 @@ STATES = {"rnn": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
 _LAYERS = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 _CELLS = {"rnn": "SimpleRNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 _LOCK = threading.RLock()  # layers are cached and their weights overwritten per call
+#: Keras' mixed dtype policies -> the compute dtype (variables are float32): the layer is a target of that dtype
+MIXED_POLICIES = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 
 
 # ---- the weight map ---------------------------------------------------------------------------------
@@ -200,11 +203,12 @@ def _np_dtype(dt) -> np.dtype:
 
 
 def _t(a, np_dtype, requires_grad=False):
-    return torch.tensor(np.asarray(a), dtype=getattr(torch, np_dtype.name)).requires_grad_(requires_grad)
+    return tensor(torch, a, getattr(torch, np_dtype.name), requires_grad)
 
 
 def _np(t, np_dtype) -> np.ndarray:
-    return np.array(t.detach().cpu().numpy(), dtype=np_dtype, copy=True)
+    """A new NumPy array of ``np_dtype`` (a bfloat16 tensor of a mixed policy crosses through float32, exactly)."""
+    return to_numpy(t, np_dtype)
 
 
 def _bt(xs):  # time-major (T, B, m) -> batch-major (B, T, m)

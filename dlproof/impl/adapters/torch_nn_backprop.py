@@ -6,8 +6,8 @@ Protocol W_l (n_l, n_{l-1}) and b_l (n_l,) are exactly nn.Linear's ``.weight`` (
 in_features) and ``.bias``: loaded by copy, no transpose. Gradients are torch.autograd's through the
 module (``.weight.grad``, ``.bias.grad`` and the input's ``.grad`` after ``y.backward(dy)``).
 
-A fresh module is built per call in the requested ``dtype`` (float32 / float64); inputs are validated
-(shapes between layers, floating dtype, finite) and never mutated; outputs are new NumPy arrays of that
+A fresh module is built per call in the requested ``dtype`` (float16 / bfloat16 / float32 / float64); inputs are
+validated (shapes between layers, floating dtype, finite) and never mutated; outputs are new NumPy arrays of that
 dtype. torch is imported lazily: without it the functions raise ImportError with the install hint.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from ..numpy_ref.checks import backprop as checks
 from .startup import chapter_capabilities
 from .startup import dtype as _dtype
+from .startup import tensor as _tensor
 from .startup import to_numpy as _out
 from .startup import torch as _torch
 
@@ -30,8 +31,8 @@ def linear(torch, W: np.ndarray, b: np.ndarray, td):
     """nn.Linear(n_in, n_out) of dtype ``td`` holding W (n_out, n_in) and b (n_out,) (copies, no transpose)."""
     lin = torch.nn.Linear(W.shape[1], W.shape[0], bias=True, dtype=td)
     with torch.no_grad():
-        lin.weight.copy_(torch.tensor(np.asarray(W), dtype=td))
-        lin.bias.copy_(torch.tensor(np.asarray(b), dtype=td))
+        lin.weight.copy_(_tensor(torch, W, td))
+        lin.bias.copy_(_tensor(torch, b, td))
     return lin
 
 
@@ -53,7 +54,7 @@ def mlp(x, layers, activation, *, dtype="float64"):
     x, layers, activation, _ = checks.mlp_args(fn, x, layers, activation)
     net = mlp_module(layers, activation, td)
     with torch.no_grad():
-        return _out(net(torch.tensor(x, dtype=td)), dtype)
+        return _out(net(_tensor(torch, x, td)), dtype)
 
 
 def mlp_vjp(x, layers, activation, dy, *, dtype="float64"):
@@ -63,8 +64,8 @@ def mlp_vjp(x, layers, activation, dy, *, dtype="float64"):
     x, layers, activation, _ = checks.mlp_args(fn, x, layers, activation)
     dy = checks.cotangent(fn, dy, (x.shape[0], layers[-1][0].shape[0]))
     net = mlp_module(layers, activation, td)
-    xt = torch.tensor(x, dtype=td, requires_grad=True)
-    net(xt).backward(torch.tensor(dy, dtype=td))
+    xt = _tensor(torch, x, td, True)
+    net(xt).backward(_tensor(torch, dy, td))
     lins = [m for m in net if isinstance(m, torch.nn.Linear)]
     return {"x": _out(xt.grad, dtype), "layers": [(_out(m.weight.grad, dtype), _out(m.bias.grad, dtype)) for m in lins]}
 

@@ -12,13 +12,13 @@ install hint without it).
 """
 from __future__ import annotations
 
-import numpy as np
 
 from dlproof.target import Target
 
 from ..numpy_ref.checks.batchnorm import check_forward, check_vjp
 from .startup import chapter_capabilities
 from .startup import dtype as _dtype
+from .startup import tensor as _tensor
 from .startup import to_numpy as _np
 
 
@@ -30,11 +30,11 @@ def conventions() -> dict:
 def _module(torch, td, C, eps, momentum, gamma, beta, rm=None, rv=None):
     mod = torch.nn.BatchNorm1d(C, eps=eps, momentum=momentum, dtype=td)
     with torch.no_grad():
-        mod.weight.copy_(torch.as_tensor(np.asarray(gamma), dtype=td))
-        mod.bias.copy_(torch.as_tensor(np.asarray(beta), dtype=td))
+        mod.weight.copy_(_tensor(torch, gamma, td))
+        mod.bias.copy_(_tensor(torch, beta, td))
         if rm is not None:
-            mod.running_mean.copy_(torch.as_tensor(np.asarray(rm), dtype=td))
-            mod.running_var.copy_(torch.as_tensor(np.asarray(rv), dtype=td))
+            mod.running_mean.copy_(_tensor(torch, rm, td))
+            mod.running_var.copy_(_tensor(torch, rv, td))
     return mod
 
 
@@ -47,7 +47,7 @@ def batchnorm(x, gamma, beta, running_mean, running_var, training, momentum, eps
     mod = _module(torch, td, x.shape[1], eps, momentum, g, b, rm, rv)
     mod.train(training)
     with torch.no_grad():
-        y = mod(torch.tensor(x, dtype=td))
+        y = mod(_tensor(torch, x, td))
     return _np(y, dt), _np(mod.running_mean, dt), _np(mod.running_var, dt)
 
 
@@ -58,10 +58,10 @@ def batchnorm_vjp(x, gamma, beta, eps, dy, *, dtype="float32"):
     x, g, b, eps, dy, _ = check_vjp(fn, x, gamma, beta, eps, dy)
     mod = _module(torch, td, x.shape[1], eps, 0.1, g, b)
     mod.train()
-    xt = torch.tensor(x, dtype=td, requires_grad=True)
+    xt = _tensor(torch, x, td, True)
     with torch.enable_grad():
         y = mod(xt)
-        L = (torch.tensor(dy, dtype=td) * y).sum()
+        L = (_tensor(torch, dy, td) * y).sum()
         dx, dg, db = torch.autograd.grad(L, (xt, mod.weight, mod.bias))
     return {"x": _np(dx, dt), "gamma": _np(dg, dt), "beta": _np(db, dt)}
 

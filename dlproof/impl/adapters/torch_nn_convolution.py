@@ -10,11 +10,11 @@ they are never mutated. torch is imported lazily (ImportError with the install h
 """
 from __future__ import annotations
 
-import numpy as np
 
 from ..numpy_ref.checks.convolution import ConvArgs, conv_args
 from .startup import chapter_capabilities
 from .startup import dtype as _dtype
+from .startup import tensor as _tensor
 from .startup import to_numpy as _np
 from .startup import torch as _torch
 
@@ -27,9 +27,9 @@ def module(torch, a: ConvArgs, td):
     mod = cls(in_channels=a.x.shape[1], out_channels=a.w.shape[0], kernel_size=one(a.K), stride=one(a.s),
               padding=one(a.p), dilation=one(a.d), groups=a.G, bias=a.b is not None, padding_mode="zeros", dtype=td)
     with torch.no_grad():
-        mod.weight.copy_(torch.as_tensor(np.asarray(a.w), dtype=td))
+        mod.weight.copy_(_tensor(torch, a.w, td))
         if a.b is not None:
-            mod.bias.copy_(torch.as_tensor(np.asarray(a.b), dtype=td))
+            mod.bias.copy_(_tensor(torch, a.b, td))
     return mod
 
 
@@ -38,17 +38,17 @@ def _forward(fn, nd, dtype, *args):
     a = conv_args(fn, nd, *args)
     mod = module(torch, a, td)
     with torch.no_grad():
-        return _np(mod(torch.tensor(a.x, dtype=td)), dt)
+        return _np(mod(_tensor(torch, a.x, td)), dt)
 
 
 def _vjp(fn, nd, dtype, *args):
     torch, td, dt = _dtype(fn, dtype)
     a = conv_args(fn, nd, *args, with_dy=True)
     mod = module(torch, a, td)
-    x = torch.tensor(a.x, dtype=td, requires_grad=True)
+    x = _tensor(torch, a.x, td, True)
     leaves = (x, mod.weight) if a.b is None else (x, mod.weight, mod.bias)
     with torch.enable_grad():
-        L = (torch.tensor(a.dy, dtype=td) * mod(x)).sum()
+        L = (_tensor(torch, a.dy, td) * mod(x)).sum()
         g = torch.autograd.grad(L, leaves)
     return {"x": _np(g[0], dt), "w": _np(g[1], dt), "b": None if a.b is None else _np(g[2], dt)}
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 from functools import partial
 
-import numpy as np
 
 from dlproof.target import Target
 
@@ -40,8 +39,8 @@ def _fresh(torch, td, F, eps, affine):
 def _load(torch, mod, g, b, td):
     if g is not None:
         with torch.no_grad():
-            mod.weight.copy_(torch.as_tensor(np.asarray(g), dtype=td))
-            mod.bias.copy_(torch.as_tensor(np.asarray(b), dtype=td))
+            mod.weight.copy_(tensor(torch, g, td))
+            mod.bias.copy_(tensor(torch, b, td))
     return mod
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from ..numpy_ref.checks.ntk import check_args
 from .startup import chapter_capabilities
 from .startup import dtype as _dtype
+from .startup import tensor as _tensor
 from .startup import to_numpy
 from .startup import torch as _torch
 
@@ -26,8 +27,8 @@ def network(W: np.ndarray, a: np.ndarray, td):
     net = torch.nn.Sequential(torch.nn.Linear(d, m, bias=False, dtype=td), torch.nn.ReLU(),
                               torch.nn.Linear(m, 1, bias=False, dtype=td))
     with torch.no_grad():
-        net[0].weight.copy_(torch.tensor(np.asarray(W), dtype=td))
-        net[2].weight.copy_(torch.tensor(np.asarray(a), dtype=td)[None, :])
+        net[0].weight.copy_(_tensor(torch, W, td))
+        net[2].weight.copy_(_tensor(torch, a, td)[None, :])
     return net
 
 
@@ -51,8 +52,8 @@ def empirical_ntk(X1, X2, W, a, *, dtype="float32"):
     net = network(W, a, td)
     m = W.shape[0]
     with torch.enable_grad():
-        J1 = _jacobian(torch, net, torch.tensor(X1, dtype=td), m)
-        J2 = _jacobian(torch, net, torch.tensor(X2, dtype=td), m)
+        J1 = _jacobian(torch, net, _tensor(torch, X1, td), m)
+        J2 = _jacobian(torch, net, _tensor(torch, X2, td), m)
     with torch.no_grad():
         K = J1 @ J2.T
     return to_numpy(K, dt)

@@ -6,8 +6,8 @@ nn.ReLU; the weights loaded by copy as in `torch_nn_backprop`) and the skip conn
 ``x + block(x)`` written here. Gradients are torch.autograd's through the modules (``.weight.grad``,
 ``.bias.grad`` and the input's ``.grad`` after ``y.backward(dy)``).
 
-A fresh module is built per call in the requested ``dtype`` (float32 / float64); inputs are validated
-(blocks that keep the width, floating dtype, finite) and never mutated; outputs are new NumPy arrays of that
+A fresh module is built per call in the requested ``dtype`` (float16 / bfloat16 / float32 / float64); inputs are
+validated (blocks that keep the width, floating dtype, finite) and never mutated; outputs are new NumPy arrays of that
 dtype. torch is imported lazily: without it the functions raise ImportError with the install hint.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ..numpy_ref.checks.backprop import cotangent
 from ..numpy_ref.checks.residual import residual_args
 from .startup import chapter_capabilities
 from .startup import dtype as _dtype
+from .startup import tensor as _tensor
 from .startup import to_numpy as _out
 from .startup import torch as _torch
 from .torch_nn_backprop import activation_module, linear
@@ -41,7 +42,7 @@ def residual(x, blocks, activation, *, dtype="float64"):
     x, blocks, activation, _ = residual_args(fn, x, blocks, activation)
     mods = _block_modules(blocks, activation, td)
     with torch.no_grad():
-        return _out(_run(torch.tensor(x, dtype=td), mods), dtype)
+        return _out(_run(_tensor(torch, x, td), mods), dtype)
 
 
 def residual_vjp(x, blocks, activation, dy, *, dtype="float64"):
@@ -51,8 +52,8 @@ def residual_vjp(x, blocks, activation, dy, *, dtype="float64"):
     x, blocks, activation, _ = residual_args(fn, x, blocks, activation)
     dy = cotangent(fn, dy, x.shape)
     mods = _block_modules(blocks, activation, td)
-    xt = torch.tensor(x, dtype=td, requires_grad=True)
-    _run(xt, mods).backward(torch.tensor(dy, dtype=td))
+    xt = _tensor(torch, x, td, True)
+    _run(xt, mods).backward(_tensor(torch, dy, td))
     out = []
     for m in mods:
         first, last = m[0], m[2]

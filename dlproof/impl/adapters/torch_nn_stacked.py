@@ -71,7 +71,7 @@ def _load(mod, kind: str, layers) -> None:
                     param = getattr(mod, attr, None)
                     if param is None:
                         raise ValueError(f"{_describe(mod)} has no parameter {attr} for layers[{l}][{d}]")
-                    t = torch.as_tensor(np.asarray(value), dtype=param.dtype)
+                    t = startup.tensor(torch, value, param.dtype)
                     if tuple(param.shape) != tuple(t.shape):
                         raise ValueError(f"{_describe(mod)}: {attr} has shape {tuple(param.shape)}, but layers[{l}]"
                                          f"[{d}] gives {tuple(t.shape)}")
@@ -334,7 +334,7 @@ def from_module(module, dtype: str = "float32", resize: bool = False) -> Target:
     if kind == "lstm":
         restrictions = {"projection_size": "smaller_than_hidden"} if module.proj_size else {"stack_projection": False}
     conv = {"rnn_activation": getattr(module, "nonlinearity", "tanh"), "gru": "reset_after", "bias": "two",
-            "padded_output": "zero", "restrictions": restrictions}
+            "padded_output": "zero", "restrictions": restrictions, **startup.accumulation(dtype)}
     tag = "; resized to each example's sizes" if resize else ""
     return Target(name=f"torch.nn module [{_describe(module)}{tag}] (torch {torch_version()}, {dtype})", dtype=dtype,
                   conventions=conv, **{c: getattr(a, c) for c in (f"{kind}_stack", f"{kind}_stack_vjp")})

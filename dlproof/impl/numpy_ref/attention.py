@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks.attention import attention_args, mha_args, softmax_args
+from .arith import total
 
 
 def _softmax(x):
@@ -117,13 +118,13 @@ def mha_vjp(query, key, value, params, num_heads, causal, dy):
     query, key, value, dy = (a.astype(dt, copy=False) for a in (query, key, value, dy))
     p = {n: a.astype(dt, copy=False) for n, a in p.items()}
     _, (Q, K, V, P, concat) = _mha_forward(query, key, value, p, H, causal)
-    g = {"W_o": np.einsum("btj,bti->ji", dy, concat), "b_o": dy.sum(axis=(0, 1))}
+    g = {"W_o": np.einsum("btj,bti->ji", dy, concat), "b_o": total(dy, (0, 1))}
     dconcat = _split(dy @ p["W_o"], H)
     dQ, dK, dV = (_merge(a) for a in _attention_bwd(Q, K, V, P, dconcat))
     out = {}
     for n, X, dN in (("q", query, dQ), ("k", key, dK), ("v", value, dV)):
         g[f"W_{n}"] = np.einsum("bti,btj->ij", dN, X)
-        g[f"b_{n}"] = dN.sum(axis=(0, 1))
+        g[f"b_{n}"] = total(dN, (0, 1))
         out[n] = dN @ p[f"W_{n}"]
     grads = {n: g[n].astype(dt, copy=False) for n in ("W_q", "W_k", "W_v", "W_o", "b_q", "b_k", "b_v", "b_o")}
     return {"query": out["q"].astype(dt, copy=False), "key": out["k"].astype(dt, copy=False),

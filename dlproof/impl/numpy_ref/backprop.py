@@ -12,6 +12,7 @@ import numpy as np
 
 from .checks import backprop as checks
 from . import activations as A
+from .arith import total
 
 _PHI = {"tanh": A.tanh, "sigmoid": A.sigmoid, "relu": A.relu}
 
@@ -53,7 +54,7 @@ def mlp_vjp(x, layers, activation, dy):
     grads = [None] * len(layers)
     for l in range(len(layers), 0, -1):
         W = layers[l - 1][0].astype(dtype, copy=False)
-        grads[l - 1] = (delta.T @ acts[l - 1], delta.sum(axis=0))
+        grads[l - 1] = (delta.T @ acts[l - 1], total(delta, 0))
         back = delta @ W
         if l > 1:
             delta = dphi(activation, zs[l - 2], acts[l - 1]) * back

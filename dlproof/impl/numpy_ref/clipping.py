@@ -73,5 +73,6 @@ def clip_grad_value(grads, clip_value):
     for g in grads:
         with np.errstate(over="ignore"):  # v beyond the dtype's range becomes inf: no clipping
             vv = np.asarray(v, dtype=g.dtype)
-        out.append(np.asarray(np.clip(g, -vv, vv)))
+        # exact (a selection); ml_dtypes' bfloat16 np.clip returns float32, so the result is cast back, exactly
+        out.append(np.asarray(np.clip(g, -vv, vv)).astype(g.dtype, copy=False))
     return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arith import einsum, total
 from .checks.convolution import ConvArgs, conv_args
 
 _LETTERS = "ijlm"   # output positions (up to 2 axes)
@@ -49,7 +50,7 @@ def _grouped(cols: np.ndarray, w: np.ndarray, G: int) -> np.ndarray:
     i, k = _spec(nd)
     cg = cols.reshape(B, G, C // G, *cols.shape[2:])
     wg = w.reshape(G, w.shape[0] // G, *w.shape[1:])
-    y = np.einsum(f"bgc{i}{k},goc{k}->bgo{i}", cg, wg, optimize=True)
+    y = einsum(f"bgc{i}{k},goc{k}->bgo{i}", cg, wg)
     return y.reshape(B, w.shape[0], *y.shape[3:])
 
 
@@ -85,7 +86,7 @@ def input_grad(dy_up: np.ndarray, w: np.ndarray, n: tuple, p: tuple, d: tuple, G
     i, k = _spec(nd)
     cg = cols.reshape(B, G, C_out // G, *cols.shape[2:])
     wg = wf.reshape(G, C_out // G, *wf.shape[1:])
-    dxg = np.einsum(f"bgo{i}{k},goc{k}->bgc{i}", cg, wg, optimize=True)  # (B, G, Cg, *full)
+    dxg = einsum(f"bgo{i}{k},goc{k}->bgc{i}", cg, wg)  # (B, G, Cg, *full)
     Cg = w.shape[1]
     dxp = np.zeros((B, G * Cg) + tuple(n[ax] + 2 * p[ax] for ax in range(nd)), dy_up.dtype)
     keep = tuple(slice(0, min(full[ax], n[ax] + 2 * p[ax])) for ax in range(nd))
@@ -103,7 +104,7 @@ def weight_grad(xp: np.ndarray, dy: np.ndarray, s: tuple, d: tuple, K: tuple, G:
     i, k = _spec(nd)
     cg = cols.reshape(B, G, C_in // G, *cols.shape[2:])
     dyg = dy.reshape(B, G, C_out // G, *outs)
-    dw = np.einsum(f"bgo{i},bgc{i}{k}->goc{k}", dyg, cg, optimize=True)
+    dw = einsum(f"bgo{i},bgc{i}{k}->goc{k}", dyg, cg)
     return dw.reshape(C_out, C_in // G, *K)
 
 
@@ -112,7 +113,7 @@ def _vjp(a: ConvArgs) -> dict:
     nd = len(a.s)
     dx = input_grad(dilate(dy, a.s), w, a.n, a.p, a.d, a.G)
     dw = weight_grad(_pad(x, a.p, a.p), dy, a.s, a.d, a.K, a.G)
-    db = dy.sum(axis=(0,) + tuple(range(2, 2 + nd))) if a.b is not None else None
+    db = total(dy, (0,) + tuple(range(2, 2 + nd))) if a.b is not None else None
     cast = (lambda v: None if v is None else np.ascontiguousarray(v, dtype=a.dtype))
     return {"x": cast(dx), "w": cast(dw), "b": cast(db)}
 

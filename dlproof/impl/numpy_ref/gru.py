@@ -49,6 +49,7 @@ import numpy as np
 from dlproof.parameters import BLOCKS, GRU_PARAMS
 
 from .checks import recurrent as checks
+from .arith import matmul, total
 VARIANTS = checks.GRU_VARIANTS
 
 
@@ -151,7 +152,7 @@ def gru_cell(x, h, p, variant: str = "reset_after"):
     w = prepare(params, dt, variant)
     h = h.astype(dt, copy=False)
     B, n = h.shape
-    px = x.astype(dt, copy=False) @ w.Wx_f
+    px = matmul(x.astype(dt, copy=False), w.Wx_f)
     out = np.empty((B, n), dt)
     _step(px, h, w, variant, np.empty((3, B, n), dt), np.empty((B, n), dt), out, _scratch(B, n, dt))
     return out
@@ -179,7 +180,7 @@ def _forward(fn, xs, h0, p, variant) -> Forward:
     n = w.W_h.shape[1]
     # input projection of all steps and all three gates at once: (T*B, m) @ (m, 3n) (r, z halved); each
     # step adds the bias when it copies its rows to gate-major form
-    px = np.matmul(xs.reshape(T * B, m), w.Wx_f).reshape(T, B, 3 * n)
+    px = matmul(xs.reshape(T * B, m), w.Wx_f).reshape(T, B, 3 * n)
     states = np.empty((T + 1, B, n), dt)
     states[0] = h0
     aux = np.empty((T, B, n), dt)
@@ -258,18 +259,18 @@ def gru_vjp(xs, h0, p, d_hs, d_hT, variant: str = "reset_after") -> dict:
     D = da.reshape(T * B, 3 * n)
     H = states[:-1].reshape(T * B, n)  # h_{t-1} of every step
     A = aux.reshape(T * B, n)  # dL/du (reset_after) or r * h (reset_before) of every step
-    dW_x = D.T @ f.xs.reshape(T * B, m)
-    db = D.sum(axis=0)
-    dW_hrz = D[:, : 2 * n].T @ H
+    dW_x = matmul(D.T, f.xs.reshape(T * B, m))
+    db = total(D, 0)
+    dW_hrz = matmul(D[:, : 2 * n].T, H)
     if after:
-        dW_hn = A.T @ H  # sum (da_n r)^T h
-        db_hn = A.sum(axis=0)
+        dW_hn = matmul(A.T, H)  # sum (da_n r)^T h
+        db_hn = total(A, 0)
     else:
-        dW_hn = D[:, 2 * n :].T @ A  # sum da_n^T (r * h)
+        dW_hn = matmul(D[:, 2 * n :].T, A)  # sum da_n^T (r * h)
         db_hn = db[2 * n :].copy()
     params = {
         "W_xr": dW_x[:n], "W_hr": dW_hrz[:n], "b_r": db[:n],
         "W_xz": dW_x[n : 2 * n], "W_hz": dW_hrz[n:], "b_z": db[n : 2 * n],
         "W_xn": dW_x[2 * n :], "W_hn": dW_hn, "b_xn": db[2 * n :], "b_hn": db_hn,
     }
-    return {"xs": (D @ w.W_x).reshape(T, B, m), "h0": dh, "params": params}
+    return {"xs": matmul(D, w.W_x).reshape(T, B, m), "h0": dh, "params": params}

@@ -46,6 +46,7 @@ import numpy as np
 from dlproof.parameters import BLOCKS, LSTM_PARAMS
 
 from .checks import recurrent as checks
+from .arith import matmul, total
 
 
 def stack(params: dict, dt):
@@ -86,9 +87,9 @@ def lstm_cell(x, h, c, p):
     x, (h, c), params, dt = checks.gated_step(fn, x, [("h", h), ("c", c)], p, LSTM_PARAMS)
     W_x, W_h, b = _halve_sigmoid_rows(*stack(params, dt))
     n = W_h.shape[1]
-    A = W_x @ x.astype(dt, copy=False).T  # columns, (4n, B)
+    A = matmul(W_x, x.astype(dt, copy=False).T)  # columns, (4n, B)
     A += b[:, None]
-    A += W_h @ h.astype(dt, copy=False).T
+    A += matmul(W_h, h.astype(dt, copy=False).T)
     _activate(A, n)
     i, f, g, o = _gate_blocks(A, n)
     c_new = f * c.astype(dt, copy=False).T + i * g
@@ -113,7 +114,7 @@ def _forward(fn, xs, h0, c0, p, keep: bool):
     T, B, m = xs.shape
     n = W_h.shape[1]
     X = xs.reshape(T * B, m)  # row (t - 1) * B + k is x_t of example k
-    Z = W_xs @ X.T  # the input parts of all steps at once: (4n, m) @ (m, T*B)
+    Z = matmul(W_xs, X.T)  # the input parts of all steps at once: (4n, m) @ (m, T*B)
     Z += bs[:, None]
     Z = Z.reshape(4 * n, T, B)  # Z[:, t - 1] = W_x x_t + b, later the gates of step t (with keep)
     H = np.empty((n, T + 1, B), dt)
@@ -200,12 +201,12 @@ def lstm_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT) -> dict:
         np.matmul(W_hT, da, out=dh)  # dL/dh_{t-1} from step t (d_hs of step t - 1 is added next)
     # dh, dc are now dL/dh_0, dL/dc_0 (d_hT, d_cT when T = 0)
     D = Z.reshape(4 * n, T * B)  # [da_1 ... da_T]
-    dW_x = D @ X
-    dW_h = D @ H[:, :T].reshape(n, T * B).T  # H_prev = [h_0 ... h_{T-1}]: the h_{t-1} of every step
-    db = D.sum(axis=1)
+    dW_x = matmul(D, X)
+    dW_h = matmul(D, H[:, :T].reshape(n, T * B).T)  # H_prev = [h_0 ... h_{T-1}]: the h_{t-1} of every step
+    db = total(D, 1)
     params = {}
     for k, (wx, wh, b) in enumerate(BLOCKS["lstm"]):
         s = slice(k * n, (k + 1) * n)
         params[wx], params[wh], params[b] = dW_x[s], dW_h[s], db[s]
-    d_xs = (D.T @ W_x).reshape(T, B, m)  # row (t - 1) * B + k is W_x^T da_t of example k
+    d_xs = matmul(D.T, W_x).reshape(T, B, m)  # row (t - 1) * B + k is W_x^T da_t of example k
     return {"xs": d_xs, "h0": np.ascontiguousarray(dh.T), "c0": np.ascontiguousarray(dc.T), "params": params}

@@ -20,6 +20,7 @@ from dlproof.parameters import PEEPHOLE_PARAMS, PEEPHOLES
 from .activations import sigmoid
 from .checks import recurrent as checks
 from .lstm import stack
+from .arith import matmul
 
 
 def lstm_peephole_cell(x, h, c, p):
@@ -28,7 +29,7 @@ def lstm_peephole_cell(x, h, c, p):
     x, h, c = (a.astype(dt, copy=False) for a in (x, h, c))
     p_i, p_f, p_o = (params[k].astype(dt, copy=False) for k in PEEPHOLES)
     W_x, W_h, b = stack(params, dt)
-    a_i, a_f, a_g, a_o = np.split(x @ W_x.T + h @ W_h.T + b, 4, axis=1)
+    a_i, a_f, a_g, a_o = np.split(matmul(x, W_x.T) + matmul(h, W_h.T) + b, 4, axis=1)
     i = sigmoid(a_i + p_i * c)
     f = sigmoid(a_f + p_f * c)
     c_new = f * c + i * np.tanh(a_g)

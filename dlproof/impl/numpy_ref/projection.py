@@ -20,6 +20,7 @@ from .activations import sigmoid
 from .checks.common import expect_shape, fail, float_array
 from .checks.recurrent import inputs_and_states
 from .lstm import stack
+from .arith import matmul
 
 PROJ = "W_proj"
 #: the 13 parameter names of one projected cell: the LSTM cell's 12 (W_h* (n, P)), then W_proj (P, n)
@@ -69,10 +70,10 @@ def lstm_proj_cell(x, h, c, p):
     x, h, c, params, dt = proj_step("lstm_proj_cell", x, h, c, p)
     x, h, c = (a.astype(dt, copy=False) for a in (x, h, c))
     W_x, W_h, b = stack(params, dt)
-    a_i, a_f, a_g, a_o = np.split(x @ W_x.T + h @ W_h.T + b, 4, axis=1)
+    a_i, a_f, a_g, a_o = np.split(matmul(x, W_x.T) + matmul(h, W_h.T) + b, 4, axis=1)
     c_new = sigmoid(a_f) * c + sigmoid(a_i) * np.tanh(a_g)
     u = sigmoid(a_o) * np.tanh(c_new)
-    return u @ params[PROJ].astype(dt, copy=False).T, c_new
+    return matmul(u, params[PROJ].astype(dt, copy=False).T), c_new
 
 
 __all__ = ["lstm_proj_cell", "proj_params", "proj_step", "PROJ_PARAMS"]

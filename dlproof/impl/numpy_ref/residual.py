@@ -13,6 +13,7 @@ import numpy as np
 from .checks.backprop import cotangent
 from .checks.residual import residual_args
 from .backprop import _PHI, dphi
+from .arith import total
 
 
 def _forward(x, blocks, activation, dtype):
@@ -44,7 +45,7 @@ def residual_vjp(x, blocks, activation, dy):
     for l in range(len(blocks), 0, -1):
         W1, _b1, W2, _b2 = (a.astype(dtype, copy=False) for a in blocks[l - 1])
         dz = dphi(activation, zs[l - 1], hs[l - 1]) * (g @ W2)
-        grads[l - 1] = tuple(np.asarray(a, dtype) for a in (dz.T @ xs[l - 1], dz.sum(axis=0), g.T @ hs[l - 1],
-                                                             g.sum(axis=0)))
+        grads[l - 1] = tuple(np.asarray(a, dtype) for a in (dz.T @ xs[l - 1], total(dz, 0), g.T @ hs[l - 1],
+                                                             total(g, 0)))
         g = g + dz @ W1
     return {"x": np.asarray(g, dtype), "blocks": grads}

@@ -25,6 +25,7 @@ import numpy as np
 
 from .checks import recurrent as checks
 from .activations import relu, tanh
+from .arith import matmul, total
 
 _PHI = {"tanh": tanh, "relu": relu}
 
@@ -61,8 +62,8 @@ def rnn_cell(x, h, p, activation: str = "tanh") -> np.ndarray:
     fn = "rnn_cell"
     phi = _PHI[checks.activation(fn, activation)]
     x, h, W_x, W_h, b, dt = checks.rnn_step(fn, x, h, p)
-    a = x.astype(dt, copy=False) @ W_x.T.astype(dt, copy=False)
-    a += h.astype(dt, copy=False) @ W_h.T.astype(dt, copy=False)
+    a = matmul(x.astype(dt, copy=False), W_x.T.astype(dt, copy=False))
+    a += matmul(h.astype(dt, copy=False), W_h.T.astype(dt, copy=False))
     a += b.astype(dt, copy=False)
     return phi(a)
 
@@ -77,7 +78,7 @@ def _forward(fn, xs, h0, p, activation):
     T, B, m = xs.shape
     n = W_x.shape[0]
     # input projection of all steps at once: (T*B, m) @ (m, n) + b
-    pre = (xs.reshape(T * B, m) @ W_x.T).reshape(T, B, n)
+    pre = matmul(xs.reshape(T * B, m), W_x.T).reshape(T, B, n)
     pre += b
     states = np.empty((T + 1, B, n), dt)
     states[0] = h0
@@ -124,11 +125,11 @@ def rnn_vjp(xs, h0, p, d_hs, d_hT, activation: str = "tanh") -> dict:
     # g is now dL/dh0 (or d_hT when T = 0)
     D = delta.reshape(T * B, n)
     return {
-        "xs": (D @ W_x).reshape(T, B, m),
+        "xs": matmul(D, W_x).reshape(T, B, m),
         "h0": g,
         "params": {
-            "W_x": D.T @ xs.reshape(T * B, m),
-            "W_h": D.T @ states[:-1].reshape(T * B, n),
-            "b": D.sum(axis=0),
+            "W_x": matmul(D.T, xs.reshape(T * B, m)),
+            "W_h": matmul(D.T, states[:-1].reshape(T * B, n)),
+            "b": total(D, 0),
         },
     }

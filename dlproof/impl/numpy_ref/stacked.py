@@ -42,6 +42,7 @@ from . import rnn as R
 from .activations import sigmoid
 from .checks import recurrent as rchecks
 from .checks import stacked as checks
+from .arith import matmul, total
 
 PROJ = checks.PROJ
 #: the bugs the mutation suite plants through ``bug=`` of `_forward` / `_vjp` (tests/mutants/stacked.py)
@@ -62,21 +63,21 @@ def _proj_forward(xs, h0, c0, p):
     W_x, W_h, b, W_p = _proj_weights(p, dt)
     T, B, _ = xs.shape
     n = W_x.shape[0] // 4
-    gates = xs.astype(dt, copy=False) @ W_x.T + b  # the input parts of all steps at once
+    gates = matmul(xs.astype(dt, copy=False), W_x.T) + b  # the input parts of all steps at once
     H = np.empty((T + 1, B, W_p.shape[0]), dt)
     C = np.empty((T + 1, B, n), dt)
     TC = np.empty((T, B, n), dt)
     H[0], C[0] = h0, c0
     for t in range(T):
         a = gates[t]
-        a += H[t] @ W_h.T
+        a += matmul(H[t], W_h.T)
         a[:, : 2 * n] = sigmoid(a[:, : 2 * n])  # i, f
         a[:, 2 * n : 3 * n] = np.tanh(a[:, 2 * n : 3 * n])  # g
         a[:, 3 * n :] = sigmoid(a[:, 3 * n :])  # o
         i, f, g, o = np.split(a, 4, axis=1)
         C[t + 1] = f * C[t] + i * g
         TC[t] = np.tanh(C[t + 1])
-        H[t + 1] = (o * TC[t]) @ W_p.T
+        H[t + 1] = matmul(o * TC[t], W_p.T)
     return H, C, gates, TC
 
 
@@ -108,8 +109,8 @@ def _proj_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT) -> dict:
         i, f, g, o = np.split(gates[t].copy(), 4, axis=1)
         tc = TC[t]
         u = o * tc
-        dW_p += dh.T @ u
-        du = dh @ W_p
+        dW_p += matmul(dh.T, u)
+        du = matmul(dh, W_p)
         dc += du * o * (1.0 - tc * tc)
         da = dA[t]
         da[:, :n] = dc * g * i * (1.0 - i)
@@ -117,17 +118,17 @@ def _proj_vjp(xs, h0, c0, p, d_hs, d_hT, d_cT) -> dict:
         da[:, 2 * n : 3 * n] = dc * i * (1.0 - g * g)
         da[:, 3 * n :] = du * tc * o * (1.0 - o)
         dc *= f
-        dh = da @ W_h
+        dh = matmul(da, W_h)
     D = dA.reshape(T * B, 4 * n)
-    dW_x = D.T @ xs.astype(dt, copy=False).reshape(T * B, m)
-    dW_h = D.T @ H[:-1].reshape(T * B, -1)
-    db = D.sum(axis=0)
+    dW_x = matmul(D.T, xs.astype(dt, copy=False).reshape(T * B, m))
+    dW_h = matmul(D.T, H[:-1].reshape(T * B, -1))
+    db = total(D, 0)
     params = {}
     for k, (wx, wh, b) in enumerate(BLOCKS["lstm"]):
         s = slice(k * n, (k + 1) * n)
         params[wx], params[wh], params[b] = dW_x[s], dW_h[s], db[s]
     params[PROJ] = dW_p
-    return {"xs": (D @ W_x).reshape(T, B, m), "h0": dh, "c0": dc, "params": params}
+    return {"xs": matmul(D, W_x).reshape(T, B, m), "h0": dh, "c0": dc, "params": params}
 
 
 # ---- one layer, one direction, one group of sequences of a common length -------------------------------
@@ -145,7 +146,7 @@ def _seq(kind, xs, state, p, opts, bug):
     if bug == "project_late":  # the recurrence fed the unprojected o * tanh(c) (needs P = n); outputs projected
         hs, (h, c) = LS.lstm(xs, *state, p)
         W_p = np.asarray(p[PROJ])
-        return hs @ W_p.T, (h @ W_p.T, c)
+        return matmul(hs, W_p.T), (matmul(h, W_p.T), c)
     return proj_lstm(xs, *state, p)
 
 

@@ -2,7 +2,7 @@
 
 Batch rows: a_l = phi(a_{l-1} @ W_l.T + b_l) for l < L, y = a_{L-1} @ W_L.T + b_L (the last layer
 linear) [mlp.forward]; mlp_vjp is autograd's gradient of L = <dy, y>. Computed in the inputs' dtype
-(float32 / float64 tensors); inputs are never mutated.
+(float16 / bfloat16 / float32 / float64 tensors); inputs are never mutated.
 """
 from __future__ import annotations
 

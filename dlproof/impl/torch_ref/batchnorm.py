@@ -6,7 +6,7 @@ eps > 0, 0 <= momentum <= 1, N >= 2 in training):
              running' = (1 - m) running + m stat, the variance stat unbiased N/(N-1) var (bn_running_var default);
   inference: y = gamma (x - running_mean) / sqrt(running_var + eps) + beta, running statistics unchanged.
 batchnorm_vjp: torch.autograd.grad of L = <dy, y> (training mode) w.r.t. x, gamma, beta.
-Computed in the inputs' common dtype (float32 / float64 tensors); inputs are never mutated.
+Computed in the inputs' common dtype (float16 / bfloat16 / float32 / float64 tensors); inputs are never mutated.
 """
 from __future__ import annotations
 

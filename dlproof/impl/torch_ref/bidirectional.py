@@ -3,7 +3,7 @@
 Same layout as `dlproof.impl.numpy_ref.bidirectional`: ys[t] = [hs_f[t] ; hs_b[t]] (T, B, 2n), both halves
 aligned with time t, where the backward half is the forward-direction function (parameters p_b) on the
 time-reversed input, re-reversed; h_b is the backward state after reading x_0 (= ys[0, :, n:]).
-NumPy arrays in and out; computation in torch.float32 / float64 matching the inputs' NumPy dtype.
+NumPy arrays in and out; computation in torch.float16 / bfloat16 / float32 / float64 matching the inputs' NumPy dtype.
 
 The VJPs (`rnn_bi_vjp`, `lstm_bi_vjp`, `gru_bi_vjp`) are torch.autograd through that whole graph (both runs,
 the flips and the concatenation) of L = <d_ys, ys> + <d_hf, h_f> (+ <d_cf, c_f>) + <d_hb, h_b> (+ <d_cb, c_b>):

@@ -5,7 +5,7 @@ Same math and validation as `dlproof.impl.numpy_ref.convolution` (torch's Conv1d
 both sides, groups): x_pad = F.pad(x, p); for each spatial axis, x_pad.unfold(axis, d (K - 1) + 1, s) gives
 the windows, [..., ::d] keeps the dilated taps; y[b, o, i] = b[o] + sum_{c, k} w[o, c, k] win[b, g(o) Cg + c, i, k].
 conv*_vjp: torch.autograd.grad of L = <dy, y> w.r.t. x, w and b (b: None when b is None).
-Computed in the inputs' common dtype (float32 / float64 tensors); inputs are never mutated.
+Computed in the inputs' common dtype (float16 / bfloat16 / float32 / float64 tensors); inputs are never mutated.
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ Same rule as `dlproof.impl.numpy_ref.dropout` (p the drop probability, q = 1 - p
              seeded with ``seed`` (a generator of its own: torch's global RNG state is never touched)
   inference: y = x (a copy)
   backward:  dx = autograd of <dy, y> through the same mask (= m * dy / q, derivation dropout.vjp).
-Computed in x's dtype (float32 / float64 tensors); seeds must be < 2**64 (torch.Generator.manual_seed).
+Computed in x's dtype (float16 / bfloat16 / float32 / float64 tensors); seeds must be < 2**64
+(torch.Generator.manual_seed).
 """
 from __future__ import annotations
 

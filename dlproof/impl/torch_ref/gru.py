@@ -5,7 +5,7 @@ Same math and conventions as `dlproof.impl.numpy_ref.gru`: gate order r, z, n, h
     "reset_before": n = tanh(W_xn x + b_xn + b_hn + W_hn (r * h))   (Keras reset_after=False, d2l),
 on batch rows; W_x* (n, m), W_h* (n, n), b* (n,); xs (T, B, m), h0 (B, n), hs (T, B, n). Under
 reset_before autograd gives dL/db_xn = dL/db_hn (they only act as a sum). NumPy arrays in and out;
-computation in torch.float32 / float64 matching the inputs' NumPy dtype. `gru_vjp` returns
+computation in torch.float16 / bfloat16 / float32 / float64 matching the inputs' NumPy dtype. `gru_vjp` returns
 torch.autograd.grad of L = sum(d_hs * hs) + sum(d_hT * h_T).
 """
 from __future__ import annotations

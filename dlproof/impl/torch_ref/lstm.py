@@ -4,7 +4,7 @@ Same math and conventions as `dlproof.impl.numpy_ref.lstm`: gate order i, f, g, 
 i, f, o = sigmoid(W_x* x + W_h* h + b_*), g = tanh(...), c' = f * c + i * g, h' = o * tanh(c'), on batch
 rows; W_x* (n, m), W_h* (n, n), b_* (n,); xs (T, B, m), h0 and c0 (B, n), hs (T, B, n). The four gate
 blocks are stacked into one (4n, m) / (4n, n) matmul. NumPy arrays in and out; computation in
-torch.float32 / float64 matching the inputs' NumPy dtype. `lstm_vjp` returns torch.autograd.grad of
+torch.float16 / bfloat16 / float32 / float64 matching the inputs' NumPy dtype. `lstm_vjp` returns torch.autograd.grad of
 L = sum(d_hs * hs) + sum(d_hT * h_T) + sum(d_cT * c_T).
 """
 from __future__ import annotations

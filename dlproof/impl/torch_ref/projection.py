@@ -5,8 +5,8 @@ gate order i, f, g, o,
     [a_i, a_f, a_g, a_o] = x W_x*^T + h W_h*^T + b_*,   c' = sigmoid(a_f) * c + sigmoid(a_i) * tanh(a_g),
     h' = (sigmoid(a_o) * tanh(c')) W_proj^T,
 W_x* (n, m), W_h* (n, P), b_* (n,), W_proj (P, n). The four gate blocks are stacked into one (4n, m) / (4n, P)
-matmul (`torch_ref.lstm.stack`). NumPy arrays in and out; computation in torch.float32 / float64 matching the
-inputs' NumPy dtype.
+matmul (`torch_ref.lstm.stack`). NumPy arrays in and out; computation in torch.float16 / bfloat16 / float32 /
+float64 matching the inputs' NumPy dtype.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Same math and conventions as `dlproof.impl.numpy_ref.rnn`: a_t = x_t @ W_x.T + h_{t-1} @ W_h.T + b,
 h_t = phi(a_t), phi in {tanh, relu} (torch's relu'(0) = 0); xs (T, B, m), h0 (B, n), hs (T, B, n).
-NumPy arrays in and out; computation in torch.float32 / float64 matching the inputs' NumPy dtype.
+NumPy arrays in and out; computation in torch.float16 / bfloat16 / float32 / float64 matching the inputs' NumPy dtype.
 `rnn_vjp` returns torch.autograd.grad of L = sum(d_hs * hs) + sum(d_hT * h_T). ``param_count`` is the NumPy
 reference's (a count, the same with torch).
 """

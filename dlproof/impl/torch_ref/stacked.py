@@ -11,7 +11,8 @@ Cells: rnn phi(x W_x^T + h W_h^T + b); LSTM gates i, f, g, o, c' = f c + i g, h'
 when the layer holds W_proj (P, n)); GRU reset_after / reset_before as `torch_ref.gru`.
 Inter-layer dropout uses the NumPy reference's masks (`numpy_ref.stacked.dropout_masks`: one
 np.random.default_rng(seed), one block per layer 1 .. L - 1), so both references agree for a seed.
-NumPy arrays in and out; computed in torch.float32 / float64 matching the inputs' common NumPy dtype.
+NumPy arrays in and out; computed in torch.float16 / bfloat16 / float32 / float64 matching the inputs' common
+NumPy dtype.
 """
 from __future__ import annotations
 

@@ -4,7 +4,10 @@ Softmax rows: leading shape of 0-2 axes (1-3 each), n = 1..5 entries, standard n
 {0.1, 1, 10, 100, 1e3} plus a drawn offset in {0, +-30, +-1e3} (so |x| reaches ~4e3: exp without the max shift
 overflows in float64 beyond ~709 and in float32 beyond ~88.7). Entries sit on the grid 2^-8 Z (clipped to |x| <= 8000), and
 the per-row shifts c of attn.softmax.shift_invariance are integers in [-3e4, 3e4], so x + c is on the grid with
-|x + c| 2^8 < 2^24: exact in float32 and float64. Attention: B in 1..2, Tq, Tk in 1..4, d, dv in 1..4, causal
+|x + c| 2^8 < 2^24: exact in float32 and float64. In a 16-bit format of p significant bits (float16: 11,
+bfloat16: 8) the shifts are integers up to 2^(p-3) instead (the drawn integer scaled), and x and c of each row are
+rounded to the grid g = 2^(e - p), 2^(e-1) >= max|x| + |c|: x and x + c are then integer multiples of g of at most
+2^p g (exact in the format; float16's max 65504 is far: |x + c| <= 8256). Attention: B in 1..2, Tq, Tk in 1..4, d, dv in 1..4, causal
 drawn; q and k standard normal times scales in {0.1, 1, 3, 10} (logits from ~0 to saturated), v and dy with
 random scales. MHA: B in 1..2, Tq, Tk in 1..4, E in {2, 4, 6}, H a divisor of E; weights N(0, 1) times {0.5, 1, 2} / sqrt(E), biases up to 1.
 The statistical problems of attn.scale.variance: d in {2, 3, 4}, N = 2000 independent samples: q Rademacher
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
+
+from dlproof.dtypes import fmt
 
 from ..strategies import SEED, Problem
 
@@ -50,8 +55,19 @@ def softmax_problems(draw, dtype: str = "float64"):
     shape = lead + (n,)
     x = np.clip(np.round((offset + scale * rng.standard_normal(shape)) / GRID) * GRID, -8000.0, 8000.0)
     c = rng.integers(-30000, 30001, size=lead + (1,)).astype(np.float64)
+    if fmt(dtype).p < 24:
+        x, c = _exact_shift(x, c, fmt(dtype).p)
     arrays = {"x": x, "ds": rng.standard_normal(shape) * float(rng.choice(V_SCALES)), "c": c}
     return Problem(_cast(arrays, dtype), {"shape": shape, "scale": scale, "offset": offset, "seed": seed})
+
+
+def _exact_shift(x, c, p: int):
+    """(x, c) for a format of p < 24 significant bits: c scaled to integers up to 2^(p-3), both rounded per row to
+    the grid g = 2^(e - p) with 2^(e-1) >= max|x| + |c| (the module doc), so that x and x + c are exact there."""
+    c = np.round(c * 2.0 ** (p - 3) / 30000)
+    bound = np.maximum(np.max(np.abs(x), axis=-1, keepdims=True) + np.abs(c), 2.0 ** -8)
+    g = 2.0 ** (np.ceil(np.log2(bound)) + 1 - p)
+    return np.round(x / g) * g, np.round(c / g) * g
 
 
 def _causal(draw, restrict):

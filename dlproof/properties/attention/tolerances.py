@@ -25,6 +25,12 @@ Logits S = Q K^T c, c = 1/sqrt(d): e_S = c (gamma_{d+6} |Q||K|^T + |Q| e_K^T + e
 Attention: y = P V, dV = P^T dY, dP = dY V^T, r = rowsum(P dP), dS = P dP - P r, dQ = dS K c, dK = dS^T Q c,
   all in E arithmetic from E(P, e_P) (the form P dP - P r bounds P (dP - r) too: |dP| + |r| >= |dP - r|), plus
   gamma_6 of the magnitudes of dQ, dK for the scaling roundings.
+Declared arithmetic (tolerances.precision: a `tolerances.Arithmetic`): the dot products (the logits' length d, P V,
+  dY V^T, the gradients' sums) and the softmax's sum take gamma_k at the accumulation format's u; when it is wider
+  than storage the result's rounding to storage is added (u |result|, so the logits take gamma_d(u_acc) + gamma_7(u)
+  and the softmax's denominator gamma_n(u_acc) + gamma_3(u): one rounding to storage and the division). exp is
+  within the declared activation_ulps (ACT_ULPS = 4 unless declared) instead of ACT_ULPS. At accumulate = storage
+  and the default activation_ulps every bound is bit for bit the single-u bound above.
 MHA: the projections X W^T + b as E matrix products, split into heads (the errors follow the values), the
   attention model per head with those input errors, the concatenation times W_o^T plus b_o; the VJP chains the
   same way (dW = dN^T X, db = sum dN, dX = dN W).
@@ -36,16 +42,19 @@ import math
 import numpy as np
 
 from .. import errmodel as em
-from ..tolerances import ACT_ULPS, SAFETY, gamma, u_total, underflow_terms
+from ..feedforward import mixed_gamma
+from ..tolerances import ACT_ULPS, SAFETY, activation_ulps, exact_in, gamma, u_acc_total, u_total, underflow_terms
 
 
 def _f64(*arrays):
     return [np.asarray(a, np.float64) for a in arrays]
 
 
-def softmax_model(l, e_l, u, allowed=None, eta=0.0):
+def softmax_model(l, e_l, u, allowed=None, eta=0.0, u_acc=None, act=ACT_ULPS):
     """(s, e_s) of the row-wise softmax of l (..., n) with input errors e_l; ``allowed`` (bool, broadcast) masks;
-    ``eta``: the absolute error of a result that underflows (exp, the division): (2 + n s_i) eta is added."""
+    ``eta``: the absolute error of a result that underflows (exp, the division): (2 + n s_i) eta is added;
+    ``u_acc``: the accumulation format's u for the denominator's sum (None: ``u``); ``act``: exp's declared
+    activation_ulps."""
     l, e_l = _f64(l, e_l)
     if allowed is None:
         allowed = np.ones(l.shape, bool)
@@ -57,9 +66,10 @@ def softmax_model(l, e_l, u, allowed=None, eta=0.0):
         ex = np.where(allowed, np.exp(-t), 0.0)
     s = ex / ex.sum(axis=-1, keepdims=True)
     e_in = np.where(allowed, e_l, 0.0)
-    eta_r = np.expm1((2 * t + ACT_ULPS) * u + e_in + e_in.max(axis=-1, keepdims=True))
+    eta_r = np.expm1((2 * t + act) * u + e_in + e_in.max(axis=-1, keepdims=True))
     n = l.shape[-1]
-    e_s = s * (eta_r + (s * eta_r).sum(axis=-1, keepdims=True) + gamma(n + 2, u)) + (2 + n * s) * eta
+    g = mixed_gamma(n, 2, u, u if u_acc is None else u_acc)  # the sum of n terms, then the division
+    e_s = s * (eta_r + (s * eta_r).sum(axis=-1, keepdims=True) + g) + (2 + n * s) * eta
     return s, np.where(allowed, e_s, 0.0)
 
 
@@ -73,7 +83,8 @@ def softmax_tol(x, dtype, subnormals="gradual") -> np.ndarray:
     """Entry-wise tolerance of softmax(x) in ``dtype`` (exact inputs)."""
     (x,) = _f64(x)
     eta, eta_add = _under(dtype, subnormals)
-    return SAFETY * softmax_model(x, np.zeros_like(x), u_total(dtype), eta=eta + eta_add)[1]
+    return SAFETY * softmax_model(x, np.zeros_like(x), u_total(dtype), eta=eta + eta_add, u_acc=u_acc_total(dtype),
+                                  act=activation_ulps(dtype))[1]
 
 
 def softmax_vjp_tol(x, ds, dtype, subnormals="gradual") -> np.ndarray:
@@ -81,8 +92,9 @@ def softmax_vjp_tol(x, ds, dtype, subnormals="gradual") -> np.ndarray:
     u = u_total(dtype)
     x, ds = _f64(x, ds)
     eta, eta_add = _under(dtype, subnormals)
-    s, e_s = softmax_model(x, np.zeros_like(x), u, eta=eta + eta_add)
-    S, G = em.E(s, e_s, u, eta, eta_add), em.exact(ds, u, eta, eta_add)
+    G = exact_in(dtype, (eta, eta_add))(ds)
+    s, e_s = softmax_model(x, np.zeros_like(x), u, eta=eta + eta_add, u_acc=G.u_acc, act=G.act)
+    S = G._E(s, e_s)
     r = (S * G).total(-1)
     dx = S * G - S * r[..., None]
     return SAFETY * dx.e
@@ -99,11 +111,11 @@ def attention_model(Q: em.E, K: em.E, V: em.E, causal: bool, dY: em.E | None = N
     c = 1.0 / math.sqrt(d)
     aQ, aK = np.abs(Q.v), np.abs(K.v)
     Sv = (Q.v @ np.swapaxes(K.v, -1, -2)) * c
-    e_S = c * (gamma(d + 6, u) * (aQ @ np.swapaxes(aK, -1, -2)) + aQ @ np.swapaxes(K.e, -1, -2)
+    e_S = c * (mixed_gamma(d, 6, u, Q.u_acc) * (aQ @ np.swapaxes(aK, -1, -2)) + aQ @ np.swapaxes(K.e, -1, -2)
                + Q.e @ np.swapaxes(aK, -1, -2) + Q.e @ np.swapaxes(K.e, -1, -2))
     A = _allowed(Tq, Tk, causal)
-    s, e_s = softmax_model(Sv, e_S, u, A, eta=Q.eta + Q.eta_add)
-    P = em.E(s, e_s, u, Q.eta, Q.eta_add)
+    s, e_s = softmax_model(Sv, e_S, u, A, eta=Q.eta + Q.eta_add, u_acc=Q.u_acc, act=Q.act)
+    P = Q._E(s, e_s)
     out = {"y": P @ V}
     if dY is None:
         return out
@@ -112,17 +124,15 @@ def attention_model(Q: em.E, K: em.E, V: em.E, causal: bool, dY: em.E | None = N
     r = (P * dP).total(-1)
     dS = P * dP - P * r[..., None]
     for n, G in (("q", dS @ K), ("k", dS.T @ Q)):
-        out[n] = em.E(G.v * c, G.e * c + gamma(6, u) * np.abs(G.v) * c + 3 * (Q.eta + Q.eta_add), u, Q.eta, Q.eta_add)
+        out[n] = Q._E(G.v * c, G.e * c + gamma(6, u) * np.abs(G.v) * c + 3 * (Q.eta + Q.eta_add))
     return out
 
 
 def attention_tol(q, k, v, causal, dtype, dy=None, subnormals="gradual") -> dict:
     """Entry-wise tolerances {"y"} (and {"q", "k", "v"} given dy) of attention in ``dtype`` (exact inputs)."""
-    u = u_total(dtype)
-    q, k, v = _f64(q, k, v)
     un = _under(dtype, subnormals)
-    m = attention_model(em.exact(q, u, *un), em.exact(k, u, *un), em.exact(v, u, *un), causal,
-                        None if dy is None else em.exact(np.asarray(dy, np.float64), u, *un))
+    ex = exact_in(dtype, un)
+    m = attention_model(ex(q), ex(k), ex(v), causal, None if dy is None else ex(dy))
     return {n: SAFETY * val.e for n, val in m.items()}
 
 
@@ -148,8 +158,9 @@ def _sum_bt(X: em.E) -> em.E:
     """Sum over the batch and time axes (0, 1)."""
     B, T = X.v.shape[:2]
     k = B * T
-    e = gamma(k, X.u) * np.abs(X.v).sum(axis=(0, 1)) + X.e.sum(axis=(0, 1)) + k * X.eta_add
-    return X._E(X.v.sum(axis=(0, 1)), e)
+    v = X.v.sum(axis=(0, 1))
+    e = gamma(k, X.u_acc) * np.abs(X.v).sum(axis=(0, 1)) + X.e.sum(axis=(0, 1)) + k * X.eta_add
+    return X._E(v, e if X._to_storage(v) is None else e + X._to_storage(v))
 
 
 def _gram(G: em.E, X: em.E) -> em.E:
@@ -162,15 +173,15 @@ def _gram(G: em.E, X: em.E) -> em.E:
 
 def mha_tol(query, key, value, params, num_heads, causal, dtype, dy=None, subnormals="gradual") -> dict:
     """Entry-wise tolerances {"y"} (and {"query", "key", "value", "params": {...}} given dy) of mha."""
-    u = u_total(dtype)
     un = _under(dtype, subnormals)
     H = int(num_heads)
-    X = {n: em.exact(np.asarray(a, np.float64), u, *un) for n, a in (("q", query), ("k", key), ("v", value))}
-    p = {n: em.exact(np.asarray(a, np.float64), u, *un) for n, a in params.items()}
+    ex = exact_in(dtype, un)
+    X = {n: ex(a) for n, a in (("q", query), ("k", key), ("v", value))}
+    p = {n: ex(a) for n, a in params.items()}
     proj = {n: X[n] @ p[f"W_{n}"].T + p[f"b_{n}"] for n in ("q", "k", "v")}
     dYh = None
     if dy is not None:
-        dY = em.exact(np.asarray(dy, np.float64), u, *un)
+        dY = ex(dy)
         dYh = _heads(dY @ p["W_o"], H)
     m = attention_model(_heads(proj["q"], H), _heads(proj["k"], H), _heads(proj["v"], H), causal, dYh)
     concat = _merge(m["y"])

@@ -46,7 +46,7 @@ def _moments_finding(target, problem, x, where: str, what: str):
         return None
     col = np.asarray(x, np.float64)[:, j]
     mu, var = float(col.mean()), float(col.var())
-    e_var = float(tbn.train_stats_bound(col[:, None], tol.u_total(prec), "moments")[3][0])
+    e_var = float(tbn.train_stats_bound(col[:, None], tol.u_total(prec), "moments", tol.u_acc_total(prec))[3][0])
     return (f"{what}: finding (not a tolerance question): column {j} (mean {mu:.8g}, variance {var:.3g}, eps "
             f"{problem['eps']}) is where the one-pass variance mean(x^2) - mean^2 can round to var + eps <= 0 (its "
             f"rounding error can reach {e_var:.3g} ~ u mean(x^2) >= var + eps): the batch variance came out negative "
@@ -95,7 +95,7 @@ def _alt_forward(problem, how):
 
 
 @prop("bn.forward.train", title="training-mode batch norm: y = gamma (x - mu)/sqrt(var + eps) + beta, biased batch variance",
-      capabilities=("batchnorm",), derivations=("bn.forward.train", "bn.forward.zero_mean_unit_var"), strategy=_strategy)
+      capabilities=("batchnorm",), derivations=("bn.forward.train", "bn.forward.zero_mean_unit_var"), strategy=_strategy, precisions=tbn.PRECISIONS)
 def forward_train(target, problem, chk):
     y, _, _ = _bn(target, chk, problem, True)
     expected = oracle.forward_train(problem["x"], problem["gamma"], problem["beta"], problem["eps"])
@@ -120,7 +120,7 @@ def forward_train(target, problem, chk):
 
 
 @prop("bn.forward.eval", title="inference-mode batch norm normalizes with the running statistics and returns them unchanged",
-      capabilities=("batchnorm",), derivations=("bn.forward.eval",), strategy=_strategy)
+      capabilities=("batchnorm",), derivations=("bn.forward.eval",), strategy=_strategy, precisions=tbn.PRECISIONS)
 def forward_eval(target, problem, chk):
     y, rm, rv = _bn(target, chk, problem, False)
     expected = oracle.forward_eval(problem["x"], problem["gamma"], problem["beta"], problem["running_mean"], problem["running_var"], problem["eps"])
@@ -136,7 +136,7 @@ def forward_eval(target, problem, chk):
 
 
 @prop("bn.running_stats", title="training updates running = (1 - m) running + m stat, the variance stat per bn_running_var",
-      capabilities=("batchnorm",), derivations=("bn.running_stats", "bn.running_var.unbiased"), strategy=_strategy)
+      capabilities=("batchnorm",), derivations=("bn.running_stats", "bn.running_var.unbiased"), strategy=_strategy, precisions=tbn.PRECISIONS)
 def running_stats(target, problem, chk):
     conv, variance = target.convention("bn_running_var"), _variance(target)
     _, rm, rv = _bn(target, chk, problem, True)
@@ -181,7 +181,7 @@ def _vjp_tol(target, problem):
 
 @prop("bn.vjp", title="training-mode gradients: dx (three terms), dgamma = sum dy xhat, dbeta = sum dy",
       capabilities=("batchnorm_vjp",), derivations=("bn.backward.three_term", "bn.backward.gamma_beta", "bn.jacobian.xhat"),
-      strategy=_strategy)
+      strategy=_strategy, precisions=tbn.PRECISIONS)
 def vjp(target, problem, chk):
     dx, dg, db = _vjp(target, chk, problem)
     exp = oracle.vjp(problem["x"], problem["gamma"], problem["eps"], problem["dy"])
@@ -192,7 +192,7 @@ def vjp(target, problem, chk):
 
 
 @prop("bn.grad.sum_zero", title="the input gradient sums to zero over the batch, per feature",
-      capabilities=("batchnorm_vjp",), derivations=("bn.grad.orthogonal_ones",), strategy=_strategy)
+      capabilities=("batchnorm_vjp",), derivations=("bn.grad.orthogonal_ones",), strategy=_strategy, precisions=tbn.PRECISIONS)
 def sum_zero(target, problem, chk):
     dx, _, _ = _vjp(target, chk, problem)
     t = _vjp_tol(target, problem)["x"]
@@ -202,7 +202,7 @@ def sum_zero(target, problem, chk):
 
 @prop("bn.grad.xhat_residual", title="dx . xhat = gamma/s (sum dy xhat) eps/(var + eps) per feature (not 0 for eps > 0)",
       capabilities=("batchnorm_vjp",), derivations=("bn.grad.xhat_residual", "bn.grad.orthogonal_xhat.refuted"),
-      strategy=_strategy)
+      strategy=_strategy, precisions=tbn.PRECISIONS)
 def xhat_residual(target, problem, chk):
     dx, _, _ = _vjp(target, chk, problem)
     t = _vjp_tol(target, problem)["x"]
@@ -221,7 +221,7 @@ def xhat_residual(target, problem, chk):
 
 
 @prop("bn.scale_invariance", title="BN(a z) differs from BN(z) by at most the derived eps/var bound (plus rounding)",
-      capabilities=("batchnorm",), derivations=("bn.scale_invariance",), strategy=_strategy)
+      capabilities=("batchnorm",), derivations=("bn.scale_invariance",), strategy=_strategy, precisions=tbn.PRECISIONS)
 def scale_invariance(target, problem, chk):
     a = problem["a"]
     z = problem["x"]

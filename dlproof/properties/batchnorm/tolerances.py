@@ -1,4 +1,4 @@
-"""The forward-error model of batch normalization: entry-wise tolerances per dtype (float32, float64).
+"""The forward-error model of batch normalization: entry-wise tolerances per dtype (any of dlproof.dtypes, "tf32").
 
 Conventions of properties/tolerances.py: u = u_target + u_float64 (`u_total`, which covers the target and the
 float64 oracle together), gamma_k = k u / (1 - k u), tolerance = SAFETY (2) times the bound. Per feature,
@@ -46,6 +46,12 @@ The batch statistics: the algorithm is a declared convention, ``bn_variance``.
   (Flax's BatchNorm): the error bound is the same (clamping at 0 <= var only moves var^ towards var) and
   sqrt(var^ + eps) >= sqrt(eps) (1 - 2u) bounds the normalization from below.
 
+Declared arithmetic (tolerances.precision: a `tolerances.Arithmetic`): every gamma_{k+j} above whose k counts the
+terms of a sum over the batch (the mean's 2N, the variance's N, the VJP's 2N and N) is evaluated as
+feedforward.mixed_gamma(k, j): gamma_{k+j}(u) when the sums accumulate in storage (bit for bit the bounds above),
+gamma_k(u_acc) + gamma_{j+1}(u) when they accumulate in a wider format (then one rounding to storage); the
+elementwise work stays at the storage u.
+
 The rest of the forward, for any of the three:
 
   w = var + eps:  e_w = e_var + u eps + u (var + eps + e_var)                   (eps rounded to the dtype, one add)
@@ -71,8 +77,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tolerances import SAFETY, UNIT_ROUNDOFF, gamma, u_total
+from ..feedforward import mixed_gamma
+from ..tolerances import SAFETY, UNIT_ROUNDOFF, gamma, u_acc_total, u_total
 
+
+#: the formats the model holds in (the properties' precisions, batch and layer norm): not float16, whose smallest
+#: normal (6.1e-5) lies above the squared deviations of the drawn near-constant columns (var ~ eps = 1e-5) while
+#: the model has no underflow terms; bfloat16 keeps float32's exponent range
+PRECISIONS = ("bfloat16", "float32", "float64")
 
 #: the bn_variance conventions this model covers (dlproof/target.py declares the vocabulary)
 VARIANCE = ("stable", "moments", "moments_clamped")
@@ -106,28 +118,31 @@ def _normalized(x, mu, var, e_mu, e_var, eps, u, s_floor=0.0):
     return d / s, d, s, np.where(s_lo > 0, s_lo, 0.0), e_s, e_d, e_xhat
 
 
-def stable_mean_err(x, u):
-    """(C,): e_mu of the module doc, gamma_{2N+2} (max|x| + 3 sd): summation, pairwise, or Welford's running means."""
+def stable_mean_err(x, u, u_acc=None):
+    """(C,): e_mu of the module doc, gamma_{2N+2} (max|x| + 3 sd): summation, pairwise, or Welford's running means
+    (``u_acc``: the accumulation format's u, None for ``u``; the module doc)."""
     (x,) = _f64(x)
     N = x.shape[0]
-    return gamma(2 * N + 2, u) * (np.abs(x).max(axis=0) + 3 * x.std(axis=0))
+    return mixed_gamma(2 * N, 2, u, u if u_acc is None else u_acc) * (np.abs(x).max(axis=0) + 3 * x.std(axis=0))
 
 
-def train_stats_bound(x, u, variance: str = "stable"):
+def train_stats_bound(x, u, variance: str = "stable", u_acc=None):
     """(mu, var, e_mu, e_var) per feature of the batch statistics computed by the ``bn_variance`` algorithm
-    (module doc): "stable" (two-pass, Welford, pairwise) or "moments"/"moments_clamped" (mean(x^2) - mean^2)."""
+    (module doc): "stable" (two-pass, Welford, pairwise) or "moments"/"moments_clamped" (mean(x^2) - mean^2);
+    ``u_acc``: the accumulation format's u of the sums (None for ``u``)."""
     _check_variance(variance)
+    ua = u if u_acc is None else u_acc
     (x,) = _f64(x)
     N = x.shape[0]
     mu = x.mean(axis=0)
     var = ((x - mu) ** 2).mean(axis=0)
-    e_mu = stable_mean_err(x, u)
+    e_mu = stable_mean_err(x, u, ua)
     if variance == "stable":
         L = max(1.0, float(np.log2(N)))
-        e_var = 2 * e_mu ** 2 + gamma(N + 4, u) * (var + e_mu ** 2) + 4 * np.sqrt(L) * np.sqrt(var) * e_mu
+        e_var = 2 * e_mu ** 2 + mixed_gamma(N, 4, u, ua) * (var + e_mu ** 2) + 4 * np.sqrt(L) * np.sqrt(var) * e_mu
     else:
         q = (x * x).mean(axis=0)
-        e_q = gamma(N + 2, u) * q
+        e_q = mixed_gamma(N, 2, u, ua) * q
         e_m2 = 2 * np.abs(mu) * e_mu + e_mu ** 2 + u * (np.abs(mu) + e_mu) ** 2
         e_var = e_q + e_m2 + u * (var + e_q + e_m2)
     return mu, var, e_mu, e_var
@@ -161,7 +176,7 @@ def forward_tol(x, gamma_, beta, running_mean, running_var, training, momentum, 
     if not training:
         xh, d, s, s_lo, e_s, e_d, e_x = _normalized(x, rm, rv, 0.0, 0.0, eps, u)
         return SAFETY * _y_bound(x, g, b, rm, xh, s_lo, e_x, u), np.zeros_like(rm), np.zeros_like(rv)
-    mu, var, e_mu, e_var = train_stats_bound(x, u, variance)
+    mu, var, e_mu, e_var = train_stats_bound(x, u, variance, u_acc_total(dtype))
     xh, d, s, s_lo, e_s, e_d, e_x = _normalized(x, mu, var, e_mu, e_var, eps, u, _s_floor(variance, eps, u))
     N = x.shape[0]
     c = N / (N - 1) if convention == "unbiased" else 1.0
@@ -174,7 +189,7 @@ def unbounded_columns(x, eps, dtype, variance) -> np.ndarray:
     """(C,) bool: the columns where ``variance``'s model allows a computed var^ + eps <= 0 (or so near 0 that
     nothing bounds sqrt(var^ + eps) from below): an unclamped one-pass variance may give NaN there."""
     u = u_total(dtype)
-    mu, var, e_mu, e_var = train_stats_bound(x, u, variance)
+    mu, var, e_mu, e_var = train_stats_bound(x, u, variance, u_acc_total(dtype))
     s_lo = _normalized(np.asarray(x, np.float64), mu, var, e_mu, e_var, float(eps), u, _s_floor(variance, eps, u))[3]
     return s_lo <= 0
 
@@ -182,11 +197,11 @@ def unbounded_columns(x, eps, dtype, variance) -> np.ndarray:
 def vjp_tol(x, gamma_, eps, dy, dtype, variance="stable") -> dict:
     """Entry-wise tolerances {"x" (N, C), "gamma" (C,), "beta" (C,)} of batchnorm_vjp in ``dtype``, the forward's
     batch variance by the ``variance`` algorithm (bn_variance)."""
-    u = u_total(dtype)
+    u, ua = u_total(dtype), u_acc_total(dtype)
     x, g, dy = _f64(x, gamma_, dy)
     N = x.shape[0]
     eps = float(eps)
-    mu, var, e_mu, e_var = train_stats_bound(x, u, variance)
+    mu, var, e_mu, e_var = train_stats_bound(x, u, variance, ua)
     xh, d, s, s_lo, e_s, e_d, e_x = _normalized(x, mu, var, e_mu, e_var, eps, u, _s_floor(variance, eps, u))
     bounded = s_lo > 0
     safe = np.where(bounded, s_lo, 1.0)
@@ -194,13 +209,13 @@ def vjp_tol(x, gamma_, eps, dy, dtype, variance="stable") -> dict:
     e_x = np.where(np.isfinite(e_x), e_x, 0.0)  # the unbounded columns are inf below
     S = (dy * xh).sum(axis=0)
     M = ag / s * (ady + ady.mean(axis=0) + np.abs(xh) * np.abs(dy * xh).mean(axis=0))
-    e_dx = (gamma(2 * N + 8, u) * M + ag / safe * (e_x * np.abs(S) / N + np.abs(xh) * (ady * e_x).sum(axis=0) / N)
+    e_dx = (mixed_gamma(2 * N, 8, u, ua) * M + ag / safe * (e_x * np.abs(S) / N + np.abs(xh) * (ady * e_x).sum(axis=0) / N)
             + M * e_s / safe)
     if variance != "stable":
         e_dx = e_dx + gamma(6, u) * ag * (np.abs(x) + np.abs(mu)) * np.abs(dy * xh).mean(axis=0) / safe ** 2
     adyx = np.abs(dy * xh).sum(axis=0)
-    e_dg = gamma(N + 2, u) * adyx + (ady * e_x).sum(axis=0) + adyx * e_s / safe
-    e_db = gamma(N, u) * ady.sum(axis=0)
+    e_dg = mixed_gamma(N, 2, u, ua) * adyx + (ady * e_x).sum(axis=0) + adyx * e_s / safe
+    e_db = mixed_gamma(N, 0, u, ua) * ady.sum(axis=0)
     return {"x": np.where(bounded, SAFETY * e_dx, np.inf), "gamma": np.where(bounded, SAFETY * e_dg, np.inf),
             "beta": SAFETY * e_db}
 

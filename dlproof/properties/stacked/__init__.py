@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlproof.derivations import oracle_stacked as O
+from dlproof.dtypes import DTYPES
 
 from .. import concentration
 from .. import diagnose
@@ -97,7 +98,7 @@ def _register(kind):
     @prop(f"stack.{kind}.forward", title=f"stacked {kind}: ys and final states equal the oracle's (layers, directions, lengths)",
           capabilities=(fwd,), derivations=("stack.composition", "stack.padding.final_state",
                                             "stack.padding.reversed_within_length", "bi.output_layout"),
-          strategy=strat, max_examples=EXAMPLES)
+          strategy=strat, max_examples=EXAMPLES, precisions=DTYPES)
     def forward(target, problem, chk):
         _check_forward(kind, target, problem, chk, problem["xs"], "ys")
 
@@ -105,13 +106,13 @@ def _register(kind):
           capabilities=(fwd,), derivations=("stack.padding.real_steps_independent", "stack.padding.final_state",
                                             "stack.padding.reversed_within_length"),
           strategy=lambda t: stack_problems(kind, t, lengths="always"),
-          applies=lambda t: restrictions.value(t, "stack_lengths") is None, max_examples=EXAMPLES)
+          applies=lambda t: restrictions.value(t, "stack_lengths") is None, max_examples=EXAMPLES, precisions=DTYPES)
     def padding(target, problem, chk):
         _check_forward(kind, target, problem, chk, with_garbage(problem).astype(problem["xs"].dtype), "ys (garbage at padded steps)")
 
     @prop(f"stack.{kind}.batch_split", title=f"stacked {kind}: the batch equals its sequences run one at a time",
           capabilities=(fwd,), derivations=("stack.padding.batch_rows_independent", "stack.padding.final_state"),
-          strategy=strat, max_examples=EXAMPLES // 2)
+          strategy=strat, max_examples=EXAMPLES // 2, precisions=DTYPES)
     def batch_split(target, problem, chk):
         with diagnose.blame("forward"):
             states, layers, lens = states_of(kind, problem), layers_of(problem), lengths_of(problem)
@@ -135,7 +136,7 @@ def _register(kind):
           capabilities=(vjp,), derivations=("stack.lower_layer_gradient", "stack.jacobian_product",
                                             "stack.padding.real_steps_independent"),
           strategy=lambda t: stack_problems(kind, t, max_T=3, max_n=2, max_B=2),
-          max_examples=EXAMPLES // 2)
+          max_examples=EXAMPLES // 2, precisions=DTYPES)
     def vjp_check(target, problem, chk):
         conv, pad = _conv(kind, target), target.convention("padded_output")
         states, layers, lens = states_of(kind, problem), layers_of(problem), lengths_of(problem)
@@ -169,20 +170,21 @@ def _register(kind):
 
     @prop(f"stack.{kind}.dropout.inference", title=f"stacked {kind}: dropout p > 0 at inference is the identity",
           capabilities=(fwd,), derivations=("stack.dropout.between_layers",),
-          strategy=lambda t: stack_problems(kind, t, L=2, lengths=False), max_examples=EXAMPLES // 2)
+          strategy=lambda t: stack_problems(kind, t, L=2, lengths=False), max_examples=EXAMPLES // 2, precisions=DTYPES)
     def dropout_inference(target, problem, chk):
         _dropout_equals_plain(kind, target, problem, chk, training=False, bug="dropout_inference")
 
     @prop(f"stack.{kind}.dropout.last_layer", title=f"stacked {kind}: no dropout after the last layer (L = 1, training)",
           capabilities=(fwd,), derivations=("stack.dropout.between_layers",),
-          strategy=lambda t: stack_problems(kind, t, L=1, lengths=False), applies=no_drop, max_examples=EXAMPLES // 2)
+          strategy=lambda t: stack_problems(kind, t, L=1, lengths=False), applies=no_drop, max_examples=EXAMPLES // 2,
+          precisions=DTYPES)
     def dropout_last_layer(target, problem, chk):
         _dropout_equals_plain(kind, target, problem, chk, training=True, bug="dropout_after_last")
 
     @prop(f"stack.{kind}.dropout.between_layers",
           title=f"stacked {kind}: layer 2 reads m * y1 / (1 - p), m ~ Bernoulli(1 - p); same seed, same output",
           capabilities=(fwd,), derivations=("stack.dropout.between_layers",),
-          strategy=lambda t: dropout_problems(kind, t), applies=no_drop, max_examples=EXAMPLES // 2)
+          strategy=lambda t: dropout_problems(kind, t), applies=no_drop, max_examples=EXAMPLES // 2, precisions=DTYPES)
     def dropout_between(target, problem, chk):
         _dropout_statistics(kind, target, problem, chk)
 

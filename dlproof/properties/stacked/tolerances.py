@@ -110,12 +110,16 @@ def _proj_local(xs, state0, p, u):
     from dlproof.derivations.oracle_projection import lstm_proj_cell
 
     cell = {k: v for k, v in p.items() if k != "W_proj"}
+    un = tol.model_units(u)
     W_p = np.abs(np.asarray(p["W_proj"], np.float64))
     h, c = np.asarray(state0[0], np.float64), np.asarray(state0[1], np.float64)
     out = []
     for t in range(xs.shape[0]):
         _, hu, cn = tol._lstm_model(xs[t:t + 1], h, c, cell, u)
-        eh = em.gamma(W_p.shape[1], u) * np.abs(hu.v) @ W_p.T + hu.e @ W_p.T
+        mag = np.abs(hu.v) @ W_p.T
+        eh = em.gamma(W_p.shape[1], un.u_acc) * mag + hu.e @ W_p.T
+        if un.wider:  # the product's rounding to storage (errmodel doc), u sum |terms| >= u |h'|
+            eh = eh + un.u * mag
         out.append(tol.SAFETY * np.concatenate([eh, cn.e], axis=-1))
         h, c = lstm_proj_cell(xs[t], h, c, p)
     return np.stack(out)
@@ -128,7 +132,7 @@ def dir_input(x, d):
 def stack_forward_tol(kind, xs, states0, layers, lengths, conv, prec, masks=None, p_drop=0.0, padded_output="zero"):
     """Entry-wise tolerances (tol_ys (T, B, D n_out), tol_finals tuple of (L, D, B, .)) of a stack (module doc).
     Padded outputs: 0 ('zero', exact) or the last real forward output's tolerance ('carry')."""
-    u = tol.u_total(prec)
+    u = tol.model_units(prec)
     T, B, L, D, lens = O.check_stack(kind, xs, states0, layers, lengths, "stack_forward_tol")
     xs = np.asarray(xs, np.float64)
     s0 = tuple(np.asarray(s, np.float64) for s in states0)
@@ -142,7 +146,7 @@ def stack_forward_tol(kind, xs, states0, layers, lengths, conv, prec, masks=None
         e_in = np.zeros_like(inputs[0])
         for l in range(L):
             if l > 0 and mb is not None:  # the scaling m x / (1 - p): one rounding
-                e_in = mb[l - 1] * e_in / (1 - p_drop) + u * np.abs(inputs[l])
+                e_in = mb[l - 1] * e_in / (1 - p_drop) + u.u * np.abs(inputs[l])
             halves = []
             for d, p in enumerate(layers[l]):
                 e_hs, e_fin = _direction_model(kind, dir_input(inputs[l], d), dir_input(e_in, d),
@@ -221,17 +225,18 @@ def _proj_vjp_model(xs, e_in, state0, p, u, d_hs, d_final, e_dhs):
         if not rho <= RHO_MAX:
             vac = lambda a: np.full(np.shape(a), np.inf)  # noqa: E731
             return {"xs": vac(xs), "states": tuple(vac(s) for s in state0), "params": {k: vac(v) for k, v in p.items()}}
-        uu = u + rho
+        uu = tol.model_units(u).raised(rho)
+        w = uu.u if uu.wider else 0.0  # a product's rounding to storage per unit of its sum |terms| (errmodel doc)
         _, hu, _ = tol._lstm_model(xs[t:t + 1], h, c, cell, uu)
         du = dh @ W
-        e_du = em.gamma(P, uu) * np.abs(dh) @ np.abs(W)
+        e_du = (em.gamma(P, uu.u_acc) + w) * np.abs(dh) @ np.abs(W)
         bd = tol._scaled(tol._lstm_model(xs[t:t + 1], h, c, cell, uu, np.zeros((1, 1, n)), du, dc))
         ex_u, es_u, ep_u = _rows_error("lstm", xs[t], (h, c), cell, None, (e_du[0], np.zeros(n)))
         ex_E, es_E, ep_E = _rows_error("lstm", xs[t], (h, c), p, None, E)
         out["xs"][t, 0] = bd["xs"][0, 0] + tol.SAFETY * (ex_u + ex_E)
         for k in cell:
             out["params"][k] += bd["params"][k] + tol.SAFETY * (ep_u[k] + ep_E[k])
-        out["params"]["W_proj"] += tol.SAFETY * (em.gamma(T + 1, uu) * np.abs(dh).T @ np.abs(hu.v) + np.abs(dh).T @ hu.e
+        out["params"]["W_proj"] += tol.SAFETY * ((em.gamma(T + 1, uu.u_acc) + w) * np.abs(dh).T @ np.abs(hu.v) + np.abs(dh).T @ hu.e
                                                  + ep_E["W_proj"])
         E = tuple(b[0] + tol.SAFETY * (x + y) for b, x, y in zip((bd["h0"], bd["c0"]), es_u, es_E))
         g = lstm_proj_cell_vjp(xs[t], h, c, p, dh, dc)
@@ -250,7 +255,7 @@ def _direction_vjp_model(kind, xs, e_in, state0, p, conv, u, d_hs, d_final, e_dh
     if not rho <= RHO_MAX:  # the layer's input is known too coarsely for the model: this example checks nothing there
         vac = lambda a: np.full(np.shape(a), np.inf)  # noqa: E731
         return {"xs": vac(xs), "states": tuple(vac(s) for s in state0), "params": {k: vac(v) for k, v in p.items()}}
-    uu = u + rho
+    uu = tol.model_units(u).raised(rho)
     if kind == "rnn":
         bd = tol._rnn_vjp_bound(xs, state0[0], p, d_hs[:, :, :], d_final[0], conv, uu)
         out = {"xs": tol.SAFETY * bd["xs"], "states": (tol.SAFETY * bd["h0"],),
@@ -273,7 +278,7 @@ def _direction_vjp_model(kind, xs, e_in, state0, p, conv, u, d_hs, d_final, e_dh
 
 def stack_vjp_tol(kind, xs, states0, layers, lengths, d_ys, d_finals, conv, prec, padded_output="zero") -> dict:
     """Entry-wise tolerances {"xs", "h0"(, "c0"), "layers"} of ``<kind>_stack_vjp`` (unprojected layers; module doc)."""
-    u = tol.u_total(prec)
+    u = tol.model_units(prec)
     T, B, L, D, lens = O.check_stack(kind, xs, states0, layers, lengths, "stack_vjp_tol")
     xs = np.asarray(xs, np.float64)
     s0 = tuple(np.asarray(s, np.float64) for s in states0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import fail, nonnegative_number, one_of, positive_number
+from .common import BFLOAT16, fail, nonnegative_number, one_of, positive_number
 
 CLIP_SCOPES = ("global", "per_tensor")
 
@@ -15,7 +15,7 @@ def grad_list(fn: str, grads) -> list[np.ndarray]:
     for i, g in enumerate(grads):
         if not isinstance(g, (np.ndarray, np.generic)):
             fail(fn, f"argument 'grads[{i}]' should be a NumPy float array, got {type(g).__name__}")
-        if not np.issubdtype(g.dtype, np.floating):
+        if not (np.issubdtype(g.dtype, np.floating) or g.dtype == BFLOAT16):
             fail(fn, f"argument 'grads[{i}]' should have a floating dtype, got dtype {g.dtype}")
     return [np.asarray(g) for g in grads]
 

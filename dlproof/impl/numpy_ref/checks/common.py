@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlproof.dtypes import fmt
+
+#: ml_dtypes' bfloat16, a floating format NumPy's type hierarchy does not know (np.issubdtype(., np.floating) is False)
+BFLOAT16 = fmt("bfloat16").dtype
+
 
 def fail(fn: str, msg: str, exc=ValueError):
     """Raise ``exc(f"{fn}: {msg}")``."""
@@ -17,8 +22,9 @@ def float_array(fn: str, name: str, a, ndim, what, exc=ValueError) -> np.ndarray
         shape = "" if what is None else f" of shape {what}"
         fail(fn, f"argument {name!r} should be a float array{shape}, got None", exc)
     arr = a if isinstance(a, np.ndarray) else np.asarray(a)
-    if not np.issubdtype(arr.dtype, np.floating):
-        fail(fn, f"argument {name!r} should have a floating dtype (float32/float64), got dtype {arr.dtype}", exc)
+    if not (np.issubdtype(arr.dtype, np.floating) or arr.dtype == BFLOAT16):
+        fail(fn, f"argument {name!r} should have a floating dtype (float16/bfloat16/float32/float64), got dtype "
+                 f"{arr.dtype}", exc)
     if ndim is not None and arr.ndim != ndim:
         fail(fn, f"argument {name!r} should have {ndim} dimensions {what}, got shape {arr.shape}")
     return arr
