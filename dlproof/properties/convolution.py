@@ -44,7 +44,7 @@ Jacobian route on absolute values (oracle_convolution.vjp(absolute=True)). Route
 im2col over padding) or reorder the sum stay within these bounds. A stack of layers (conv.receptive_field)
 propagates the bound to first order: e_l = gamma_{m_l + 1}(|w_l| * (|a_{l-1}| + e_{l-1}) + |b_l|) + |w_l| * e_{l-1}.
 
-Declared arithmetic (tolerances.precision): each gamma_k above is feedforward.mixed_gamma(k, 0): gamma_k(u) when
+Declared arithmetic (tolerances.precision): each gamma_k above is tolerances.mixed_gamma(k, 0): gamma_k(u) when
 the sums accumulate in storage (bit for bit the bounds above), gamma_k(u_acc) + u when they accumulate in a wider
 format and are rounded once to storage (u |result| <= u times the magnitude), gamma_k(u_acc) + gamma_2(u) with a
 bias added in storage after the products (a second piece, errmodel.pieces_to_storage). In float16 (tolerances.NEAR_UNDERFLOW:
@@ -68,7 +68,8 @@ from dlproof.dtypes import DTYPES
 from . import diagnose
 from . import tolerances as tol
 from .assertions import call
-from .feedforward import mixed_gamma, underflow
+from .feedforward import underflow
+from .tolerances import mixed_gamma
 from .registry import prop
 from .strategies import SCALES, SEED, Problem
 
@@ -210,7 +211,7 @@ FLOOR = 1e-290
 
 
 def _gamma(k: int, dtype, bias: bool = False) -> float:
-    """gamma_k of a sum of k products in the declared arithmetic ``dtype`` (module doc: feedforward.mixed_gamma;
+    """gamma_k of a sum of k products in the declared arithmetic ``dtype`` (module doc: tolerances.mixed_gamma;
     ``bias``: a bias may be added in storage after the products, a second piece when accumulating wider)."""
     return mixed_gamma(k, 0, tol.u_total(dtype), tol.u_acc_total(dtype), pieces=2 if bias else 1)
 

@@ -38,19 +38,6 @@ ACTIVATION = st.sampled_from(ACTIVATIONS)
 
 # ---- the dense layer's forward-error model ---------------------------------------------------------------------
 
-def mixed_gamma(k: int, j: int, u: float, u_acc: float, pieces: int = 1) -> float:
-    """The relative error (of the sum of the terms' magnitudes) of a sum or dot product of k terms followed by j more
-    roundings in storage: gamma_{k+j}(u) when the sum is accumulated in storage (u_acc >= u: any split into pieces
-    is among the k roundings); accumulated in a wider format, gamma_k(u_acc) for its k roundings there plus
-    gamma_{j+pieces}(u): each of the ``pieces`` separately accumulated parts (a bias added after the products
-    counts as one) rounds to storage and the pieces are added in storage, (pieces - 1) u + u in all
-    (errmodel.pieces_to_storage), and the j other roundings (first order, as every bound of the suite: SAFETY
-    covers the products of the terms)."""
-    if k < 0 or j < 0 or pieces < 1:
-        raise ValueError(f"mixed_gamma: k={k}, j={j}, pieces={pieces}, but should be k, j >= 0 and pieces >= 1")
-    return em.gamma(k + j, u) if u_acc >= u else em.gamma(k, u_acc) + em.gamma(j + pieces, u)
-
-
 def underflow(arithmetic, subnormals: str = "gradual") -> tuple:
     """(eta, eta_add) of the model at the declared ``subnormals`` where the drawn values reach the format's underflow
     threshold (`tolerances.NEAR_UNDERFLOW`: float16, smallest normal 6.1e-5; a product of three drawn scales of 0.1

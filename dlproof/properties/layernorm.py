@@ -52,7 +52,7 @@ from . import diagnose, restrictions
 from . import tolerances as tol
 from .assertions import PropertyFailure, call
 from .batchnorm import tolerances as tbn
-from .feedforward import mixed_gamma
+from .tolerances import mixed_gamma
 from .batchnorm.strategies import EPS as BN_EPS
 from .batchnorm.strategies import SCALES_A, _column
 from .registry import prop

@@ -50,7 +50,7 @@ route (Jacobian Gram product or the explicit per-unit sum):
                   and a division per factor, a_r^2, the x.x' dot product of length d): E_acc = gamma_{m(d+1)+d+8}
                   (1/m) sum_r [(R + e)_ir (R' + e')_jr + a_r^2 h_ir h'_jr |x_i|.|x'_j|], any order, FMA or not.
 tol = SAFETY (E_a + E_H + E_acc).
-Declared arithmetic (tolerances.precision): gamma_d is feedforward.mixed_gamma(d, 0) and the accumulation's gamma
+Declared arithmetic (tolerances.precision): gamma_d is tolerances.mixed_gamma(d, 0) and the accumulation's gamma
 is mixed_gamma(m(d+1) + d, 8) (the sums at the accumulation format's u, the 8 roundings of a term's factors and one
 to storage at the storage u when it is wider; bit for bit the single-u bound at accumulate = storage).
 The properties stay at float32/float64: k = m(d+1) + d + 8 reaches 332 roundings, k u >= 1 at bfloat16 (u = 2^-8,
@@ -68,7 +68,7 @@ from dlproof.derivations import oracle_ntk as oracle
 
 from . import tolerances as tol
 from .assertions import call
-from .feedforward import mixed_gamma
+from .tolerances import mixed_gamma
 from .registry import prop
 from .strategies import SCALES, SEED, Problem
 

@@ -36,7 +36,7 @@ from dlproof.dtypes import DTYPES
 from .. import diagnose, restrictions
 from .. import tolerances as tol
 from ..assertions import call
-from ..feedforward import mixed_gamma
+from ..tolerances import mixed_gamma
 from ..registry import prop
 from . import tolerances as ta
 from .strategies import (attention_problems, mha_params, mha_problems, softmax_problems,

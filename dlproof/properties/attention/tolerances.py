@@ -42,7 +42,7 @@ import math
 import numpy as np
 
 from .. import errmodel as em
-from ..feedforward import mixed_gamma
+from ..tolerances import mixed_gamma
 from ..tolerances import ACT_ULPS, SAFETY, activation_ulps, exact_in, gamma, u_acc_total, u_total, underflow_terms
 
 

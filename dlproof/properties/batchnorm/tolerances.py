@@ -48,7 +48,7 @@ The batch statistics: the algorithm is a declared convention, ``bn_variance``.
 
 Declared arithmetic (tolerances.precision: a `tolerances.Arithmetic`): every gamma_{k+j} above whose k counts the
 terms of a sum over the batch (the mean's 2N, the variance's N, the VJP's 2N and N) is evaluated as
-feedforward.mixed_gamma(k, j): gamma_{k+j}(u) when the sums accumulate in storage (bit for bit the bounds above),
+tolerances.mixed_gamma(k, j): gamma_{k+j}(u) when the sums accumulate in storage (bit for bit the bounds above),
 gamma_k(u_acc) + gamma_{j+1}(u) when they accumulate in a wider format (then one rounding to storage); the
 elementwise work stays at the storage u.
 
@@ -77,7 +77,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..feedforward import mixed_gamma
+from ..tolerances import mixed_gamma
 from ..tolerances import SAFETY, UNIT_ROUNDOFF, gamma, u_acc_total, u_total
 
 
