@@ -30,11 +30,15 @@ def _f64(*arrays):
 
 
 def softmax_row(x) -> np.ndarray:
-    """s_i = 1 / sum_j exp(x_j - x_i) of one row (n,)."""
+    """s_i = 1 / sum_j exp(x_j - x_i) of one row (n,); where that sum overflows (s_i below ~5.6e-309, in or
+    under the subnormal range) s_i = exp(x_i - max x) / sum_j exp(x_j - max x) instead, which keeps a subnormal
+    s_i (the 1/sum form returned 0 there: a false alarm against a target that got the subnormal right)."""
     (x,) = _f64(x)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         E = np.exp(x[None, :] - x[:, None])  # E[i, j] = exp(x_j - x_i); E[i, i] = 1
-        return 1.0 / E.sum(axis=1)
+        total = E.sum(axis=1)
+        shifted = np.exp(x - x.max())
+        return np.where(np.isinf(total), shifted / shifted.sum(), 1.0 / total)
 
 
 def softmax(x) -> np.ndarray:

@@ -254,3 +254,24 @@ def test_the_variance_threshold_is_the_laurent_massart_interval():
 
     assert PA.ALPHA == 1e-10 and np.isclose(2 * np.exp(-PA.LOG_TERM), PA.ALPHA, rtol=1e-12)
     assert all_properties()["attn.scale.variance"].max_examples == PA.VARIANCE_EXAMPLES
+
+
+def test_oracle_softmax_keeps_a_subnormal_entry_where_the_one_over_sum_form_overflows():
+    """x = (234.91796875, 945.80078125): s_0 = exp(-710.8828125)/(1 + ...) ~ 1.7e-309 is subnormal but
+    representable; the oracle returned 0 and accused a correct softmax_vjp (2.4e-308, the exact value by mpmath)."""
+    import mpmath
+
+    from dlproof.derivations import oracle_attention as O
+
+    x = np.array([234.91796875, 945.80078125])
+    ds = np.array([14.18354182, 1.22204978])
+    with mpmath.workdps(60):
+        e = [mpmath.exp(mpmath.mpf(v) - mpmath.mpf(x.max())) for v in x]
+        s = [v / sum(e) for v in e]
+        r = sum(si * mpmath.mpf(g) for si, g in zip(s, ds))
+        exact_s = np.array([float(v) for v in s])
+        exact_dx = np.array([float(si * (mpmath.mpf(g) - r)) for si, g in zip(s, ds)])
+    assert exact_s[0] > 0 and O.softmax_row(x)[0] > 0
+    eta = 2.0 ** -1074
+    assert np.all(np.abs(O.softmax_row(x) - exact_s) <= 2 * eta + 2 ** -52 * exact_s)
+    assert abs(O.softmax_vjp(x[None], ds[None])[0, 0] - exact_dx[0]) <= 4 * eta + 2 ** -50 * abs(exact_dx[0])
