@@ -16,13 +16,17 @@ back-to-back calls (>= 50 ms for a GEMM, >= 100 ms for a training step). Callabl
 timed in the same run,
 interleaved (one run of each per round, in a rotating order), so slow drift of the machine affects them
 alike; a ratio is the ratio of their medians. Torch and NumPy's BLAS are pinned to --threads threads
-(default 1, so runs on small machines are comparable); NumPy's BLAS is pinned with threadpoolctl.
+(default 1, so runs on small machines are comparable); NumPy's BLAS is pinned with threadpoolctl. Section
+"reference" is the exception: it runs twice in one invocation, at 1 thread and at every core the process
+may use (its affinity), and reports both side by side; its NumPy / floor goals are held at 1 thread, its
+NumPy / torch goals at all cores (benchmarks/perf/reference.py, ``GOALS``).
 
 ``--quick`` is a smoke test: 3 repeats, 1 warm-up, the small size only.
 
 This script is the command; the measuring lives in the package benchmarks/perf/: `perf.timing` (`Settings`,
-`bench`), `perf.sections` (the registry), one module per section (`perf.gemm`, `perf.recurrent` for
-"gru_vs_lstm", `perf.reference`, `perf.folded` for "suite", "conformance_times" and "symbolic") and
+`bench`), `perf.threads` (pinning, `all_cores`), `perf.sections` (the registry), one module per section
+(`perf.gemm`, `perf.recurrent` for "gru_vs_lstm", `perf.reference`, `perf.folded` for "suite",
+"conformance_times" and "symbolic") and
 `perf.report` (machine, versions, the Markdown, merging ``--only`` runs). Sections are registered with
 `perf.sections.section`; each returns a JSON-able dict and renders itself to Markdown lines. Add a section
 by writing a measure function and a render function in a module of perf/, decorating the first, and
@@ -45,8 +49,9 @@ import perf.gemm  # noqa: E402,F401
 import perf.recurrent  # noqa: E402,F401
 import perf.reference  # noqa: E402,F401
 import perf.folded  # noqa: E402
-from perf.report import SCHEMA, machine, merged, pin_threads, render_markdown, versions  # noqa: E402
+from perf.report import SCHEMA, machine, merged, render_markdown, versions  # noqa: E402
 from perf.sections import SECTIONS  # noqa: E402
+from perf.threads import pin_threads  # noqa: E402
 from perf.timing import SMALL, Settings, loadavg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +85,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke test: 3 repeats, 1 warm-up, small size only")
     ap.add_argument("--out", default=None, help="output folder (default: the repository's reports/)")
-    ap.add_argument("--threads", type=int, default=1, help="threads for torch and NumPy's BLAS (default 1)")
+    ap.add_argument("--threads", type=int, default=1, help="threads for torch and NumPy's BLAS (default 1); section "
+                    "reference runs at 1 and at all usable cores whatever this is")
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per figure (default 7, --quick 3)")
     ap.add_argument("--only", nargs="+", choices=list(SECTIONS), help="run only these sections")
     args = ap.parse_args(argv)
@@ -111,6 +117,7 @@ def main(argv=None) -> int:
         "measured_on": datetime.date.today().isoformat(),
         "settings": {"repeats": s.repeats, "warmup": s.warmup, "threads": s.threads,
                      "sizes_BTnm": [list(c) for c in s.sizes], "statistic": "median",
+                     "reference_threads": list(s.reference_threads),
                      "timer": "time.perf_counter", "interleaved": True},
         "machine": machine(threads),
         "versions": versions(),

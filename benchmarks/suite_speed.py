@@ -1,8 +1,8 @@
-"""Benchmark: how fast the test suite is. The derivation cache (cold / warm), the default `pytest` serially
-and with `-n 2` (wall, CPU, the ratio, peak RSS of every process), and the cost of one Hypothesis example
-of the cell properties.
+"""Benchmark: how fast the test suite is. The derivation cache (cold / warm), the default `pytest` serially,
+with `-n 2`, and the README's test command `pytest -n 2 --cov` exactly (wall, CPU, the ratio, peak RSS of
+every process), and the cost of one Hypothesis example of the cell properties.
 
-    python benchmarks/suite_speed.py [--repeat 3] [--skip-pytest] [--examples-runs 7]
+    python benchmarks/suite_speed.py [--repeat 3] [--skip-pytest] [--examples-runs 7] [--modes serial,n2,readme]
 
 Results go to stdout and to reports/latest/bench/suite_speed.json (an ignored run folder). Another script
 includes it as a section with ``measure(repeats) -> dict`` and ``render(result) -> list`` (Markdown lines,
@@ -10,8 +10,10 @@ no heading; `TITLE` is one).
 
 How it is measured:
 
-- every figure is the median of ``repeats`` runs in fresh processes; the serial and the ``-n 2`` runs
-  alternate, so a drift of the machine's load affects both alike;
+- every figure is the median of ``repeats`` runs in fresh processes; the runs of the modes (serial
+  ``pytest -q``, ``-n 2``, and ``readme``: the README's command ``pytest -n 2 --cov`` exactly as a user types
+  it, the probe loaded through ``$PYTEST_PLUGINS`` and the coverage data file kept in a temporary folder
+  through ``$COVERAGE_FILE``) alternate, so a drift of the machine's load affects all alike;
 - wall time (``time.perf_counter``) depends on what else the machine runs, so the 1-minute load average
   is recorded before and after each run, with the number of cores other processes kept busy meanwhile
   (from /proc/stat), and the CPU time (user + system of pytest and every process it waited for: the xdist
@@ -45,7 +47,14 @@ TITLE = "Test suite speed"
 SCHEMA = 1
 CELL_PROPERTIES = ("rnn.cell.forward", "lstm.cell.forward", "gru.cell.forward")
 #: the goals of the issue "a fast suite that scales across cores" (2 cores, ci profile, no coverage)
-GOALS = {"serial_wall_s": 90.0, "n2_over_serial_wall": 0.65, "per_example_ms": 1.5, "peak_rss_mb": 1024.0}
+GOALS = {"serial_wall_s": 90.0, "n2_over_serial_wall": 0.65, "per_example_ms": 1.5, "peak_rss_mb": 1024.0,
+         "readme_wall_s": 90.0}  # readme: issue 20, "the README's test command within 90 s"
+#: what each mode runs after ``python -m pytest``; ``readme`` is README.md's test command, word for word
+MODES = {"serial": ["-q", "-p", "no:cacheprovider", "-p", "suite_speed"],
+         "n2": ["-q", "-p", "no:cacheprovider", "-p", "suite_speed", "-n", "2"],
+         "readme": ["-n", "2", "--cov"]}
+DEFAULT_MODES = ("serial", "n2", "readme")
+MODE_NAMES = {"serial": "serial", "n2": "-n 2", "readme": "`pytest -n 2 --cov` (README)"}
 PROBE_ENV = "DLPROOF_SUITE_SPEED_PROBE"
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -117,9 +126,19 @@ def _timed(cmd, env) -> dict:
             "returncode": proc.returncode, "tail": proc.stdout[-2000:]}
 
 
+#: ``--bytecode write``: Python writes bytecode (and pytest its assertion-rewritten test modules) into this
+#: ignored folder, as in a shell without $PYTHONDONTWRITEBYTECODE; ``env`` (the default) keeps the caller's setting
+PYCACHE = ROOT / "reports" / "latest" / "bench" / "pycache"
+BYTECODE = {"mode": "env"}
+
+
 def _clean_env(extra=None) -> dict:
-    """The environment of a default run: no target or profile chosen by the caller's environment."""
+    """The environment of a default run: no target or profile chosen by the caller's environment; with
+    ``--bytecode write``, no $PYTHONDONTWRITEBYTECODE and $PYTHONPYCACHEPREFIX set to `PYCACHE`."""
     env = {k: v for k, v in os.environ.items() if k not in ("DLPROOF_TARGET", "DLPROOF_PROFILE")}
+    if BYTECODE["mode"] == "write":
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     env.update(extra or {})
     return env
 
@@ -130,7 +149,9 @@ def measure_cache(repeats: int) -> dict:
     cold, warm, baseline = [], [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as d:
-            env = _clean_env({"DLPROOF_CACHE_DIR": d})
+            # cold: SymPy derives and proves everything (the proofs shipped with the package switched off; with
+            # them a fresh install loads like a warm cache: benchmarks/first_verdict.py)
+            env = _clean_env({"DLPROOF_CACHE_DIR": d, "DLPROOF_SHIPPED_PROOFS": "off"})
             cold.append(_timed([sys.executable, "-c", LOAD], env)["wall_s"])
             warm.append(_timed([sys.executable, "-c", LOAD], env)["wall_s"])
             baseline.append(_timed([sys.executable, "-c", "import numpy"], env)["wall_s"])
@@ -140,12 +161,19 @@ def measure_cache(repeats: int) -> dict:
 
 # ---- the default pytest, serial and -n 2 --------------------------------------------------------------
 
-def _pytest_once(extra: list, report: str) -> dict:
+def _pytest_once(mode: str, report: str) -> dict:
+    """One run of ``mode`` (a key of `MODES`). The serial and ``-n 2`` runs write their dlproof report into
+    ``report``; the README command writes where a user's does (reports/latest/, ignored by git)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; known: {sorted(MODES)}")
     with tempfile.TemporaryDirectory() as probe:
         pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
         env = _clean_env({PROBE_ENV: probe, "PYTHONPATH": pythonpath})
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "suite_speed",
-               f"--report={report}"] + extra
+        cmd = [sys.executable, "-m", "pytest"] + MODES[mode]
+        if mode == "readme":
+            env.update(PYTEST_PLUGINS="suite_speed", COVERAGE_FILE=str(Path(probe) / ".coverage"))
+        else:
+            cmd.append(f"--report={report}")
         run = _timed(cmd, env)
         procs = sorted((json.loads(p.read_text(encoding="utf-8")) for p in Path(probe).glob("*.json")),
                        key=lambda r: r["process"])
@@ -170,24 +198,38 @@ def _summarize_runs(runs: list) -> dict:
             "all_passed": all(r["returncode"] == 0 for r in runs), "runs": runs}
 
 
-def measure_pytest(repeats: int) -> dict:
-    serial, n2 = [], []
+def measure_pytest(repeats: int, modes=DEFAULT_MODES) -> dict:
+    """Each mode of ``modes`` (keys of `MODES`; serial is always run: the ratios refer to it) ``repeats`` times,
+    the modes alternating."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise ValueError(f"unknown modes {unknown}; known: {sorted(MODES)}")
+    modes = ["serial"] + [m for m in MODES if m in modes and m != "serial"]
+    runs = {m: [] for m in modes}
     with tempfile.TemporaryDirectory() as rep:
-        for _ in range(repeats):  # alternate, so drift of the machine's load hits both alike
-            serial.append(_pytest_once([], rep))
-            n2.append(_pytest_once(["-n", "2"], rep))
+        for _ in range(repeats):  # alternate, so drift of the machine's load hits every mode alike
+            for m in modes:
+                runs[m].append(_pytest_once(m, rep))
         path = Path(rep) / "correctness.json"
         rows = json.loads(path.read_text(encoding="utf-8"))["results"] if path.exists() else []
     ran = [r["examples"] for r in rows if r["verdict"] == "pass"]
-    out = {"serial": _summarize_runs(serial), "n2": _summarize_runs(n2),
-           "min_examples_per_passing_property": min(ran) if ran else None}
-    s, p = out["serial"], out["n2"]
-    out["n2_over_serial_wall"] = p["wall_s"] / s["wall_s"] if s["wall_s"] and p["wall_s"] else None
+    out = {m: _summarize_runs(runs[m]) for m in modes}
+    out.update(modes=modes, min_examples_per_passing_property=min(ran) if ran else None)
+    s = out["serial"]
+    for m in modes[1:]:
+        p = out[m]
+        out[f"{m}_over_serial_wall"] = p["wall_s"] / s["wall_s"] if s["wall_s"] and p["wall_s"] else None
+    out["n2_over_serial_wall"] = out.get("n2_over_serial_wall")
+    if "n2" not in out:
+        return out
+    n2 = runs["n2"]
     # load-robust view of the same ratio: the busiest worker's CPU time plus the controller's, over serial CPU
     crit = [r["max_worker_cpu_s"] + next((q["cpu_s"] for q in r["processes"] if q["process"] == "controller"), 0.0)
             for r in n2 if r["max_worker_cpu_s"] is not None]
     serial_self = [next((q["cpu_s"] + q["subprocess_cpu_s"] for q in r["processes"] if q["process"] == "controller"), None)
-                   for r in serial]
+                   for r in runs["serial"]]
     out["n2_critical_cpu_over_serial_cpu"] = (_median(crit) / _median(serial_self)
                                               if crit and _median(serial_self) else None)
     return out
@@ -256,10 +298,15 @@ def _goals(res: dict) -> list:
     if py:
         goals.append({"metric": "serial wall (s)", "value": py["serial"]["wall_s"], "goal": GOALS["serial_wall_s"],
                       "ok": py["serial"]["wall_s"] is not None and py["serial"]["wall_s"] <= GOALS["serial_wall_s"]})
-        r = py["n2_over_serial_wall"]
-        goals.append({"metric": "-n 2 / serial wall", "value": r, "goal": GOALS["n2_over_serial_wall"],
-                      "ok": r is not None and r <= GOALS["n2_over_serial_wall"]})
-        rss = max((x for x in (py["serial"]["max_rss_mb"], py["n2"]["max_rss_mb"]) if x is not None), default=None)
+        if "n2" in py:
+            r = py["n2_over_serial_wall"]
+            goals.append({"metric": "-n 2 / serial wall", "value": r, "goal": GOALS["n2_over_serial_wall"],
+                          "ok": r is not None and r <= GOALS["n2_over_serial_wall"]})
+        if "readme" in py:
+            w = py["readme"]["wall_s"]
+            goals.append({"metric": "README command `pytest -n 2 --cov` wall (s)", "value": w,
+                          "goal": GOALS["readme_wall_s"], "ok": w is not None and w <= GOALS["readme_wall_s"]})
+        rss = max((py[m]["max_rss_mb"] for m in _modes(py) if py[m]["max_rss_mb"] is not None), default=None)
         goals.append({"metric": "peak RSS of one pytest process (MB)", "value": rss, "goal": GOALS["peak_rss_mb"],
                       "ok": rss is not None and rss <= GOALS["peak_rss_mb"]})
     for pid, r in (res.get("per_example") or {}).get("properties", {}).items():
@@ -268,19 +315,26 @@ def _goals(res: dict) -> list:
     return goals
 
 
-def measure(repeats: int = 1, *, pytest_runs: bool = True, examples_runs: int = 7, cache: bool = True) -> dict:
+def _modes(py: dict) -> list:
+    """The modes a pytest result holds (results written before the README mode existed: serial and n2)."""
+    return py.get("modes") or [m for m in ("serial", "n2") if m in py]
+
+
+def measure(repeats: int = 1, *, pytest_runs: bool = True, examples_runs: int = 7, cache: bool = True,
+            modes=DEFAULT_MODES) -> dict:
     """Everything above, each figure the median of ``repeats`` runs (the per-example cost: of
     ``max(examples_runs, repeats)`` runs). JSON-able."""
     res = {"schema": SCHEMA, "repeats": repeats, "load_1min_start": _load(),
            "machine": {"logical_cpus": os.cpu_count(),
                        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None},
            "environment": {k: os.environ.get(k) for k in ("PYTHONDONTWRITEBYTECODE", "OMP_NUM_THREADS")},
+           "bytecode": BYTECODE["mode"],
            "goals_def": dict(GOALS)}
     if cache:
         res["derivations"] = measure_cache(repeats)
     res["per_example"] = measure_per_example(max(examples_runs, repeats))
     if pytest_runs:
-        res["pytest"] = measure_pytest(repeats)
+        res["pytest"] = measure_pytest(repeats, modes)
     res["load_1min_end"] = _load()
     res["goals"] = _goals(res)
     res["summary"] = summary(res)
@@ -296,11 +350,12 @@ def summary(res: dict) -> dict:
                    python_plus_numpy_startup_s=d["python_plus_numpy_startup_s"])
     py = res.get("pytest")
     if py:
-        out.update(pytest_serial_s=py["serial"]["wall_s"], pytest_n2_s=py["n2"]["wall_s"],
-                   pytest_n2_over_serial=py["n2_over_serial_wall"], pytest_serial_cpu_s=py["serial"]["cpu_s"],
-                   pytest_n2_cpu_s=py["n2"]["cpu_s"], pytest_serial_max_rss_mb=py["serial"]["max_rss_mb"],
-                   pytest_n2_max_rss_mb=py["n2"]["max_rss_mb"],
-                   min_examples_per_passing_property=py["min_examples_per_passing_property"])
+        for m in _modes(py):
+            out.update({f"pytest_{m}_s": py[m]["wall_s"], f"pytest_{m}_cpu_s": py[m]["cpu_s"],
+                        f"pytest_{m}_max_rss_mb": py[m]["max_rss_mb"]})
+        if "n2" in py:
+            out["pytest_n2_over_serial"] = py["n2_over_serial_wall"]
+        out["min_examples_per_passing_property"] = py["min_examples_per_passing_property"]
     for pid, r in (res.get("per_example") or {}).get("properties", {}).items():
         out[f"{pid}_per_example_ms"] = r["wall_ms"]
         out[f"{pid}_per_example_cpu_ms"] = r["cpu_ms"]
@@ -326,6 +381,12 @@ def render(result: dict) -> list:
              f"average {_loads([r.get('load_1min_start'), r.get('load_1min_end')])} (other processes' load: wall times "
              "grow with it, CPU times much less). Goals from the issue \"a fast suite that scales across cores\" are "
              "targets, not assertions.", ""]
+    if r.get("bytecode") == "write":
+        lines += ["Bytecode cached (`--bytecode write`: no $PYTHONDONTWRITEBYTECODE; pytest's rewritten test modules "
+                  "too), as in a user's shell.", ""]
+    elif (r.get("environment") or {}).get("PYTHONDONTWRITEBYTECODE"):
+        lines += ["$PYTHONDONTWRITEBYTECODE was set: every process compiled dlproof and rewrote the test modules "
+                  "from source (`--bytecode write` measures a user's shell, where they are cached).", ""]
     goals = r.get("goals") or []
     if goals:
         lines += ["| goal | measured | target | met |", "|---|---:|---:|---|"]
@@ -333,18 +394,25 @@ def render(result: dict) -> list:
                   for g in goals] + [""]
     py = r.get("pytest")
     if py:
-        s, p = py["serial"], py["n2"]
-        lines += ["Default `pytest -q -p no:cacheprovider` (ci profile, derandomized; no coverage):", "",
+        lines += ["Default `pytest -q -p no:cacheprovider` (ci profile, derandomized; no coverage)"
+                  + (", and the README's command `pytest -n 2 --cov` as typed (coverage of `dlproof`):"
+                     if "readme" in py else ":"), "",
                   "| run | wall (s) | CPU, all processes (s) | busiest worker CPU (s) | peak RSS per process (MB) | "
                   "load 1 min | cores busy with other work | all passed |",
                   "|---|---:|---:|---:|---:|---|---:|---|"]
-        for name, x in (("serial", s), ("-n 2", p)):
+        for name, x in ((MODE_NAMES[m], py[m]) for m in _modes(py)):
             lines.append(f"| {name} | {_f(x['wall_s'], 1)} | {_f(x['cpu_s'], 1)} | {_f(x['max_worker_cpu_s'], 1)} | "
                          f"{_f(x['max_rss_mb'], 0)} | {_loads(x['load_1min'])} | {_f(x.get('others_cores'))} | "
                          f"{'yes' if x['all_passed'] else '**no**'} |")
-        lines += ["", f"- `-n 2` / serial wall: **{_f(py['n2_over_serial_wall'])}**; load-robust view (busiest worker + "
-                      f"controller CPU over serial CPU): {_f(py['n2_critical_cpu_over_serial_cpu'])}",
-                  f"- fewest examples of a passing property: {py['min_examples_per_passing_property']}"]
+        lines.append("")
+        if "n2" in py:
+            lines.append(f"- `-n 2` / serial wall: **{_f(py['n2_over_serial_wall'])}**; load-robust view (busiest "
+                         f"worker + controller CPU over serial CPU): {_f(py.get('n2_critical_cpu_over_serial_cpu'))}")
+        if "readme" in py and "n2" in py and py["readme"]["cpu_s"] and py["n2"]["cpu_s"]:
+            lines.append(f"- coverage's cost: `-n 2 --cov` / `-n 2` CPU {_f(py['readme']['cpu_s'] / py['n2']['cpu_s'])}, "
+                         f"wall {_f(py['readme']['wall_s'] / py['n2']['wall_s'])}")
+        lines.append(f"- fewest examples of a passing property: {py['min_examples_per_passing_property']}")
+        p = py.get("n2") or py.get("readme") or {"runs": []}
         last = p["runs"][-1]["processes"] if p["runs"] else []
         if last:
             lines.append("- `-n 2` processes (last run): " + ", ".join(
@@ -375,8 +443,17 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per figure (default 3)")
     ap.add_argument("--skip-pytest", action="store_true", help="leave out the pytest runs (the slow part)")
     ap.add_argument("--examples-runs", type=int, default=7, help="runs of each cell property (default 7)")
+    ap.add_argument("--modes", default=",".join(DEFAULT_MODES),
+                    help=f"comma-separated pytest modes of {sorted(MODES)} (serial always runs; default: all)")
+    ap.add_argument("--bytecode", choices=("env", "write"), default="env",
+                    help="env (default): keep $PYTHONDONTWRITEBYTECODE as set; write: let Python and pytest cache "
+                         "bytecode (in reports/latest/bench/pycache/), as a shell without it does")
     args = ap.parse_args(argv)
-    res = measure(args.repeat, pytest_runs=not args.skip_pytest, examples_runs=args.examples_runs)
+    BYTECODE["mode"] = args.bytecode
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if any(m not in MODES for m in modes):
+        ap.error(f"--modes: unknown {[m for m in modes if m not in MODES]}; known: {sorted(MODES)}")
+    res = measure(args.repeat, pytest_runs=not args.skip_pytest, examples_runs=args.examples_runs, modes=modes)
     dest = ROOT / "reports" / "latest" / "bench"
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "suite_speed.json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
@@ -384,7 +461,8 @@ def main(argv=None) -> int:
         print(f"{k:44s} {v:.3f}" if isinstance(v, float) else f"{k:44s} {v}")
     print()
     print("\n".join([f"## {TITLE}", ""] + render(res)))
-    return 0 if not res.get("pytest") or (res["pytest"]["serial"]["all_passed"] and res["pytest"]["n2"]["all_passed"]) else 1
+    py = res.get("pytest")
+    return 0 if not py or all(py[m]["all_passed"] for m in _modes(py)) else 1
 
 
 if __name__ == "__main__":

@@ -57,19 +57,11 @@ def _conform(args) -> int:
     return run_targets(args, [args.target], "conform")
 
 
-def _cache_is_cold() -> bool:
-    """Whether `dlproof.derivations.records()` / `kernels()` would derive from scratch (no cache file for this key)."""
-    from dlproof.derivations import cache
-
-    d, key = cache.cache_dir(), cache.cache_key()
-    return not ((d / f"records-{key}.json").exists() and (d / f"kernels-{key}.py").exists())
-
-
 def _warm_cache() -> None:
+    """Load the derivation records and kernels before the run: from the user cache, else the proofs shipped
+    with the package, else built once (dlproof.derivations prints its own progress line then)."""
     from dlproof.derivations import kernels, records
 
-    if _cache_is_cold():
-        print("dlproof: building the derivation cache once (~30 s)...", file=sys.stderr, flush=True)
     records(), kernels()
 
 
@@ -265,11 +257,30 @@ def _sweep(args) -> int:
     from pathlib import Path
 
     from dlproof import sweep
+    from dlproof.findings import known_failures
     from dlproof.loader import TargetLoadError, load_target
 
+    if args.compare:
+        try:
+            a, b = (sweep.load(p) for p in args.compare)
+        except sweep.ReportError as exc:
+            print(f"dlproof sweep --compare: {exc}", file=sys.stderr)
+            return 2
+        diff = sweep.compare(a, b, common_only=args.common)
+        for d in diff:
+            print(d)
+        n = len({(r["target"], r["seed"]) for r in a["runs"]} & {(r["target"], r["seed"]) for r in b["runs"]})
+        print(f"dlproof sweep --compare: {len(diff)} difference(s); {n} (target, seed) pair(s) in common")
+        return 1 if diff else 0
     if args.seeds < 1 or args.jobs < 1:
         print("dlproof sweep: --seeds and --jobs must be >= 1", file=sys.stderr)
         return 2
+    if not args.in_process:
+        from dlproof.sweep.engine import INSTALL, engine_available
+
+        if not engine_available():
+            print(f"dlproof sweep: {INSTALL}; --in-process runs without it, one task after the other", file=sys.stderr)
+            return 2
     specs = args.targets or sweep.default_specs()
     for spec in specs:
         try:
@@ -278,12 +289,21 @@ def _sweep(args) -> int:
             print(f"dlproof sweep: {exc}", file=sys.stderr)
             return 2
     out = Path(args.out)
-    res = sweep.sweep(specs, range(args.first_seed, args.first_seed + args.seeds), args.jobs, out,
-                      progress=lambda line: print(line, flush=True))
-    sweep.write(res, out)
-    print(f"dlproof sweep: {res['failures']} failure(s) over {len(specs)} target(s) x {args.seeds} seed(s); "
-          f"report in {out / 'sweep.md'}")
-    return 1 if res["failures"] else 0
+    try:
+        res = sweep.sweep(specs, range(args.first_seed, args.first_seed + args.seeds), args.jobs, out,
+                          progress=lambda line: print(line, flush=True), scheduler=args.scheduler,
+                          resume=args.resume, inline=args.in_process, known=known_failures())
+    except KeyboardInterrupt:
+        print(f"dlproof sweep: interrupted; the finished runs are in {out / 'sweep.json'} (marked incomplete): "
+              "the same command with --resume runs the rest", file=sys.stderr)
+        return 130
+    except (sweep.SweepMismatch, sweep.ReportError, ValueError, RuntimeError, OSError) as exc:
+        print(f"dlproof sweep: {exc}", file=sys.stderr)
+        return 2
+    print(f"dlproof sweep: {res['false_alarms']} false alarm(s) over {len(specs)} target(s) x {args.seeds} seed(s)"
+          + (f" ({res['known_failures']} failure(s) explained by a published finding)" if res["known_failures"] else "")
+          + f"; report in {out / 'sweep.md'}")
+    return 1 if res["false_alarms"] else 0
 
 
 def _golden(args) -> int:
@@ -348,9 +368,48 @@ def derivation_line(rec: dict) -> str:
             + (f"  [{scope}]" if scope and rec["status"] != "proved" else ""))
 
 
+def _reprove(args) -> int:
+    """``derive --reprove``: re-derive everything (no cache read) into the user cache, then compare with the
+    shipped cache byte for byte (exit 1 naming what differs, 0 if identical); with ``--write-shipped``, write
+    the shipped cache instead (a maintainer's step before a release)."""
+    from dlproof.atomic import ReportDirError
+    from dlproof.derivations import cache, rebuild
+
+    key = cache.cache_key()
+    print(f"dlproof derive --reprove: re-deriving every record and kernel with SymPy, no cache read (about a "
+          f"minute); writing them to {cache.cache_dir()}", file=sys.stderr, flush=True)
+    built = rebuild()
+    if args.write_shipped:
+        try:
+            folder = cache.write_shipped(built, key)
+        except ReportDirError as exc:
+            print(f"dlproof derive --write-shipped: {exc}", file=sys.stderr)
+            return 2
+        print(f"dlproof derive: shipped cache for key {key} written to {folder}")
+        return 0
+    diffs = cache.differences(built, key)
+    if diffs:
+        print(f"dlproof derive --reprove: the shipped cache ({cache.SHIPPED}) differs from the re-proof "
+              f"({len(diffs)} difference(s)); regenerate it with `{cache.REGENERATE}`:", file=sys.stderr)
+        for line in diffs:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print(f"dlproof derive: the re-proof matches the shipped cache byte for byte (key {key}, "
+          f"{len(json.loads(built[cache.SHIPPED_FILES['records']]))} records)")
+    return 0
+
+
 def _derive(args) -> int:
     from dlproof.derivations import record, records
 
+    if args.write_shipped and not args.reprove:
+        print("dlproof derive: --write-shipped needs --reprove", file=sys.stderr)
+        return 2
+    if args.reprove:
+        if args.id is not None or args.latex_preamble:
+            print("dlproof derive: --reprove takes no id and no --latex-preamble", file=sys.stderr)
+            return 2
+        return _reprove(args)
     if args.latex_preamble:
         from dlproof.book.latex import PREAMBLE
 
@@ -464,6 +523,11 @@ def main(argv=None) -> int:
     d.add_argument("--standalone", action="store_true", help="with --format latex: a complete pdflatex document")
     d.add_argument("--latex-preamble", action="store_true",
                    help="print the LaTeX preamble the --format latex fragments compile with, and exit")
+    d.add_argument("--reprove", action="store_true",
+                   help="re-derive every record and kernel from scratch (no cache read) into the user cache and "
+                        "compare with the proofs shipped in the package: exit 1 naming what differs, 0 if identical")
+    d.add_argument("--write-shipped", action="store_true",
+                   help="with --reprove: write the shipped proofs (dlproof/proofs/) instead of comparing (maintainers)")
     d.set_defaults(fn=_derive)
     cl = sub.add_parser("claims", help="print the claims ledger with verdicts computed from the evidence")
     cl.add_argument("--json", action="store_true")
@@ -500,7 +564,15 @@ def main(argv=None) -> int:
     sw.add_argument("targets", nargs="*", help="specs (default: every available built-in except CUDA ones)")
     sw.add_argument("--seeds", type=int, default=20, help="number of seeds (default 20)")
     sw.add_argument("--first-seed", type=int, default=1, help="the first seed (default 1)")
-    sw.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    sw.add_argument("--jobs", type=int, default=1, help="worker processes of the local Dask cluster (default 1)")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS (tcp://host:8786) "
+                                                           "instead of a local one; GPU workers: --resources GPU=1")
+    sw.add_argument("--resume", action="store_true", help="keep the finished runs of OUT/sweep.json (same code, "
+                                                          "profiles and libraries) and run only the missing ones")
+    sw.add_argument("--in-process", action="store_true", help="run the tasks in this process, without Dask")
+    sw.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two sweep.json reports' verdicts "
+                                                                   "exactly; exit 1 if they differ")
+    sw.add_argument("--common", action="store_true", help="with --compare: only the (target, seed) pairs of both")
     sw.add_argument("--out", default="reports/latest/sweep", help="output folder (default: reports/latest/sweep)")
     sw.set_defaults(fn=_sweep)
     from dlproof import repro

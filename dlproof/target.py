@@ -138,6 +138,14 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     # (properties/activation_accuracy.py measures it directly)
     "activation_ulps": ("a finite float >= 0.5",
                         lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0.5),
+    # how many input shapes a run draws per property (properties/shapes.py), for a target compiled once per
+    # shape (jax.jit, torch.compile): "free" = the strategies' sizes as drawn (default); "bounded" = K = 4; an
+    # int K >= 2 = every example's sizes come from at most K size tuples per property (slot 0 all sizes at their
+    # minimum, slot 1 at their maximum, the others seeded by the run's seed), so a jitted target compiles at
+    # most K shapes per property. The checks are the same exact checks, at fewer sizes
+    "shapes": ("'free' | 'bounded' | an int K >= 2 (at most K shape tuples per property)",
+               lambda v: v in ("free", "bounded") if isinstance(v, str) else
+               isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 2),
     # how clip_grad_norm forms the norm N and applies the scale at the ends of the dtype's range
     # (properties/extremes.py): "scaled" = exact math while N is representable (no overflow of the sum of
     # squares, no underflow of tiny squares); "unscaled" = N = sqrt(sum g^2) formed directly in the dtype (inf
@@ -175,6 +183,7 @@ CONVENTION_DEFAULTS: dict[str, Any] = {
     "matmul_precision": "ieee",
     "accumulate": "storage",
     "activation_ulps": 4.0,
+    "shapes": "free",
     "clip_norm_scaling": "scaled",
     "subnormals": "gradual",
     "bn_running_var": "unbiased",

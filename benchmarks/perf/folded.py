@@ -1,4 +1,5 @@
-"""Sections run by the other benchmark scripts, folded in: "suite" (benchmarks/suite_speed.py),
+"""Sections run by the other benchmark scripts, folded in: "suite" (benchmarks/suite_speed.py), "first_verdict"
+(benchmarks/first_verdict.py),
 "conformance_times" (benchmarks/conform_times.py) and "symbolic" (benchmarks/symbolic_scaling.py).
 """
 from __future__ import annotations
@@ -57,3 +58,11 @@ def measure_symbolic(s: Settings) -> dict:
         full = ss.measure(20.0)
     return {"full": full, "summary_lines": ss._render_summary(full)[2:],  # without its "## Summary" heading
             "fit_exponents": {cid: c["fit"]["total"] for cid, c in full["cells"].items()}}
+
+
+@section("first_verdict", "Time to first verdict (derivation cache cold with the shipped proofs, warm, cold without)",
+         lambda res: sibling("first_verdict").render(res),
+         lambda res: {"first_conform_over_warm": res["first_over_warm"]["conform"]})
+def measure_first_verdict(s: Settings) -> dict:
+    """benchmarks/first_verdict.py: medians of 3 (1 with --quick); the cold state without shipped proofs once."""
+    return sibling("first_verdict").measure(1 if s.quick else 3, 1)

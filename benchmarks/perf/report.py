@@ -1,5 +1,5 @@
-"""The performance report around the sections: the machine and versions, thread pinning, the Markdown
-rendering, and merging a ``--only`` run into the earlier report.
+"""The performance report around the sections: the machine and versions, the Markdown rendering, and
+merging a ``--only`` run into the earlier report (thread pinning is `perf.threads`).
 """
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .reference import render_goals
+from .reference import GOAL_METRICS, render_goals, runs, summary_rows, threads_text
 from .sections import SECTIONS, fmt, size_text, table
+from .threads import all_cores
 from .timing import LARGE
 
 #: the version of performance.json's layout
@@ -28,40 +29,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def pin_threads(k: int) -> dict:
-    """Pin torch (intra- and inter-op) and NumPy's BLAS / OpenMP pools to ``k`` threads; report what holds."""
-    import torch
-
-    torch.set_num_threads(k)
-    try:
-        torch.set_num_interop_threads(k)
-    except RuntimeError:
-        pass
-    info = {"requested": k, "torch_intra_op": torch.get_num_threads(), "torch_inter_op": torch.get_num_interop_threads()}
-    try:
-        import threadpoolctl
-    except ImportError:
-        info["numpy_blas"] = "not pinned: threadpoolctl is not installed"
-        return info
-    global _LIMITS
-    _LIMITS = threadpoolctl.threadpool_limits(limits=k)
-    info["pools"] = [{"api": p["internal_api"], "version": p.get("version"), "num_threads": p["num_threads"],
-                      **({"architecture": p["architecture"]} if "architecture" in p else {})}
-                     for p in threadpoolctl.threadpool_info()]
-    return info
-
-
-_LIMITS = None
-
-
 def machine(threads: dict) -> dict:
     import torch
 
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        usable = os.cpu_count()
-    return {"cpu": cpu_model(), "arch": platform.machine(), "logical_cpus": os.cpu_count(), "usable_cpus": usable,
+    return {"cpu": cpu_model(), "arch": platform.machine(), "logical_cpus": os.cpu_count(), "usable_cpus": all_cores(),
             "threads_used": threads["requested"], "threads": threads,
             "torch_blas": "MKL" if torch.backends.mkl.is_available() else "unknown",
             "torch_mkldnn": bool(torch.backends.mkldnn.is_available())}
@@ -97,7 +68,7 @@ def render_markdown(doc: dict) -> str:
              f"{s['warmup']} warm-up run{'s' if s['warmup'] != 1 else ''} (`time.perf_counter`), with the minimum and the interquartile range; "
              f"callables that are compared ran interleaved in the same process, and a ratio is the ratio of "
              f"medians. Threads pinned to **{m['threads_used']}** (torch.set_num_threads and threadpoolctl for "
-             f"NumPy's BLAS).{' Quick smoke run: small size only.' if doc['quick'] else ''}", "",
+             f"NumPy's BLAS){_reference_threads(doc)}.{' Quick smoke run: small size only.' if doc['quick'] else ''}", "",
              "| machine | |", "|---|---|",
              f"| CPU | {m['cpu']} ({m['arch']}) |", f"| logical CPUs | {m['logical_cpus']} (usable {m['usable_cpus']}) |",
              f"| threads used | {m['threads_used']} |",
@@ -111,6 +82,14 @@ def render_markdown(doc: dict) -> str:
     for name, res in doc["results"].items():
         lines += [f"## {SECTIONS[name].title}", ""] + SECTIONS[name].render(res) + [""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _reference_threads(doc: dict) -> str:
+    """The exception to the pinned thread count: section "reference" runs at each of its thread counts."""
+    if "reference" not in doc["results"]:
+        return ""
+    counts = [threads_text(r["threads"]) for r in runs(doc["results"]["reference"])]
+    return f", except in section \"reference\", which runs at {' and at '.join(counts)}"
 
 
 def render_summary(sm: dict) -> list:
@@ -131,16 +110,17 @@ def render_summary(sm: dict) -> list:
             if "not_measured" in v:
                 lines.append(f"- `{k}`: not measured ({v['not_measured']})")
                 continue
-            goals = [{"kind": kind, "dtype": dt, "metric": metric, **r} for kind, by_dt in v.items()
-                     for dt, by_metric in by_dt.items() for metric, r in by_metric.items()]
-            lines += ["", f"`{k}` (NumPy references at (B, T, n, m) = {size_text(LARGE)}, forward + backward; "
-                          "goals, not assertions):", ""] + render_goals(goals) + [""]
+            lines += ["", f"`{k}` (NumPy references at (B, T, n, m) = {size_text(LARGE)}, forward + backward, at "
+                          "each thread count measured; goals, not assertions):", ""]
+            lines += render_goals(summary_rows(v), GOAL_METRICS) + [""]
             continue
         if isinstance(v, dict):
             v = ", ".join(f"{a}: {fmt(b, 2)}" for a, b in v.items())
         lines.append(f"- `{k}`: {v}")
     while lines and not lines[-1]:
         lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
     return lines
 
 

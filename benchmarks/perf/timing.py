@@ -10,16 +10,21 @@ from typing import Callable
 
 import numpy as np
 
+from .threads import thread_counts
+
 SMALL = (32, 50, 128, 128)  # (B, T, n, m)
 LARGE = (64, 100, 256, 256)
 MIN_SAMPLE_S = 0.1  # a timed sample of a training step lasts at least this long (several calls if needed)
 NOISY = 0.25  # a figure whose IQR exceeds this fraction of its median is flagged in the Markdown
 NUMPY_LIMIT_S = 20.0  # a NumPy reference call slower than this at a size is skipped there
+SETTLE_S = 0.2  # untimed pause before each sample of a multi-threaded comparison (`bench`'s settle_s)
 
 
 @dataclass
 class Settings:
-    """What one run measures: repeats, warm-ups, pinned thread count, sizes."""
+    """What one run measures: repeats, warm-ups, the pinned thread count (``threads``, every section but
+    "reference"), the thread counts section "reference" runs at (``reference_threads``: 1 and every usable
+    core), sizes."""
 
     repeats: int = 7
     warmup: int = 2
@@ -27,6 +32,7 @@ class Settings:
     quick: bool = False
     sizes: list = field(default_factory=lambda: [SMALL, LARGE])
     numpy_limit_s: float = NUMPY_LIMIT_S
+    reference_threads: tuple = field(default_factory=thread_counts)
 
 
 def stats(samples) -> dict:
@@ -50,11 +56,16 @@ def autorange(fn: Callable, min_s: float = 0.05, cap: int = 1 << 16) -> int:
     return k
 
 
-def bench(fns: dict, s: Settings, inner: dict | None = None) -> dict:
+def bench(fns: dict, s: Settings, inner: dict | None = None, settle_s: float = 0.0) -> dict:
     """Time each callable of ``fns`` (name -> fn) side by side; return name -> `stats` of seconds per call.
 
     Each round runs every callable once (``inner[name]`` back-to-back calls, averaged), in an order that
-    rotates from round to round; ``s.warmup`` untimed rounds come first."""
+    rotates from round to round; ``s.warmup`` untimed rounds come first. ``settle_s`` > 0 sleeps that long,
+    untimed, before each sample: with several threads, the worker threads of the previous callable's pool
+    keep spinning for a while after it returns (OpenBLAS up to 2^28 TSC cycles, about 0.1 s) and would take
+    cores from the next callable's pool."""
+    if not (isinstance(settle_s, (int, float)) and 0 <= settle_s < 10):
+        raise ValueError(f"bench: settle_s must be a number of seconds in [0, 10), got {settle_s!r}")
     names = list(fns)
     inner = inner or {}
     samples = {k: [] for k in names}
@@ -62,6 +73,8 @@ def bench(fns: dict, s: Settings, inner: dict | None = None) -> dict:
         order = names[r % len(names):] + names[:r % len(names)]
         for k in order:
             fn, reps = fns[k], inner.get(k, 1)
+            if settle_s:
+                time.sleep(settle_s)
             t = time.perf_counter()
             for _ in range(reps):
                 fn()

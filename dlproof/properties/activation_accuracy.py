@@ -58,7 +58,7 @@ from . import extreme_oracle as xo
 from . import tolerances as tol
 from .assertions import call
 from .registry import prop
-from .strategies import SEED, Problem
+from .strategies import SEED, Problem, size
 
 KINDS = ("rnn", "lstm", "gru")
 #: the dtypes the model is written for: all four (the formulas hold in any binary format; the strategy's values
@@ -117,9 +117,9 @@ def zero_weight_problem(kind: str, dtype: str, rng: np.random.Generator, n: int 
 @st.composite
 def zero_weight_problems(draw, kind: str, dtype: str):
     """Hypothesis: sizes (n <= 16, B <= 4, m <= 2) and a seed, then `zero_weight_problem`."""
-    n = draw(st.integers(1, MAX_N), label="n")
-    B = draw(st.integers(1, MAX_B), label="B")
-    m = draw(st.integers(1, MAX_M), label="m")
+    n = draw(size(1, MAX_N), label="n")
+    B = draw(size(1, MAX_B), label="B")
+    m = draw(size(1, MAX_M), label="m")
     seed = draw(SEED, label="seed")
     problem = zero_weight_problem(kind, dtype, np.random.default_rng(seed), n, B, m)
     problem.scalars["seed"] = seed

@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.errors import Flaky
 
-from . import assertions, restrictions, results
+from . import assertions, restrictions, results, shapes
 from .assertions import Checker, PropertyFailure, TargetRaised
 from .registry import Property
 from .where import dlproof_frame
@@ -160,6 +160,11 @@ def _run(row: dict, prop: Property, target, spec: str, profile, report_dir, seed
     conf = profile_settings(profile)
     if prop.max_examples is not None and profile != "thorough":
         conf["max_examples"] = min(conf["max_examples"], prop.max_examples)
+
+    # the examples are drawn under the target's `shapes` convention (prop itself when it draws freely). The text
+    # of `inner` below, decorators included, is what Hypothesis hashes into the derandomized (ci) profile's seed:
+    # editing it changes every ci draw, so the bounding happens here, outside it
+    prop = shapes.drawing(prop, target, seed_value)
 
     @settings(**conf)
     @given(problem=prop.strategy(target))

@@ -3,14 +3,16 @@
 A row: target, target_name, property, title, derivations, verdict, examples, worst_error_ratio (of the failing
 check for a failure), message, repro, part ("forward" | "backward" | "both" | None: which part of the target is
 wrong), likely_bug (a known bug pattern, or None), warnings (the target's warnings, recorded, never errors),
-restrictions (the target's declared restrictions relevant to the property).
+restrictions (the target's declared restrictions relevant to the property), and, when a compiled framework (jax,
+torch._dynamo) is loaded, compiles ({framework: {"compiles", "seconds"}} during the property, properties/compiles.py).
 
 Verdicts: pass | fail (the output contradicts a derivation) | error (the target raised or crashed) |
 internal-error (dlproof's own bug; the message names dlproof, never the target) | not provided (the target lacks
 a capability) | not run (only in a run that was interrupted or aborted).
 
 A report has a top-level ``run``: {id, targets, started, ended, status (complete | interrupted | aborted),
-planned_rows}; ``len(results) == run.planned_rows`` always (planned rows that produced nothing are ``not run``).
+planned_rows}, and ``compiles`` (the rows' compiles summed) when any row has them; ``len(results) ==
+run.planned_rows`` always (planned rows that produced nothing are ``not run``).
 Under pytest-xdist each worker writes its rows to a shard file in the run folder; the controller merges them.
 """
 from __future__ import annotations
@@ -21,16 +23,24 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from . import compiles
+
 SCHEMA_VERSION = 1
 VERDICTS = ("pass", "fail", "error", "internal-error", "not provided", "not run")
 #: verdicts that make `dlproof conform` exit 1
 FAILING = ("fail", "error", "internal-error")
 STATUSES = ("complete", "interrupted", "aborted")
 ROWS: list[dict] = []
+_STARTED: dict = {}  # id(row) -> the compile counters when `new_row` made it (until `add`)
 
 
 def add(row: dict) -> None:
     assert row["verdict"] in VERDICTS, row
+    before = _STARTED.pop(id(row), None)
+    if before is not None:
+        c = compiles.since(before)
+        if c:
+            row["compiles"] = c
     ROWS.append(row)
 
 
@@ -40,6 +50,8 @@ def new_row(prop, spec: str, target_name: str, **kw) -> dict:
            "derivations": list(prop.derivations), "verdict": None, "examples": 0, "worst_error_ratio": None,
            "message": None, "repro": None, "part": None, "likely_bug": None, "warnings": [], "restrictions": []}
     row.update(kw)
+    if row["verdict"] is None:  # a row about to be run: its compiles are counted until `add`
+        _STARTED[id(row)] = compiles.snapshot()
     return row
 
 
@@ -104,6 +116,9 @@ def build_report(rows: list, prov: dict, run: dict | None = None) -> dict:
                             "scope": recs[d].get("scope", {}).get("summary", "")} if d in recs else
                         {"status": "missing", "title": None} for d in used},
     }
+    total = compiles.total(rows)
+    if total:
+        report["compiles"] = total
     if run is not None:
         report["run"] = dict(run)
     return report
@@ -146,6 +161,7 @@ def markdown(report: dict, show_all: bool = False) -> str:
     lines += [f"Profile `{p['profile']}`, seed `{p['seed']}`; " +
               ", ".join(f"{k} {v}" for k, v in p["versions"].items() if v) + ".", "",
               "Summary: " + ", ".join(f"{v} {k}" for k, v in report["summary"].items()) + ".", "",
+              *([compiles.line(report["compiles"]), ""] if report.get("compiles") else []),
               f"Tolerance model: {p['tolerance_model']}.", "", "## Targets", ""]
     for spec, t in p["targets"].items():
         lines.append(f"- `{spec}`: {t['name']}, {t['dtype']}, conventions {t['conventions']}")

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 from dlproof.parameters import BLOCKS, GATES, GRU_HIDDEN_BIAS, PARAMS
 
+from . import shapes
+
 SCALES = (0.1, 0.5, 1.0, 2.0, 4.0)
 BIAS_SCALES = (0.1, 1.0, 5.0, 30.0)  # 30 saturates the gates (|pre-activation| up to ~30)
 
@@ -33,8 +35,19 @@ SEED = st.integers(0, 2 ** 32 - 1)
 
 
 @lru_cache(maxsize=None)
-def _ints(lo: int, hi: int):
+def _free_ints(lo: int, hi: int):
     return st.integers(lo, hi)
+
+
+def _ints(lo: int, hi: int):
+    """The size hook: a size in [lo, hi], ``st.integers(lo, hi)`` (the free draw), unless the example is drawn
+    under bounded shapes (`shapes.bounded`), where it is the active slot's size (properties/shapes.py)."""
+    slot = shapes.active()
+    return _free_ints(lo, hi) if slot is None else st.just(slot.size(lo, hi))
+
+
+#: the size hook under its public name, for strategies outside this module (draw every size through it)
+size = _ints
 
 
 @dataclass

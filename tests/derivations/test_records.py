@@ -115,7 +115,7 @@ def test_warm_path_does_not_import_sympy():
 @pytest.mark.slow
 def test_concurrent_cold_builds_agree(tmp_path):
     """Three processes build an empty cache at once (as pytest-xdist workers would): same bytes, no temp files."""
-    env = dict(os.environ, DLPROOF_CACHE_DIR=str(tmp_path))
+    env = dict(os.environ, DLPROOF_CACHE_DIR=str(tmp_path), DLPROOF_SHIPPED_PROOFS="off")
     code = "import dlproof.derivations as d, json; print(len(d.records())); d.kernels()"
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate()[0] for p in procs]

@@ -1,4 +1,7 @@
-"""dlproof sweep: every (target, seed) pair runs, failures are reported with the property, and the CLI exits 1."""
+"""dlproof sweep: every (target, seed) pair runs, failures are reported with the property, and the CLI exits 1.
+
+(Dask: tests/suite/test_sweep_dask.py; resume and fingerprints: test_sweep_resume.py; comparing reports:
+test_sweep_compare.py.)"""
 import json
 import os
 import subprocess
@@ -18,11 +21,30 @@ def _env():
 
 def test_sweep_of_a_correct_target_has_no_failures(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(HERE))
-    res = sweep.sweep(["sweep_targets:counts"], range(1, 4), jobs=1, out=tmp_path, progress=lambda line: None)
+    res = sweep.sweep(["sweep_targets:counts"], range(1, 4), jobs=1, out=tmp_path, progress=lambda line: None,
+                      inline=True)
     assert res["failures"] == 0 and res["complete"] and len(res["runs"]) == 3
     assert {r["seed"] for r in res["runs"]} == {1, 2, 3}
     assert all(r["counts"]["pass"] == 3 for r in res["runs"])  # rnn, lstm, gru param_count
-    assert "**0 failure(s).**" in (tmp_path / "sweep.md").read_text()
+    assert "**0 false alarm(s)**" in (tmp_path / "sweep.md").read_text()
+
+
+def test_a_failure_a_finding_explains_is_not_a_false_alarm():
+    """assemble(known=...): the finding's (target, property) failure is marked and counted apart; the same
+    failure on another target, or another property's, stays a false alarm."""
+    def row(spec, pid):
+        return {"target": spec, "seed": 1, "counts": {"pass": 1, "fail": 1}, "examples": 10, "seconds": 1.0,
+                "failures": [{"property": pid, "profile": "seeded", "verdict": "fail", "message": "m", "repro": None}]}
+
+    known = {"a": {"bn.running_stats"}}
+    res = sweep.assemble(["a", "b"], [1], 1, [row("a", "bn.running_stats"), row("b", "bn.running_stats")], 1.0,
+                         known=known)
+    assert (res["failures"], res["known_failures"], res["false_alarms"]) == (2, 1, 1)
+    assert [r["failures"][0]["finding"] for r in res["runs"]] == [True, False]
+    md = sweep.markdown(res)
+    assert "**1 false alarm(s)** (1 more failure(s) explained by a published finding" in md
+    assert "`a` seed 1 `bn.running_stats` (seeded) [a published finding]" in md
+    assert "`b` seed 1 `bn.running_stats` (seeded): m" in md
 
 
 @pytest.mark.slow
