@@ -275,18 +275,18 @@ def _sweep(args) -> int:
     if args.seeds < 1 or args.jobs < 1:
         print("dlproof sweep: --seeds and --jobs must be >= 1", file=sys.stderr)
         return 2
+    specs = args.targets or sweep.default_specs()
+    for spec in specs:  # a misspelt target is named first, whatever is installed
+        try:
+            load_target(spec)
+        except TargetLoadError as exc:
+            print(f"dlproof sweep: {exc}", file=sys.stderr)
+            return 2
     if not args.in_process:
         from dlproof.sweep.engine import INSTALL, engine_available
 
         if not engine_available():
             print(f"dlproof sweep: {INSTALL}; --in-process runs without it, one task after the other", file=sys.stderr)
-            return 2
-    specs = args.targets or sweep.default_specs()
-    for spec in specs:
-        try:
-            load_target(spec)
-        except TargetLoadError as exc:
-            print(f"dlproof sweep: {exc}", file=sys.stderr)
             return 2
     out = Path(args.out)
     try:
