@@ -157,6 +157,15 @@ def test_known_failures_unite_the_findings_of_a_target(tmp_path):
     assert findings.known_failures(tmp_path) == {"somelib.target": {"clip.norm.rule", "clip.norm.huge"}}
 
 
+def test_known_failures_default_to_the_checkout_from_any_folder(tmp_path, monkeypatch):
+    """No root: the checkout's findings, whatever the working folder (a sweep run from an empty folder tells a
+    finding's failure from a false alarm as one run from the checkout does); no checkout (a wheel): none."""
+    monkeypatch.chdir(tmp_path)
+    assert findings.known_failures() == findings.known_failures(findings.CHECKOUT_ROOT)
+    monkeypatch.setattr(findings, "CHECKOUT_ROOT", tmp_path / "not-installed-with-its-checkout")
+    assert findings.known_failures() == {}
+
+
 def test_the_index_has_a_row_and_a_section_per_finding_in_slug_order(tmp_path):
     other = json.loads(json.dumps(GOOD))
     other.update(title="Another | one", kind="convention", device="cuda",
