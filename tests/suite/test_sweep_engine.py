@@ -38,3 +38,23 @@ def test_without_distributed_the_cli_says_how_to_install_it(monkeypatch, capsys,
     err = capsys.readouterr().err
     assert "pip install 'dlproof[sweep]'" in err and "--in-process" in err
     assert not (tmp_path / "sweep.json").exists()
+
+
+def test_the_workers_machinery_draws_from_a_private_rng(monkeypatch):
+    """private_rngs rebinds every listed user of the global random state (tornado's jitter, distributed's
+    back-offs) to a private Random, so a heartbeat can no longer move the state a task's property inspects."""
+    pytest.importorskip("distributed")
+    import importlib
+    import random
+
+    from dlproof.sweep.engine import OWN_RNG_USERS, private_rngs
+
+    for module, name in OWN_RNG_USERS:  # restored after the test
+        monkeypatch.setattr(importlib.import_module(module), name, getattr(importlib.import_module(module), name))
+    assert len(private_rngs()) == len(OWN_RNG_USERS)
+    import tornado.ioloop
+
+    before = random.getstate()
+    tornado.ioloop.random.random(), importlib.import_module("distributed.comm.core").random.uniform(0, 1)
+    assert random.getstate() == before and tornado.ioloop.random is not random
+    assert private_rngs() == []  # idempotent: nothing left to rebind
