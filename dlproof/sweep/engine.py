@@ -21,7 +21,9 @@ worker with other code or libraries than the client becomes an error row instead
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import threading
 import time
 import uuid
 
@@ -130,37 +132,52 @@ def _quiet_logs():
             logging.getLogger(n).setLevel(level)
 
 
-#: (module, attribute) of the worker's own machinery that draws from Python's global ``random`` state while a task
-#: runs in another thread: tornado's PeriodicCallback jitter (the worker's heartbeats), distributed's retry and
-#: connect back-offs, the gather peer choice, the lifetime stagger, the compression sampler
-OWN_RNG_USERS = (("tornado.ioloop", "random"), ("distributed.utils_comm", "random"), ("distributed.comm.core", "random"),
-                 ("distributed.worker", "random"), ("distributed.protocol.compression", "randint"))
+#: (module, attribute) of the worker's machinery that holds a bound method of Python's global ``random`` instance
+#: under its own name (``from random import randint``), so rebinding the ``random`` module's functions misses it
+BOUND_RNG_USERS = (("distributed.protocol.compression", "randint"),)
+_TASK_THREAD = threading.local()
+
+
+def _split(shared, private):
+    """A stand-in for one function of the ``random`` module: the global instance's method (``shared``) in a thread
+    running a sweep task, the worker's private instance's (``private``) in every other thread."""
+    @functools.wraps(shared)
+    def call(*args, **kwargs):
+        return (shared if getattr(_TASK_THREAD, "active", False) else private)(*args, **kwargs)
+    call.dlproof_split = True
+    return call
 
 
 def private_rngs() -> list:
-    """Give the worker's machinery (`OWN_RNG_USERS`) a private ``random.Random``, so that the global ``random``
-    state belongs to the task alone: `dropout.seed.deterministic` checks that a target leaves the caller's global
-    RNG state untouched, and a heartbeat drawing its jitter in the event-loop thread meanwhile accused correct
-    targets (8 of 32 CI sweep tasks, "changed the global RNG state of ['random']"). Idempotent; -> the names
-    rebound."""
+    """Keep Python's global ``random`` state for the sweep task alone in this worker process.
+
+    A task runs beside the worker's event-loop thread, whose machinery draws from the global ``random`` module:
+    tornado's PeriodicCallback jitter (the heartbeats), distributed's retry and connect back-offs, dask's
+    ``sizeof`` sampling. `dropout.seed.deterministic` checks that a target leaves the caller's global RNG state
+    untouched, and such a draw meanwhile accused correct targets (8 of 32 CI sweep tasks: "changed the global RNG
+    state of ['random']"). So every public function of the ``random`` module becomes `_split`: the global
+    instance in the task's thread (`_task` marks it), a private ``random.Random`` elsewhere; the names of
+    `BOUND_RNG_USERS` get the private instance's method. Idempotent; -> the names rebound."""
     import importlib
     import random
 
     private = random.Random(0)
     done = []
-    for module, name in OWN_RNG_USERS:
+    for name in dir(random):
+        fn = getattr(random, name)
+        if name.startswith("_") or getattr(fn, "dlproof_split", False) or getattr(fn, "__self__", None) is not random._inst:
+            continue
+        setattr(random, name, _split(fn, getattr(private, name)))
+        done.append(f"random.{name}")
+    for module, name in BOUND_RNG_USERS:
         try:
             mod = importlib.import_module(module)
         except ImportError:
             continue
-        current = getattr(mod, name, None)
-        if current is random:
-            setattr(mod, name, private)
-        elif current is random.randint:
-            setattr(mod, name, private.randint)
-        else:
-            continue
-        done.append(f"{module}.{name}")
+        fn = getattr(mod, name, None)
+        if getattr(fn, "__self__", None) is random._inst:
+            setattr(mod, name, getattr(private, fn.__name__))
+            done.append(f"{module}.{name}")
     return done
 
 
@@ -172,7 +189,11 @@ def _task(spec: str, seed: int, repro_dir):
 
     single_thread()
     private_rngs()
-    return run_one(spec, seed, repro_dir), fingerprint()
+    _TASK_THREAD.active = True
+    try:
+        return run_one(spec, seed, repro_dir), fingerprint()
+    finally:
+        _TASK_THREAD.active = False
 
 
 def run(client, tasks, repro_dir, on_row, expect: dict, tries: int | None = None,

@@ -41,20 +41,24 @@ def test_without_distributed_the_cli_says_how_to_install_it(monkeypatch, capsys,
 
 
 def test_the_workers_machinery_draws_from_a_private_rng(monkeypatch):
-    """private_rngs rebinds every listed user of the global random state (tornado's jitter, distributed's
-    back-offs) to a private Random, so a heartbeat can no longer move the state a task's property inspects."""
+    """private_rngs: in any thread but a task's, the random module's functions (tornado's jitter, distributed's
+    back-offs, dask's sizeof sampling) draw from a private Random, so they no longer move the global state a
+    task's property inspects; in the task's thread they are the global instance's, as before."""
     pytest.importorskip("distributed")
-    import importlib
     import random
+    import threading
 
-    from dlproof.sweep.engine import OWN_RNG_USERS, private_rngs
-
-    for module, name in OWN_RNG_USERS:  # restored after the test
-        monkeypatch.setattr(importlib.import_module(module), name, getattr(importlib.import_module(module), name))
-    assert len(private_rngs()) == len(OWN_RNG_USERS)
-    import tornado.ioloop
-
-    before = random.getstate()
-    tornado.ioloop.random.random(), importlib.import_module("distributed.comm.core").random.uniform(0, 1)
-    assert random.getstate() == before and tornado.ioloop.random is not random
-    assert private_rngs() == []  # idempotent: nothing left to rebind
+    for name in dir(random):  # restored after the test
+        if not name.startswith("_"):
+            monkeypatch.setattr(random, name, getattr(random, name))
+    assert "random.random" in engine.private_rngs() and engine.private_rngs() == []  # idempotent
+    before = random._inst.getstate()  # the global instance's state, read without the stand-ins
+    worker = threading.Thread(target=lambda: (random.random(), random.uniform(0, 1), random.sample(range(9), 3)))
+    worker.start(), worker.join()
+    assert random._inst.getstate() == before  # another thread's draws left it alone
+    engine._TASK_THREAD.active = True
+    try:
+        random.random()
+    finally:
+        engine._TASK_THREAD.active = False
+    assert random._inst.getstate() != before  # the task's own draws still use (and move) the global state
