@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -158,7 +159,6 @@ def private_rngs() -> list:
     state of ['random']"). So every public function of the ``random`` module becomes `_split`: the global
     instance in the task's thread (`_task` marks it), a private ``random.Random`` elsewhere; the names of
     `BOUND_RNG_USERS` get the private instance's method. Idempotent; -> the names rebound."""
-    import importlib
     import random
 
     private = random.Random(0)
@@ -169,14 +169,10 @@ def private_rngs() -> list:
             continue
         setattr(random, name, _split(fn, getattr(private, name)))
         done.append(f"random.{name}")
-    for module, name in BOUND_RNG_USERS:
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        fn = getattr(mod, name, None)
+    for module, name in BOUND_RNG_USERS:  # already imported by the worker that runs this (else nothing to rebind)
+        fn = getattr(sys.modules.get(module), name, None)
         if getattr(fn, "__self__", None) is random._inst:
-            setattr(mod, name, getattr(private, fn.__name__))
+            setattr(sys.modules[module], name, getattr(private, fn.__name__))
             done.append(f"{module}.{name}")
     return done
 
