@@ -1,6 +1,6 @@
 """Sections run by the other benchmark scripts, folded in: "suite" (benchmarks/suite_speed.py), "first_verdict"
-(benchmarks/first_verdict.py),
-"conformance_times" (benchmarks/conform_times.py) and "symbolic" (benchmarks/symbolic_scaling.py).
+(benchmarks/first_verdict.py), "conformance_times" (benchmarks/conform_times.py) and "symbolic"
+(benchmarks/symbolic_scaling.py).
 """
 from __future__ import annotations
 
