@@ -2,7 +2,8 @@
 
 `fingerprint(specs)` -> {
   "dlproof": SHA-256 of every Python source file of the installed dlproof package (relative path + bytes; data
-             files are left out: the derivation cache may be written into the package, and it follows the sources),
+             files are left out: the derivation cache may be written into the package, and it follows the sources;
+             pytest modules, test_*.py, are left out: pytest runs them, a sweep never imports them),
   "profiles": the Hypothesis settings of the two sweep profiles (`task.CELL_PROFILE`, `task.OTHER_PROFILE`),
   "python": major.minor.micro, "libraries": {distribution: version or None} for those that change results,
   "targets": {spec: SHA-256 of the module file of a ``module:attr`` spec} (built-ins are dlproof's source),
@@ -26,9 +27,11 @@ _PACKAGE = Path(__file__).resolve().parents[1]  # dlproof/
 
 
 def source_hash(root: Path = _PACKAGE) -> str:
-    """SHA-256 over the package's .py files, in sorted relative-path order (__pycache__ excluded)."""
+    """SHA-256 over the package's .py files but its pytest modules (test_*.py), in sorted relative-path order
+    (__pycache__ excluded)."""
     h = hashlib.sha256()
-    for p in sorted(q for q in Path(root).rglob("*.py") if "__pycache__" not in q.parts):
+    sources = (q for q in Path(root).rglob("*.py") if "__pycache__" not in q.parts and not q.name.startswith("test_"))
+    for p in sorted(sources):
         h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
 

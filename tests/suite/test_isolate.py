@@ -65,10 +65,9 @@ def test_a_hang_costs_one_timeout_and_later_calls_are_not_hung(name, iso):
         call(t, cap, *args)
     hung = time.monotonic() - t0
     assert TIMEOUT <= hung < TIMEOUT + 3
-    t0 = time.monotonic()
-    for _ in range(3):  # the hung worker was killed: a fresh one answers at once, nothing queues
-        _assert_rnn_cell_still_works(t)
-    assert time.monotonic() - t0 < TIMEOUT
+    for _ in range(3):  # the hung worker was killed: a fresh one answers, nothing queues behind the hang (a call
+        _assert_rnn_cell_still_works(t)  # queued behind it would never return: TargetTimeout); no wall-clock bound:
+        # the fresh worker's start-up (imports) took 2.7-3.2 s on 2 cores with two other busy processes
     with pytest.raises(TargetTimeout):  # the hung capability is not called again (no second wait)
         call(t, cap, *args)
 

@@ -104,7 +104,7 @@ def test_resume_refuses_a_report_without_fingerprint():
         plan({"runs": [_row("m:t", 1)]}, _fp(), [("m:t", 1)])
 
 
-def test_the_source_hash_follows_every_python_file_and_nothing_else(tmp_path):
+def test_the_source_hash_follows_every_python_module_but_pytest_ones_and_nothing_else(tmp_path):
     pkg = tmp_path / "pkg"
     (pkg / "sub").mkdir(parents=True)
     (pkg / "a.py").write_text("x = 1\n")
@@ -113,6 +113,7 @@ def test_the_source_hash_follows_every_python_file_and_nothing_else(tmp_path):
     (pkg / "cache.json").write_text("{}")  # data written at run time
     (pkg / "__pycache__").mkdir()
     (pkg / "__pycache__" / "a.py").write_text("stale")
+    (pkg / "sub" / "test_b.py").write_text("def test_b(): pass\n")  # a pytest module: a sweep never imports it
     assert fpmod.source_hash(pkg) == h0
     (pkg / "sub" / "b.py").write_text("y = 3\n")
     assert fpmod.source_hash(pkg) != h0

@@ -31,6 +31,11 @@ nn.Conv1d / nn.Conv2d, asked for the input and the weight gradients, leaves the 
 that only reads padding uninitialised (e.g. -3.05e25 where 0 is exact), from run to run: conv1d.vjp and
 conv2d.vjp fail on such examples, here and on `torch_nn.target("bfloat16")`.
 
+Left out on every CPU (reports/findings/torch-autocast-bfloat16-lstm-no-onednn-primitive): under CPU bfloat16
+autocast nn.LSTM hands the sequence to oneDNN's bfloat16 LSTM, which x86-64 CPUs without AVX-512 lack (the call
+raises there, and runs on AVX-512 CPUs). A built-in's verdicts must not depend on the machine, so the
+capabilities that run nn.LSTM (`LEFT_OUT`) are None everywhere; nn.LSTMCell (lstm_cell, lstm_proj_cell) is checked.
+
 Conventions are torch.nn's (`torch_nn.conventions`) plus accumulate. dtype must be "bfloat16" (ValueError
 otherwise: torch's CPU autocast float16 is not offered here). torch is imported lazily (ImportError with the
 install hint).
@@ -44,11 +49,14 @@ from . import startup, torch_nn
 DTYPES = ("bfloat16",)
 #: measured (module doc): a bfloat16 dot product under CPU autocast is accumulated in float32
 ACCUMULATE = "float32"
+#: capability -> the finding (reports/findings/<slug>) why this target leaves it out: the ones that run nn.LSTM
+LEFT_OUT = dict.fromkeys(("lstm", "lstm_vjp", "lstm_bi", "lstm_bi_vjp", "lstm_stack", "lstm_stack_vjp"),
+                         "torch-autocast-bfloat16-lstm-no-onednn-primitive")
 
 
 def target(dtype: str = "bfloat16") -> Target:
     """torch.nn float32 modules under torch.autocast("cpu", dtype=torch.bfloat16): a bfloat16 target,
-    accumulate="float32" (module doc)."""
+    accumulate="float32", without the nn.LSTM capabilities (`LEFT_OUT`; module doc)."""
     if dtype not in DTYPES:
         raise ValueError(f"torch_autocast.target: argument 'dtype' should be one of {DTYPES}, got {dtype!r}")
     torch = startup.torch()
@@ -56,5 +64,6 @@ def target(dtype: str = "bfloat16") -> Target:
     caps = startup.cast_capabilities({c: getattr(inner, c) for c in inner.capabilities}, dtype, "float32",
                                      context=lambda: torch.autocast("cpu", dtype=getattr(torch, dtype)))
     caps = torch_nn.without_broken(caps, dtype)  # autocast runs the convolutions in bfloat16: the same torch bug
+    caps = {c: (None if c in LEFT_OUT else fn) for c, fn in caps.items()}
     return Target(name=f"torch.nn under torch.autocast('cpu', {dtype}) (torch {startup.torch_version()})",
                   dtype=dtype, conventions={**torch_nn.conventions(), "accumulate": ACCUMULATE}, **caps)
