@@ -70,18 +70,28 @@ def render_markdown(doc: dict) -> str:
              f"medians. Threads pinned to **{m['threads_used']}** (torch.set_num_threads and threadpoolctl for "
              f"NumPy's BLAS){_reference_threads(doc)}.{' Quick smoke run: small size only.' if doc['quick'] else ''}", "",
              "| machine | |", "|---|---|",
-             f"| CPU | {m['cpu']} ({m['arch']}) |", f"| logical CPUs | {m['logical_cpus']} (usable {m['usable_cpus']}) |",
+             f"| CPU | {_cpu_text(doc)} ({m['arch']}) |", f"| logical CPUs | {m['logical_cpus']} (usable {m['usable_cpus']}) |",
              f"| threads used | {m['threads_used']} |",
              f"| NumPy BLAS | {blas} |",
              f"| torch BLAS | {m['torch_blas']} |",
              f"| versions | Python {v['python']}, NumPy {v['numpy']}, torch {v['torch']}, dlproof {v['dlproof']} |", ""]
     if doc.get("section_dates"):
+        where = doc.get("section_machines", {})
         lines += ["Sections merged from runs of `--only`; measured on: " +
-                  ", ".join(f"{k} {v}" for k, v in doc["section_dates"].items()) + ".", ""]
+                  ", ".join(f"{k} {v}" + (f" ({where[k]})" if k in where else "")
+                            for k, v in doc["section_dates"].items()) + ".", ""]
     lines += ["## Summary", ""] + render_summary(doc["summary"]) + [""]
     for name, res in doc["results"].items():
         lines += [f"## {SECTIONS[name].title}", ""] + SECTIONS[name].render(res) + [""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _cpu_text(doc: dict) -> str:
+    """The CPU of the report, or of its latest run and a pointer to the per-section list when sections merged
+    from several runs were measured on different CPUs."""
+    cpu = doc["machine"]["cpu"]
+    others = set(doc.get("section_machines", {}).values()) - {cpu}
+    return cpu if not others else f"{cpu} (the latest run; the sections' CPUs differ: listed below the table)"
 
 
 def _reference_threads(doc: dict) -> str:
@@ -128,7 +138,9 @@ def render_summary(sm: dict) -> list:
 
 def merged(path: Path, doc: dict) -> dict:
     """``doc`` (a --only run) merged into the earlier report at ``path``: the sections run now replace theirs,
-    the others are kept with the date they were measured on (``section_dates``)."""
+    the others are kept with the date and the CPU they were measured on (``section_dates``,
+    ``section_machines``; a section of a report without machines gets that report's CPU if it was measured on
+    that report's date, else "not recorded")."""
     try:
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -137,6 +149,10 @@ def merged(path: Path, doc: dict) -> dict:
         return doc
     dates = {k: old.get("section_dates", {}).get(k, old.get("measured_on")) for k in old.get("results", {})}
     dates.update({k: doc["measured_on"] for k in doc["results"]})
+    cpus = {k: old.get("section_machines", {}).get(k) or (old.get("machine", {}).get("cpu", "not recorded")
+                                                          if dates[k] == old.get("measured_on") else "not recorded")
+            for k in dates}
+    cpus.update({k: doc["machine"]["cpu"] for k in doc["results"]})
     results = {k: doc["results"].get(k, old["results"].get(k)) for k in SECTIONS if k in dates}
     summary = {}
     for k in results:
@@ -144,5 +160,5 @@ def merged(path: Path, doc: dict) -> dict:
             summary.update(SECTIONS[k].summarize(results[k]))
     runtime = {**old.get("runtime_s", {}).get("sections", {}), **doc["runtime_s"]["sections"]}
     return {**doc, "command": "python benchmarks/performance.py",
-            "section_dates": dates, "results": results, "summary": summary,
+            "section_dates": dates, "section_machines": {k: cpus[k] for k in results}, "results": results, "summary": summary,
             "runtime_s": {"total": round(sum(runtime.values()), 1), "sections": runtime}}

@@ -154,3 +154,34 @@ def test_pinned_holds_the_count_inside_and_restores_it():
     with pytest.raises(ValueError, match="pinned"):
         with thr.pinned(0):
             pass
+
+
+# ---- merging a --only run: each section keeps the date and the CPU it was measured on ------------------------
+
+def test_a_merged_report_keeps_each_sections_cpu_and_says_when_they_differ(tmp_path, monkeypatch):
+    import dataclasses
+    import json
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from perf import report, sections
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    names = list(sections.SECTIONS)[:2]
+    if len(names) < 2:
+        pytest.skip("fewer than two sections registered")
+    for n in names:  # synthetic results: nothing to summarize
+        monkeypatch.setitem(sections.SECTIONS, n, dataclasses.replace(sections.SECTIONS[n], summarize=None))
+    old = {"schema": report.SCHEMA, "quick": False, "measured_on": "2026-01-01", "machine": {"cpu": "CPU A"},
+           "results": {names[0]: {}, names[1]: {}}}
+    (tmp_path / "performance.json").write_text(json.dumps(old))
+    new = {"schema": report.SCHEMA, "quick": False, "measured_on": "2026-02-02", "machine": {"cpu": "CPU B"},
+           "results": {names[1]: {}}, "runtime_s": {"sections": {}}}
+    got = report.merged(tmp_path / "performance.json", new)
+    assert got["section_dates"] == {names[0]: "2026-01-01", names[1]: "2026-02-02"}
+    assert got["section_machines"] == {names[0]: "CPU A", names[1]: "CPU B"}
+    assert "sections' CPUs differ" in report._cpu_text(got)
+    old["measured_on"] = "2025-12-31"  # the old section's date is not its report's: its CPU is unknown
+    (tmp_path / "performance.json").write_text(json.dumps({**old, "section_dates": {names[0]: "2026-01-01"}}))
+    got = report.merged(tmp_path / "performance.json", new)
+    assert got["section_machines"][names[0]] == "not recorded"
