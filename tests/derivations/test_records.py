@@ -124,12 +124,6 @@ def test_concurrent_cold_builds_agree(tmp_path):
     assert len(files) == 2 and not any(f.endswith(".tmp") for f in files), files
 
 
-@pytest.mark.symbolic
-@pytest.mark.parametrize("rid", sorted(records()))
-def test_proof_reruns_in_process_and_matches_the_cache(rid):
-    """Re-derive and re-prove without the cache: the cached verdict is what SymPy decides now."""
-    from dlproof.derivations import registry
-
-    fresh = registry.run_spec(registry.specs()[rid])
-    assert fresh["status"] == records()[rid]["status"]
-    assert [o["status"] for o in fresh["obligations"]] == [o["status"] for o in records()[rid]["obligations"]]
+# Every record re-derived and re-proved without any cache is CI's step `dlproof derive --reprove` (cold, compared with
+# the shipped proofs byte for byte: status, obligations and all); tests/derivations/test_shipped_cache.py tests that
+# command. A per-record copy of it here cost 11 % of the default suite and checked less (the statuses only).
