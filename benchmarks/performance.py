@@ -26,7 +26,7 @@ NumPy / torch goals at all cores (benchmarks/perf/reference.py, ``GOALS``).
 This script is the command; the measuring lives in the package benchmarks/perf/: `perf.timing` (`Settings`,
 `bench`), `perf.threads` (pinning, `all_cores`), `perf.sections` (the registry), one module per section
 (`perf.gemm`, `perf.recurrent` for "gru_vs_lstm", `perf.reference`, `perf.folded` for "suite",
-"conformance_times" and "symbolic") and
+"conformance_times", "symbolic", "first_verdict" and "sweep_scaling") and
 `perf.report` (machine, versions, the Markdown, merging ``--only`` runs). Sections are registered with
 `perf.sections.section`; each returns a JSON-able dict and renders itself to Markdown lines. Add a section
 by writing a measure function and a render function in a module of perf/, decorating the first, and

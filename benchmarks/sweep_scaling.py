@@ -115,29 +115,53 @@ def render(res: dict) -> list:
               + ".", "", "| workers | hours (LPT) | lower bound | efficiency |", "|---|---|---|---|"]
     for w, r in m["workers"].items():
         lines.append(f"| {w} | {r['hours']} | {r['lower_bound_hours']} | {r['efficiency']} |")
+    if res.get("check"):
+        c = res["check"]
+        lines += ["", f"Check: the finished sweep of {', '.join(res['sources'])} ({c['tasks']} tasks on {c['jobs']} "
+                      f"worker(s)) took {c['wall_hours']} h of wall time (its runs added up, when it resumed); the "
+                      f"model gives {c['model_hours']} h."]
     return lines
 
 
-def main(argv=None) -> int:
+#: the committed full sweep (every CPU built-in x 20 seeds): the model's default source of per-task seconds
+FULL_SWEEP = ROOT / "reports" / "sweep" / "sweep.json"
+
+
+def measure(specs=BATCH, seeds: int = 4, workers=(1, 2), sources=(), model_seeds: int = 20,
+            model_workers=(1, 2, 4, 8, 16, 32, 64)) -> dict:
+    """Part 1 on ``specs`` x seeds 1..``seeds``, then part 2 from ``sources`` (sweep.json paths) and the batch."""
     from dlproof import sweep
+
+    t = throughput(specs, range(1, seeds + 1), list(workers))
+    loaded = [sweep.load(p) for p in sources]
+    seconds = task_seconds(loaded + [t["reports"][list(workers)[0]]])
+    m = model(seconds, sweep.default_specs(), model_seeds, list(model_workers), t["startup_s"] or 0.0)
+    t.pop("reports")
+    res = {"throughput": t, "model": m, "sources": [Path(p).name for p in sources],
+           "note": "measured on a shared machine: compare rows of one run only"}
+    full = [r for r in loaded if r.get("complete") and r.get("jobs") in m["workers"]]
+    if full:  # the model checked against a finished sweep's own wall time at its worker count
+        r = full[0]
+        res["check"] = {"jobs": r["jobs"], "tasks": r["tasks"], "wall_hours": round(r["wall_s"] / 3600, 2),
+                        "model_hours": m["workers"][r["jobs"]]["hours"]}
+    return res
+
+
+def main(argv=None) -> int:
     from dlproof.atomic import write_json
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--targets", nargs="+", default=list(BATCH))
     ap.add_argument("--seeds", type=int, default=4, help="seeds of the batch (default 4)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--from", dest="sources", nargs="*", default=[], help="sweep.json files with per-task seconds")
+    ap.add_argument("--from", dest="sources", nargs="*", default=[], help="sweep.json files with per-task seconds "
+                    "(e.g. reports/sweep/sweep.json, the committed full sweep)")
     ap.add_argument("--model-seeds", type=int, default=20)
     ap.add_argument("--model-workers", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
     args = ap.parse_args(argv)
     if args.seeds < 1 or args.model_seeds < 1:
         ap.error("--seeds and --model-seeds must be >= 1")
-    t = throughput(args.targets, range(1, args.seeds + 1), args.workers)
-    seconds = task_seconds([sweep.load(p) for p in args.sources] + [t["reports"][args.workers[0]]])
-    m = model(seconds, sweep.default_specs(), args.model_seeds, args.model_workers, t["startup_s"] or 0.0)
-    t.pop("reports")
-    res = {"throughput": t, "model": m, "sources": [Path(p).name for p in args.sources],
-           "note": "measured on a shared machine: compare rows of one run only"}
+    res = measure(args.targets, args.seeds, args.workers, args.sources, args.model_seeds, args.model_workers)
     write_json(ROOT / "reports" / "latest" / "bench" / "sweep_scaling.json", res, indent=1)
     print("\n".join(render(res)))
     return 0

@@ -1,6 +1,6 @@
 """Sections run by the other benchmark scripts, folded in: "suite" (benchmarks/suite_speed.py), "first_verdict"
-(benchmarks/first_verdict.py), "conformance_times" (benchmarks/conform_times.py) and "symbolic"
-(benchmarks/symbolic_scaling.py).
+(benchmarks/first_verdict.py), "conformance_times" (benchmarks/conform_times.py), "symbolic"
+(benchmarks/symbolic_scaling.py) and "sweep_scaling" (benchmarks/sweep_scaling.py).
 """
 from __future__ import annotations
 
@@ -66,3 +66,19 @@ def measure_symbolic(s: Settings) -> dict:
 def measure_first_verdict(s: Settings) -> dict:
     """benchmarks/first_verdict.py: medians of 3 (1 with --quick); the cold state without shipped proofs once."""
     return sibling("first_verdict").measure(1 if s.quick else 3, 1)
+
+
+def _summarize_sweep(res: dict) -> dict:
+    return {"sweep_hours_by_workers": {w: r["hours"] for w, r in res["model"]["workers"].items()},
+            "sweep_speedup_2_over_1_workers": res["throughput"]["runs"].get(2, res["throughput"]["runs"].get("2", {}))
+            .get("speedup")}
+
+
+@section("sweep_scaling", "Sweep scaling: throughput with 1 and 2 local Dask workers, the full 20-seed sweep by workers",
+         lambda res: sibling("sweep_scaling").render(res), _summarize_sweep)
+def measure_sweep_scaling(s: Settings) -> dict:
+    """benchmarks/sweep_scaling.py: the batch (numpy.clip_eps x 4 seeds; --quick: 1 seed) on 1 and 2 workers, the
+    model from the committed full sweep (reports/sweep/sweep.json) when it exists."""
+    ss = sibling("sweep_scaling")
+    sources = [ss.FULL_SWEEP] if ss.FULL_SWEEP.is_file() else []
+    return ss.measure(seeds=1 if s.quick else 4, sources=sources)

@@ -36,3 +36,22 @@ def test_the_model_uses_mean_task_seconds_and_lists_unmeasured_targets():
 def test_bad_worker_counts_are_refused():
     with pytest.raises(ValueError, match="workers must be >= 1"):
         ss.lpt_makespan([1], 0)
+
+
+def test_a_finished_sweep_checks_the_model_against_its_own_wall_time(monkeypatch):
+    """measure() with a complete sweep report as source: the model at that report's worker count is set beside
+    the report's wall time (the throughput batch is stubbed: no cluster)."""
+    runs = [{"target": "a", "seed": s, "examples": 10, "seconds": 100.0} for s in (1, 2)]
+    full = {"runs": runs, "complete": True, "jobs": 2, "tasks": 2, "wall_s": 7200.0}
+    monkeypatch.setattr(ss, "throughput", lambda specs, seeds, workers: {
+        "targets": list(specs), "seeds": list(seeds), "same_verdicts": True, "startup_s": 0.0,
+        "runs": {w: {"wall_s": 1.0, "tasks_per_hour": 1.0, "examples_per_s": 1.0, "speedup": 1.0} for w in workers},
+        "reports": {w: {"runs": []} for w in workers}})
+    import dlproof.sweep as sweep
+
+    monkeypatch.setattr(sweep, "load", lambda p: full)
+    monkeypatch.setattr(sweep, "default_specs", lambda: ["a"])
+    res = ss.measure(("a",), 1, (1, 2), sources=["sweep.json"], model_seeds=2, model_workers=(1, 2))
+    assert res["check"] == {"jobs": 2, "tasks": 2, "wall_hours": 2.0, "model_hours": round(100 / 3600, 2)}
+    assert any(line.startswith("Check: the finished sweep of sweep.json (2 tasks on 2 worker(s)) took 2.0 h")
+               for line in ss.render(res))
