@@ -80,7 +80,10 @@ DEVIATIONS = {
                     "1 - fl32(1 - m): 216u off at m = 0.001 (onnxruntime-batchnorm-momentum-float32; bn.running_stats "
                     "fails)",
                     "T = 0 refused: the GRU kernel aborts the process, RNN/LSTM return zero states "
-                    "(onnxruntime-empty-sequence)"],
+                    "(onnxruntime-empty-sequence)",
+                    "subnormals = softmax_flush_to_zero: Softmax (and Attention) return 0 for an output below "
+                    "float32's smallest normal number; Exp and Mul underflow gradually, the cells meet the gradual model "
+                    "(onnxruntime-softmax-flushes-subnormals)"],
     "onnxruntime.gru_reset_before": ["GRU linear_before_reset=0 (reset-before: b_xn in Wbh, b_hn in Rbh, acting as "
                                      "their sum); otherwise as onnxruntime"],
     "onnxruntime.relu": ["RNN activations=['Relu'] (RNN capabilities only)"],

@@ -155,8 +155,11 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "clip_norm_scaling": ("'scaled' | 'unscaled' | 'unscaled_nan' | 'unscaled_product_first'",
                           lambda v: v in ("scaled", "unscaled", "unscaled_nan", "unscaled_product_first")),
     # subnormal numbers: "gradual" = IEEE gradual underflow; "flush_to_zero" = subnormal operands are read as 0
-    # and results below the smallest normal number are flushed to 0 (DAZ + FTZ, e.g. XLA on CPU)
-    "subnormals": ("'gradual' | 'flush_to_zero'", lambda v: v in ("gradual", "flush_to_zero")),
+    # and results below the smallest normal number are flushed to 0 (DAZ + FTZ, e.g. XLA on CPU);
+    # "softmax_flush_to_zero" = gradual everywhere except that softmax (alone or inside attention) returns 0 for
+    # an output below the smallest normal number (ONNX Runtime's CPU Softmax)
+    "subnormals": ("'gradual' | 'flush_to_zero' | 'softmax_flush_to_zero'",
+                   lambda v: v in ("gradual", "flush_to_zero", "softmax_flush_to_zero")),
     # the variance batch norm folds into running_var in training mode: "unbiased" = N/(N-1) times the batch's
     # biased variance (torch.nn.BatchNorm1d); "biased" = the biased variance itself (Keras BatchNormalization)
     "bn_running_var": ("'unbiased' | 'biased'", lambda v: v in ("unbiased", "biased")),

@@ -219,8 +219,7 @@ class _BoundAt:
     def __init__(self, kind, problem, target):
         self.kind, self.problem = kind, problem
         self.u = fmt(target.dtype).u
-        self.eta = tol.underflow_terms(target.dtype, "flush_to_zero" if target.convention("subnormals") ==
-                                       "flush_to_zero" else "gradual")
+        self.eta = tol.underflow_terms(target.dtype, tol.underflow(target))
         self.variant = target.convention("gru")
         self.margin = margin(self.u)
 

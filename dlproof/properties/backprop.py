@@ -160,7 +160,7 @@ def vjp(target, problem, chk):
         layers, act = mlp_layers(problem), problem["activation"]
         out = MLP.vjp(target, chk, problem)
         exp = oracle.mlp_vjp(problem["x"], layers, act, problem["dy"])
-        t = mlp_vjp_tol(problem["x"], layers, act, problem["dy"], tol.precision(target), target.convention("subnormals"))
+        t = mlp_vjp_tol(problem["x"], layers, act, problem["dy"], tol.precision(target), tol.underflow(target))
         where = f"({act}, widths {problem['widths']})"
         for l, ((dW, db), (eW, eb), (tW, tb)) in enumerate(zip(out["layers"], exp["layers"], t["layers"]), start=1):
             W = layers[l - 1][0]

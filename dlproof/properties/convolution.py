@@ -277,7 +277,7 @@ def _restrict(target):
 
 
 def _sub(target) -> str:
-    return target.convention("subnormals")
+    return tol.underflow(target)
 
 
 def _problems(nd):

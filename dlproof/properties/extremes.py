@@ -56,9 +56,8 @@ from .strategies import extreme_cell_problems, extreme_gradient_lists, grads_of
 def _inputs(target, problem, names):
     """The arrays as the target's arithmetic reads them: as given (subnormals = "gradual"), or with every
     subnormal read as 0 (subnormals = "flush_to_zero", DAZ); and the error model's underflow mode."""
-    mode = target.convention("subnormals")
     arrays = {k: problem[k] for k in names}
-    if mode == "gradual":
+    if tol.underflow(target) != "flush_to_zero":  # softmax_flush_to_zero: no softmax in these cells
         return arrays, "gradual"
     tiny = np.finfo(np.dtype(target.dtype)).tiny
     return {k: np.where(np.abs(v) < tiny, np.zeros_like(v), v) for k, v in arrays.items()}, "flush_to_zero"
@@ -226,7 +225,7 @@ def _check_clip(target, problem, chk):
     dtype, prec = target.dtype, tol.precision(target)
     eps, scope = target.convention("clip_eps"), target.convention("clip_scope")
     mode = target.convention("clip_norm_scaling")
-    underflow = target.convention("subnormals")
+    underflow = tol.underflow(target)
     grads, c = grads_of(problem), problem["max_norm"]
     K = sum(g.size for g in grads)
     out = call(target, "clip_grad_norm", [g.copy() for g in grads], c)

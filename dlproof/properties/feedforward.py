@@ -104,7 +104,7 @@ class Network:
     def reference(self, target, problem):
         """(the oracle's forward, its tolerance for the target's precision) on this example."""
         args = (problem["x"], self.params(problem), problem["activation"])
-        return self.oracle_forward(*args), self.forward_tol(*args, tol.precision(target), target.convention("subnormals"))
+        return self.oracle_forward(*args), self.forward_tol(*args, tol.precision(target), tol.underflow(target))
 
     def forward_wrong(self, target, chk, problem) -> bool:
         """Whether the target's own forward misses the oracle on this example (False when it cannot tell)."""

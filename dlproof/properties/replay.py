@@ -378,13 +378,22 @@ def replay(npz_path, target: str | None = None, *, trust: bool = False, repeat: 
     only if it is a built-in or ``trust`` is set. Raises `ReproFileError` for a file that is unreadable,
     too large, corrupt, or names a refused target or an unknown property. Returns the result dict:
     verdict (the worst over the replays), message, part, likely_bug, warnings, target, saved_target, property,
-    worst_error_ratio, file, repeat, verdicts, reproduced, summary (and note, if the arrays were cast).
+    worst_error_ratio, file, repeat, verdicts, reproduced, summary (and note, if the arrays were cast). A target
+    on which the property does not run (a capability left out) gets verdict "not provided", replaying nothing.
     """
     if not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
         raise ValueError(f"repeat={repeat!r}, but should be an integer from 1 to {MAX_REPEAT}")
     saved = read_example(npz_path)
     prop = resolve_property(saved)
     spec, tgt = resolve_target(saved, target, trust=trust)
+    if not prop.checks(tgt):  # e.g. a capability the target has left out since the file was saved
+        missing = [c for c in prop.capabilities if not tgt.provides(c)]
+        why = (f"the target does not provide {', '.join(missing)}" if missing else
+               f"the property does not run on this target ({tgt.dtype}, or not under its declared conventions)")
+        return {"verdict": "not provided", "message": why, "target": spec, "property": prop.id,
+                "worst_error_ratio": None, "part": None, "likely_bug": None, "warnings": [],
+                "saved_target": saved.target, "file": saved.path, "repeat": repeat, "verdicts": [], "reproduced": 0,
+                "summary": f"not replayed: {why}"}
     runs = []
     for _ in range(repeat):
         problem, note = _problem(saved, tgt, prop.id)

@@ -160,7 +160,7 @@ def vjp(target, problem, chk):
         blocks, act = residual_blocks(problem), problem["activation"]
         out = RESIDUAL.vjp(target, chk, problem)
         exp = oracle.residual_vjp(problem["x"], blocks, act, problem["dy"])
-        t = residual_vjp_tol(problem["x"], blocks, act, problem["dy"], tol.precision(target), target.convention("subnormals"))
+        t = residual_vjp_tol(problem["x"], blocks, act, problem["dy"], tol.precision(target), tol.underflow(target))
         names = ("dW1", "db1", "dW2", "db2")
         for l, (got, e, tt) in enumerate(zip(out["blocks"], exp["blocks"], t["blocks"]), start=1):
             for name, a, ee, ttt in zip(names, got, e, tt):
@@ -174,14 +174,14 @@ def vjp(target, problem, chk):
 def identity_path(target, problem, chk):
     x, dy = np.asarray(problem["x"], np.float64), np.asarray(problem["dy"], np.float64)
     y = _forward(target, chk, problem)
-    t = residual_forward_tol(problem["x"], residual_blocks(problem), problem["activation"], tol.precision(target), target.convention("subnormals"))
+    t = residual_forward_tol(problem["x"], residual_blocks(problem), problem["activation"], tol.precision(target), tol.underflow(target))
     if np.all(np.abs(y) <= t) and np.any(np.abs(x) > t):
         chk.fail(f"y {_where(problem)}", "is 0 with F = 0, but should be x: the identity (skip) term of the block is "
                                          "missing")
     chk.close(f"y with W2 = 0, b2 = 0 {_where(problem)}", y, x, t)
     out = RESIDUAL.vjp(target, chk, problem)
     tv = residual_vjp_tol(problem["x"], residual_blocks(problem), problem["activation"], problem["dy"],
-                          tol.precision(target), target.convention("subnormals"))
+                          tol.precision(target), tol.underflow(target))
     chk.close(f"dx with W2 = 0, b2 = 0 {_where(problem)}", out["x"], dy, tv["x"])
 
 
@@ -196,7 +196,7 @@ def jacobian(target, problem, chk):
         e = np.zeros((B, n), problem["x"].dtype)
         e[:, i] = 1
         out = RESIDUAL.vjp(target, chk, problem, dy=e)
-        t = residual_vjp_tol(problem["x"], blocks, act, e, tol.precision(target), target.convention("subnormals"))["x"]
+        t = residual_vjp_tol(problem["x"], blocks, act, e, tol.precision(target), tol.underflow(target))["x"]
         chk.close(f"row {i} of dy/dx = (I + J_L)...(I + J_1) {_where(problem)}", out["x"], J[:, i, :], t)
 
 

@@ -237,6 +237,14 @@ def eta_total(dtype) -> float:
 UNDERFLOW = (None, "gradual", "flush_to_zero")
 
 
+def underflow(target, softmax: bool = False) -> str:
+    """The model's underflow mode for ``target``'s declared ``subnormals``: "flush_to_zero" under flush_to_zero,
+    and under softmax_flush_to_zero for a softmax or attention model (``softmax=True``); else "gradual"."""
+    declared = target.convention("subnormals")
+    return "flush_to_zero" if declared == "flush_to_zero" or (softmax and declared == "softmax_flush_to_zero") \
+        else "gradual"
+
+
 #: storage formats whose smallest normal number the ordinary strategies reach (float16's is 6.1e-5: a product of
 #: two drawn entries of 1e-3 is subnormal there): for them ``underflow=None`` charges gradual underflow's terms
 NEAR_UNDERFLOW = ("float16",)

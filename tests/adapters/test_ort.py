@@ -324,9 +324,19 @@ def test_gradients_and_projections_are_not_provided_and_conventions_are_declared
               "layernorm_vjp", "param_count", "clip_grad_norm", "rnn_stack"):
         assert not target.provides(c), c
     assert target.conventions == {"gru": "reset_after", "rnn_activation": "tanh", "bias": "two",
-                                  "bn_running_var": "biased", "activation_ulps": ort.ACTIVATION_ULPS}
+                                  "bn_running_var": "biased", "activation_ulps": ort.ACTIVATION_ULPS,
+                                  "subnormals": "softmax_flush_to_zero"}
+    assert "subnormals" not in ort.gru_reset_before_target().conventions  # no Softmax there: gradual
     relu = ort.relu_target()
     assert relu.conventions["rnn_activation"] == "relu" and relu.capabilities == ["rnn_cell", "rnn", "rnn_bi"]
     x = np.array([[-1.0], [2.0]], F32)
     p = {"W_x": np.ones((1, 1), F32), "W_h": np.zeros((1, 1), F32), "b": np.zeros(1, F32)}
     np.testing.assert_array_equal(relu.rnn_cell(x, np.zeros((2, 1), F32), p), [[0.0], [2.0]])  # exact: relu(x)
+
+
+def test_softmax_flushes_a_subnormal_output_as_declared(target):
+    """The measurement behind subnormals=softmax_flush_to_zero (finding onnxruntime-softmax-flushes-subnormals):
+    the softmax entry e^-93.5 / (1 + e^-1 + e^-81) = 1.81e-41, a float32 subnormal, comes back 0."""
+    x = np.array([[0.0, -92.5, -80.0, 1.0]], F32)
+    e = np.exp(x.astype(np.float64) - 1.0)
+    assert float(np.float32(e[0, 1] / e.sum())) > 0 and target.softmax(x)[0, 1] == 0.0

@@ -132,6 +132,43 @@ def test_autocast_accumulates_in_float32_as_declared():
         assert abs(got - want) <= 4 * fmt("bfloat16").u, (cap, got, want)
 
 
+def _tap_sum_dx(target, name):
+    """dx[0] of a one-channel conv1d (padding K - 1, dy = 1) with w = `long_dot`'s [1, e x N, -1]: the sum of the
+    K kernel taps, N e = 0.25 exactly; a 16-bit accumulator adding in order gives 0."""
+    dt = fmt(name).dtype
+    v = long_dot(name)[0].ravel()
+    K = v.size
+    b = np.zeros(1, dt)
+    g = target.conv1d_vjp(np.zeros((1, 1, K), dt), v.reshape(1, 1, K), b, (1,), (K - 1,), (1,), 1,
+                          np.ones((1, 1, 2 * K - 1), dt))
+    assert g["x"].dtype == dt
+    return float(g["x"][0, 0, 0])
+
+
+@pytest.mark.parametrize("name", SIXTEEN)
+def test_the_16_bit_references_sum_conv_taps_in_float32_as_declared(name):
+    """torch.float16/bfloat16 (Tensor.unfold's backward would sum the taps in 16 bits: its VJP runs in float32)
+    and numpy.float16/bfloat16 give the tap sum N e = 0.25 (finding torch-16-bit-conv-input-grad-sums-taps-in-16-bits)."""
+    from dlproof.impl.targets import numpy_target
+
+    _, exact = long_dot(name)
+    for target in (torch_target(dtype=name), numpy_target(dtype=name)):
+        assert target.accumulation() == "float32"
+        assert _tap_sum_dx(target, name) == exact, target.name
+
+
+def test_every_capability_torch_nn_leaves_out_names_a_published_finding():
+    from pathlib import Path
+
+    from dlproof import findings
+
+    slugs = {f.slug for f in findings.load(Path(__file__).resolve().parents[2] / "reports" / "findings")}
+    for dtype, caps in torch_nn.BROKEN_AT.items():
+        target = torch_nn.target(dtype)
+        for cap, slug in caps.items():
+            assert getattr(target, cap) is None and slug in slugs, (dtype, cap, slug)
+
+
 def test_autocast_leaves_out_every_nn_lstm_capability_with_its_finding():
     """Left out on every CPU (the call raises only where oneDNN lacks a bfloat16 LSTM), so the verdicts are the
     same on every machine; the cells stay checked."""

@@ -47,7 +47,7 @@ def test_unknown_convention_key():
     ("bias", 2, "'one' | 'two'"),
     ("clip_scope", "layer", "'global' | 'per_tensor'"),
     ("clip_norm_scaling", "naive", "'scaled' | 'unscaled' | 'unscaled_nan' | 'unscaled_product_first'"),
-    ("subnormals", "ftz", "'gradual' | 'flush_to_zero'"),
+    ("subnormals", "ftz", "'gradual' | 'flush_to_zero' | 'softmax_flush_to_zero'"),
 ])
 def test_bad_convention_value(key, value, allowed):
     with pytest.raises(TargetError) as info:
@@ -63,6 +63,7 @@ def test_bad_convention_value(key, value, allowed):
     ("rnn_activation", "relu"), ("bias", "two"), ("clip_scope", "per_tensor"),
     ("clip_norm_scaling", "unscaled"), ("clip_norm_scaling", "unscaled_nan"),
     ("clip_norm_scaling", "unscaled_product_first"), ("subnormals", "flush_to_zero"),
+    ("subnormals", "softmax_flush_to_zero"),
 ])
 def test_good_convention_value(key, value):
     assert Target(name="mine", conventions={key: value}).convention(key) == value
@@ -196,3 +197,24 @@ def test_ambiguous_convention_value_is_a_target_error():
 
     with pytest.raises(TargetError, match="gru"):
         Target(name="t", conventions={"gru": np.array(["reset_after", "x"])})
+
+
+@pytest.mark.parametrize("declared, plain, softmax", [
+    (None, "gradual", "gradual"),
+    ("gradual", "gradual", "gradual"),
+    ("flush_to_zero", "flush_to_zero", "flush_to_zero"),
+    ("softmax_flush_to_zero", "gradual", "flush_to_zero"),  # only the softmax / attention models allow the flush
+])
+def test_the_subnormals_convention_gives_each_model_its_underflow_mode(declared, plain, softmax):
+    from dlproof.impl.targets import numpy_target
+    from dlproof.properties import tolerances as tol
+
+    t = numpy_target()
+    if declared is not None:
+        t = Target(name="t", conventions={"subnormals": declared}, rnn_cell=t.rnn_cell)
+    assert tol.underflow(t) == plain and tol.underflow(t, softmax=True) == softmax
+
+
+def test_an_unknown_subnormals_value_is_refused():
+    with pytest.raises(TargetError, match="subnormals"):
+        Target(name="t", conventions={"subnormals": "flush"})

@@ -65,6 +65,21 @@ def _module(tmp_path, monkeypatch, name: str, source: str) -> str:
     return name
 
 
+def test_a_target_that_left_the_capability_out_gets_not_provided_and_nothing_runs(tmp_path, capsys, monkeypatch):
+    """A file saved when the target still had clip_grad_norm, replayed once the target leaves it out: the verdict
+    names the missing capability, exit 1 (not a pass), no call is made."""
+    name = _module(tmp_path, monkeypatch, "left_out_target",
+                   "from dataclasses import replace\nfrom dlproof.impl.targets import numpy_target\n"
+                   "target = replace(numpy_target(), clip_grad_norm=None)\n")
+    npz = _saved(tmp_path / "r.npz")
+    code, out, _ = _repro(capsys, npz, "--target", f"{name}:target", "--json")
+    res = json.loads(out)
+    assert code == 1 and res["verdict"] == "not provided" and res["verdicts"] == []
+    assert res["message"] == "the target does not provide clip_grad_norm"
+    code, out, _ = _repro(capsys, npz, "--target", f"{name}:target")
+    assert out.splitlines()[0] == "not provided: not replayed: the target does not provide clip_grad_norm"
+
+
 # ---- a real failure, replayed -----------------------------------------------------------------------
 
 def _real_failure(tmp_path) -> Path:

@@ -38,15 +38,18 @@ crossing exactly through float32, `startup.tensor`); the inputs are never mutate
 
 16 bits (``target("float16")``, ``target("bfloat16")``): every module of every chapter runs at that dtype on the
 CPU with torch 2.13.0 (nn.RNN/LSTM/GRU and cells, nn.Linear, nn.Conv1d/2d, nn.BatchNorm1d, nn.LayerNorm,
-nn.MultiheadAttention, F.scaled_dot_product_attention, nn.Dropout, clip_grad_norm_, backward included): no
-capability is left out. Declared accumulate="float32", as measured (`startup.TORCH_CPU_ACCUMULATE`): a long
+nn.MultiheadAttention, F.scaled_dot_product_attention, nn.Dropout, clip_grad_norm_, backward included); what
+`BROKEN_AT` lists is left out, each with its finding. Declared accumulate="float32", as measured (`startup.TORCH_CPU_ACCUMULATE`): a long
 dot product ``[1, e x N, -1] . [1 ... 1]`` (float16: e = 2^-12, N = 1024; bfloat16: e = 2^-9, N = 128) gives
 N e = 0.25 through nn.Linear and every recurrent module's input weights, where an accumulator of the 16-bit
 format, adding in order, loses every e (1 + e rounds to 1) and gives 0 (tests/adapters/test_torch16.py
 measures it through the target's own capabilities). Each elementwise op is rounded to the 16-bit dtype.
 Found at bfloat16 (reports/findings/torch-bfloat16-conv-weight-grad-padding): the CPU conv backward leaves the
 weight gradient of a kernel tap that only reads padding uninitialised (conv1d.vjp / conv2d.vjp, from run to run).
-torch is imported lazily: without it the factories raise ImportError with the install hint.
+Found at float16 and bfloat16 (reports/findings/torch-16-bit-conv-input-grad-sums-taps-in-16-bits): the conv
+input gradient sums over channels in float32 but over the kernel taps in the 16-bit format (each addition
+rounded), beyond the declared accumulation: conv2d_vjp is left out at float16 (conv1d_vjp already is, and both
+are at bfloat16). torch is imported lazily: without it the factories raise ImportError with the install hint.
 """
 from __future__ import annotations
 
@@ -637,10 +640,13 @@ def _own_capabilities(a: _Adapter) -> dict:
 
 
 #: dtype -> {capability: the finding (reports/findings/<slug>) why the torch.nn target leaves it out at that
-#: dtype}: torch bugs no convention can declare, one crashing the process and one returning uninitialised memory
-#: (nondeterministic verdicts); each finding's standalone repro shows the bug, the target checks the rest
+#: dtype}: what no convention of the protocol can declare: a crash, uninitialised memory (nondeterministic
+#: verdicts), and an input gradient that sums the kernel taps in 16 bits where every other sum of the target is
+#: accumulated in float32 (accumulate is one declaration per target); each finding's standalone repro shows it,
+#: the target checks the rest
 BROKEN_AT = {
-    "float16": dict.fromkeys(("conv1d", "conv1d_vjp"), "torch-float16-conv1d-crash"),
+    "float16": {**dict.fromkeys(("conv1d", "conv1d_vjp"), "torch-float16-conv1d-crash"),
+                "conv2d_vjp": "torch-16-bit-conv-input-grad-sums-taps-in-16-bits"},
     "bfloat16": dict.fromkeys(("conv1d_vjp", "conv2d_vjp"), "torch-bfloat16-conv-weight-grad-padding"),
 }
 

@@ -5,7 +5,11 @@ Same math and validation as `dlproof.impl.numpy_ref.convolution` (torch's Conv1d
 both sides, groups): x_pad = F.pad(x, p); for each spatial axis, x_pad.unfold(axis, d (K - 1) + 1, s) gives
 the windows, [..., ::d] keeps the dilated taps; y[b, o, i] = b[o] + sum_{c, k} w[o, c, k] win[b, g(o) Cg + c, i, k].
 conv*_vjp: torch.autograd.grad of L = <dy, y> w.r.t. x, w and b (b: None when b is None).
-Computed in the inputs' common dtype (float16 / bfloat16 / float32 / float64 tensors); inputs are never mutated.
+Computed in the inputs' common dtype (float16 / bfloat16 / float32 / float64 tensors), except the 16-bit
+backward: Tensor.unfold's backward scatter-adds the kernel taps in the tensor's dtype (measured with torch 2.13.0:
+a float16 dx summing [1, 2^-12 x 1024, -1] over 1026 taps gives 0, not 0.25), which is not the float32
+accumulation these targets declare, so a 16-bit VJP runs in float32 on the (exactly widened) inputs and each
+gradient is rounded once to the 16-bit dtype. Inputs are never mutated.
 """
 from __future__ import annotations
 
@@ -45,6 +49,8 @@ def _forward(a: ConvArgs):
 
 def _vjp(a: ConvArgs) -> dict:
     td = torch_dtype(a.dtype)
+    if td.itemsize == 2:  # float32 accumulation, as declared (module doc); 16-bit numbers widen exactly
+        td = torch.float32
     x, w = to_torch(a.x, td, requires_grad=True), to_torch(a.w, td, requires_grad=True)
     b = None if a.b is None else to_torch(a.b, td, requires_grad=True)
     leaves = (x, w) if b is None else (x, w, b)

@@ -53,7 +53,7 @@ def _prec(target) -> tol.Arithmetic:
 
 
 def _sub(target) -> str:
-    return target.convention("subnormals")
+    return tol.underflow(target, softmax=True)
 
 
 def _within(a, e, t) -> bool:
