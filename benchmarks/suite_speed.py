@@ -61,8 +61,30 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 
 # ---- the probe: this module is also a pytest plugin (-p suite_speed) -----------------------------------
 
+def group(nodeid: str) -> str:
+    """Where a test's time is booked: "conformance (built-in targets)" for the conformance suite's items, else
+    its folder under tests/ ("tests/suite", ...), or the file for a module directly in tests/."""
+    path = nodeid.split("::", 1)[0]
+    if path.endswith("test_conformance.py"):
+        return "conformance (built-in targets)"
+    parts = path.split("/")
+    return "/".join(parts[:2]) if len(parts) > 2 else path
+
+
+#: group -> seconds of its tests' setup, call and teardown, as the controller receives the reports (under xdist
+#: the workers' reports reach it too: summed there once)
+GROUP_SECONDS: dict = {}
+
+
+def pytest_runtest_logreport(report):
+    if os.environ.get(PROBE_ENV):
+        g = group(report.nodeid)
+        GROUP_SECONDS[g] = GROUP_SECONDS.get(g, 0.0) + report.duration
+
+
 def pytest_sessionfinish(session):
-    """Record this process' CPU time and peak RSS (controller and each xdist worker) in $DLPROOF_SUITE_SPEED_PROBE."""
+    """Record this process' CPU time and peak RSS (controller and each xdist worker) in $DLPROOF_SUITE_SPEED_PROBE;
+    the controller adds the seconds per `group` of every test."""
     folder = os.environ.get(PROBE_ENV)
     if not folder:
         return
@@ -71,7 +93,19 @@ def pytest_sessionfinish(session):
     rec = {"process": worker, "cpu_s": me.ru_utime + me.ru_stime, "max_rss_mb": _peak_rss_mb(me),
            "subprocess_cpu_s": kids.ru_utime + kids.ru_stime, "testscollected": session.testscollected,
            "testsfailed": session.testsfailed}
+    if worker == "controller":
+        rec["group_s"] = {g: round(v, 2) for g, v in sorted(GROUP_SECONDS.items())}
     Path(folder, f"{worker}.json").write_text(json.dumps(rec), encoding="utf-8")
+
+
+def breakdown(runs: list) -> dict:
+    """group -> median over ``runs`` (results of `_pytest_once`) of the seconds booked to it by the controller."""
+    per = {}
+    for r in runs:
+        ctl = next((q for q in r["processes"] if q["process"] == "controller"), {})
+        for g, v in ctl.get("group_s", {}).items():
+            per.setdefault(g, []).append(v)
+    return {g: _median(v) for g, v in sorted(per.items(), key=lambda kv: -_median(kv[1]))}
 
 
 def _peak_rss_mb(usage) -> float:
@@ -191,6 +225,7 @@ def _pytest_once(mode: str, report: str) -> dict:
 
 def _summarize_runs(runs: list) -> dict:
     return {"wall_s": _median([r["wall_s"] for r in runs]), "cpu_s": _median([r["cpu_s"] for r in runs]),
+            "breakdown_s": breakdown(runs),
             "max_rss_mb": max((r["max_rss_mb"] for r in runs if r["max_rss_mb"] is not None), default=None),
             "max_worker_cpu_s": _median([r["max_worker_cpu_s"] for r in runs]),
             "others_cores": _median([r["others_cores"] for r in runs]),
@@ -412,6 +447,13 @@ def render(result: dict) -> list:
             lines.append(f"- coverage's cost: `-n 2 --cov` / `-n 2` CPU {_f(py['readme']['cpu_s'] / py['n2']['cpu_s'])}, "
                          f"wall {_f(py['readme']['wall_s'] / py['n2']['wall_s'])}")
         lines.append(f"- fewest examples of a passing property: {py['min_examples_per_passing_property']}")
+        for m in _modes(py):
+            b = py[m].get("breakdown_s") or {}
+            total = sum(v for v in b.values() if v)
+            if total:
+                lines.append(f"- where the time goes, {MODE_NAMES[m]} (seconds of setup + call + teardown summed over "
+                             f"tests, every process; share of {total:.0f} s): " + ", ".join(
+                                 f"{g} {v:.0f} s ({100 * v / total:.0f} %)" for g, v in b.items() if v))
         p = py.get("n2") or py.get("readme") or {"runs": []}
         last = p["runs"][-1]["processes"] if p["runs"] else []
         if last:

@@ -87,3 +87,32 @@ def test_an_older_result_without_the_readme_mode_still_renders(calls):
 def test_bad_input_is_a_clear_error(call, needle):
     with pytest.raises(ValueError, match=re.escape(needle)):
         call()
+
+
+@pytest.mark.parametrize("nodeid, where", [
+    ("dlproof/properties/test_conformance.py::test_property[numpy::lstm.vjp]", "conformance (built-in targets)"),
+    ("tests/suite/test_isolate.py::test_a_crash_is_one_error_row", "tests/suite"),
+    ("tests/chapter_checks.py::test_x", "tests/chapter_checks.py"),
+])
+def test_each_test_is_booked_to_its_group(nodeid, where):
+    assert ss.group(nodeid) == where
+
+
+def test_the_breakdown_is_the_controllers_median_per_group_and_is_rendered(calls, monkeypatch):
+    """Only the controller's booking counts (under xdist it receives every worker's reports); median over runs."""
+    seconds = iter([{"tests/suite": 30.0, "conformance (built-in targets)": 60.0},
+                    {"tests/suite": 50.0, "conformance (built-in targets)": 70.0},
+                    {"tests/suite": 40.0, "conformance (built-in targets)": 80.0}])
+
+    def once(mode, report):
+        run = _fake_run(mode, report)
+        run["processes"][0]["group_s"] = next(seconds)
+        run["processes"].append({"process": "gw1", "cpu_s": 1.0, "max_rss_mb": 1.0, "subprocess_cpu_s": 0.0,
+                                 "group_s": {"tests/suite": 1e6}})  # a worker's own booking: ignored
+        return run
+
+    monkeypatch.setattr(ss, "_pytest_once", once)
+    py = ss.measure_pytest(3, modes=("serial",))
+    assert py["serial"]["breakdown_s"] == {"conformance (built-in targets)": 70.0, "tests/suite": 40.0}
+    text = "\n".join(ss.render({"repeats": 3, "pytest": py}))
+    assert "conformance (built-in targets) 70 s (64 %), tests/suite 40 s (36 %)" in text
