@@ -11,7 +11,9 @@ A finding folder holds
   finding concerns, with the properties it makes fail there, and the convention a target declares for it);
 - ``repro.py``: a standalone script that needs only that library and NumPy (never dlproof). It prints the measured
   effect (one line matching ``expect``) and exits 0 while the discrepancy is present, or prints ``FIXED: ...`` and
-  exits 3 once the library agrees with the math.
+  exits 3 once the library agrees with the math, or prints ``NOT HERE: ...`` and exits 4 when this machine does
+  not run the code that has the discrepancy (e.g. torch runs a 16-bit convolution through oneDNN only on CPUs with
+  AVX-512: on others its repro can neither show the bug nor say it is fixed).
 
 ``load(root)`` validates every folder (a ``ValueError`` names the folder and the field; a repro that imports
 anything but its ``needs``, NumPy and the standard library is refused, read from its syntax tree),
@@ -40,6 +42,8 @@ KINDS = ("bug", "convention", "limitation")
 DEVICES = ("cpu", "cuda")
 #: exit status of a repro once the library agrees with the math
 FIXED_EXIT = 3
+#: exit status of a repro on a machine that does not run the code with the discrepancy (its reason on stdout)
+NOT_HERE_EXIT = 4
 FIELDS = ("title", "library", "version", "kind", "summary", "effect", "upstream", "needs", "device", "expect",
           "dlproof")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -250,14 +254,21 @@ def run_repro(f: Finding, workdir, timeout: float = 120.0) -> subprocess.Complet
                           capture_output=True, text=True, timeout=timeout)
 
 
+class NotHere(Exception):
+    """The repro cannot show its finding on this machine (exit `NOT_HERE_EXIT`); the message is its reason."""
+
+
 def verify(f: Finding, workdir, timeout: float = 120.0):
     """Run ``f``'s repro (``run_repro``) and say what is wrong, or None when it still shows the finding: exit 0
-    with stdout matching ``expect``. Exit 3 means the library now agrees with the math: "fixed upstream"."""
+    with stdout matching ``expect``. Exit 3 means the library now agrees with the math: "fixed upstream". Exit 4
+    raises `NotHere` with the repro's reason: neither a pass nor a failure of the finding."""
     try:
         done = run_repro(f, workdir, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"{f.slug}: the repro ran past {timeout:g} s"
     tail = (done.stdout + done.stderr)[-2000:]
+    if done.returncode == NOT_HERE_EXIT:
+        raise NotHere(f"{f.slug}: {done.stdout.strip() or 'the repro exited 4 without a reason'}")
     if done.returncode == FIXED_EXIT:
         return (f"fixed upstream: update the finding reports/findings/{f.slug} ({f.library} {f.version} was "
                 f"measured): {done.stdout.strip()}")
@@ -286,7 +297,8 @@ def markdown(findings) -> str:
              "measured. Every folder `reports/findings/<slug>/` holds `finding.json` and `repro.py`, a standalone "
              "script that needs only the library and NumPy: it prints the measured effect and exits 0 while the "
              f"discrepancy is present, or prints `FIXED: ...` and exits {FIXED_EXIT} once the library agrees with "
-             "the math. Kinds: **bug** (contradicts the library's own docs or the math with no declared intent), "
+             f"the math, or prints `NOT HERE: ...` and exits {NOT_HERE_EXIT} on a machine that does not run the code "
+             "with the discrepancy. Kinds: **bug** (contradicts the library's own docs or the math with no declared intent), "
              "**convention** (deliberate and documented; dlproof checks it as a declared convention), "
              "**limitation**. Regenerate: `dlproof findings`; `pytest -m slow tests/findings` runs every repro "
              "that can run here.", "",
@@ -355,7 +367,11 @@ def _run_all(found) -> int:
             print(f"{f.slug}: skipped ({why})")
             continue
         with tempfile.TemporaryDirectory(prefix="dlproof-repro-") as tmp:
-            problem = verify(f, tmp)
+            try:
+                problem = verify(f, tmp)
+            except NotHere as exc:
+                print(exc)  # "<slug>: NOT HERE: <why>"
+                continue
         print(f"{f.slug}: {'still present' if problem is None else problem}")
         bad += problem is not None
     return 1 if bad else 0

@@ -14,8 +14,11 @@ worker dies is rescheduled by the scheduler on a live worker; after ``ALLOWED_FA
 task runs again alone on the cluster, and only if it kills its worker there too is it an error row saying
 so; the sweep goes on. (On a cluster given by address the scheduler's own
 ``distributed.scheduler.allowed-failures`` applies.) A cluster left with no worker for `NO_WORKER_S` seconds
-(a nanny can fail to restart a dead worker on a loaded machine) stops the sweep with `NoWorkers` instead of
-a silent wait; ``--resume`` continues it. Each task also reports its worker's fingerprint: a row from a
+stops the sweep with `NoWorkers` instead of a silent wait; ``--resume`` continues it. On a local cluster that
+cannot happen through a slow restart: Dask's `SpecCluster` closes a nanny for good when its worker has not come
+back within ``distributed.deploy.lost-worker-timeout`` (15 s by default, shorter than a worker's start on a loaded
+machine: CI lost its only worker so), so the sweep sets that to `LOST_WORKER_TIMEOUT` and, every `CHECK_S`
+seconds, asks the local cluster to start any worker of its spec that is not running (``scale(jobs)``). Each task also reports its worker's fingerprint: a row from a
 worker with other code or libraries than the client becomes an error row instead of a verdict.
 """
 from __future__ import annotations
@@ -32,6 +35,8 @@ from .fingerprint import differences
 from .task import THREAD_VARS, error_row, needs_gpu
 
 ALLOWED_FAILURES = 2  # a task may lose its worker twice; the third death makes it an error row
+#: how long a local cluster waits for a dead worker's nanny to bring it back before closing that nanny
+LOST_WORKER_TIMEOUT = "300s"
 NO_WORKER_S = 120.0  # a cluster without any worker for this long stops the sweep (NoWorkers), never a silent hang
 CHECK_S, POLL_S = 5.0, 0.2  # how often the scheduler is asked for its workers; how often finished tasks are collected
 INSTALL = "dlproof sweep runs on Dask distributed: pip install 'dlproof[sweep]' (or pip install 'distributed>=2024.1')"
@@ -108,7 +113,8 @@ def cluster(jobs: int = 1, scheduler: str | None = None, gpu: bool = False):
         finally:
             client.close()
         return
-    with _quiet_logs(), dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    with _quiet_logs(), dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                                         "distributed.deploy.lost-worker-timeout": LOST_WORKER_TIMEOUT}):
         local = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                          dashboard_address=None, silence_logs=logging.CRITICAL,
                                          resources={"GPU": 1} if gpu else None, env={k: "1" for k in THREAD_VARS})
@@ -217,7 +223,7 @@ def _run_batch(client, tasks, repro_dir, on_row, expect, tries, no_worker_s, alo
     token = uuid.uuid4().hex[:8]
     queue, inflight, suspects = list(tasks), {}, []
     done = distributed.as_completed()
-    watch = _WorkerWatch(client, no_worker_s)
+    watch = _WorkerWatch(client, no_worker_s, heal=_healer(client))
 
     def top_up():
         width = 1 if alone else max(1, sum(client.nthreads().values()))
@@ -276,12 +282,23 @@ def _row(f, spec: str, seed: int, expect: dict) -> dict:
     return row
 
 
+def _healer(client):
+    """For a client of a local cluster: a function that starts every worker of the cluster's spec that is not
+    running (a nanny `SpecCluster` closed after `LOST_WORKER_TIMEOUT`); None for a cluster given by address,
+    whose workers are not ours to start."""
+    local = getattr(client, "cluster", None)
+    if local is None or not hasattr(local, "worker_spec"):
+        return None
+    return lambda: local.scale(len(local.worker_spec))
+
+
 class _WorkerWatch:
     """Raises `NoWorkers` when the cluster has had no worker for ``limit_s`` seconds (a nanny that failed to
-    restart its dead worker leaves tasks queued forever); asks the scheduler every `CHECK_S` seconds."""
+    restart its dead worker leaves tasks queued forever); asks the scheduler every `CHECK_S` seconds, and first
+    calls ``heal`` (`_healer`) when given."""
 
-    def __init__(self, client, limit_s: float):
-        self.client, self.limit_s = client, limit_s
+    def __init__(self, client, limit_s: float, heal=None):
+        self.client, self.limit_s, self.heal = client, limit_s, heal
         self.seen = self.asked = time.monotonic()
 
     def check(self) -> None:
@@ -289,6 +306,8 @@ class _WorkerWatch:
         if now - self.asked < CHECK_S:
             return
         self.asked = now
+        if self.heal is not None:
+            self.heal()
         if self.client.nthreads():
             self.seen = now
         elif now - self.seen > self.limit_s:

@@ -48,6 +48,21 @@ def test_a_lost_worker_is_retried_and_a_task_that_always_kills_its_worker_is_an_
     assert fail["verdict"] == "error" and f"killed its worker process {engine.ALLOWED_FAILURES + 1} times" in fail["message"]
 
 
+def test_a_worker_whose_nanny_the_cluster_closed_is_started_again(tmp_path, monkeypatch):
+    """CI's failure: a dead worker that comes back later than distributed.deploy.lost-worker-timeout (a loaded
+    machine) has its nanny closed for good by the local cluster, which then has no worker. A timeout of 0 s makes
+    that happen at every death; the sweep starts the missing worker again and finishes."""
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+    monkeypatch.setenv("DLPROOF_SWEEP_CRASH_MARKER", str(tmp_path / "crashed"))
+    monkeypatch.setattr(engine, "LOST_WORKER_TIMEOUT", "0s")
+    res = sweep.sweep(["sweep_targets:crash_once", "sweep_targets:counts"], [1], jobs=1, out=tmp_path,
+                      progress=lambda line: None)
+    assert res["complete"] and (tmp_path / "crashed").exists()
+    assert [(r["target"], r["counts"]["pass"], r["failures"]) for r in res["runs"]] == [
+        ("sweep_targets:crash_once", 3, []), ("sweep_targets:counts", 3, [])]
+
+
 def test_a_killed_sweep_resumes_where_it_stopped(tmp_path):
     out = tmp_path / "sw"
     cmd = [sys.executable, "-m", "dlproof", "sweep", CHEAP_BUILTIN, "--seeds", "3", "--jobs", "1", "--out", str(out)]
