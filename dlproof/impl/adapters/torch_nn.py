@@ -651,9 +651,10 @@ BROKEN_AT = {
 }
 
 
-def without_broken(caps: dict, dtype: str) -> dict:
-    """``caps`` with the capabilities torch computes wrongly at ``dtype`` (`BROKEN_AT`) set to None."""
-    return {c: (None if c in BROKEN_AT.get(dtype, {}) else fn) for c, fn in caps.items()}
+def without(caps: dict, left_out) -> dict:
+    """``caps`` with every capability of ``left_out`` (a {capability: finding slug} table such as
+    ``BROKEN_AT[dtype]``) set to None."""
+    return {c: (None if c in left_out else fn) for c, fn in caps.items()}
 
 
 def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:
@@ -664,7 +665,7 @@ def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:
         raise ValueError(f"target: nonlinearity should be one of {NONLINEARITIES}, got {nonlinearity!r}")
     a = _Adapter(_Fresh(td, nonlinearity), dtype)
     tags = [dtype] + ([nonlinearity] if nonlinearity != "tanh" else [])
-    caps = without_broken({**_own_capabilities(a), **chapter_capabilities(dtype, nonlinearity)}, dtype)
+    caps = without({**_own_capabilities(a), **chapter_capabilities(dtype, nonlinearity)}, BROKEN_AT.get(dtype, {}))
     return Target(name=f"torch.nn (torch {torch_version()}, {', '.join(tags)})", dtype=dtype,
                   conventions={**conventions(nonlinearity), **startup.accumulation(dtype)}, **caps)
 
