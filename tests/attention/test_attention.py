@@ -226,6 +226,8 @@ MUTANTS = {
     "mask_diag": (dict(attention=MA.attention_bug("mask_diag")), "attn.forward", "masks row 0 entirely"),
     "mask_plus_one": (dict(attention=MA.attention_bug("mask_plus_one")), "attn.forward", "off by one"),
     "mask_plus_one_causal": (dict(attention=MA.attention_bug("mask_plus_one")), "attn.causal", "may depend only on"),
+    "mask_bottom_right": (dict(attention=MA.attention_bug("mask_bottom_right")), "attn.forward", "bottom-right"),
+    "mask_bottom_right_causal": (dict(attention=MA.attention_bug("mask_bottom_right")), "attn.causal", "bottom-right"),
     "mask_after_softmax": (dict(attention=MA.attention_bug("mask_after_softmax")), "attn.forward",
                            "after the softmax"),
     "mask_after_softmax_causal": (dict(attention=MA.attention_bug("mask_after_softmax")), "attn.causal",

@@ -3,8 +3,8 @@
 Expected values come from the float64 oracle (derivations/oracle_attention.py: the softmax as 1/sum exp(x_j - x_i),
 the VJP through the explicit Jacobian, the causal mask as a softmax over the allowed prefix, MHA as a sum over
 heads), tolerances from the error model of properties/attention/tolerances.py. On a mismatch the failure message
-names the known bug it matches where one does (a scale of 1/d or 1, a causal mask off by one, a mask applied
-after the softmax, the W_q / W_k blocks of in_proj swapped, a dq without 1/sqrt(d), a softmax VJP with diag(s)
+names the known bug it matches where one does (a scale of 1/d or 1, a causal mask off by one or aligned
+bottom-right (flash-attn >= 2.1) when Tk > Tq, a mask applied after the softmax, the W_q / W_k blocks of in_proj swapped, a dq without 1/sqrt(d), a softmax VJP with diag(s)
 only, exp without the max shift).
 
 attn.scale.variance is statistical, with a false-alarm probability ALPHA = 1e-10 per check (the union bound of
@@ -35,7 +35,7 @@ from dlproof.dtypes import DTYPES
 
 from .. import diagnose, restrictions
 from .. import tolerances as tol
-from ..assertions import call
+from ..assertions import PropertyFailure, call
 from ..tolerances import mixed_gamma
 from ..registry import prop
 from . import tolerances as ta
@@ -179,6 +179,11 @@ def _attention_hint(y, problem, causal, t) -> str:
     if d > 1:
         cands += [("scales the logits by 1/d, but should scale by 1/sqrt(d)", dict(scale=1.0 / d)),
                   ("does not scale the logits, but should scale them by 1/sqrt(d)", dict(scale=1.0))]
+    if causal and Tk > Tq:
+        off = Tk - Tq
+        cands += [(f"masks j > i + {off} = i + (Tk - Tq): the causal mask is aligned bottom-right (flash-attn >= 2.1, "
+                   "torch's causal_lower_right)" + (", or off by one" if off == 1 else "") + ", but should mask exactly "
+                   "j > i (top-left, torch's is_causal)", dict(allowed=j <= i + off))]
     if causal:
         cands += [("masks j > i + 1 (the causal mask is off by one), but should mask exactly j > i (top-left, "
                    "torch's is_causal)", dict(allowed=j <= i + 1)),
@@ -214,11 +219,12 @@ def attention_forward(target, problem, chk):
     y = _attention(target, chk, problem, causal)
     expected = oracle.attention(problem["q"], problem["k"], problem["v"], causal)
     t = ta.attention_tol(problem["q"], problem["k"], problem["v"], causal, _prec(target), subnormals=_sub(target))["y"]
-    if not _within(y, expected, t):
-        hint = _attention_hint(y, problem, causal, t)
-        if hint:
-            chk.fail(f"y (causal={causal}, d={problem['q'].shape[-1]})", hint)
-    chk.close(f"y (causal={causal}, d={problem['q'].shape[-1]})", y, expected, t)
+    quantity = f"y (causal={causal}, d={problem['q'].shape[-1]})"
+    try:
+        chk.close(quantity, y, expected, t)
+    except PropertyFailure as exc:
+        diagnose.annotate(exc, part="forward", likely_bug=_attention_hint(y, problem, causal, t) or None)
+        raise
 
 
 @prop("attn.vjp", title="attention gradients: dV = P^T dY, dQ = dS K / sqrt(d), dK = dS^T Q / sqrt(d)",
@@ -244,7 +250,8 @@ def attention_vjp(target, problem, chk):
 
 
 @prop("attn.causal", title="causal: y_i does not change with keys/values j > i, and equals attention over the prefix",
-      capabilities=("attention",), derivations=("attn.causal.mask",), strategy=_attn_strategy,
+      capabilities=("attention",), derivations=("attn.causal.mask",),
+      strategy=lambda target: attention_problems(dtype=target.dtype, restrict=_restrict(target), causal=True),
       applies=restrictions.causal_supported, precisions=DTYPES)
 def attention_causal(target, problem, chk):
     q, k, v = problem["q"], problem["k"], problem["v"]
@@ -262,9 +269,13 @@ def attention_causal(target, problem, chk):
         ok = gap <= t[:, :i0 + 1] + t2[:, :i0 + 1]
         if not np.all(ok):
             b, i, c = (int(z) for z in np.argwhere(~ok)[0])
-            chk.fail(f"y[{b}, {i}, {c}] (causal=True)",
-                     f"changed by {gap[b, i, c]:.3g} when only the keys/values j > {i0} changed, but should not "
-                     f"change (within {t[b, i, c] + t2[b, i, c]:.3g}): y_i may depend only on k_j, v_j with j <= i")
+            try:
+                chk.fail(f"y[{b}, {i}, {c}] (causal=True)",
+                         f"changed by {gap[b, i, c]:.3g} when only the keys/values j > {i0} changed, but should not "
+                         f"change (within {t[b, i, c] + t2[b, i, c]:.3g}): y_i may depend only on k_j, v_j with j <= i")
+            except PropertyFailure as exc:
+                diagnose.annotate(exc, part="forward", likely_bug=_attention_hint(y, problem, True, t) or None)
+                raise
         chk.worst = max(chk.worst, float(np.max(gap / np.maximum(t[:, :i0 + 1] + t2[:, :i0 + 1], 1e-300), initial=0.0)))
     for i in range(Tq):
         n = min(i + 1, Tk)
