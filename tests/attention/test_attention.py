@@ -250,6 +250,27 @@ def test_mutant_is_caught(name):
     assert results.ROWS[-1]["verdict"] == "fail"
 
 
+def _softmax_lse(x):
+    """softmax as exp(x - logsumexp(x)), logsumexp = max + log sum exp(x - max): off by about u |max| relative."""
+    m = x.max(axis=-1, keepdims=True)
+    return np.exp(x - (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True))))
+
+
+def _softmax_vjp_lse(x, ds):
+    s = _softmax_lse(x)
+    return s * (ds - np.sum(ds * s, axis=-1, keepdims=True))
+
+
+@pytest.mark.parametrize("pid, part", [("attn.softmax.forward", "forward"), ("attn.softmax.shift_invariance", "forward"),
+                                       ("attn.softmax.vjp", "backward")])
+def test_the_logsumexp_softmax_is_named_in_every_softmax_property(pid, part):
+    target = replace(BASE, name="softmax via logsumexp", softmax=_softmax_lse, softmax_vjp=_softmax_vjp_lse)
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()[pid], target, "tests", profile="ci")
+    assert info.value.part == part, str(info.value)
+    assert "exp(x - logsumexp(x))" in (info.value.likely_bug or ""), str(info.value)
+
+
 def test_the_variance_threshold_is_the_laurent_massart_interval():
     """x = ln(2/alpha): both chi-square tails at e^-x = alpha/2, so the interval's false alarm is alpha."""
     from dlproof.properties import attention as PA

@@ -78,6 +78,10 @@ def _softmax(target, chk, x, what="softmax(x)"):
     return chk.array(what, s, x.shape)
 
 
+LSE_BUG = ("softmax formed as exp(x - logsumexp(x)) with logsumexp = max + log sum exp(x - max) rounded: form "
+           "(x - max) - log sum exp(x - max) instead")
+
+
 def _softmax_via_lse(x) -> np.ndarray:
     """exp(x - lse) with lse = max + log sum exp(x - max) rounded in x's dtype: the log-sum-exp idiom whose
     rounding of max + log(...) costs a relative error of about u |max| in every entry (a known bug pattern)."""
@@ -100,8 +104,7 @@ def softmax_forward(target, problem, chk):
                                "but should be exp(x - max) / sum exp(x - max) within the error model: adding max to "
                                "the log-sum-exp rounds by about u |max|, so every entry is off by that relative amount "
                                "and the rows no longer sum to 1",
-                 part="forward", likely_bug="softmax formed as exp(x - logsumexp(x)) with logsumexp = max + log sum "
-                                            "exp(x - max) rounded: form (x - max) - log sum exp(x - max) instead")
+                 part="forward", likely_bug=LSE_BUG)
     chk.close(f"softmax(x) (max |x| = {float(np.max(np.abs(x))):g})", s, expected, t)
     rows = np.asarray(s, np.float64).sum(axis=-1, keepdims=True)
     chk.close("sum over the last axis of softmax(x)", rows.astype(target.dtype), np.ones_like(rows),
@@ -120,9 +123,15 @@ def softmax_shift(target, problem, chk):
     sc = _softmax(target, chk, xc, "softmax(x + c)")
     prec = _prec(target)
     sub = _sub(target)
-    chk.close(f"softmax(x + c) vs softmax(x) (|c| up to {float(np.max(np.abs(c))):g})", sc,
-              np.asarray(s, np.float64),
-              ta.softmax_tol(x, prec, subnormals=sub) + ta.softmax_tol(xc, prec, subnormals=sub))
+    t, tc = ta.softmax_tol(x, prec, subnormals=sub), ta.softmax_tol(xc, prec, subnormals=sub)
+    try:
+        chk.close(f"softmax(x + c) vs softmax(x) (|c| up to {float(np.max(np.abs(c))):g})", sc,
+                  np.asarray(s, np.float64), t + tc)
+    except PropertyFailure as exc:
+        via_lse = (diagnose.within(np.asarray(s, np.float64), _softmax_via_lse(x), t)
+                   and diagnose.within(np.asarray(sc, np.float64), _softmax_via_lse(xc), tc))
+        diagnose.annotate(exc, part="forward", likely_bug=LSE_BUG if via_lse else None)
+        raise
 
 
 @prop("attn.softmax.vjp", title="softmax VJP: (diag(s) - s s^T) ds per row", capabilities=("softmax_vjp",),
@@ -140,7 +149,14 @@ def softmax_vjp(target, problem, chk):
         if _within(dx, s * np.asarray(ds, np.float64), t_diag):
             chk.fail("softmax_vjp(x, ds)", "equals diag(s) ds, but should be (diag(s) - s s^T) ds = s (ds - (s . ds)): "
                                            "the - s s^T term of the Jacobian is missing (attn.softmax.jacobian)")
-    chk.close("softmax_vjp(x, ds)", dx, expected, t)
+    try:
+        chk.close("softmax_vjp(x, ds)", dx, expected, t)
+    except PropertyFailure as exc:
+        s_lse = _softmax_via_lse(x)
+        g = np.asarray(ds, np.float64)
+        via_lse = diagnose.within(dx, s_lse * (g - np.sum(g * s_lse, axis=-1, keepdims=True)), t)
+        diagnose.annotate(exc, part="backward", likely_bug=f"the s inside the VJP: {LSE_BUG}" if via_lse else None)
+        raise
 
 
 # ---------------------------------------------------------------- attention
