@@ -271,6 +271,26 @@ def test_the_logsumexp_softmax_is_named_in_every_softmax_property(pid, part):
     assert "exp(x - logsumexp(x))" in (info.value.likely_bug or ""), str(info.value)
 
 
+def _in_float32(fn):
+    """fn run on float32 copies of its array arguments, the results returned as float64 (float32 inside)."""
+    def wrapped(*args):
+        out = fn(*(a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args))
+        return ({n: g.astype(np.float64) for n, g in out.items()} if isinstance(out, dict)
+                else out.astype(np.float64))
+    return wrapped
+
+
+@pytest.mark.parametrize("pid, part", [("attn.forward", "forward"), ("attn.vjp", "backward")])
+def test_float32_inside_a_float64_attention_is_named(pid, part):
+    """As jax.nn.dot_product_attention, whose softmax always runs in float32."""
+    target = replace(BASE, name="attention in float32 inside", attention=_in_float32(NA.attention),
+                     attention_vjp=_in_float32(NA.attention_vjp))
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()[pid], target, "tests", profile="ci")
+    assert info.value.part == part, str(info.value)
+    assert "computes in float32 inside" in (info.value.likely_bug or ""), str(info.value)
+
+
 def test_the_variance_threshold_is_the_laurent_massart_interval():
     """x = ln(2/alpha): both chi-square tails at e^-x = alpha/2, so the interval's false alarm is alpha."""
     from dlproof.properties import attention as PA

@@ -213,6 +213,22 @@ def _attention_hint(y, problem, causal, t) -> str:
     return ""
 
 
+FLOAT32_INSIDE = ("computes in float32 inside (the result is within the float32 error model, not the float64 one), "
+                  "but should compute in float64; jax.nn.dot_product_attention does this: its softmax always runs "
+                  "in float32")
+
+
+def _float32_inside(target, got: dict, problem, causal, dy=None) -> bool:
+    """Whether a float64 target's outputs ``got`` ({"y"} or {"q", "k", "v"}) are all within the float32 error model
+    of the same attention: the computation ran in float32 somewhere inside."""
+    if target.dtype != "float64":
+        return False
+    q, k, v = problem["q"], problem["k"], problem["v"]
+    t32 = ta.attention_tol(q, k, v, causal, "float32", subnormals=_sub(target), dy=dy)
+    want = ({"y": oracle.attention(q, k, v, causal)} if dy is None else oracle.attention_vjp(q, k, v, causal, dy))
+    return all(_within(np.asarray(g, np.float64), want[n], t32[n]) for n, g in got.items())
+
+
 def _attention(target, chk, problem, causal, q=None, k=None, v=None, what="attention(q, k, v, causal)"):
     q = problem["q"] if q is None else q
     k = problem["k"] if k is None else k
@@ -239,7 +255,9 @@ def attention_forward(target, problem, chk):
     try:
         chk.close(quantity, y, expected, t)
     except PropertyFailure as exc:
-        diagnose.annotate(exc, part="forward", likely_bug=_attention_hint(y, problem, causal, t) or None)
+        wide = _float32_inside(target, {"y": y}, problem, causal)
+        diagnose.annotate(exc, part="forward",
+                          likely_bug=FLOAT32_INSIDE if wide else (_attention_hint(y, problem, causal, t) or None))
         raise
 
 
@@ -256,13 +274,18 @@ def attention_vjp(target, problem, chk):
     exp = oracle.attention_vjp(q, k, v, causal, dy)
     t = ta.attention_tol(q, k, v, causal, _prec(target), subnormals=_sub(target), dy=dy)
     d = q.shape[-1]
-    for n, ref in (("v", v), ("k", k), ("q", q)):
-        g = chk.array(f"d{n}", out[n], ref.shape)
+    grads = {n: chk.array(f"d{n}", out[n], ref.shape) for n, ref in (("v", v), ("k", k), ("q", q))}
+    for n, g in grads.items():
         r = math.sqrt(d)
         if n == "q" and d > 1 and not _within(g, exp["q"], t["q"]) and _within(g, exp["q"] * r, t["q"] * r):
             chk.fail(f"dq (d={d})", "equals sqrt(d) times the derived dq, but should be dS K / sqrt(d): the 1/sqrt(d) "
                                     "of the logits is missing from dq (attn.sdpa.grad_q)")
-        chk.close(f"d{n} (causal={causal})", g, exp[n], t[n])
+        try:
+            chk.close(f"d{n} (causal={causal})", g, exp[n], t[n])
+        except PropertyFailure as exc:
+            diagnose.annotate(exc, part="backward", likely_bug=FLOAT32_INSIDE
+                              if _float32_inside(target, grads, problem, causal, dy=dy) else None)
+            raise
 
 
 @prop("attn.causal", title="causal: y_i does not change with keys/values j > i, and equals attention over the prefix",
