@@ -194,8 +194,9 @@ def _run(row: dict, prop: Property, target, spec: str, profile, report_dir, seed
                 repro = {"npz": str(path), "command": repro_command(path, spec)}
             except OSError as err:  # the verdict stands without its repro file
                 note = f" (the repro file could not be written: {err.strerror or err})"
+        hint = restrictions.suggestion(target, exc.capability) if isinstance(exc, TargetRaised) else ""
         row.update(verdict=verdict, examples=stats["n"] + 1, worst_error_ratio=stats["failing_worst"] or None,
-                   message=f"{exc}" + (f" | example: {problem.describe()}" if problem is not None else "") + note,
+                   message=f"{exc}{hint}" + (f" | example: {problem.describe()}" if problem is not None else "") + note,
                    repro=repro, part=getattr(exc, "part", None), likely_bug=getattr(exc, "likely_bug", None))
         if shared_key is not None:
             _SHARED[shared_key] = dict(row)
