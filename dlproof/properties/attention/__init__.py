@@ -38,6 +38,7 @@ from .. import tolerances as tol
 from ..assertions import PropertyFailure, call
 from ..tolerances import mixed_gamma
 from ..registry import prop
+from ..strategies import Problem
 from . import tolerances as ta
 from .strategies import (attention_problems, mha_params, mha_problems, softmax_problems,
                                    variance_problems)
@@ -288,9 +289,15 @@ def attention_vjp(target, problem, chk):
             raise
 
 
+def _shown_causal(problem):
+    """The drawn problem with causal=True in its scalars: attn.causal always masks, so its examples say so (the
+    draws are those of attn.forward; only what the example shows changes)."""
+    return Problem(problem.arrays, {**problem.scalars, "causal": True})
+
+
 @prop("attn.causal", title="causal: y_i does not change with keys/values j > i, and equals attention over the prefix",
       capabilities=("attention",), derivations=("attn.causal.mask",),
-      strategy=lambda target: attention_problems(dtype=target.dtype, restrict=_restrict(target), causal=True),
+      strategy=lambda target: _attn_strategy(target).map(_shown_causal),
       applies=restrictions.causal_supported, precisions=DTYPES)
 def attention_causal(target, problem, chk):
     q, k, v = problem["q"], problem["k"], problem["v"]

@@ -75,16 +75,15 @@ def _causal(draw, restrict):
 
 
 @st.composite
-def attention_problems(draw, dtype: str = "float64", restrict=None, causal=None):
-    """q (B, Tq, d), k (B, Tk, d), v (B, Tk, dv), dy (B, Tq, dv), k2, v2 (other keys/values); scalar causal
-    (drawn, or ``causal`` when given: a property that always masks shows that in its examples).
+def attention_problems(draw, dtype: str = "float64", restrict=None):
+    """q (B, Tq, d), k (B, Tk, d), v (B, Tk, dv), dy (B, Tq, dv), k2, v2 (other keys/values); scalar causal.
     ``restrict``: the declared restrictions."""
     B = draw(st.integers(1, 2), label="B")
     Tq = draw(st.integers(1, 4), label="Tq")
     Tk = draw(st.integers(1, 4), label="Tk")
     d = draw(st.integers(1, 4), label="d")
     dv = d if (restrict or {}).get("attention_value_dim") is not None else draw(st.integers(1, 4), label="dv")
-    causal = _causal(draw, restrict) if causal is None else bool(causal)
+    causal = _causal(draw, restrict)
     sq = draw(st.sampled_from(QK_SCALES), label="q scale")
     sk = draw(st.sampled_from(QK_SCALES), label="k scale")
     seed = draw(SEED, label="seed")
