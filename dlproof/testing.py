@@ -341,7 +341,20 @@ def keras_layer(layer, **kw) -> Target:
 
     if isinstance(layer, keras.Model) and hasattr(keras3, "from_model"):
         return keras3.from_model(layer, **kw)
-    return keras3.from_layer(layer, **kw)
+    covered = _KERAS_BUILTIN_COVERS.get(type(layer).__name__)
+    try:
+        return keras3.from_layer(layer, **kw)
+    except ValueError as exc:
+        if covered is None:
+            raise
+        raise ValueError(f"{exc}. Keras' own {type(layer).__name__} class is checked by the built-in target: "
+                         f"assert_conforms('keras', properties={covered!r}) or dlproof conform keras -k "
+                         f"'{','.join(covered)}'") from None
+
+
+#: Keras layer classes that keras_layer does not adapt but the built-in keras target checks (its class, at the drawn
+#: sizes): class name -> the property patterns that cover it
+_KERAS_BUILTIN_COVERS = {"LayerNormalization": ["ln.*"]}
 
 
 def _live_kind(obj) -> str | None:
