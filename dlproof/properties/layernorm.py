@@ -242,8 +242,8 @@ def _layernorm(target, chk, problem, x=None):
     try:
         return chk.array("y", y, x.shape)
     except PropertyFailure as exc:
-        if (x.shape[-1] == 1 and isinstance(y, np.ndarray) and y.shape == x.shape and y.size
-                and np.all(np.isnan(y)) and _unbiased_at_two_features(target, problem, x)):
+        if (x.shape[-1] == 1 and isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.shape == x.shape
+                and y.size and np.all(np.isnan(y)) and _unbiased_at_two_features(target, problem, x)):
             diagnose.annotate(exc, part="forward", likely_bug=NAN_AT_ONE_FEATURE)
         raise
 

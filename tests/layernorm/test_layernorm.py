@@ -325,3 +325,11 @@ def test_fixed_size_targets_are_honored():
     assert PL.fixed(t) == {"F": 3, "affine": True}
     row = harness.run(all_properties()["ln.forward"], t, "fixed", profile="dev")
     assert row["verdict"] == "pass", row
+
+
+@pytest.mark.parametrize("returned", [lambda x: x.astype(object), lambda x: [[1.0]] * len(x), lambda x: None],
+                         ids=["object array", "list", "None"])
+def test_a_malformed_output_at_one_feature_is_a_fail_not_a_dlproof_error(returned, tmp_path):
+    row = harness.run(all_properties()["ln.forward"], _target("ln-odd", layernorm=lambda x, g, b, eps: returned(x)),
+                      "tests", profile="ci", report_dir=tmp_path, raises=False)
+    assert row["verdict"] == "fail", row
