@@ -392,6 +392,15 @@ def blame(part: str, likely_bug=None):
         raise
 
 
+def guess(fn: Callable, *args, **kw):
+    """``fn(*args, **kw)``, or None when it raises: a diagnosis never replaces the verdict it annotates (a target's
+    odd output must not turn its fail into dlproof's internal error)."""
+    try:
+        return fn(*args, **kw)
+    except Exception:  # noqa: BLE001
+        return None
+
+
 @contextlib.contextmanager
 def blame_vjp(forward_wrong: Callable, forward_id: str, own_fd_id: str = None):
     """``with blame_vjp(check, "mlp.forward", "mlp.vjp.fd_own_dtype"):`` a PropertyFailure raised inside names part

@@ -92,6 +92,12 @@ def _softmax_via_lse(x) -> np.ndarray:
         return np.exp(x - lse).astype(np.float64)
 
 
+def _vjp_through_lse_fits(dx, x, ds, t) -> bool:
+    """Whether dx is s (ds - (s . ds)) with s formed by the log-sum-exp idiom (`_softmax_via_lse`), within t."""
+    s, g = _softmax_via_lse(x), np.asarray(ds, np.float64)
+    return diagnose.within(dx, s * (g - np.sum(g * s, axis=-1, keepdims=True)), t)
+
+
 @prop("attn.softmax.forward", title="softmax over the last axis, also at |x| ~ 1e3 (max-shifted), rows sum to 1",
       capabilities=("softmax",), derivations=("attn.softmax.definition", "attn.softmax.stable"), strategy=_sm_strategy, precisions=DTYPES)
 def softmax_forward(target, problem, chk):
@@ -129,8 +135,8 @@ def softmax_shift(target, problem, chk):
         chk.close(f"softmax(x + c) vs softmax(x) (|c| up to {float(np.max(np.abs(c))):g})", sc,
                   np.asarray(s, np.float64), t + tc)
     except PropertyFailure as exc:
-        via_lse = (diagnose.within(np.asarray(s, np.float64), _softmax_via_lse(x), t)
-                   and diagnose.within(np.asarray(sc, np.float64), _softmax_via_lse(xc), tc))
+        via_lse = diagnose.guess(lambda: diagnose.within(np.asarray(s, np.float64), _softmax_via_lse(x), t)
+                                 and diagnose.within(np.asarray(sc, np.float64), _softmax_via_lse(xc), tc))
         diagnose.annotate(exc, part="forward", likely_bug=LSE_BUG if via_lse else None)
         raise
 
@@ -153,9 +159,7 @@ def softmax_vjp(target, problem, chk):
     try:
         chk.close("softmax_vjp(x, ds)", dx, expected, t)
     except PropertyFailure as exc:
-        s_lse = _softmax_via_lse(x)
-        g = np.asarray(ds, np.float64)
-        via_lse = diagnose.within(dx, s_lse * (g - np.sum(g * s_lse, axis=-1, keepdims=True)), t)
+        via_lse = diagnose.guess(_vjp_through_lse_fits, dx, x, ds, t)
         diagnose.annotate(exc, part="backward", likely_bug=f"the s inside the VJP: {LSE_BUG}" if via_lse else None)
         raise
 
@@ -256,9 +260,9 @@ def attention_forward(target, problem, chk):
     try:
         chk.close(quantity, y, expected, t)
     except PropertyFailure as exc:
-        wide = _float32_inside(target, {"y": y}, problem, causal)
-        diagnose.annotate(exc, part="forward",
-                          likely_bug=FLOAT32_INSIDE if wide else (_attention_hint(y, problem, causal, t) or None))
+        wide = diagnose.guess(_float32_inside, target, {"y": y}, problem, causal)
+        diagnose.annotate(exc, part="forward", likely_bug=FLOAT32_INSIDE if wide else
+                          (diagnose.guess(_attention_hint, y, problem, causal, t) or None))
         raise
 
 
@@ -285,7 +289,7 @@ def attention_vjp(target, problem, chk):
             chk.close(f"d{n} (causal={causal})", g, exp[n], t[n])
         except PropertyFailure as exc:
             diagnose.annotate(exc, part="backward", likely_bug=FLOAT32_INSIDE
-                              if _float32_inside(target, grads, problem, causal, dy=dy) else None)
+                              if diagnose.guess(_float32_inside, target, grads, problem, causal, dy=dy) else None)
             raise
 
 
@@ -320,7 +324,8 @@ def attention_causal(target, problem, chk):
                          f"changed by {gap[b, i, c]:.3g} when only the keys/values j > {i0} changed, but should not "
                          f"change (within {t[b, i, c] + t2[b, i, c]:.3g}): y_i may depend only on k_j, v_j with j <= i")
             except PropertyFailure as exc:
-                diagnose.annotate(exc, part="forward", likely_bug=_attention_hint(y, problem, True, t) or None)
+                diagnose.annotate(exc, part="forward",
+                                  likely_bug=diagnose.guess(_attention_hint, y, problem, True, t) or None)
                 raise
         chk.worst = max(chk.worst, float(np.max(gap / np.maximum(t[:, :i0 + 1] + t2[:, :i0 + 1], 1e-300), initial=0.0)))
     for i in range(Tq):
