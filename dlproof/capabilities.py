@@ -133,7 +133,7 @@ CAPABILITY_LIST: tuple[Capability, ...] = (
                "x (B, C_in, L), w (C_out, C_in/groups, K), b (C_out,) or None, zero padding p on both sides"),
     Capability("conv1d_vjp", "convolution", "(x, w, b, stride, padding, dilation, groups, dy) -> {'x', 'w', 'b'}", _VJP),
     Capability("conv2d", "convolution", "(x, w, b, stride, padding, dilation, groups) -> y",
-               "conv1d over (H, W), int pairs for stride, padding and dilation"),
+               "conv1d over (H, W); stride, padding and dilation each an int (both axes) or an (H, W) pair, as torch's Conv2d takes them"),
     Capability("conv2d_vjp", "convolution", "(x, w, b, stride, padding, dilation, groups, dy) -> {'x', 'w', 'b'}", _VJP),
     Capability("empirical_ntk", "ntk", "(X1, X2, W, a) -> K",
                "f(x) = a^T relu(W x) / sqrt(m), W (m, d), a (m,), X (n, d); K[i, j] = <grad f(X1[i]), grad f(X2[j])> "

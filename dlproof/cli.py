@@ -206,6 +206,7 @@ def summary_table(report: dict, show_all: bool = False) -> str:
     hidden = len(report["results"]) - len(rows_in)
     if hidden:
         lines.append(f"({hidden} not provided rows hidden; --all shows them)")
+    lines += [f"({line})" for line in results.left_out_lines(report, code=str)]
     lines.append("err/tol: the largest error / tolerance over the examples (for a bound property: value / bound); "
                  "above 1 fails")
     s = report["summary"]

@@ -22,6 +22,10 @@ Conventions (`CONVENTION_VALUES`, a closed vocabulary; an unknown key or value i
   and the report shows the restriction beside the verdict; a property whose whole domain is excluded (e.g.
   ``gru.param_count`` without "gru") is "not provided". A restriction never widens a tolerance: inside its
   domain the target is checked exactly as any other.
+- ``left_out``: capabilities the library has but the target deliberately does not offer, a mapping capability ->
+  why (a sentence, or the finding that breaks it), e.g. ``{"conv1d": "finding torch-float16-conv1d-crash"}``.
+  Each such capability must be None; its properties are "not provided" with the reason in the row, so a report
+  never reads as if the library lacked it.
 """
 from __future__ import annotations
 
@@ -111,6 +115,19 @@ def restriction_problem(value) -> Optional[str]:
             return f"a valid value of restriction {name!r} ({r.allowed}), got {v!r}"
     return None
 
+def left_out_problem(value) -> Optional[str]:
+    """None if ``value`` is a valid ``left_out`` declaration (capability -> a non-empty one-line reason), else what
+    is wrong with it."""
+    if not isinstance(value, Mapping):
+        return f"a mapping capability -> reason, got {type(value).__name__}"
+    for cap, why in value.items():
+        if cap not in CAPABILITIES:
+            return f"a mapping over the known capabilities, but it names {cap!r}"
+        if not isinstance(why, str) or not why.strip() or "\n" in why:
+            return f"a one-line reason for {cap!r} (a sentence or a finding's slug), got {why!r}"
+    return None
+
+
 #: The closed vocabulary of conventions: key -> validator description and check.
 CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "gru": ("'reset_after' | 'reset_before'", lambda v: v in ("reset_after", "reset_before")),
@@ -174,6 +191,9 @@ CONVENTION_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "padded_output": ("'zero' | 'carry'", lambda v: v in ("zero", "carry")),
     # what the target does not support inside a capability: name -> value over RESTRICTIONS
     "restrictions": ("a mapping restriction name -> value over RESTRICTIONS", lambda v: restriction_problem(v) is None),
+    # capabilities the target deliberately does not offer, with why (module doc): capability -> reason
+    "left_out": ("a mapping capability -> a one-line reason (each capability left None)",
+                 lambda v: left_out_problem(v) is None),
 }
 
 #: Defaults of the exact math, used for any convention a target does not declare.
@@ -193,6 +213,7 @@ CONVENTION_DEFAULTS: dict[str, Any] = {
     "bn_variance": "stable",
     "padded_output": "zero",
     "restrictions": {},
+    "left_out": {},
 }
 
 #: Capability name -> call signature (derived from `dlproof.capabilities.CAPABILITY_LIST`).
@@ -231,6 +252,8 @@ class _TargetMethods:
             if not valid:
                 if key == "restrictions":
                     allowed = restriction_problem(value) or allowed
+                if key == "left_out":
+                    allowed = left_out_problem(value) or allowed
                 raise TargetError(f"Target {self.name!r}: convention {key}={value!r}, but should be {allowed}")
         acc = self.conventions.get("accumulate", "storage")
         if acc != "storage" and not at_least(acc, self.dtype):
@@ -243,6 +266,14 @@ class _TargetMethods:
                     f"Target {self.name!r}: capability {cap!r} must be callable {CAPABILITIES[cap]}, "
                     f"got {type(fn).__name__}"
                 )
+        offered = [cap for cap in self.conventions.get("left_out", {}) if getattr(self, cap) is not None]
+        if offered:
+            raise TargetError(f"Target {self.name!r}: convention left_out names {offered}, but the target offers "
+                              f"{'it' if len(offered) == 1 else 'them'}: a left-out capability must be None")
+
+    def left_out(self, capability: str) -> Optional[str]:
+        """Why ``capability`` is deliberately not offered (the ``left_out`` convention), or None."""
+        return self.convention("left_out").get(capability)
 
     def convention(self, key: str) -> Any:
         """The declared value of convention ``key``, or the exact-math default."""

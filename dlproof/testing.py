@@ -313,10 +313,20 @@ def torch_module(module, dtype: str | None = None, resize: bool = True) -> Targe
         return Target(name=f"torch.nn.MultiheadAttention(embed_dim={module.embed_dim}, num_heads="
                            f"{module.num_heads}) class (torch {torch.__version__.split('+')[0]}, {dtype})",
                       dtype=dtype, mha=caps["mha"], mha_vjp=caps["mha_vjp"])
+    covered = _BUILTIN_COVERS.get(type(module).__name__)
     raise TypeError(f"torch_module: {type(module).__name__} is not supported; supported: nn.RNN, nn.LSTM, "
                     "nn.GRU (one or more layers, bidirectional, proj_size), nn.RNNCell, nn.LSTMCell, nn.GRUCell, "
                     "nn.LayerNorm, nn.MultiheadAttention; for another module write a Target (README: "
-                    "'Check your own implementation')")
+                    "'Check your own implementation')"
+                    + (f". torch's own nn.{type(module).__name__} class is checked by the built-in target: "
+                       f"assert_conforms('torch.nn', properties={covered!r}) or dlproof conform torch.nn -k "
+                       f"'{','.join(covered)}'" if covered else ""))
+
+
+#: torch.nn module classes that torch_module does not adapt but the built-in torch.nn target checks (its class, at
+#: the drawn sizes): class name -> the property patterns that cover it
+_BUILTIN_COVERS = {"Conv1d": ["conv1d.*"], "Conv2d": ["conv2d.*"], "BatchNorm1d": ["bn.*"], "Dropout": ["dropout.*"],
+                   "Linear": ["mlp.*"]}
 
 
 def keras_layer(layer, **kw) -> Target:
@@ -331,7 +341,20 @@ def keras_layer(layer, **kw) -> Target:
 
     if isinstance(layer, keras.Model) and hasattr(keras3, "from_model"):
         return keras3.from_model(layer, **kw)
-    return keras3.from_layer(layer, **kw)
+    covered = _KERAS_BUILTIN_COVERS.get(type(layer).__name__)
+    try:
+        return keras3.from_layer(layer, **kw)
+    except ValueError as exc:
+        if covered is None:
+            raise
+        raise ValueError(f"{exc}. Keras' own {type(layer).__name__} class is checked by the built-in target: "
+                         f"assert_conforms('keras', properties={covered!r}) or dlproof conform keras -k "
+                         f"'{','.join(covered)}'") from None
+
+
+#: Keras layer classes that keras_layer does not adapt but the built-in keras target checks (its class, at the drawn
+#: sizes): class name -> the property patterns that cover it
+_KERAS_BUILTIN_COVERS = {"LayerNormalization": ["ln.*"]}
 
 
 def _live_kind(obj) -> str | None:

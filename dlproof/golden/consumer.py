@@ -54,7 +54,7 @@ def compare(case: dict, got: dict, dtype: str = "float64") -> list[str]:
         bad = ~(err <= allowed)
         if bad.any():
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            problems.append(f"{case['id']}: {name}{list(idx)} = {g[idx]!r}, expected {want[idx]!r} "
+            problems.append(f"{case['id']}: {name}{list(idx)} = {float(g[idx])!r}, expected {float(want[idx])!r} "
                             f"(|diff| {err[idx]:.3g} > {allowed[idx]:.3g}; {int(bad.sum())} of {bad.size} entries off)")
     return problems
 

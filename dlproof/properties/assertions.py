@@ -298,6 +298,18 @@ def call(target, capability: str, *args):
     return out
 
 
+def number(value) -> str:
+    """A scalar as a message shows it: Python's repr of the float, int or bool, whatever its NumPy type (0.5, not
+    np.float64(0.5), the repr of NumPy >= 2); a float32 or float16 prints as the float64 it equals exactly."""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, (bool, np.bool_)):
+        return repr(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return repr(int(value))
+    return repr(value)
+
+
 class Checker:
     """Bound to one (target, property): checks outputs and tracks the worst error/tolerance ratio."""
 

@@ -218,6 +218,49 @@ def backward_patterns(kind: str, params: tuple, states: tuple) -> tuple:
     return tuple(out)
 
 
+# ---- backward patterns that need the whole BPTT: a wrong backward written out --------------------------------
+
+def _lstm_bptt(no_tanh_path: bool):
+    """The LSTM's VJP written out in float64 (the oracle's layout: {"xs", "h0", "c0", "params"}), with
+    ``no_tanh_path``: the cell-state gradient dc_t carried only through f (dc_t = d_cT or f_{t+1} dc_{t+1}), without
+    the path through h_t = o_t tanh(c_t), dh_t o_t (1 - tanh^2 c_t): the classic hand-written backward bug."""
+    def vjp(xs, h0, c0, p, d_hs, d_hT, d_cT, conv=None):
+        p = _f64(p)
+        xs, h, c = np.asarray(xs, np.float64), np.asarray(h0, np.float64), np.asarray(c0, np.float64)
+        cache = []
+        for x in xs:
+            a = {g: x @ p[f"W_x{g}"].T + h @ p[f"W_h{g}"].T + p[f"b_{g}"] for g in LSTM_GATES}
+            i, f, g, o = _sig(a["i"]), _sig(a["f"]), np.tanh(a["g"]), _sig(a["o"])
+            c_new = f * c + i * g
+            cache.append((x, h, c, i, f, g, o, np.tanh(c_new)))
+            h, c = o * np.tanh(c_new), c_new
+        grads = {k: np.zeros_like(v) for k, v in p.items()}
+        dxs = np.zeros_like(xs)
+        dh, dc = np.asarray(d_hT, np.float64).copy(), np.asarray(d_cT, np.float64).copy()
+        for t in reversed(range(len(xs))):
+            x, h_prev, c_prev, i, f, g, o, tc = cache[t]
+            dh = dh + np.asarray(d_hs[t], np.float64)
+            dct = dc if no_tanh_path else dc + dh * o * (1 - tc ** 2)
+            da = {"i": dct * g * i * (1 - i), "f": dct * c_prev * f * (1 - f), "g": dct * i * (1 - g ** 2),
+                  "o": dh * tc * o * (1 - o)}
+            dxs[t] = sum(da[k] @ p[f"W_x{k}"] for k in LSTM_GATES)
+            for k in LSTM_GATES:
+                grads[f"W_x{k}"] += da[k].T @ x
+                grads[f"W_h{k}"] += da[k].T @ h_prev
+                grads[f"b_{k}"] += da[k].sum(axis=0)
+            dh, dc = sum(da[k] @ p[f"W_h{k}"] for k in LSTM_GATES), dct * f
+        return {"xs": dxs, "h0": dh, "c0": dc, "params": grads}
+    return vjp
+
+
+#: backward bugs that change the whole recursion (compute: (xs, *states, p, *cotangents, conv) -> the VJP dict)
+BPTT = (
+    Pattern("lstm_dc_without_tanh_path", "lstm_vjp",
+            "the cell-state gradient misses the path through h = o tanh(c): dc_t needs + dh_t o_t (1 - tanh^2 c_t), "
+            "not only the f_{t+1} dc_{t+1} carried back", _lstm_bptt(no_tanh_path=True)),
+)
+
+
 # ---- matching --------------------------------------------------------------------------------------------
 
 def own_forward_wrong(target, capability: str, run, reference) -> bool:
@@ -279,8 +322,11 @@ def forward_match(kind: str, observed, args, conv, correct, tols):
     return None
 
 
-def backward_match(kind: str, params: tuple, states: tuple, observed: dict, correct: dict, tols: dict):
-    """The first backward pattern whose modified oracle VJP the target's ``observed`` VJP matches within ``tols``."""
+def backward_match(kind: str, params: tuple, states: tuple, observed: dict, correct: dict, tols: dict,
+                   problem_args: tuple = None):
+    """The first backward pattern whose modified oracle VJP the target's ``observed`` VJP matches within ``tols``:
+    the transforms of the oracle's VJP, then (given ``problem_args`` = (*args, *cotangents, conv)) the written-out
+    wrong recursions of `BPTT`."""
     def fits(exp):
         if not all(within(observed[s], exp[s], tols[s]) for s in ("xs",) + states):
             return False
@@ -292,6 +338,9 @@ def backward_match(kind: str, params: tuple, states: tuple, observed: dict, corr
         for pat in backward_patterns(kind, params, states):
             expected = pat.compute(correct)
             if expected is not None and fits(expected):
+                return pat
+        for pat in (BPTT if problem_args is not None else ()):
+            if pat.capability == f"{kind}_vjp" and fits(pat.compute(*problem_args)):
                 return pat
     except (KeyError, TypeError, ValueError):
         return None
@@ -313,7 +362,7 @@ def catalogue() -> list:
     rows = [(p.name, p.capability, p.bug) for p in FORWARD]
     for kind, states in (("rnn", ("h0",)), ("lstm", ("h0", "c0")), ("gru", ("h0",))):  # the first gate's weights
         rows += [(p.name, p.capability, p.bug) for p in backward_patterns(kind, BLOCKS[kind][0], states)]
-    return rows
+    return rows + [(p.name, p.capability, p.bug) for p in BPTT]
 
 
 def annotate(exc, *, part=None, likely_bug=None, extra: str = "") -> None:
@@ -341,6 +390,15 @@ def blame(part: str, likely_bug=None):
     except PropertyFailure as exc:
         annotate(exc, part=part, likely_bug=likely_bug() if callable(likely_bug) else likely_bug)
         raise
+
+
+def guess(fn: Callable, *args, **kw):
+    """``fn(*args, **kw)``, or None when it raises: a diagnosis never replaces the verdict it annotates (a target's
+    odd output must not turn its fail into dlproof's internal error)."""
+    try:
+        return fn(*args, **kw)
+    except Exception:  # noqa: BLE001
+        return None
 
 
 @contextlib.contextmanager

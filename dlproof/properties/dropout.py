@@ -41,7 +41,7 @@ from dlproof.derivations import oracle_dropout as od
 
 from . import concentration as conc
 from . import tolerances as tol
-from .assertions import call
+from .assertions import call, number
 from .registry import prop
 from .strategies import SCALES, SEED, Problem
 
@@ -170,7 +170,7 @@ def values(target, problem, chk):
     bad = kept & (np.abs(y - od.kept_value(xf, q)) > rel * np.abs(xf) / q)
     if bad.any():
         i = tuple(int(v) for v in np.argwhere(bad)[0])
-        chk.fail("y", f"entry {i} = {y[i]!r} is neither 0 nor x/q = {xf[i] / q!r} (x = {xf[i]!r}, q = {q!r}, within "
+        chk.fail("y", f"entry {i} = {number(y[i])} is neither 0 nor x/q = {number(xf[i] / q)} (x = {number(xf[i])}, q = {number(q)}, within "
                       f"{rel * abs(xf[i]) / q:.3g}); {int(bad.sum())} of {y.size} entries"
                       + _scale_hint(xf, y, q, p, rel))
 
@@ -245,7 +245,7 @@ def inference(target, problem, chk):
         diff = np.argwhere(y != x)
         i = tuple(int(v) for v in diff[0])
         chk.fail("dropout(x, p, training=False, seed)",
-                 f"entry {i} = {y[i]!r}, but should be x = {x[i]!r} bitwise (inference is the identity; "
+                 f"entry {i} = {number(y[i])}, but should be x = {number(x[i])} bitwise (inference is the identity; "
                  f"{len(diff)} of {x.size} entries differ"
                  + ("; dropout looks applied at inference" if np.any(y == 0) else "") + ")")
     chk.holds("dropout(x, p, training=False, seed)", not np.shares_memory(y, x),
@@ -284,14 +284,14 @@ def seed_deterministic(target, problem, chk):
               "the caller's RNG state untouched")
     if not np.array_equal(y1, y2):
         i = tuple(int(v) for v in np.argwhere(y1 != y2)[0])
-        chk.fail("dropout(x, p, True, seed) twice", f"entry {i} = {y1[i]!r} then {y2[i]!r}, but should be the same: "
+        chk.fail("dropout(x, p, True, seed) twice", f"entry {i} = {number(y1[i])} then {number(y2[i])}, but should be the same: "
                                                     "the same seed must give the same mask")
     y0 = _forward(target, chk, x, 0.0, True, seed, "dropout(x, p=0, True, seed)")
     rel = _rel(target)
     bad = np.abs(y0 - xf) > rel * np.abs(xf)
     if bad.any():
         i = tuple(int(v) for v in np.argwhere(bad)[0])
-        chk.fail("dropout(x, p=0, True, seed)", f"entry {i} = {y0[i]!r}, but should be x = {xf[i]!r} (q = 1: every "
+        chk.fail("dropout(x, p=0, True, seed)", f"entry {i} = {number(y0[i])}, but should be x = {number(xf[i])} (q = 1: every "
                                                 f"entry kept, scale 1); {int(bad.sum())} of {x.size} entries differ")
     if od.mask_agreement(x.size, q) <= conc.ALPHA:
         y3 = _forward(target, chk, x, p, True, seed2, "dropout(x, p, True, seed2)")

@@ -171,17 +171,20 @@ def pieces_to_storage(x: E, mag, v, pieces: int):
     return (pieces - 1) * x.u * mag + last
 
 
-def affine(x: E, W_x: E, h: E, W_h: E, b: E) -> E:
-    """x @ W_x.T + h @ W_h.T + b as one dot product of length m + n + 1 per entry (order-free bound); with a
-    wider accumulation the three pieces (an empty x or h counts none) may each be rounded to storage."""
-    k = W_x.v.shape[-1] + W_h.v.shape[-1] + 1
-    v = x.v @ W_x.v.T + h.v @ W_h.v.T + b.v
+def affine(x: E, W_x: E, h: E, W_h: E, b: E, b2: E = None) -> E:
+    """x @ W_x.T + h @ W_h.T + b (+ b2) as one dot product of length m + n + 1 (+ 1) per entry (order-free bound);
+    with a wider accumulation the three pieces (an empty x or h counts none) may each be rounded to storage.
+    ``b2``: a second bias added in any order (the GRU's b_xn and b_hn under reset_before): its magnitude is
+    charged as its own term, never through the rounded sum b + b2, which may cancel (|b + b2| << |b| + |b2|)."""
+    k = W_x.v.shape[-1] + W_h.v.shape[-1] + 1 + (b2 is not None)
+    v = x.v @ W_x.v.T + h.v @ W_h.v.T + b.v + (0 if b2 is None else b2.v)
     ax, aWx, ah, aWh = np.abs(x.v), np.abs(W_x.v).T, np.abs(h.v), np.abs(W_h.v).T
-    mag = ax @ aWx + ah @ aWh + np.abs(b.v)
+    mag = ax @ aWx + ah @ aWh + np.abs(b.v) + (0 if b2 is None else np.abs(b2.v))
     eta = x.eta + x.eta_add  # per term of the dot product: its product and its addition
     e = sum_terms(gamma(k, x.u_acc) * mag, k * eta if eta else None, None if W_x.errfree else ax @ W_x.e.T,
                   None if x.errfree else x.e @ aWx, None if W_h.errfree else ah @ W_h.e.T,
                   None if h.errfree else h.e @ aWh, None if b.errfree else b.e,
+                  None if b2 is None or b2.errfree else b2.e,
                   pieces_to_storage(x, mag, v, 1 + (W_x.v.shape[-1] > 0) + (W_h.v.shape[-1] > 0)))
     return x._E(v, e)
 

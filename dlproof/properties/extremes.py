@@ -47,7 +47,7 @@ from dlproof.parameters import GRU_PARAMS, LSTM_PARAMS, RNN_PARAMS
 
 from . import extreme_oracle as xo
 from . import tolerances as tol
-from .assertions import call
+from .assertions import call, number
 from .registry import prop
 from .strategies import extreme_cell_problems, extreme_gradient_lists, grads_of
 
@@ -174,7 +174,7 @@ def _match(chk, quantity, actual, expected, t):
     bad = ~_within(actual, expected, t)
     if bad.any():
         i = tuple(int(j) for j in np.argwhere(bad)[0])
-        chk.fail(quantity, f"entry {i} = {actual[i]!r}, but should be {expected[i]!r}"
+        chk.fail(quantity, f"entry {i} = {number(actual[i])}, but should be {number(expected[i])}"
                            + (f" within {t[i]:.3g}" if finite[i] else "") + f"; {int(bad.sum())} of {bad.size} entries differ")
 
 

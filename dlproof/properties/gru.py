@@ -12,7 +12,7 @@ from dlproof.dtypes import DTYPES
 from dlproof.parameters import GRU_PARAMS
 
 from . import tolerances as tol
-from .assertions import call
+from .assertions import call, number
 from .registry import prop
 from .sequence import SeqModel, register
 from .strategies import gated_problems
@@ -62,7 +62,7 @@ def convexity(target, problem, chk):
     bad = (out < lo) | (out > hi)
     if bad.any():
         i = tuple(int(j) for j in np.argwhere(bad)[0])
-        chk.fail("h'", f"entry {i} = {out[i]!r}, but should lie between h = {float(h[i])!r} and n = {n[i]!r} "
+        chk.fail("h'", f"entry {i} = {number(out[i])}, but should lie between h = {number(h[i])} and n = {number(n[i])} "
                        f"(within {t_h[i]:.3g})")
 
 

@@ -134,12 +134,22 @@ def run(prop: Property, target, spec: str, *, profile: str = DEFAULT_PROFILE, re
     return row
 
 
+def _not_provided_message(prop: Property, target) -> str:
+    """Why a property is "not provided": the capabilities the target left out, with its reasons (the ``left_out``
+    convention), and those it lacks; or that the declared conventions exclude the property's whole domain."""
+    missing = [c for c in prop.capabilities if not target.provides(c)]
+    if not missing:
+        return "not applicable under the declared conventions"
+    left = {c: target.left_out(c) for c in missing if target.left_out(c)}
+    lacks = [c for c in missing if c not in left]
+    parts = ([f"left out by the target: {'; '.join(f'{c} ({why})' for c, why in left.items())}"] if left else [])
+    return "; ".join(parts + ([f"target lacks {lacks}"] if lacks else []))
+
+
 def _run(row: dict, prop: Property, target, spec: str, profile, report_dir, seed_value):
     """Fill ``row``; return the exception to re-raise for a fail/error (None for pass / not provided)."""
     if not prop.provided_by(target) or not prop.applies(target):
-        missing = [c for c in prop.capabilities if not target.provides(c)]
-        row.update(verdict="not provided",
-                   message=f"target lacks {missing}" if missing else "not applicable under the declared conventions")
+        row.update(verdict="not provided", message=_not_provided_message(prop, target))
         return None
     if not prop.checks(target):  # only the dtype is left: the property's error model does not cover it
         row.update(verdict="not provided",
@@ -194,8 +204,9 @@ def _run(row: dict, prop: Property, target, spec: str, profile, report_dir, seed
                 repro = {"npz": str(path), "command": repro_command(path, spec)}
             except OSError as err:  # the verdict stands without its repro file
                 note = f" (the repro file could not be written: {err.strerror or err})"
+        hint = restrictions.suggestion(target, exc.capability) if isinstance(exc, TargetRaised) else ""
         row.update(verdict=verdict, examples=stats["n"] + 1, worst_error_ratio=stats["failing_worst"] or None,
-                   message=f"{exc}" + (f" | example: {problem.describe()}" if problem is not None else "") + note,
+                   message=f"{exc}{hint}" + (f" | example: {problem.describe()}" if problem is not None else "") + note,
                    repro=repro, part=getattr(exc, "part", None), likely_bug=getattr(exc, "likely_bug", None))
         if shared_key is not None:
             _SHARED[shared_key] = dict(row)

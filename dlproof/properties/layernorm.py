@@ -39,7 +39,9 @@ strategy checks a row's constancy after the cast to the dtype (a near-constant r
 
 A failure names the part (forward / backward) and, when the output matches a known wrong formula within the
 same tolerance, the likely bug: the unbiased (F - 1) variance, eps outside the square root, the statistics over
-the wrong (first) axis, the affine part ignored; in the backward the missing xhat mean(g xhat) term.
+the wrong (first) axis, the affine part ignored; in the backward the missing xhat mean(g xhat) term. Shrinking
+takes the unbiased variance to F = 1, where it is 0/0 and y is NaN: that NaN is named the unbiased variance when one
+more call, at F = 2, gives the unbiased formula (`_unbiased_at_two_features`).
 """
 from __future__ import annotations
 
@@ -211,10 +213,37 @@ def _diagnose_forward(exc, problem, y, t, target=None):
     diagnose.annotate(exc, part="forward")
 
 
+NAN_AT_ONE_FEATURE = ("returns NaN at F = 1 (where y = beta) and, given a second feature, the unbiased variance "
+                      "var F/(F-1): it divides by F - 1 = 0 at F = 1 (torch.var's and torch.std's default, "
+                      "correction=1), but should use the biased (1/F) variance (Ba et al. 2016; torch.nn.LayerNorm)")
+
+
+def _unbiased_at_two_features(target, problem, x) -> bool:
+    """Whether the target, called once more on x with a second feature x + 1 (F = 2), gives the unbiased-variance
+    forward within the error model: what tells the unbiased variance's 0/0 at F = 1 from any other NaN (raises
+    when the call does: the caller guesses through `diagnose.guess`)."""
+    gamma, beta = _gb(problem)
+    x2 = np.concatenate([x, x + 1], axis=-1)
+    g2, b2 = (None, None) if gamma is None else (np.concatenate([gamma, gamma]), np.concatenate([beta, beta]))
+    y2 = np.asarray(call(target, "layernorm", x2, g2, b2, problem["eps"]), np.float64)
+    alt = wrong_forward({"x": x2, "gamma": g2, "beta": b2, "eps": problem["eps"], "affine": gamma is not None},
+                        "unbiased")
+    return bool(y2.shape == x2.shape and diagnose.within(y2, alt, forward_tol(x2, g2, b2, problem["eps"],
+                                                                              tol.precision(target))))
+
+
 def _layernorm(target, chk, problem, x=None):
+    """y = layernorm(x) checked for type, shape, dtype and finiteness. An all-NaN y at F = 1 (where the right y is
+    beta, finite) is annotated as the unbiased variance's 0/0 when one more call at F = 2 confirms it."""
     x = problem["x"] if x is None else x
     y = call(target, "layernorm", x, *_gb(problem), problem["eps"])
-    return chk.array("y", y, x.shape)
+    try:
+        return chk.array("y", y, x.shape)
+    except PropertyFailure as exc:
+        if (x.shape[-1] == 1 and isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.shape == x.shape
+                and y.size and np.all(np.isnan(y)) and diagnose.guess(_unbiased_at_two_features, target, problem, x)):
+            diagnose.annotate(exc, part="forward", likely_bug=NAN_AT_ONE_FEATURE)
+        raise
 
 
 @prop("ln.forward", title="layer norm: y = gamma (x - mean)/sqrt(var + eps) + beta over the last axis, biased variance",

@@ -67,7 +67,7 @@ from hypothesis import strategies as st
 from dlproof.derivations import oracle_ntk as oracle
 
 from . import tolerances as tol
-from .assertions import call
+from .assertions import call, number
 from .tolerances import mixed_gamma
 from .registry import prop
 from .strategies import SCALES, SEED, Problem
@@ -255,7 +255,7 @@ def psd(target, problem, chk):
     bound = t + t.T
     if np.any(asym > bound):
         i, j = (int(v) for v in np.unravel_index(int(np.argmax(asym - bound)), K.shape))
-        chk.fail("empirical_ntk(X, X, W, a)", f"K[{i}, {j}] = {K[i, j]!r} but K[{j}, {i}] = {K[j, i]!r}, but should "
+        chk.fail("empirical_ntk(X, X, W, a)", f"K[{i}, {j}] = {number(K[i, j])} but K[{j}, {i}] = {number(K[j, i])}, but should "
                                               f"be symmetric within {bound[i, j]:.3g} (a Gram matrix J J^T)")
     n = K.shape[0]
     lam = float(np.linalg.eigvalsh((K + K.T) / 2).min())

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib import format as npy
 
-from . import assertions
+from . import assertions, restrictions
 from .assertions import Checker, PropertyFailure, TargetRaised
 from .strategies import Problem
 
@@ -338,7 +338,7 @@ def _once(prop, target, problem) -> dict:
         out.update(verdict="fail", message=str(exc), part=getattr(exc, "part", None),
                    likely_bug=getattr(exc, "likely_bug", None))
     except TargetRaised as exc:
-        out.update(verdict="error", message=str(exc))
+        out.update(verdict="error", message=str(exc) + restrictions.suggestion(target, exc.capability))
     except KeyboardInterrupt:
         raise
     except (SystemExit, GeneratorExit) as exc:  # the target tried to end the process: its error, not the end

@@ -31,6 +31,20 @@ def relevant(target, capabilities) -> list:
             if name in declared and caps & set(r.capabilities)]
 
 
+def suggestion(target, capability: str) -> str:
+    """For an error row (``capability`` raised): the restrictions of that capability the target has not declared, as
+    " | if CAP does not support part of its domain, declare ...: name=values; ..." ("" when there are none). A
+    library that refuses part of the domain (dv != d, causal=True, groups > 1) declares that, and is then checked
+    exactly inside the rest."""
+    declared = target.convention("restrictions")
+    open_ = [f"{name}={r.allowed}" for name, r in RESTRICTIONS.items()
+             if capability in r.capabilities and name not in declared]
+    if not open_:
+        return ""
+    return (f" | if {capability} does not support part of its domain, declare it in conventions['restrictions'] "
+            f"(README, 'Declared restrictions'): {'; '.join(open_)}")
+
+
 def kind_supported(target, kind: str) -> bool:
     """Whether param_count is declared for cell ``kind`` ("rnn" | "lstm" | "gru"; all unless restricted)."""
     kinds = value(target, "param_count_kinds")

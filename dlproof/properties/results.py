@@ -133,6 +133,17 @@ def shown(rows: list, show_all: bool = False) -> list:
     return list(rows) if show_all else [r for r in rows if r["verdict"] != "not provided"]
 
 
+def left_out_lines(report: dict, code=lambda s: f"`{s}`") -> list:
+    """One line per target that leaves capabilities out on purpose (its ``left_out`` convention): "left out by
+    SPEC: cap (why); ..." (its rows are "not provided" and hidden by default, so the reason is said once here)."""
+    out = []
+    for spec, t in report["provenance"]["targets"].items():
+        left = (t.get("conventions") or {}).get("left_out") or {}
+        if left:
+            out.append(f"left out by {code(spec)}: " + "; ".join(f"{c} ({why})" for c, why in sorted(left.items())))
+    return out
+
+
 def failure_lines(r: dict, bullet: str = "- ", code=lambda s: f"`{s}`", shorten=lambda m: m) -> list:
     """A failing row as lines: what failed and why (``shorten`` applied to the message), the part and likely
     bug when known (the likely bug only if the message does not already say it), the repro command."""
@@ -171,6 +182,7 @@ def markdown(report: dict, show_all: bool = False) -> str:
     if hidden:
         lines += [f"{hidden} `not provided` rows are not shown (the target lacks a capability; "
                   "`--all` shows them, the JSON has every row).", ""]
+    lines += [f"- {line}" for line in left_out_lines(report)] + ([""] if left_out_lines(report) else [])
     lines += ["| target | property | verdict | examples | worst error / tol | derivations |", "|---|---|---|---|---|---|"]
     for r in rows:
         extra = f" ({'; '.join(r['restrictions'])})" if r.get("restrictions") else ""

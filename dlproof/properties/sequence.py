@@ -354,7 +354,7 @@ def _blame_vjp(model, target, chk, problem, conv, out, exc) -> None:
         try:
             exp = model.oracle_vjp(*args, *cots, conv)
             t = model.vjp_tol(*args, *cots, conv, tol.precision(target))
-            pat = diagnose.backward_match(k, model.params, model.states, out, exp, t)
+            pat = diagnose.backward_match(k, model.params, model.states, out, exp, t, (*args, *cots, conv))
         except Exception:  # noqa: BLE001 - a diagnosis never replaces the verdict it annotates
             pat = None
     diagnose.annotate(exc, part="backward", likely_bug=pat and diagnose.sentence(pat, conv))

@@ -549,7 +549,7 @@ def _gru_model(xs, h0, p, variant, u, d_hs=None, d_hT=None, eta=(0.0, 0.0)):
             n = em.tanh(em.affine(x, P["W_xn"], zero_x, empty_W, P["b_xn"]) + r * hn)
         else:
             hn = None
-            n = em.tanh(em.affine(x, P["W_xn"], r * h, P["W_hn"], P["b_xn"] + P["b_hn"]))
+            n = em.tanh(em.affine(x, P["W_xn"], r * h, P["W_hn"], P["b_xn"], P["b_hn"]))  # two terms: b_xn, b_hn
         h_new = z * h + (1 - z) * n
         steps.append((x, h, r, z, n, hn, h_new))
         h = h_new

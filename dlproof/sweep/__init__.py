@@ -64,7 +64,7 @@ def sweep(specs, seeds, jobs: int = 1, out: Path | None = None, progress=print, 
     runs, pending = plan(previous, fp, tasks)
     prior_wall = float(previous.get("wall_s", 0.0)) if previous and runs else 0.0
     engine = "in-process" if inline else (f"Dask at {scheduler}" if scheduler else f"Dask local cluster, {jobs} worker(s)")
-    repro = str(out) if out is not None else None  # the harness saves failures under OUT/repro/
+    repro = str(out) if out is not None else None  # failures are saved under OUT/seed-<seed>/repro/ (task.py)
     t0 = time.perf_counter()
 
     def report() -> dict:

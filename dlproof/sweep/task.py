@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 CELL_PROFILE, OTHER_PROFILE = "thorough", "seeded"
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -56,7 +57,8 @@ def single_thread() -> None:
 def run_one(spec: str, seed: int, repro_dir: str | None = None) -> dict:
     """Every property on ``spec`` under Hypothesis seed ``seed`` -> {"target", "seed", "counts" (verdict -> number
     of properties), "examples", "failures" (property, profile, verdict, first line of the message, repro command),
-    "seconds"}. Failures save a repro file under ``repro_dir``/repro/."""
+    "seconds"}. Failures save a repro file under ``repro_dir``/seed-<seed>/repro/: one folder per seed, so two seeds
+    of a target that fail the same property keep their own examples (and each row's repro command its own file)."""
     from dlproof.loader import load_target
     from dlproof.properties import harness, results
     from dlproof.properties.registry import all_properties
@@ -67,7 +69,8 @@ def run_one(spec: str, seed: int, repro_dir: str | None = None) -> dict:
     failures, examples = [], 0
     for prop in all_properties().values():
         profile = CELL_PROFILE if is_cell_property(prop) else OTHER_PROFILE
-        row = harness.run(prop, target, spec, profile=profile, seed_value=seed, report_dir=repro_dir, raises=False)
+        row = harness.run(prop, target, spec, profile=profile, seed_value=seed, raises=False,
+                          report_dir=None if repro_dir is None else str(Path(repro_dir) / f"seed-{seed}"))
         if row["verdict"] in results.FAILING:
             failures.append({"property": prop.id, "profile": profile, "verdict": row["verdict"],
                              "message": (row["message"] or "").splitlines()[0][:500],

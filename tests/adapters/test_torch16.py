@@ -167,6 +167,18 @@ def test_every_capability_torch_nn_leaves_out_names_a_published_finding():
         target = torch_nn.target(dtype)
         for cap, slug in caps.items():
             assert getattr(target, cap) is None and slug in slugs, (dtype, cap, slug)
+            assert target.left_out(cap) == f"finding {slug}", (dtype, cap)  # the report names it
+    assert torch_nn.target("float32").convention("left_out") == {}
+
+
+def test_a_left_out_capability_s_properties_name_the_finding():
+    from dlproof.properties import harness
+    from dlproof.properties.registry import all_properties
+
+    row = harness.run(all_properties()["conv1d.forward"], torch_nn.target("float16"), "torch.nn.float16",
+                      profile="ci", raises=False)
+    assert row["verdict"] == "not provided", row
+    assert row["message"] == "left out by the target: conv1d (finding torch-float16-conv1d-crash)", row
 
 
 def test_autocast_leaves_out_every_nn_lstm_capability_with_its_finding():
@@ -181,6 +193,7 @@ def test_autocast_leaves_out_every_nn_lstm_capability_with_its_finding():
     for cap, slug in {**torch_nn.BROKEN_AT["bfloat16"], **torch_autocast.LEFT_OUT}.items():
         assert getattr(target, cap) is None, cap
         assert slug in slugs, slug
+        assert target.left_out(cap) == f"finding {slug}", cap
     assert all(getattr(target, c) is not None for c in ("lstm_cell", "lstm_proj_cell", "gru", "rnn"))
     assert set(torch_autocast.LEFT_OUT) == {c for c in torch_nn.target("float32").capabilities
                                             if c.startswith("lstm") and "cell" not in c}

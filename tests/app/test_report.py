@@ -251,3 +251,20 @@ def test_unwritable_default_report_folder_fails_the_session_with_a_message(env):
     out = result.stdout.str() + result.stderr.str()
     assert result.ret != 0, out[-2000:]
     assert "dlproof: cannot write the report to" in out
+
+
+def test_the_reasons_of_left_out_capabilities_are_said_once_in_the_markdown_and_the_terminal():
+    from dataclasses import replace
+
+    from dlproof.cli import summary_table
+
+    left = replace(numpy_target(), rnn_vjp=None, conventions={"left_out": {"rnn_vjp": "finding some-slug"}})
+    rows = [_row(), _row(property="rnn.vjp", verdict="not provided", examples=0, worst_error_ratio=None,
+                         message="left out by the target: rnn_vjp (finding some-slug)", derivations=["rnn.bptt.gradient"])]
+    prov = results.provenance(seed=None, profile="dev", targets={"numpy": left.describe()})
+    report = json.loads(json.dumps(results.build_report(rows, prov), default=str))
+    _validator().validate(report)
+    assert "- left out by `numpy`: rnn_vjp (finding some-slug)" in results.markdown(report)
+    assert "(left out by numpy: rnn_vjp (finding some-slug))" in summary_table(report)
+    plain = _report(rows[:1])  # a target that leaves nothing out: no such line
+    assert "left out by" not in results.markdown(plain) and "left out by" not in summary_table(plain)

@@ -22,3 +22,16 @@ def test_a_keras_sequential_gives_the_stack_capabilities():
     model = keras.Sequential([keras.Input((None, 3)), keras.layers.GRU(4, return_sequences=True),
                               keras.layers.GRU(4, return_sequences=True)])
     assert set(keras_layer(model).capabilities) == {"gru_stack", "gru_stack_vjp"}
+
+
+def test_a_keras_layer_the_built_in_target_covers_is_pointed_there():
+    from dlproof.testing import select_properties
+
+    with pytest.raises(ValueError, match=r"is checked by the built-in target: assert_conforms\('keras', "
+                                         r"properties=\['ln\.\*'\]\)") as info:
+        keras_layer(keras.layers.LayerNormalization())
+    assert "is not a SimpleRNN/LSTM/GRU layer" in str(info.value)
+    assert select_properties(["ln.*"])
+    with pytest.raises(ValueError) as info:  # a class no built-in covers: the plain refusal
+        keras_layer(keras.layers.Dense(3))
+    assert "built-in target" not in str(info.value)

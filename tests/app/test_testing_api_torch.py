@@ -1,6 +1,8 @@
 """dlproof.testing with torch: torch_module's dispatch and resizing, assert_conforms on a user's module, and
 the README's copy-paste example run by pytest in a fresh folder."""
+import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from dlproof.derivations import oracle_gru  # noqa: E402
-from dlproof.testing import ConformanceError, assert_conforms, torch_module  # noqa: E402
+from dlproof.testing import ConformanceError, assert_conforms, select_properties, torch_module  # noqa: E402
 
 nn = torch.nn
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +91,11 @@ def test_dispatch_by_module_class():
         torch_module(MyAttention(4, 2, batch_first=True))
     with pytest.raises(TypeError, match=r"torch_module: Linear is not supported; supported: nn.RNN, nn.LSTM"):
         torch_module(nn.Linear(2, 3))
+    for module in (nn.Conv1d(2, 4, 3), nn.Conv2d(2, 4, 3), nn.BatchNorm1d(3), nn.Dropout(0.5), nn.Linear(2, 3)):
+        with pytest.raises(TypeError, match=r"checked by the built-in target: assert_conforms\('torch.nn'") as info:
+            torch_module(module)
+        patterns = ast.literal_eval(re.search(r"properties=(\[.*?\])", str(info.value)).group(1))
+        assert select_properties(patterns), (module, patterns)  # the suggested call selects what covers the class
     with pytest.raises(ValueError, match=r"dtype should be 'float32' or 'float64', got 'float16'"):
         torch_module(nn.GRU(2, 3), dtype="float16")
     with pytest.raises(ValueError, match=r"bias=False"):

@@ -226,6 +226,8 @@ MUTANTS = {
     "mask_diag": (dict(attention=MA.attention_bug("mask_diag")), "attn.forward", "masks row 0 entirely"),
     "mask_plus_one": (dict(attention=MA.attention_bug("mask_plus_one")), "attn.forward", "off by one"),
     "mask_plus_one_causal": (dict(attention=MA.attention_bug("mask_plus_one")), "attn.causal", "may depend only on"),
+    "mask_bottom_right": (dict(attention=MA.attention_bug("mask_bottom_right")), "attn.forward", "bottom-right"),
+    "mask_bottom_right_causal": (dict(attention=MA.attention_bug("mask_bottom_right")), "attn.causal", "bottom-right"),
     "mask_after_softmax": (dict(attention=MA.attention_bug("mask_after_softmax")), "attn.forward",
                            "after the softmax"),
     "mask_after_softmax_causal": (dict(attention=MA.attention_bug("mask_after_softmax")), "attn.causal",
@@ -246,6 +248,47 @@ def test_mutant_is_caught(name):
     msg = str(info.value)
     assert target.name in msg and pid in msg and "but should" in msg and hint in msg, msg
     assert results.ROWS[-1]["verdict"] == "fail"
+
+
+def _softmax_lse(x):
+    """softmax as exp(x - logsumexp(x)), logsumexp = max + log sum exp(x - max): off by about u |max| relative."""
+    m = x.max(axis=-1, keepdims=True)
+    return np.exp(x - (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True))))
+
+
+def _softmax_vjp_lse(x, ds):
+    s = _softmax_lse(x)
+    return s * (ds - np.sum(ds * s, axis=-1, keepdims=True))
+
+
+@pytest.mark.parametrize("pid, part", [("attn.softmax.forward", "forward"), ("attn.softmax.shift_invariance", "forward"),
+                                       ("attn.softmax.vjp", "backward")])
+def test_the_logsumexp_softmax_is_named_in_every_softmax_property(pid, part):
+    target = replace(BASE, name="softmax via logsumexp", softmax=_softmax_lse, softmax_vjp=_softmax_vjp_lse)
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()[pid], target, "tests", profile="ci")
+    assert info.value.part == part, str(info.value)
+    assert "exp(x - logsumexp(x))" in (info.value.likely_bug or ""), str(info.value)
+
+
+def _in_float32(fn):
+    """fn run on float32 copies of its array arguments, the results returned as float64 (float32 inside)."""
+    def wrapped(*args):
+        out = fn(*(a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args))
+        return ({n: g.astype(np.float64) for n, g in out.items()} if isinstance(out, dict)
+                else out.astype(np.float64))
+    return wrapped
+
+
+@pytest.mark.parametrize("pid, part", [("attn.forward", "forward"), ("attn.vjp", "backward")])
+def test_float32_inside_a_float64_attention_is_named(pid, part):
+    """As jax.nn.dot_product_attention, whose softmax always runs in float32."""
+    target = replace(BASE, name="attention in float32 inside", attention=_in_float32(NA.attention),
+                     attention_vjp=_in_float32(NA.attention_vjp))
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()[pid], target, "tests", profile="ci")
+    assert info.value.part == part, str(info.value)
+    assert "computes in float32 inside" in (info.value.likely_bug or ""), str(info.value)
 
 
 def test_the_variance_threshold_is_the_laurent_massart_interval():

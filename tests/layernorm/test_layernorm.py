@@ -282,6 +282,37 @@ def test_each_mutant_is_killed_by_its_property_and_named(name, tmp_path):
     assert words in (info.value.likely_bug or ""), str(info.value)
 
 
+def _layernorm_torch_var_style(x, gamma, beta, eps):
+    """Layer norm written with the unbiased variance as torch.var / np.var(ddof=1) give it: NaN (0/0) at F = 1."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = x.var(axis=-1, ddof=1, keepdims=True)
+        y = (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(var + eps)
+    return y if gamma is None else gamma * y + beta
+
+
+@pytest.mark.parametrize("pid", ["ln.forward", "ln.invariance.shift", "ln.invariance.scale"])
+def test_the_unbiased_variance_nan_at_one_feature_is_named(pid, tmp_path):
+    """Shrinking takes the unbiased variance to F = 1, where it is 0/0: the failure is a NaN, and it names the bug."""
+    target = _target("ln-unbiased-ddof1", layernorm=_layernorm_torch_var_style)
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()[pid], target, "tests", profile="ci", report_dir=tmp_path)
+    assert "non-finite" in str(info.value), str(info.value)
+    assert info.value.part == "forward"
+    assert "unbiased variance" in (info.value.likely_bug or ""), str(info.value)
+
+
+def test_a_nan_at_every_size_is_not_blamed_on_the_variance(tmp_path):
+    """A NaN also at F = 2 is not the unbiased variance's 0/0: no likely bug is named."""
+    def nan_everywhere(x, gamma, beta, eps):
+        return np.full_like(x, np.nan)
+
+    with pytest.raises(PropertyFailure) as info:
+        harness.run(all_properties()["ln.forward"], _target("ln-nan", layernorm=nan_everywhere), "tests",
+                    profile="ci", report_dir=tmp_path)
+    assert "non-finite" in str(info.value)
+    assert info.value.likely_bug is None, str(info.value)
+
+
 def test_fixed_size_targets_are_honored():
     """A target that declares layernorm_features / layernorm_affine (a live module) only gets that F and affine."""
     from dataclasses import replace
@@ -294,3 +325,11 @@ def test_fixed_size_targets_are_honored():
     assert PL.fixed(t) == {"F": 3, "affine": True}
     row = harness.run(all_properties()["ln.forward"], t, "fixed", profile="dev")
     assert row["verdict"] == "pass", row
+
+
+@pytest.mark.parametrize("returned", [lambda x: x.astype(object), lambda x: [[1.0]] * len(x), lambda x: None],
+                         ids=["object array", "list", "None"])
+def test_a_malformed_output_at_one_feature_is_a_fail_not_a_dlproof_error(returned, tmp_path):
+    row = harness.run(all_properties()["ln.forward"], _target("ln-odd", layernorm=lambda x, g, b, eps: returned(x)),
+                      "tests", profile="ci", report_dir=tmp_path, raises=False)
+    assert row["verdict"] == "fail", row

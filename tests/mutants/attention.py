@@ -32,7 +32,7 @@ def _attend(q, k, v, causal, scale=None, mask="top_left", post=False):
     c = dt.type(1 / np.sqrt(d) if scale is None else scale(d))
     S = (q @ np.swapaxes(k, -1, -2)) * c
     i, j = np.arange(Tq)[:, None], np.arange(Tk)[None, :]
-    masked = {"top_left": j > i, "diag": j >= i, "plus_one": j > i + 1}[mask]
+    masked = {"top_left": j > i, "diag": j >= i, "plus_one": j > i + 1, "bottom_right": j > i + Tk - Tq}[mask]
     with np.errstate(invalid="ignore"):
         if causal and not post:
             S = np.where(masked, dt.type(-np.inf), S)
@@ -46,9 +46,10 @@ def _attend(q, k, v, causal, scale=None, mask="top_left", post=False):
 
 def attention_bug(kind: str):
     """attention with one bug: "scale_1_over_d", "no_scale", "mask_diag" (j >= i masked), "mask_plus_one"
-    (only j > i + 1 masked), "mask_after_softmax"."""
+    (only j > i + 1 masked), "mask_bottom_right" (j > i + Tk - Tq masked: flash-attn >= 2.1), "mask_after_softmax"."""
     kw = {"scale_1_over_d": dict(scale=lambda d: 1.0 / d), "no_scale": dict(scale=lambda d: 1.0),
           "mask_diag": dict(mask="diag"), "mask_plus_one": dict(mask="plus_one"),
+          "mask_bottom_right": dict(mask="bottom_right"),
           "mask_after_softmax": dict(post=True)}[kind]
 
     def attention(q, k, v, causal):

@@ -255,3 +255,40 @@ def test_the_partial_targets_refuse_exactly_the_excluded_cases():
     for v, causal in ((q, True), (np.ones((1, 2, 2)), False)):
         with pytest.raises(NotImplementedError):
             attn(q, q, v, causal)
+
+
+# ---------------------------------------------------------------- the suggestion on an error row
+
+def _attention_needing_dv_equal_d(q, k, v, causal):
+    if v.shape[-1] != q.shape[-1]:
+        raise ValueError(f"value shape should be {q.shape[-1]}, got {v.shape[-1]}")  # as jax.nn.dot_product_attention
+    return NA.attention(q, k, v, causal)
+
+
+def _error_row(target, pid):
+    row = harness.run(all_properties()[pid], target, "tests", profile="ci", raises=False)
+    assert row["verdict"] == "error", row
+    return row["message"]
+
+
+def test_an_error_row_names_the_restrictions_its_capability_could_declare():
+    t = Target(name="dv = d only", dtype="float64", attention=_attention_needing_dv_equal_d)
+    msg = _error_row(t, "attn.forward")
+    hint = msg.split(" | example:")[0]
+    assert "declare it in conventions['restrictions']" in hint, msg
+    for name, r in RESTRICTIONS.items():  # exactly the restrictions that narrow attention
+        assert (f"{name}={r.allowed}" in hint) == ("attention" in r.capabilities), (name, msg)
+    declared = replace(t, conventions={"restrictions": {"attention_causal": False}})
+    msg = _error_row(declared, "attn.forward")
+    assert "attention_value_dim='equal_to_query'" in msg and "attention_causal=False;" not in msg, msg
+    ok = replace(t, conventions={"restrictions": {"attention_value_dim": "equal_to_query"}})
+    assert harness.run(all_properties()["attn.forward"], ok, "tests", profile="ci")["verdict"] == "pass"
+
+
+def test_an_error_of_a_capability_without_restrictions_suggests_none():
+    def softmax_raises(x):
+        raise RuntimeError("no")
+
+    msg = _error_row(Target(name="softmax raises", dtype="float64", softmax=softmax_raises), "attn.softmax.forward")
+    assert "declare it" not in msg, msg
+    assert all(r.capabilities and "softmax" not in r.capabilities for r in RESTRICTIONS.values())

@@ -218,3 +218,37 @@ def test_the_subnormals_convention_gives_each_model_its_underflow_mode(declared,
 def test_an_unknown_subnormals_value_is_refused():
     with pytest.raises(TargetError, match="subnormals"):
         Target(name="t", conventions={"subnormals": "flush"})
+
+
+# ---------------------------------------------------------------- left_out: capabilities left out, with why
+
+@pytest.mark.parametrize("value, says", [
+    (["conv1d"], "a mapping capability -> reason, got list"),
+    ({"conv3d": "x"}, "names 'conv3d'"),
+    ({"conv1d": ""}, "a one-line reason for 'conv1d'"),
+    ({"conv1d": "two\nlines"}, "a one-line reason for 'conv1d'"),
+    ({"conv1d": 3}, "a one-line reason for 'conv1d'"),
+])
+def test_a_bad_left_out_says_what_is_wrong(value, says):
+    with pytest.raises(TargetError) as info:
+        Target(name="mine", conventions={"left_out": value})
+    assert "'mine'" in str(info.value) and says in str(info.value), str(info.value)
+
+
+def test_a_left_out_capability_must_not_be_offered():
+    with pytest.raises(TargetError, match=r"left_out names \['softmax'\], but the target offers it"):
+        Target(name="mine", softmax=lambda x: x, conventions={"left_out": {"softmax": "finding x"}})
+
+
+def test_left_out_properties_name_the_reason_and_the_rest_say_lacks(tmp_path):
+    from dlproof.properties import harness
+    from dlproof.properties.registry import all_properties
+
+    t = Target(name="mine", conventions={"left_out": {"attention": "our kernel is wrong for T > 512 (issue 7)"}})
+    assert t.left_out("attention") == "our kernel is wrong for T > 512 (issue 7)" and t.left_out("softmax") is None
+    props = all_properties()
+    row = harness.run(props["attn.forward"], t, "mine", profile="ci", raises=False)
+    assert row["verdict"] == "not provided"
+    assert row["message"] == "left out by the target: attention (our kernel is wrong for T > 512 (issue 7))", row
+    row = harness.run(props["attn.softmax.forward"], t, "mine", profile="ci", raises=False)
+    assert row["verdict"] == "not provided" and row["message"] == "target lacks ['softmax']", row

@@ -90,6 +90,50 @@ def test_a_backward_only_bug(tmp_path):
     assert exc.part == "backward" and "OWN forward" in str(exc)
 
 
+def _cs231n_lstm_vjp(with_tanh_path: bool):
+    """An LSTM backward written as cs231n's assignment writes it (packed (m, 4n) weights, gate order i, f, o, g;
+    column blocks per gate), with or without the h -> c path dh o (1 - tanh^2 c) in the cell-state gradient."""
+    order = "ifog"
+
+    def vjp(xs, h0, c0, p, d_hs, d_hT, d_cT):
+        n = h0.shape[1]
+        Wx = np.concatenate([p[f"W_x{k}"] for k in order]).T
+        Wh = np.concatenate([p[f"W_h{k}"] for k in order]).T
+        b = np.concatenate([p[f"b_{k}"] for k in order])
+        h, c, cache = h0, c0, []
+        for x in xs:
+            a = x @ Wx + h @ Wh + b
+            i, f, o = (1 / (1 + np.exp(-a[:, j * n:(j + 1) * n])) for j in range(3))
+            g = np.tanh(a[:, 3 * n:])
+            c_new = f * c + i * g
+            cache.append((x, h, c, i, f, o, g, np.tanh(c_new)))
+            h, c = o * np.tanh(c_new), c_new
+        dWx, dWh, db, dxs = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b), np.zeros_like(xs)
+        dh, dc = d_hT.copy(), d_cT.copy()
+        for t in reversed(range(len(xs))):
+            x, hp, cp, i, f, o, g, tc = cache[t]
+            dh = dh + d_hs[t]
+            dct = dc + dh * o * (1 - tc ** 2) if with_tanh_path else dc
+            da = np.hstack([dct * g * i * (1 - i), dct * cp * f * (1 - f), dh * tc * o * (1 - o), dct * i * (1 - g ** 2)])
+            dxs[t], dWx, dWh, db = da @ Wx.T, dWx + x.T @ da, dWh + hp.T @ da, db + da.sum(0)
+            dh, dc = da @ Wh.T, dct * f
+        grads = {}
+        for j, k in enumerate(order):
+            cols = slice(j * n, (j + 1) * n)
+            grads[f"W_x{k}"], grads[f"W_h{k}"], grads[f"b_{k}"] = dWx[:, cols].T, dWh[:, cols].T, db[cols]
+        return {"xs": dxs, "h0": dh, "c0": dc, "params": grads}
+    return vjp
+
+
+def test_the_lstm_backward_without_the_tanh_path_is_named(tmp_path):
+    right = replace(BASE, name="cs231n lstm", lstm_vjp=_cs231n_lstm_vjp(True))
+    assert _run("lstm.vjp", right, tmp_path) is None  # the hand-written backward itself is right
+    exc = _run("lstm.vjp", replace(BASE, name="cs231n lstm without dh o (1 - tanh^2 c)",
+                                   lstm_vjp=_cs231n_lstm_vjp(False)), tmp_path)
+    assert exc is not None and exc.part == "backward"
+    assert exc.likely_bug.startswith("the cell-state gradient misses the path through h = o tanh(c)"), str(exc)
+
+
 def test_gru_z_swapped_is_named(tmp_path):
     exc = _run("gru.forward", _gru_z_swapped(), tmp_path)
     assert exc.part == "forward" and exc.likely_bug == "GRU update uses z and 1-z swapped (h' = z n + (1-z) h)"

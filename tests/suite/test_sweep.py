@@ -29,6 +29,19 @@ def test_sweep_of_a_correct_target_has_no_failures(tmp_path, monkeypatch):
     assert "**0 false alarm(s)**" in (tmp_path / "sweep.md").read_text()
 
 
+def test_each_seed_keeps_its_own_repro_file(tmp_path, monkeypatch):
+    """Two seeds that fail the same property on one target: two files, and each row's command replays its own
+    (one folder per seed; a shared folder let the later seed overwrite the earlier one's example)."""
+    monkeypatch.syspath_prepend(str(HERE))
+    res = sweep.sweep(["sweep_targets:wrong_counts"], [1, 2], jobs=1, out=tmp_path, progress=lambda line: None,
+                      inline=True)
+    commands = {r["seed"]: r["failures"][0]["repro"] for r in res["runs"]}
+    assert len(commands) == 2 and len(set(commands.values())) == 2, commands
+    for seed, command in commands.items():
+        path = Path(command.split()[4])  # python -m dlproof repro PATH --target SPEC
+        assert path.is_file() and path.parent == tmp_path / f"seed-{seed}" / "repro", command
+
+
 def test_a_failure_a_finding_explains_is_not_a_false_alarm():
     """assemble(known=...): the finding's (target, property) failure is marked and counted apart; the same
     failure on another target, or another property's, stays a false alarm."""

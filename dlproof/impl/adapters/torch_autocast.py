@@ -64,6 +64,6 @@ def target(dtype: str = "bfloat16") -> Target:
     caps = startup.cast_capabilities({c: getattr(inner, c) for c in inner.capabilities}, dtype, "float32",
                                      context=lambda: torch.autocast("cpu", dtype=getattr(torch, dtype)))
     # autocast runs the convolutions in bfloat16: the same torch bugs as torch.nn.bfloat16, and its own LEFT_OUT
-    caps = torch_nn.without(caps, {**torch_nn.BROKEN_AT[dtype], **LEFT_OUT})
+    caps, left_out = torch_nn.without(caps, {**torch_nn.BROKEN_AT[dtype], **LEFT_OUT})
     return Target(name=f"torch.nn under torch.autocast('cpu', {dtype}) (torch {startup.torch_version()})",
-                  dtype=dtype, conventions={**torch_nn.conventions(), "accumulate": ACCUMULATE}, **caps)
+                  dtype=dtype, conventions={**torch_nn.conventions(), "accumulate": ACCUMULATE, **left_out}, **caps)

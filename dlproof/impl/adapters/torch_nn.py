@@ -651,10 +651,12 @@ BROKEN_AT = {
 }
 
 
-def without(caps: dict, left_out) -> dict:
-    """``caps`` with every capability of ``left_out`` (a {capability: finding slug} table such as
-    ``BROKEN_AT[dtype]``) set to None."""
-    return {c: (None if c in left_out else fn) for c, fn in caps.items()}
+def without(caps: dict, left_out) -> tuple[dict, dict]:
+    """(``caps`` with every capability of ``left_out`` (a {capability: finding slug} table such as
+    ``BROKEN_AT[dtype]``) set to None, the ``left_out`` convention that says why: {capability: "finding SLUG"}),
+    so the report names the finding on each property it leaves "not provided"."""
+    reasons = {c: f"finding {slug}" for c, slug in sorted(left_out.items())}
+    return {c: (None if c in left_out else fn) for c, fn in caps.items()}, ({"left_out": reasons} if reasons else {})
 
 
 def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:
@@ -665,9 +667,10 @@ def target(dtype: str = "float32", nonlinearity: str = "tanh") -> Target:
         raise ValueError(f"target: nonlinearity should be one of {NONLINEARITIES}, got {nonlinearity!r}")
     a = _Adapter(_Fresh(td, nonlinearity), dtype)
     tags = [dtype] + ([nonlinearity] if nonlinearity != "tanh" else [])
-    caps = without({**_own_capabilities(a), **chapter_capabilities(dtype, nonlinearity)}, BROKEN_AT.get(dtype, {}))
+    caps, left_out = without({**_own_capabilities(a), **chapter_capabilities(dtype, nonlinearity)},
+                             BROKEN_AT.get(dtype, {}))
     return Target(name=f"torch.nn (torch {torch_version()}, {', '.join(tags)})", dtype=dtype,
-                  conventions={**conventions(nonlinearity), **startup.accumulation(dtype)}, **caps)
+                  conventions={**conventions(nonlinearity), **startup.accumulation(dtype), **left_out}, **caps)
 
 
 def functional_target(dtype: str = "float32") -> Target:

@@ -3,8 +3,8 @@
 Expected values come from the float64 oracle (derivations/oracle_attention.py: the softmax as 1/sum exp(x_j - x_i),
 the VJP through the explicit Jacobian, the causal mask as a softmax over the allowed prefix, MHA as a sum over
 heads), tolerances from the error model of properties/attention/tolerances.py. On a mismatch the failure message
-names the known bug it matches where one does (a scale of 1/d or 1, a causal mask off by one, a mask applied
-after the softmax, the W_q / W_k blocks of in_proj swapped, a dq without 1/sqrt(d), a softmax VJP with diag(s)
+names the known bug it matches where one does (a scale of 1/d or 1, a causal mask off by one or aligned
+bottom-right (flash-attn >= 2.1) when Tk > Tq, a mask applied after the softmax, the W_q / W_k blocks of in_proj swapped, a dq without 1/sqrt(d), a softmax VJP with diag(s)
 only, exp without the max shift).
 
 attn.scale.variance is statistical, with a false-alarm probability ALPHA = 1e-10 per check (the union bound of
@@ -35,9 +35,10 @@ from dlproof.dtypes import DTYPES
 
 from .. import diagnose, restrictions
 from .. import tolerances as tol
-from ..assertions import call
+from ..assertions import PropertyFailure, call
 from ..tolerances import mixed_gamma
 from ..registry import prop
+from ..strategies import Problem
 from . import tolerances as ta
 from .strategies import (attention_problems, mha_params, mha_problems, softmax_problems,
                                    variance_problems)
@@ -78,6 +79,10 @@ def _softmax(target, chk, x, what="softmax(x)"):
     return chk.array(what, s, x.shape)
 
 
+LSE_BUG = ("softmax formed as exp(x - logsumexp(x)) with logsumexp = max + log sum exp(x - max) rounded: form "
+           "(x - max) - log sum exp(x - max) instead")
+
+
 def _softmax_via_lse(x) -> np.ndarray:
     """exp(x - lse) with lse = max + log sum exp(x - max) rounded in x's dtype: the log-sum-exp idiom whose
     rounding of max + log(...) costs a relative error of about u |max| in every entry (a known bug pattern)."""
@@ -85,6 +90,12 @@ def _softmax_via_lse(x) -> np.ndarray:
         m = np.max(x, axis=-1, keepdims=True)
         lse = m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
         return np.exp(x - lse).astype(np.float64)
+
+
+def _vjp_through_lse_fits(dx, x, ds, t) -> bool:
+    """Whether dx is s (ds - (s . ds)) with s formed by the log-sum-exp idiom (`_softmax_via_lse`), within t."""
+    s, g = _softmax_via_lse(x), np.asarray(ds, np.float64)
+    return diagnose.within(dx, s * (g - np.sum(g * s, axis=-1, keepdims=True)), t)
 
 
 @prop("attn.softmax.forward", title="softmax over the last axis, also at |x| ~ 1e3 (max-shifted), rows sum to 1",
@@ -100,8 +111,7 @@ def softmax_forward(target, problem, chk):
                                "but should be exp(x - max) / sum exp(x - max) within the error model: adding max to "
                                "the log-sum-exp rounds by about u |max|, so every entry is off by that relative amount "
                                "and the rows no longer sum to 1",
-                 part="forward", likely_bug="softmax formed as exp(x - logsumexp(x)) with logsumexp = max + log sum "
-                                            "exp(x - max) rounded: form (x - max) - log sum exp(x - max) instead")
+                 part="forward", likely_bug=LSE_BUG)
     chk.close(f"softmax(x) (max |x| = {float(np.max(np.abs(x))):g})", s, expected, t)
     rows = np.asarray(s, np.float64).sum(axis=-1, keepdims=True)
     chk.close("sum over the last axis of softmax(x)", rows.astype(target.dtype), np.ones_like(rows),
@@ -120,9 +130,15 @@ def softmax_shift(target, problem, chk):
     sc = _softmax(target, chk, xc, "softmax(x + c)")
     prec = _prec(target)
     sub = _sub(target)
-    chk.close(f"softmax(x + c) vs softmax(x) (|c| up to {float(np.max(np.abs(c))):g})", sc,
-              np.asarray(s, np.float64),
-              ta.softmax_tol(x, prec, subnormals=sub) + ta.softmax_tol(xc, prec, subnormals=sub))
+    t, tc = ta.softmax_tol(x, prec, subnormals=sub), ta.softmax_tol(xc, prec, subnormals=sub)
+    try:
+        chk.close(f"softmax(x + c) vs softmax(x) (|c| up to {float(np.max(np.abs(c))):g})", sc,
+                  np.asarray(s, np.float64), t + tc)
+    except PropertyFailure as exc:
+        via_lse = diagnose.guess(lambda: diagnose.within(np.asarray(s, np.float64), _softmax_via_lse(x), t)
+                                 and diagnose.within(np.asarray(sc, np.float64), _softmax_via_lse(xc), tc))
+        diagnose.annotate(exc, part="forward", likely_bug=LSE_BUG if via_lse else None)
+        raise
 
 
 @prop("attn.softmax.vjp", title="softmax VJP: (diag(s) - s s^T) ds per row", capabilities=("softmax_vjp",),
@@ -140,7 +156,12 @@ def softmax_vjp(target, problem, chk):
         if _within(dx, s * np.asarray(ds, np.float64), t_diag):
             chk.fail("softmax_vjp(x, ds)", "equals diag(s) ds, but should be (diag(s) - s s^T) ds = s (ds - (s . ds)): "
                                            "the - s s^T term of the Jacobian is missing (attn.softmax.jacobian)")
-    chk.close("softmax_vjp(x, ds)", dx, expected, t)
+    try:
+        chk.close("softmax_vjp(x, ds)", dx, expected, t)
+    except PropertyFailure as exc:
+        via_lse = diagnose.guess(_vjp_through_lse_fits, dx, x, ds, t)
+        diagnose.annotate(exc, part="backward", likely_bug=f"the s inside the VJP: {LSE_BUG}" if via_lse else None)
+        raise
 
 
 # ---------------------------------------------------------------- attention
@@ -179,6 +200,11 @@ def _attention_hint(y, problem, causal, t) -> str:
     if d > 1:
         cands += [("scales the logits by 1/d, but should scale by 1/sqrt(d)", dict(scale=1.0 / d)),
                   ("does not scale the logits, but should scale them by 1/sqrt(d)", dict(scale=1.0))]
+    if causal and Tk > Tq:
+        off = Tk - Tq
+        cands += [(f"masks j > i + {off} = i + (Tk - Tq): the causal mask is aligned bottom-right (flash-attn >= 2.1, "
+                   "torch's causal_lower_right)" + (", or off by one" if off == 1 else "") + ", but should mask exactly "
+                   "j > i (top-left, torch's is_causal)", dict(allowed=j <= i + off))]
     if causal:
         cands += [("masks j > i + 1 (the causal mask is off by one), but should mask exactly j > i (top-left, "
                    "torch's is_causal)", dict(allowed=j <= i + 1)),
@@ -190,6 +216,22 @@ def _attention_hint(y, problem, causal, t) -> str:
         if np.all(np.isfinite(alt)) and _within(y, alt, t):
             return what
     return ""
+
+
+FLOAT32_INSIDE = ("computes in float32 inside (the result is within the float32 error model, not the float64 one), "
+                  "but should compute in float64; jax.nn.dot_product_attention does this: its softmax always runs "
+                  "in float32")
+
+
+def _float32_inside(target, got: dict, problem, causal, dy=None) -> bool:
+    """Whether a float64 target's outputs ``got`` ({"y"} or {"q", "k", "v"}) are all within the float32 error model
+    of the same attention: the computation ran in float32 somewhere inside."""
+    if target.dtype != "float64":
+        return False
+    q, k, v = problem["q"], problem["k"], problem["v"]
+    t32 = ta.attention_tol(q, k, v, causal, "float32", subnormals=_sub(target), dy=dy)
+    want = ({"y": oracle.attention(q, k, v, causal)} if dy is None else oracle.attention_vjp(q, k, v, causal, dy))
+    return all(_within(np.asarray(g, np.float64), want[n], t32[n]) for n, g in got.items())
 
 
 def _attention(target, chk, problem, causal, q=None, k=None, v=None, what="attention(q, k, v, causal)"):
@@ -214,11 +256,14 @@ def attention_forward(target, problem, chk):
     y = _attention(target, chk, problem, causal)
     expected = oracle.attention(problem["q"], problem["k"], problem["v"], causal)
     t = ta.attention_tol(problem["q"], problem["k"], problem["v"], causal, _prec(target), subnormals=_sub(target))["y"]
-    if not _within(y, expected, t):
-        hint = _attention_hint(y, problem, causal, t)
-        if hint:
-            chk.fail(f"y (causal={causal}, d={problem['q'].shape[-1]})", hint)
-    chk.close(f"y (causal={causal}, d={problem['q'].shape[-1]})", y, expected, t)
+    quantity = f"y (causal={causal}, d={problem['q'].shape[-1]})"
+    try:
+        chk.close(quantity, y, expected, t)
+    except PropertyFailure as exc:
+        wide = diagnose.guess(_float32_inside, target, {"y": y}, problem, causal)
+        diagnose.annotate(exc, part="forward", likely_bug=FLOAT32_INSIDE if wide else
+                          (diagnose.guess(_attention_hint, y, problem, causal, t) or None))
+        raise
 
 
 @prop("attn.vjp", title="attention gradients: dV = P^T dY, dQ = dS K / sqrt(d), dK = dS^T Q / sqrt(d)",
@@ -234,17 +279,29 @@ def attention_vjp(target, problem, chk):
     exp = oracle.attention_vjp(q, k, v, causal, dy)
     t = ta.attention_tol(q, k, v, causal, _prec(target), subnormals=_sub(target), dy=dy)
     d = q.shape[-1]
-    for n, ref in (("v", v), ("k", k), ("q", q)):
-        g = chk.array(f"d{n}", out[n], ref.shape)
+    grads = {n: chk.array(f"d{n}", out[n], ref.shape) for n, ref in (("v", v), ("k", k), ("q", q))}
+    for n, g in grads.items():
         r = math.sqrt(d)
         if n == "q" and d > 1 and not _within(g, exp["q"], t["q"]) and _within(g, exp["q"] * r, t["q"] * r):
             chk.fail(f"dq (d={d})", "equals sqrt(d) times the derived dq, but should be dS K / sqrt(d): the 1/sqrt(d) "
                                     "of the logits is missing from dq (attn.sdpa.grad_q)")
-        chk.close(f"d{n} (causal={causal})", g, exp[n], t[n])
+        try:
+            chk.close(f"d{n} (causal={causal})", g, exp[n], t[n])
+        except PropertyFailure as exc:
+            diagnose.annotate(exc, part="backward", likely_bug=FLOAT32_INSIDE
+                              if diagnose.guess(_float32_inside, target, grads, problem, causal, dy=dy) else None)
+            raise
+
+
+def _shown_causal(problem):
+    """The drawn problem with causal=True in its scalars: attn.causal always masks, so its examples say so (the
+    draws are those of attn.forward; only what the example shows changes)."""
+    return Problem(problem.arrays, {**problem.scalars, "causal": True})
 
 
 @prop("attn.causal", title="causal: y_i does not change with keys/values j > i, and equals attention over the prefix",
-      capabilities=("attention",), derivations=("attn.causal.mask",), strategy=_attn_strategy,
+      capabilities=("attention",), derivations=("attn.causal.mask",),
+      strategy=lambda target: _attn_strategy(target).map(_shown_causal),
       applies=restrictions.causal_supported, precisions=DTYPES)
 def attention_causal(target, problem, chk):
     q, k, v = problem["q"], problem["k"], problem["v"]
@@ -262,9 +319,14 @@ def attention_causal(target, problem, chk):
         ok = gap <= t[:, :i0 + 1] + t2[:, :i0 + 1]
         if not np.all(ok):
             b, i, c = (int(z) for z in np.argwhere(~ok)[0])
-            chk.fail(f"y[{b}, {i}, {c}] (causal=True)",
-                     f"changed by {gap[b, i, c]:.3g} when only the keys/values j > {i0} changed, but should not "
-                     f"change (within {t[b, i, c] + t2[b, i, c]:.3g}): y_i may depend only on k_j, v_j with j <= i")
+            try:
+                chk.fail(f"y[{b}, {i}, {c}] (causal=True)",
+                         f"changed by {gap[b, i, c]:.3g} when only the keys/values j > {i0} changed, but should not "
+                         f"change (within {t[b, i, c] + t2[b, i, c]:.3g}): y_i may depend only on k_j, v_j with j <= i")
+            except PropertyFailure as exc:
+                diagnose.annotate(exc, part="forward",
+                                  likely_bug=diagnose.guess(_attention_hint, y, problem, True, t) or None)
+                raise
         chk.worst = max(chk.worst, float(np.max(gap / np.maximum(t[:, :i0 + 1] + t2[:, :i0 + 1], 1e-300), initial=0.0)))
     for i in range(Tq):
         n = min(i + 1, Tk)

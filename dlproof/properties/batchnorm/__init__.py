@@ -21,7 +21,7 @@ from dlproof.derivations import oracle_batchnorm as oracle
 
 from .. import diagnose
 from .. import tolerances as tol
-from ..assertions import call
+from ..assertions import call, number
 from ..registry import prop
 from . import tolerances as tbn
 from .strategies import bn_problems
@@ -132,7 +132,7 @@ def forward_eval(target, problem, chk):
     for name, got, given in (("running_mean'", rm, problem["running_mean"]), ("running_var'", rv, problem["running_var"])):
         if not np.array_equal(got, given):
             j = int(np.argmax(got != given))
-            chk.fail(f"{name} (training=False)", f"entry {j} = {got[j]!r}, but should come back unchanged = {given[j]!r}")
+            chk.fail(f"{name} (training=False)", f"entry {j} = {number(got[j])}, but should come back unchanged = {number(given[j])}")
 
 
 @prop("bn.running_stats", title="training updates running = (1 - m) running + m stat, the variance stat per bn_running_var",
@@ -143,7 +143,7 @@ def running_stats(target, problem, chk):
     x, m = problem["x"], problem["momentum"]
     if variance == "moments" and np.any(rv < 0):
         j = int(np.argmax(rv < 0))
-        finding = _moments_finding(target, problem, x, j, f"running_var'[{j}] = {rv[j]!r} < 0")
+        finding = _moments_finding(target, problem, x, j, f"running_var'[{j}] = {number(rv[j])} < 0")
         chk.holds(f"running_var' (momentum={m})", finding is None, finding or "")
     exp_rm, exp_rv = oracle.running_update(x, problem["running_mean"], problem["running_var"], m, conv)
     _, t_rm, t_rv = tbn.forward_tol(*_args(problem, True), tol.precision(target), conv, variance)
@@ -214,8 +214,8 @@ def xhat_residual(target, problem, chk):
     ok = np.abs(got - expected) <= tol_dot
     if not np.all(ok):
         j = int(np.argmax(~ok))
-        chk.fail(f"sum_i dx[i, {j}] xhat[i, {j}]", f"= {got[j]!r}, but should be the derived residual "
-                                                   f"gamma/s (sum dy xhat) eps/(var + eps) = {expected[j]!r} within "
+        chk.fail(f"sum_i dx[i, {j}] xhat[i, {j}]", f"= {number(got[j])}, but should be the derived residual "
+                                                   f"gamma/s (sum dy xhat) eps/(var + eps) = {number(expected[j])} within "
                                                    f"{tol_dot[j]:.3g} (eps={problem['eps']})")
     chk.worst = max(chk.worst, float(np.max(np.abs(got - expected) / np.maximum(tol_dot, np.finfo(float).tiny))))
 
