@@ -182,7 +182,8 @@ def markdown(report: dict, show_all: bool = False) -> str:
     if hidden:
         lines += [f"{hidden} `not provided` rows are not shown (the target lacks a capability; "
                   "`--all` shows them, the JSON has every row).", ""]
-    lines += [f"- {line}" for line in left_out_lines(report)] + ([""] if left_out_lines(report) else [])
+    left_out = left_out_lines(report)
+    lines += [f"- {line}" for line in left_out] + ([""] if left_out else [])
     lines += ["| target | property | verdict | examples | worst error / tol | derivations |", "|---|---|---|---|---|---|"]
     for r in rows:
         extra = f" ({'; '.join(r['restrictions'])})" if r.get("restrictions") else ""
